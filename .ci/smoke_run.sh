@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Start `make run` with no DATABASE_URL/REDIS_URL, wait for the printed dashboard
+# URL, fetch the login page, press Ctrl-C (SIGINT to the process group, as a
+# terminal does), and check that every process it started has exited.
+set -euo pipefail
+log=$(mktemp)
+unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
+export HYDITE_PORT="${HYDITE_PORT:-8765}"
+setsid make run >"$log" 2>&1 &
+leader=$!
+
+fail() { echo "smoke: $*"; tail -n 60 "$log"; kill -INT -- "-$leader" 2>/dev/null || true; exit 1; }
+
+url=""
+for _ in $(seq 1 180); do
+  url=$(sed -n 's/^ *Dashboard: *\(http[^ ]*\).*/\1/p' "$log" | head -n 1)
+  [ -n "$url" ] && break
+  kill -0 "$leader" 2>/dev/null || fail "make run exited early"
+  sleep 1
+done
+[ -n "$url" ] || fail "no dashboard URL printed"
+echo "smoke: dashboard at $url"
+grep -q "Admin login: admin@" "$log" || fail "no admin login printed"
+curl -fsS "${url}accounts/login/" | grep -q 'name="password"' || fail "login page did not render"
+curl -fsS "${url}healthz" | grep -q '"status": "ok"' || fail "healthz not ok"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+[ "$code" = 302 ] || fail "anonymous dashboard should redirect to login, got $code"
+
+kill -INT -- "-$leader"
+for _ in $(seq 1 60); do kill -0 "$leader" 2>/dev/null || break; sleep 1; done
+kill -0 "$leader" 2>/dev/null && fail "make run still running 60s after Ctrl-C"
+alive=""
+while read -r pid name; do
+  kill -0 "$pid" 2>/dev/null && alive="$alive $name($pid)"
+done < .hydite/run.pids
+[ -z "$alive" ] || fail "still running after Ctrl-C:$alive"
+grep -q "all processes stopped" "$log" || fail "no clean stop message"
+echo "smoke: make run started, served, and stopped every process ($(wc -l < .hydite/run.pids) processes)"

@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format typecheck check clean
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m hydite.devstack run
+
+test: $(STAMP)
+	$(PY) -m hydite.devstack test $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP)
+	DATABASE_URL=postgres://localhost/unused REDIS_URL=redis://localhost DEBUG=1 $(VENV)/bin/mypy
+
+check: lint typecheck
+
+clean:
+	rm -rf $(VENV) .hydite staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.db import models
+
+from apps.accounts.models import User
+from apps.audit.context import client_ip
+from apps.audit.models import AuditEvent
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model,
+    organization_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; call it inside the transaction of the change it records."""
+    return AuditEvent.objects.create(
+        organization_id=organization_id,
+        actor=actor,
+        actor_email=actor.email if actor is not None else "",
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        target_repr=str(target)[:200],
+        before=before,
+        after=after,
+        ip=client_ip(),
+    )

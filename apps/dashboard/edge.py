@@ -1,0 +1,50 @@
+"""How dashboard views reach an organisation and turn service errors into pages."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+from apps.core.errors import NotFound, PermissionDenied
+from apps.orgs.access import OrgAccess, access_organization_by_slug
+from apps.orgs.roles import Action
+
+OrgView = Callable[..., HttpResponse]
+T = TypeVar("T")
+
+
+def checked(access_check: Callable[..., T], **kwargs: Any) -> T:
+    """Run an access_* check, turning its errors into Django's 404 and 403."""
+    try:
+        return access_check(**kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
+def org_page(action: Action = Action.VIEW) -> Callable[[OrgView], Callable[..., HttpResponse]]:
+    """Log-in required; resolves /o/<org_slug>/ through the permission layer.
+
+    The view receives the OrgAccess; a non-member gets 404, a member whose
+    role is too low gets 403.
+    """
+
+    def decorator(view: OrgView) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            access = checked(access_organization_by_slug, user=request.user, slug=org_slug, action=action)
+            request.org_access = access  # type: ignore[attr-defined]  # read by the navigation
+            return view(request, access, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_org_access(request: HttpRequest) -> OrgAccess | None:
+    return getattr(request, "org_access", None)

@@ -1,0 +1,90 @@
+"""The dashboard's navigation: one list, read by the layout and the URLconf."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str  # URL segment under /o/<org>/
+    title: str
+    url_name: str
+    section: str
+    # What the page will hold, for pages a later release fills in.
+    coming: str = ""
+
+
+PAGES = [
+    Page("", "Overview", "dashboard:overview", "Gateway"),
+    Page(
+        "keys",
+        "API Keys",
+        "dashboard:keys",
+        "Gateway",
+        "Every virtual key of the organisation: mint, regenerate, pause, revoke, and spend per key.",
+    ),
+    Page(
+        "channels",
+        "Channels",
+        "dashboard:channels",
+        "Gateway",
+        "Model bundles: the Default Channel and your own, with their deployments and routing.",
+    ),
+    Page(
+        "activation-codes",
+        "Activation Codes",
+        "dashboard:activation_codes",
+        "Billing",
+        "Redeem a one-time activation code to receive your first key.",
+    ),
+    Page(
+        "credit-codes",
+        "Credit Codes",
+        "dashboard:credit_codes",
+        "Billing",
+        "Top up the organisation's balance with a credit code; usage is metered against it.",
+    ),
+    Page(
+        "plans", "Plans", "dashboard:plans", "Billing", "Subscribe to Pro or Team for bundled quota and higher limits."
+    ),
+    Page(
+        "billing",
+        "Billing",
+        "dashboard:billing",
+        "Billing",
+        "Spend and budget drill-down by key, user, team and channel; token roll-ups; exports.",
+    ),
+    Page(
+        "anomaly",
+        "Anomaly",
+        "dashboard:anomaly",
+        "Operations",
+        "Flagged spend spikes, multi-IP key use and error-rate spikes; paused keys, one click to resume.",
+    ),
+    Page("health", "System Health", "dashboard:health", "Operations"),
+    Page("workspaces", "Workspaces", "dashboard:workspaces", "Organisation"),
+    Page("teams", "Teams", "orgs:team_list", "Organisation"),
+    Page(
+        "settings/sso",
+        "SSO",
+        "dashboard:settings_sso",
+        "Settings",
+        "SAML 2.0, OIDC and SCIM provisioning for your identity provider.",
+    ),
+    Page(
+        "settings/quotas",
+        "Quotas",
+        "dashboard:settings_quotas",
+        "Settings",
+        "Budgets, RPM/TPM and model limits for the organisation, its teams and keys.",
+    ),
+    Page(
+        "settings/notifications",
+        "Notifications",
+        "dashboard:settings_notifications",
+        "Settings",
+        "Email and webhook notifications for budgets, anomalies and key events.",
+    ),
+    Page("audit", "Audit log", "audit:event_list", "Settings"),
+]
+
+PAGES_BY_URL_NAME = {page.url_name: page for page in PAGES}

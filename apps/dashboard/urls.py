@@ -1,0 +1,26 @@
+from django.urls import path
+
+from apps.dashboard import views
+
+app_name = "dashboard"
+
+_COMING = [
+    ("keys/", "dashboard:keys"),
+    ("channels/", "dashboard:channels"),
+    ("activation-codes/", "dashboard:activation_codes"),
+    ("credit-codes/", "dashboard:credit_codes"),
+    ("plans/", "dashboard:plans"),
+    ("billing/", "dashboard:billing"),
+    ("anomaly/", "dashboard:anomaly"),
+    ("settings/sso/", "dashboard:settings_sso"),
+    ("settings/quotas/", "dashboard:settings_quotas"),
+    ("settings/notifications/", "dashboard:settings_notifications"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("o/<slug:org_slug>/", views.overview, name="overview"),
+    path("o/<slug:org_slug>/health/", views.health, name="health"),
+    path("o/<slug:org_slug>/workspaces/", views.workspaces, name="workspaces"),
+    *[path(f"o/<slug:org_slug>/{route}", views.coming_page(name), name=name.split(":")[1]) for route, name in _COMING],
+]

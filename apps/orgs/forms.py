@@ -1,0 +1,29 @@
+from django import forms
+
+from apps.orgs.roles import TEAM_ROLES, Role
+
+
+class TeamCreateForm(forms.Form):
+    name = forms.CharField(max_length=120)
+
+
+class TeamRenameForm(forms.Form):
+    name = forms.CharField(max_length=120)
+
+
+class TeamInviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=[(role.value, role.label) for role in TEAM_ROLES], initial=Role.DEVELOPER)
+
+
+class OrgInviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+class TeamRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[(role.value, role.label) for role in TEAM_ROLES])
+
+
+class OrgRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

@@ -1,0 +1,346 @@
+"""Writes to organisations, teams, memberships and invitations; each one audited."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.orgs.errors import (
+    AlreadyMember,
+    DefaultTeamProtected,
+    InvalidRole,
+    InvalidTeam,
+    InvitationEmailMismatch,
+    InvitationInvalid,
+    LastOrgAdmin,
+    TeamExists,
+)
+from apps.orgs.models import Invitation, Membership, Organization, Team
+from apps.orgs.roles import TEAM_ROLES, Role
+
+INVITATION_SESSION_KEY = "hydite_invitation_token"
+
+
+def _unique_org_slug(name: str) -> str:
+    base = slugify(name)[:50] or "org"
+    slug, suffix = base, 2
+    while Organization.objects.filter(slug=slug).exists():
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    return slug
+
+
+def _membership_state(membership: Membership) -> dict[str, Any]:
+    return {
+        "user": membership.user.email,
+        "team": membership.team.slug if membership.team else None,
+        "role": membership.role,
+    }
+
+
+@transaction.atomic
+def organization_create(*, name: str, owner: User, is_personal: bool = False) -> Organization:
+    """An organisation with its Default team; the owner becomes org admin and leads the team."""
+    name = name.strip()
+    if not name:
+        raise InvalidTeam("An organisation needs a name.", param="name")
+    organization = Organization.objects.create(name=name, slug=_unique_org_slug(name), is_personal=is_personal)
+    team = Team.objects.create(organization=organization, name="Default", slug="default", is_default=True)
+    Membership.objects.create(user=owner, organization=organization, role=Role.ORG_ADMIN)
+    Membership.objects.create(user=owner, organization=organization, team=team, role=Role.TEAM_LEAD)
+    audit_record(
+        actor=owner,
+        action="organization.create",
+        target=organization,
+        organization_id=organization.pk,
+        after={"name": organization.name, "slug": organization.slug, "default_team": team.slug},
+    )
+    return organization
+
+
+def organization_create_personal(*, owner: User) -> Organization:
+    local_part = owner.email.split("@", 1)[0]
+    return organization_create(name=f"{local_part}'s organisation", owner=owner, is_personal=True)
+
+
+@transaction.atomic
+def team_create(*, organization: Organization, name: str, actor: User) -> Team:
+    name = name.strip()
+    slug = slugify(name)[:60]
+    if not name or not slug:
+        raise InvalidTeam("A team needs a name with at least one letter or digit.", param="name")
+    if Team.objects.filter(organization=organization, slug=slug).exists():
+        raise TeamExists(f"A team named {name!r} exists already.", param="name")
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(organization=organization, name=name, slug=slug)
+    except IntegrityError as exc:  # a concurrent create of the same name
+        raise TeamExists(f"A team named {name!r} exists already.", param="name") from exc
+    audit_record(
+        actor=actor,
+        action="team.create",
+        target=team,
+        organization_id=organization.pk,
+        after={"name": team.name, "slug": team.slug},
+    )
+    return team
+
+
+@transaction.atomic
+def team_rename(*, team: Team, name: str, actor: User) -> Team:
+    name = name.strip()
+    if not name:
+        raise InvalidTeam("A team needs a name.", param="name")
+    before = {"name": team.name}
+    team.name = name
+    team.save(update_fields=["name"])
+    audit_record(
+        actor=actor,
+        action="team.update",
+        target=team,
+        organization_id=team.organization_id,
+        before=before,
+        after={"name": team.name},
+    )
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: User) -> None:
+    if team.is_default:
+        raise DefaultTeamProtected()
+    audit_record(
+        actor=actor,
+        action="team.delete",
+        target=team,
+        organization_id=team.organization_id,
+        before={"name": team.name, "slug": team.slug},
+    )
+    team.delete()
+
+
+def _org_admin_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, team__isnull=True, role=Role.ORG_ADMIN).count()
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
+    allowed = Role.values if membership.team_id is None else TEAM_ROLES
+    if role not in allowed:
+        raise InvalidRole(f"{role!r} is not a role here; choose one of {', '.join(allowed)}.", param="role")
+    if membership.role == role:
+        return membership
+    # Lock the organisation's admin rows so two demotions cannot both pass the check.
+    list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
+    if (
+        membership.team_id is None
+        and membership.role == Role.ORG_ADMIN
+        and _org_admin_count(membership.organization) <= 1
+    ):
+        raise LastOrgAdmin()
+    before = _membership_state(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        action="membership.update",
+        target=membership,
+        organization_id=membership.organization_id,
+        before=before,
+        after=_membership_state(membership),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User) -> None:
+    """Remove a team membership, or (team is null) the user from the whole organisation."""
+    list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
+    if (
+        membership.team_id is None
+        and membership.role == Role.ORG_ADMIN
+        and _org_admin_count(membership.organization) <= 1
+    ):
+        raise LastOrgAdmin()
+    doomed = [membership]
+    if membership.team_id is None:
+        doomed += list(
+            Membership.objects.filter(
+                organization_id=membership.organization_id, user_id=membership.user_id, team__isnull=False
+            ).select_related("user", "team")
+        )
+    for row in doomed:
+        audit_record(
+            actor=actor,
+            action="membership.delete",
+            target=row,
+            organization_id=row.organization_id,
+            before=_membership_state(row),
+        )
+        row.delete()
+
+
+def _add_membership(*, user: User, organization: Organization, team: Team | None, role: str) -> list[Membership]:
+    """Create the rows that make `user` a member with `role`; returns the rows created."""
+    created = []
+    org_row = Membership.objects.filter(user=user, organization=organization, team__isnull=True).first()
+    if org_row is None:
+        org_role = role if team is None else Role.VIEWER
+        created.append(Membership.objects.create(user=user, organization=organization, role=org_role))
+    if team is not None:
+        if Membership.objects.filter(user=user, team=team).exists():
+            raise AlreadyMember(f"{user.email} is already in {team.name}.", param="email")
+        created.append(Membership.objects.create(user=user, organization=organization, team=team, role=role))
+    elif org_row is not None:
+        raise AlreadyMember(f"{user.email} is already in {organization.name}.", param="email")
+    return created
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(
+    *, organization: Organization, team: Team | None, email: str, role: str, actor: User, accept_url_base: str
+) -> Invitation:
+    """Invite someone by email; the mail with the one-time link leaves after commit."""
+    email = email.strip().lower()
+    allowed = Role.values if team is None else TEAM_ROLES
+    if role not in allowed:
+        raise InvalidRole(f"{role!r} is not a role here; choose one of {', '.join(allowed)}.", param="role")
+    members = Membership.objects.filter(user__email__iexact=email, organization=organization)
+    if team is not None and members.filter(team=team).exists():
+        raise AlreadyMember(f"{email} is already in {team.name}.", param="email")
+    if team is None and members.filter(team__isnull=True).exists():
+        raise AlreadyMember(f"{email} is already in {organization.name}.", param="email")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        team=team,
+        email=email,
+        role=role,
+        token_hash=_token_hash(token),
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit_record(
+        actor=actor,
+        action="invitation.create",
+        target=invitation,
+        organization_id=organization.pk,
+        after={"email": email, "team": team.slug if team else None, "role": role},
+    )
+    accept_url = f"{accept_url_base.rstrip('/')}/{token}/"
+    scope = f"the team {team.name} in {organization.name}" if team else organization.name
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {scope} on Hydite",
+            message=f"{actor.email} invited you to {scope} as {Role(role).label}.\n\nAccept: {accept_url}\n",
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return invitation
+
+
+def invitation_get_valid(*, token: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("organization", "team")
+        .filter(token_hash=_token_hash(token), accepted_at__isnull=True, revoked_at__isnull=True)
+        .first()
+    )
+    if invitation is None or invitation.expires_at <= timezone.now():
+        raise InvitationInvalid()
+    return invitation
+
+
+def invitation_pending_for_session(*, session: SessionBase) -> Invitation | None:
+    token = session.get(INVITATION_SESSION_KEY)
+    if not token:
+        return None
+    try:
+        return invitation_get_valid(token=token)
+    except InvitationInvalid:
+        return None
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Invitation:
+    invitation = invitation_get_valid(token=token)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise InvitationInvalid()
+    if invitation.email.lower() != user.email.lower():
+        raise InvitationEmailMismatch()
+    for membership in _add_membership(
+        user=user, organization=invitation.organization, team=invitation.team, role=invitation.role
+    ):
+        audit_record(
+            actor=user,
+            action="membership.create",
+            target=membership,
+            organization_id=membership.organization_id,
+            after=_membership_state(membership),
+        )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        actor=user,
+        action="invitation.accept",
+        target=invitation,
+        organization_id=invitation.organization_id,
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
+    if invitation.revoked_at is not None or invitation.accepted_at is not None:
+        return invitation
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="invitation.revoke",
+        target=invitation,
+        organization_id=invitation.organization_id,
+        before={"email": invitation.email, "role": invitation.role},
+    )
+    return invitation
+
+
+def invitations_purge_expired(*, older_than_days: int = 30) -> int:
+    """Delete invitations that expired long ago and were never used (rerun-safe)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=cutoff).delete()
+    return deleted
+
+
+@transaction.atomic
+def member_add(
+    *, organization: Organization, team: Team | None, user: User, role: str, actor: User
+) -> list[Membership]:
+    """Add an existing user directly (seeding, admin tools); audited like an accepted invitation."""
+    allowed = Role.values if team is None else TEAM_ROLES
+    if role not in allowed:
+        raise InvalidRole(f"{role!r} is not a role here.", param="role")
+    created = _add_membership(user=user, organization=organization, team=team, role=role)
+    for membership in created:
+        audit_record(
+            actor=actor,
+            action="membership.create",
+            target=membership,
+            organization_id=organization.pk,
+            after=_membership_state(membership),
+        )
+    return created

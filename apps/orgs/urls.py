@@ -1,0 +1,25 @@
+from django.urls import path
+
+from apps.orgs import views
+
+app_name = "orgs"
+
+urlpatterns = [
+    path("o/<slug:org_slug>/teams/", views.team_list_view, name="team_list"),
+    path("o/<slug:org_slug>/teams/+create/", views.team_create_view, name="team_create"),
+    path("o/<slug:org_slug>/members/invite/", views.org_invite_view, name="org_invite"),
+    path("o/<slug:org_slug>/teams/<slug:team_slug>/", views.team_detail_view, name="team_detail"),
+    path("o/<slug:org_slug>/teams/<slug:team_slug>/invite/", views.team_invite_view, name="team_invite"),
+    path("o/<slug:org_slug>/teams/<slug:team_slug>/rename/", views.team_rename_view, name="team_rename"),
+    path("o/<slug:org_slug>/teams/<slug:team_slug>/delete/", views.team_delete_view, name="team_delete"),
+    path("o/<slug:org_slug>/members/<int:membership_id>/role/", views.membership_role_view, name="membership_role"),
+    path(
+        "o/<slug:org_slug>/members/<int:membership_id>/remove/", views.membership_remove_view, name="membership_remove"
+    ),
+    path(
+        "o/<slug:org_slug>/invitations/<int:invitation_id>/revoke/",
+        views.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
+    path("invitations/<str:token>/", views.invitation_accept_view, name="invitation_accept"),
+]

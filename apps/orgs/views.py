@@ -1,0 +1,251 @@
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import HyditeError
+from apps.dashboard.edge import checked, org_page
+from apps.orgs import services
+from apps.orgs.access import (
+    OrgAccess,
+    TeamAccess,
+    access_invitation_by_id,
+    access_membership_by_id,
+    access_team_by_slug,
+)
+from apps.orgs.errors import InvitationInvalid
+from apps.orgs.forms import (
+    OrgInviteForm,
+    OrgRoleForm,
+    TeamCreateForm,
+    TeamInviteForm,
+    TeamRenameForm,
+    TeamRoleForm,
+)
+from apps.orgs.models import Membership
+from apps.orgs.roles import Action
+from apps.orgs.selectors import (
+    invitation_list_pending,
+    organization_member_list,
+    team_list,
+    team_member_list,
+)
+
+
+def _invitation_url_base(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("orgs:invitation_accept", kwargs={"token": "x"})).rsplit("/x/", 1)[0]
+
+
+def _form_error(form: forms.Form, exc: HyditeError) -> None:
+    field = exc.param if exc.param in form.fields else None
+    form.add_error(field, exc.message)
+
+
+def _team_list_page(request: HttpRequest, access: OrgAccess, **forms_: forms.Form) -> HttpResponse:
+    context = {
+        "teams": team_list(organization=access.organization),
+        "members": organization_member_list(organization=access.organization),
+        "invitations": invitation_list_pending(organization=access.organization).filter(team__isnull=True),
+        "create_form": forms_.get("create_form") or TeamCreateForm(),
+        "invite_form": forms_.get("invite_form") or OrgInviteForm(),
+        "role_form": OrgRoleForm(),
+        "can_manage": access.can(Action.MANAGE_ORG),
+    }
+    status = 400 if forms_ else 200
+    return render(request, "orgs/team_list.html", context, status=status)
+
+
+@org_page()
+def team_list_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    return _team_list_page(request, access)
+
+
+@require_POST
+@org_page(Action.MANAGE_ORG)
+def team_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    form = TeamCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            team = services.team_create(
+                organization=access.organization, name=form.cleaned_data["name"], actor=access.user
+            )
+        except HyditeError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Team {team.name} created.")
+            return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team.slug)
+    return _team_list_page(request, access, create_form=form)
+
+
+@require_POST
+@org_page(Action.MANAGE_ORG)
+def org_invite_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    form = OrgInviteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.invitation_create(
+                organization=access.organization,
+                team=None,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                actor=access.user,
+                accept_url_base=_invitation_url_base(request),
+            )
+        except HyditeError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect("orgs:team_list", org_slug=access.organization.slug)
+    return _team_list_page(request, access, invite_form=form)
+
+
+def _team_detail_page(request: HttpRequest, access: OrgAccess, team_slug: str, **forms_: forms.Form) -> HttpResponse:
+    team_access = _team_access(access, team_slug, Action.VIEW)
+    context = {
+        "team": team_access.team,
+        "members": team_member_list(team=team_access.team),
+        "invitations": invitation_list_pending(organization=access.organization, team=team_access.team),
+        "invite_form": forms_.get("invite_form") or TeamInviteForm(),
+        "rename_form": forms_.get("rename_form") or TeamRenameForm(initial={"name": team_access.team.name}),
+        "role_form": TeamRoleForm(),
+        "can_manage_members": team_access.can(Action.MANAGE_MEMBERS),
+        "can_manage_org": access.can(Action.MANAGE_ORG),
+        "team_role": team_access.role,
+    }
+    return render(request, "orgs/team_detail.html", context, status=400 if forms_ else 200)
+
+
+def _team_access(access: OrgAccess, team_slug: str, action: Action) -> TeamAccess:
+    return checked(access_team_by_slug, org_access=access, slug=team_slug, action=action)
+
+
+@org_page()
+def team_detail_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
+    return _team_detail_page(request, access, team_slug)
+
+
+@require_POST
+@org_page()
+def team_invite_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
+    team_access = _team_access(access, team_slug, Action.MANAGE_MEMBERS)
+    form = TeamInviteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.invitation_create(
+                organization=access.organization,
+                team=team_access.team,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                actor=access.user,
+                accept_url_base=_invitation_url_base(request),
+            )
+        except HyditeError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    return _team_detail_page(request, access, team_slug, invite_form=form)
+
+
+@require_POST
+@org_page(Action.MANAGE_ORG)
+def team_rename_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
+    team_access = _team_access(access, team_slug, Action.MANAGE_ORG)
+    form = TeamRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.team_rename(team=team_access.team, name=form.cleaned_data["name"], actor=access.user)
+        except HyditeError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Team renamed.")
+            return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    return _team_detail_page(request, access, team_slug, rename_form=form)
+
+
+@require_POST
+@org_page(Action.MANAGE_ORG)
+def team_delete_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
+    team_access = _team_access(access, team_slug, Action.MANAGE_ORG)
+    try:
+        services.team_delete(team=team_access.team, actor=access.user)
+    except HyditeError as exc:
+        messages.error(request, exc.message)
+        return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    messages.success(request, f"Team {team_access.team.name} deleted.")
+    return redirect("orgs:team_list", org_slug=access.organization.slug)
+
+
+def _back(request: HttpRequest, access: OrgAccess, team_slug: str | None) -> HttpResponse:
+    if team_slug:
+        return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    return redirect("orgs:team_list", org_slug=access.organization.slug)
+
+
+def _membership(access: OrgAccess, membership_id: int) -> Membership:
+    return checked(access_membership_by_id, org_access=access, membership_id=membership_id)
+
+
+@require_POST
+@org_page()
+def membership_role_view(request: HttpRequest, access: OrgAccess, membership_id: int) -> HttpResponse:
+    membership = _membership(access, membership_id)
+    team_slug = membership.team.slug if membership.team else None
+    form = (OrgRoleForm if membership.team is None else TeamRoleForm)(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return _back(request, access, team_slug)
+    try:
+        services.membership_set_role(membership=membership, role=form.cleaned_data["role"], actor=access.user)
+    except HyditeError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+    return _back(request, access, team_slug)
+
+
+@require_POST
+@org_page()
+def membership_remove_view(request: HttpRequest, access: OrgAccess, membership_id: int) -> HttpResponse:
+    membership = _membership(access, membership_id)
+    team_slug = membership.team.slug if membership.team else None
+    try:
+        services.membership_remove(membership=membership, actor=access.user)
+    except HyditeError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.email} removed.")
+    return _back(request, access, team_slug)
+
+
+@require_POST
+@org_page()
+def invitation_revoke_view(request: HttpRequest, access: OrgAccess, invitation_id: int) -> HttpResponse:
+    invitation = checked(access_invitation_by_id, org_access=access, invitation_id=invitation_id)
+    services.invitation_revoke(invitation=invitation, actor=access.user)
+    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    return _back(request, access, invitation.team.slug if invitation.team else None)
+
+
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_get_valid(token=token)
+    except InvitationInvalid as exc:
+        return render(request, "orgs/invitation.html", {"error": exc.message}, status=404)
+    if not request.user.is_authenticated:
+        # Remember the invitation: it opens sign-up on a Dedicated instance.
+        request.session[services.INVITATION_SESSION_KEY] = token
+        return render(request, "orgs/invitation.html", {"invitation": invitation, "next": request.path})
+    if request.method == "POST":
+        try:
+            services.invitation_accept(token=token, user=request.user)
+        except HyditeError as exc:
+            return render(
+                request, "orgs/invitation.html", {"invitation": invitation, "error": exc.message}, status=exc.status
+            )
+        request.session.pop(services.INVITATION_SESSION_KEY, None)
+        messages.success(request, f"Welcome to {invitation.organization.name}.")
+        return redirect("dashboard:overview", org_slug=invitation.organization.slug)
+    return render(request, "orgs/invitation.html", {"invitation": invitation})

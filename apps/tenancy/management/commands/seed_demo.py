@@ -1,0 +1,76 @@
+"""Demo data for a developer checkout; safe to run any number of times."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from apps.accounts.services import superuser_ensure, user_create
+from apps.orgs.models import Membership, Organization, Team
+from apps.orgs.roles import Role
+from apps.orgs.services import member_add, organization_create, team_create
+from apps.tenancy.models import InstanceKind, InstanceTier
+from apps.tenancy.selectors import instance_shared_edge
+from apps.tenancy.services import instance_create, instance_domain_ensure
+
+EDGE_DOMAINS = ["localhost", "127.0.0.1"]
+DEMO_ORG_SLUG = "hydite-demo"
+DEMO_MEMBERS = [
+    # email, team, role
+    ("lead@demo.hydite.localhost", "Platform", Role.TEAM_LEAD),
+    ("dev@demo.hydite.localhost", "Platform", Role.DEVELOPER),
+    ("dev@demo.hydite.localhost", "Research", Role.DEVELOPER),
+    ("viewer@demo.hydite.localhost", "Research", Role.VIEWER),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the Shared Edge instance, a staff superuser and a demo organisation (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        edge = instance_shared_edge()
+        if edge is None:
+            edge = instance_create(
+                name="Shared Edge",
+                schema_name=settings.SHARED_EDGE_SCHEMA,
+                kind=InstanceKind.SHARED,
+                tier=InstanceTier.FREE,
+                domains=EDGE_DOMAINS,
+            )
+            self.stdout.write("Created the Shared Edge instance (schema edge).")
+        for domain in EDGE_DOMAINS:
+            instance_domain_ensure(instance=edge, domain=domain)
+
+        admin, generated = superuser_ensure(email=settings.HYDITE_ADMIN_EMAIL, password=settings.HYDITE_ADMIN_PASSWORD)
+        if generated:
+            self._remember_admin_password(generated)
+            self.stdout.write(f"Created staff superuser {admin.email} with password {generated}")
+
+        with schema_context(edge.schema_name):
+            self._seed_demo_organization(admin)
+        self.stdout.write("Demo data is in place.")
+
+    def _remember_admin_password(self, password: str) -> None:
+        state_dir = settings.HYDITE_STATE_DIR
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_dir / "admin-password"
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+
+    @transaction.atomic
+    def _seed_demo_organization(self, admin: User) -> None:
+        organization = Organization.objects.filter(slug=DEMO_ORG_SLUG).first()
+        if organization is None:
+            organization = organization_create(name="Hydite Demo", owner=admin)
+        teams = {team.name: team for team in Team.objects.filter(organization=organization)}
+        for name in ("Platform", "Research"):
+            if name not in teams:
+                teams[name] = team_create(organization=organization, name=name, actor=admin)
+        for email, team_name, role in DEMO_MEMBERS:
+            user = User.objects.filter(email=email).first() or user_create(email=email, password=None)
+            team = teams[team_name]
+            if not Membership.objects.filter(user=user, team=team).exists():
+                member_add(organization=organization, team=team, user=user, role=role, actor=admin)

@@ -1,0 +1,15 @@
+from django.conf import settings
+
+from apps.tenancy.models import Instance
+
+
+def instance_get_by_schema(*, schema_name: str) -> Instance | None:
+    return Instance.objects.filter(schema_name=schema_name).first()
+
+
+def instance_shared_edge() -> Instance | None:
+    return instance_get_by_schema(schema_name=settings.SHARED_EDGE_SCHEMA)
+
+
+def instance_list_active() -> list[Instance]:
+    return list(Instance.objects.exclude(schema_name="public").filter(status="active").order_by("schema_name"))

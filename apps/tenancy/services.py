@@ -1,0 +1,57 @@
+import re
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from apps.tenancy.errors import InstanceExists, InvalidInstance
+from apps.tenancy.models import Domain, Instance, InstanceKind, InstanceTier
+
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+_RESERVED_SCHEMAS = {"public", "information_schema"}
+
+
+def instance_create(
+    *,
+    name: str,
+    schema_name: str,
+    kind: str,
+    tier: str = InstanceTier.FREE,
+    domains: Sequence[str],
+) -> Instance:
+    """Create an instance, its schema (migrated) and its domains; the first domain is primary."""
+    if not _SCHEMA_NAME.match(schema_name) or schema_name in _RESERVED_SCHEMAS or schema_name.startswith("pg_"):
+        raise InvalidInstance(
+            "Schema names are 2-63 lowercase letters, digits or underscores, starting with a letter.",
+            param="schema_name",
+        )
+    if kind not in InstanceKind.values:
+        raise InvalidInstance(f"Unknown instance kind {kind!r}.", param="kind")
+    if tier not in InstanceTier.values:
+        raise InvalidInstance(f"Unknown tier {tier!r}.", param="tier")
+    if not domains:
+        raise InvalidInstance("An instance needs at least one domain.", param="domains")
+    if Instance.objects.filter(schema_name=schema_name).exists():
+        raise InstanceExists(f"An instance with schema {schema_name!r} exists already.", param="schema_name")
+    taken = list(Domain.objects.filter(domain__in=domains).values_list("domain", flat=True))
+    if taken:
+        raise InstanceExists(f"Domain already in use: {', '.join(taken)}.", param="domains")
+
+    # Schema creation runs the tenant migrations; it cannot share a transaction
+    # with the rows below, so a failed schema leaves no Instance row behind.
+    instance = Instance(name=name, schema_name=schema_name, kind=kind, tier=tier)
+    instance.save(verbosity=0)
+    with transaction.atomic():
+        for position, domain in enumerate(domains):
+            Domain.objects.create(domain=domain.lower(), tenant=instance, is_primary=position == 0)
+    return instance
+
+
+def instance_domain_ensure(*, instance: Instance, domain: str) -> Domain:
+    """Attach a domain to an instance (idempotent)."""
+    existing = Domain.objects.filter(domain=domain.lower()).first()
+    if existing is not None:
+        if existing.tenant_id != instance.pk:
+            raise InstanceExists(f"Domain {domain!r} belongs to another instance.", param="domain")
+        return existing
+    has_primary = Domain.objects.filter(tenant=instance, is_primary=True).exists()
+    return Domain.objects.create(domain=domain.lower(), tenant=instance, is_primary=not has_primary)

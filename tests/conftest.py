@@ -1,0 +1,131 @@
+"""Test set-up: real PostgreSQL with tenant schemas built once per session, real Redis.
+
+Two instances exist for the whole session: the Shared Edge (schema ``edge``,
+host ``testserver``/``localhost``/``127.0.0.1``) and a Dedicated instance
+(schema ``acme``, host ``acme.localhost``). Tests run inside a transaction
+that is rolled back; the schemas themselves are created once.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from apps.accounts.models import User
+from apps.orgs.models import Organization
+from apps.orgs.roles import Role
+from apps.orgs.services import member_add, organization_create, team_create
+from apps.tenancy.models import Domain, Instance
+from apps.tenancy.services import instance_create
+from tests.factories import UserFactory
+
+EDGE_HOST = "testserver"
+ACME_HOST = "acme.localhost"
+PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test tweaks on top of the production defaults (plain HTTP, static files from finders)."""
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False
+    settings.ALLOWED_HOSTS = [EDGE_HOST, ".localhost", "localhost", "127.0.0.1"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    with django_db_blocker.unblock():
+        instance_create(
+            name="Shared Edge", schema_name="edge", kind="shared", domains=[EDGE_HOST, "localhost", "127.0.0.1"]
+        )
+        instance_create(name="Acme Dedicated", schema_name="acme", kind="dedicated", tier="pro", domains=[ACME_HOST])
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings) -> None:  # type: ignore[no-untyped-def]
+    # A fresh key prefix per test: tests never see each other's cache entries.
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_test() -> Iterator[None]:
+    yield
+    connection.set_schema_to_public()
+
+
+def _use(schema: str) -> Instance:
+    connection.set_schema_to_public()
+    instance = Instance.objects.get(schema_name=schema)
+    connection.set_tenant(instance)
+    return instance
+
+
+@pytest.fixture
+def edge(db) -> Instance:  # type: ignore[no-untyped-def]
+    return _use("edge")
+
+
+@pytest.fixture
+def acme(db) -> Instance:  # type: ignore[no-untyped-def]
+    return _use("acme")
+
+
+@pytest.fixture
+def make_user(db):  # type: ignore[no-untyped-def]
+    def make(email: str | None = None) -> User:
+        return UserFactory(email=email) if email else UserFactory()
+
+    return make
+
+
+@pytest.fixture
+def org_with_roles(edge, make_user):  # type: ignore[no-untyped-def]
+    """An organisation with teams Platform and Research and one user per role."""
+    admin = make_user()
+    organization = organization_create(name=f"Org {uuid.uuid4().hex[:6]}", owner=admin)
+
+    platform = team_create(organization=organization, name="Platform", actor=admin)
+    research = team_create(organization=organization, name="Research", actor=admin)
+    users: dict[str, User] = {"org_admin": admin}
+    for role, team in [(Role.TEAM_LEAD, platform), (Role.DEVELOPER, platform), (Role.VIEWER, platform)]:
+        user = make_user()
+        member_add(organization=organization, team=team, user=user, role=role, actor=admin)
+        users[role.value] = user
+    return {"organization": organization, "platform": platform, "research": research, "users": users}
+
+
+def database_url_for_test_db() -> str:
+    """DATABASE_URL of the test database, for processes the tests start (live server, worker)."""
+    return urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
+
+
+def client_for(user: User | None, host: str = EDGE_HOST) -> Client:
+    """A test client on `host`, logged in as `user` (sessions live in the instance's schema)."""
+    client = Client(HTTP_HOST=host)
+    if user is not None:
+        current = connection.tenant
+        connection.set_schema_to_public()
+        instance = Domain.objects.select_related("tenant").get(domain=host).tenant
+        connection.set_tenant(instance)
+        client.force_login(user)
+        connection.set_tenant(current)
+    return client
+
+
+@pytest.fixture
+def second_org(edge, make_user) -> Organization:  # type: ignore[no-untyped-def]
+    return organization_create(name=f"Other {uuid.uuid4().hex[:6]}", owner=make_user())

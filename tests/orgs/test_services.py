@@ -1,0 +1,157 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.orgs import services
+from apps.orgs.errors import (
+    AlreadyMember,
+    DefaultTeamProtected,
+    InvalidRole,
+    InvalidTeam,
+    InvitationEmailMismatch,
+    InvitationInvalid,
+    LastOrgAdmin,
+    TeamExists,
+)
+from apps.orgs.models import Invitation, Membership, Team
+from apps.orgs.roles import Role
+from apps.orgs.tasks import invitations_purge_expired_task
+
+
+def _token_from(mail) -> str:
+    return mail.body.split("/invitations/", 1)[1].split("/", 1)[0]
+
+
+def test_organization_create_makes_default_team_and_admin(edge, make_user):
+    owner = make_user()
+    org = services.organization_create(name="Acme Labs", owner=owner)
+    assert org.slug == "acme-labs"
+    default = Team.objects.get(organization=org)
+    assert default.is_default and default.slug == "default"
+    assert Membership.objects.get(organization=org, team=None, user=owner).role == Role.ORG_ADMIN
+    assert Membership.objects.get(team=default, user=owner).role == Role.TEAM_LEAD
+    assert services.organization_create(name="Acme Labs", owner=owner).slug == "acme-labs-2"
+    event = AuditEvent.objects.get(organization=org, action="organization.create")
+    assert event.actor == owner and event.after["default_team"] == "default"
+
+
+def test_team_names_are_unique_per_org_and_validated(org_with_roles):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    with pytest.raises(TeamExists):
+        services.team_create(organization=org, name="platform", actor=admin)
+    with pytest.raises(InvalidTeam):
+        services.team_create(organization=org, name="  !!! ", actor=admin)
+
+
+def test_default_team_cannot_be_deleted(org_with_roles):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    with pytest.raises(DefaultTeamProtected):
+        services.team_delete(team=org.teams.get(is_default=True), actor=admin)
+    services.team_delete(team=org_with_roles["research"], actor=admin)
+    assert not Team.objects.filter(pk=org_with_roles["research"].pk).exists()
+
+
+def test_last_org_admin_cannot_be_demoted_or_removed(org_with_roles):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    admin_row = Membership.objects.get(organization=org, team=None, user=admin)
+    with pytest.raises(LastOrgAdmin):
+        services.membership_set_role(membership=admin_row, role=Role.VIEWER, actor=admin)
+    with pytest.raises(LastOrgAdmin):
+        services.membership_remove(membership=admin_row, actor=admin)
+    lead_row = Membership.objects.get(organization=org, team=None, user=org_with_roles["users"]["team_lead"])
+    services.membership_set_role(membership=lead_row, role=Role.ORG_ADMIN, actor=admin)
+    services.membership_set_role(membership=admin_row, role=Role.VIEWER, actor=admin)
+    assert Membership.objects.get(pk=admin_row.pk).role == Role.VIEWER
+
+
+def test_team_rows_only_take_team_roles(org_with_roles):
+    row = Membership.objects.get(team=org_with_roles["platform"], user=org_with_roles["users"]["viewer"])
+    with pytest.raises(InvalidRole):
+        services.membership_set_role(membership=row, role=Role.ORG_ADMIN, actor=org_with_roles["users"]["org_admin"])
+
+
+def test_removing_from_org_removes_team_rows_and_audits_each(org_with_roles):
+    org, admin, dev = (
+        org_with_roles["organization"],
+        org_with_roles["users"]["org_admin"],
+        org_with_roles["users"]["developer"],
+    )
+    org_row = Membership.objects.get(organization=org, team=None, user=dev)
+    services.membership_remove(membership=org_row, actor=admin)
+    assert not Membership.objects.filter(organization=org, user=dev).exists()
+    assert AuditEvent.objects.filter(organization=org, action="membership.delete").count() == 2
+
+
+def test_invitation_round_trip(org_with_roles, make_user, mailoutbox, django_capture_on_commit_callbacks):
+    org, platform, admin = (
+        org_with_roles["organization"],
+        org_with_roles["platform"],
+        org_with_roles["users"]["org_admin"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = services.invitation_create(
+            organization=org,
+            team=platform,
+            email="New.Person@Example.test",
+            role=Role.DEVELOPER,
+            actor=admin,
+            accept_url_base="http://testserver/invitations",
+        )
+    assert invitation.email == "new.person@example.test"
+    assert len(mailoutbox) == 1
+    token = _token_from(mailoutbox[0])
+    assert invitation.token_hash != token  # only the hash is stored
+    with pytest.raises(InvitationEmailMismatch):
+        services.invitation_accept(token=token, user=make_user())
+    person = make_user("new.person@example.test")
+    services.invitation_accept(token=token, user=person)
+    assert Membership.objects.get(team=platform, user=person).role == Role.DEVELOPER
+    assert Membership.objects.get(organization=org, team=None, user=person).role == Role.VIEWER
+    with pytest.raises(InvitationInvalid):
+        services.invitation_accept(token=token, user=person)
+    with pytest.raises(AlreadyMember):
+        services.invitation_create(
+            organization=org,
+            team=platform,
+            email=person.email,
+            role=Role.VIEWER,
+            actor=admin,
+            accept_url_base="http://testserver/invitations",
+        )
+
+
+def test_expired_and_revoked_invitations_do_not_work(
+    org_with_roles, make_user, mailoutbox, django_capture_on_commit_callbacks
+):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    tokens = []
+    for email in ("late@example.test", "revoked@example.test"):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.invitation_create(
+                organization=org,
+                team=None,
+                email=email,
+                role=Role.VIEWER,
+                actor=admin,
+                accept_url_base="http://testserver/invitations",
+            )
+        tokens.append(_token_from(mailoutbox[-1]))
+    Invitation.objects.filter(email="late@example.test").update(expires_at=timezone.now() - timedelta(seconds=1))
+    services.invitation_revoke(invitation=Invitation.objects.get(email="revoked@example.test"), actor=admin)
+    for token, email in zip(tokens, ("late@example.test", "revoked@example.test"), strict=True):
+        with pytest.raises(InvitationInvalid):
+            services.invitation_accept(token=token, user=make_user(email))
+
+
+def test_purge_task_deletes_only_long_expired_unused_invitations(org_with_roles):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    old = timezone.now() - timedelta(days=45)
+    for email, expires in (("old@example.test", old), ("fresh@example.test", timezone.now() + timedelta(days=1))):
+        Invitation.objects.create(
+            organization=org, email=email, role=Role.VIEWER, token_hash=email, invited_by=admin, expires_at=expires
+        )
+    assert invitations_purge_expired_task.apply().get() == 1
+    assert list(Invitation.objects.filter(organization=org).values_list("email", flat=True)) == ["fresh@example.test"]
+    assert invitations_purge_expired_task.apply().get() == 0  # rerun-safe
