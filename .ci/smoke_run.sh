@@ -29,10 +29,18 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
 kill -INT -- "-$leader"
 for _ in $(seq 1 60); do kill -0 "$leader" 2>/dev/null || break; sleep 1; done
 kill -0 "$leader" 2>/dev/null && fail "make run still running 60s after Ctrl-C"
+# A process counts as running while it exists and is not a zombie awaiting its reaper
+# (the postmaster is reparented once pg_ctl exits); allow a few seconds for the last exit.
+running() { [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 alive=""
-while read -r pid name; do
-  kill -0 "$pid" 2>/dev/null && alive="$alive $name($pid)"
-done < .hydite/run.pids
+for _ in $(seq 1 20); do
+  alive=""
+  while read -r pid name; do
+    running "$pid" && alive="$alive $name($pid)"
+  done < .hydite/run.pids
+  [ -z "$alive" ] && break
+  sleep 0.5
+done
 [ -z "$alive" ] || fail "still running after Ctrl-C:$alive"
 grep -q "all processes stopped" "$log" || fail "no clean stop message"
 echo "smoke: make run started, served, and stopped every process ($(wc -l < .hydite/run.pids) processes)"

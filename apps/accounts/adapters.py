@@ -1,6 +1,7 @@
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.db import transaction
 from django.http import HttpRequest
 
 from apps.accounts.models import User
@@ -24,7 +25,9 @@ class AccountAdapter(DefaultAccountAdapter):
             return True
         return invitation_pending_for_session(session=request.session) is not None
 
+    @transaction.atomic
     def save_user(self, request: HttpRequest, user: User, form: Any, commit: bool = True) -> User:
+        # One transaction: a user never exists without the organisation sign-up promised.
         user = super().save_user(request, user, form, commit=commit)
         instance = getattr(request, "tenant", None)
         if commit and instance is not None and instance.kind == InstanceKind.SHARED:

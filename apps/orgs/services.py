@@ -52,7 +52,12 @@ def organization_create(*, name: str, owner: User, is_personal: bool = False) ->
     name = name.strip()
     if not name:
         raise InvalidTeam("An organisation needs a name.", param="name")
-    organization = Organization.objects.create(name=name, slug=_unique_org_slug(name), is_personal=is_personal)
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.create(name=name, slug=_unique_org_slug(name), is_personal=is_personal)
+    except IntegrityError:  # a concurrent create took the slug between the check and the insert
+        slug = f"{_unique_org_slug(name)[:50]}-{secrets.token_hex(3)}"
+        organization = Organization.objects.create(name=name, slug=slug, is_personal=is_personal)
     team = Team.objects.create(organization=organization, name="Default", slug="default", is_default=True)
     Membership.objects.create(user=owner, organization=organization, role=Role.ORG_ADMIN)
     Membership.objects.create(user=owner, organization=organization, team=team, role=Role.TEAM_LEAD)
@@ -127,15 +132,19 @@ def team_delete(*, team: Team, actor: User) -> None:
     team.delete()
 
 
+def _require_role_for_scope(role: str, *, in_team: bool) -> None:
+    allowed = TEAM_ROLES if in_team else Role.values
+    if role not in allowed:
+        raise InvalidRole(f"{role!r} is not a role here; choose one of {', '.join(allowed)}.", param="role")
+
+
 def _org_admin_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, team__isnull=True, role=Role.ORG_ADMIN).count()
 
 
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
-    allowed = Role.values if membership.team_id is None else TEAM_ROLES
-    if role not in allowed:
-        raise InvalidRole(f"{role!r} is not a role here; choose one of {', '.join(allowed)}.", param="role")
+    _require_role_for_scope(role, in_team=membership.team_id is not None)
     if membership.role == role:
         return membership
     # Lock the organisation's admin rows so two demotions cannot both pass the check.
@@ -188,8 +197,10 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         row.delete()
 
 
-def _add_membership(*, user: User, organization: Organization, team: Team | None, role: str) -> list[Membership]:
-    """Create the rows that make `user` a member with `role`; returns the rows created."""
+def _add_membership(
+    *, user: User, organization: Organization, team: Team | None, role: str, actor: User
+) -> list[Membership]:
+    """Create (and audit) the rows that make `user` a member with `role`; returns the rows created."""
     created = []
     org_row = Membership.objects.filter(user=user, organization=organization, team__isnull=True).first()
     if org_row is None:
@@ -201,6 +212,14 @@ def _add_membership(*, user: User, organization: Organization, team: Team | None
         created.append(Membership.objects.create(user=user, organization=organization, team=team, role=role))
     elif org_row is not None:
         raise AlreadyMember(f"{user.email} is already in {organization.name}.", param="email")
+    for membership in created:
+        audit_record(
+            actor=actor,
+            action="membership.create",
+            target=membership,
+            organization_id=organization.pk,
+            after=_membership_state(membership),
+        )
     return created
 
 
@@ -214,9 +233,7 @@ def invitation_create(
 ) -> Invitation:
     """Invite someone by email; the mail with the one-time link leaves after commit."""
     email = email.strip().lower()
-    allowed = Role.values if team is None else TEAM_ROLES
-    if role not in allowed:
-        raise InvalidRole(f"{role!r} is not a role here; choose one of {', '.join(allowed)}.", param="role")
+    _require_role_for_scope(role, in_team=team is not None)
     members = Membership.objects.filter(user__email__iexact=email, organization=organization)
     if team is not None and members.filter(team=team).exists():
         raise AlreadyMember(f"{email} is already in {team.name}.", param="email")
@@ -281,16 +298,9 @@ def invitation_accept(*, token: str, user: User) -> Invitation:
         raise InvitationInvalid()
     if invitation.email.lower() != user.email.lower():
         raise InvitationEmailMismatch()
-    for membership in _add_membership(
-        user=user, organization=invitation.organization, team=invitation.team, role=invitation.role
-    ):
-        audit_record(
-            actor=user,
-            action="membership.create",
-            target=membership,
-            organization_id=membership.organization_id,
-            after=_membership_state(membership),
-        )
+    _add_membership(
+        user=user, organization=invitation.organization, team=invitation.team, role=invitation.role, actor=user
+    )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
@@ -331,16 +341,6 @@ def member_add(
     *, organization: Organization, team: Team | None, user: User, role: str, actor: User
 ) -> list[Membership]:
     """Add an existing user directly (seeding, admin tools); audited like an accepted invitation."""
-    allowed = Role.values if team is None else TEAM_ROLES
-    if role not in allowed:
-        raise InvalidRole(f"{role!r} is not a role here.", param="role")
-    created = _add_membership(user=user, organization=organization, team=team, role=role)
-    for membership in created:
-        audit_record(
-            actor=actor,
-            action="membership.create",
-            target=membership,
-            organization_id=organization.pk,
-            after=_membership_state(membership),
-        )
+    _require_role_for_scope(role, in_team=team is not None)
+    created = _add_membership(user=user, organization=organization, team=team, role=role, actor=actor)
     return created

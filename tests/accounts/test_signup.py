@@ -67,3 +67,23 @@ def test_invitation_page_for_unknown_token_is_404(edge):
     response = client_for(None).get("/invitations/not-a-real-token/")
     assert response.status_code == 404
     assert b"does not exist" in response.content
+
+
+def test_password_reset_mails_a_working_link(edge, make_user, mailoutbox):
+    user = make_user("forgetful@example.test")
+    client = client_for(None)
+    response = client.post("/accounts/password/reset/", {"email": "forgetful@example.test"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["forgetful@example.test"]
+    link = next(word for word in mailoutbox[0].body.split() if "/accounts/password/reset/key/" in word)
+    path = link.split("testserver", 1)[1]
+    form_page = client.get(path, follow=True)
+    assert form_page.status_code == 200
+    new_password = "a-brand-new-passphrase-42"
+    response = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else path,
+        {"password1": new_password, "password2": new_password},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(new_password)
