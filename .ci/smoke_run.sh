@@ -5,7 +5,7 @@
 set -euo pipefail
 log=$(mktemp)
 unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
-export HYDITE_PORT="${HYDITE_PORT:-8765}"
+export HYDITE_PORT="${HYDITE_PORT:-8765}" HYDITE_MOCK_PORT="${HYDITE_MOCK_PORT:-9765}"
 setsid make run >"$log" 2>&1 &
 leader=$!
 
@@ -23,6 +23,11 @@ echo "smoke: dashboard at $url"
 grep -q "Admin login: admin@" "$log" || fail "no admin login printed"
 curl -fsS "${url}accounts/login/" | grep -q 'name="password"' || fail "login page did not render"
 curl -fsS "${url}healthz" | grep -q '"status": "ok"' || fail "healthz not ok"
+mock=$(sed -n 's/^ *Mock LLM: *\(http[^ ]*\).*/\1/p' "$log" | head -n 1)
+[ -n "$mock" ] || fail "no mock provider URL printed"
+curl -fsS "$mock/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model":"mock-gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}' | grep -q '"total_tokens"' \
+  || fail "mock provider did not answer a chat completion"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
 [ "$code" = 302 ] || fail "anonymous dashboard should redirect to login, got $code"
 

@@ -248,6 +248,7 @@ def _children(env: dict[str, str], pids: PidFile) -> Iterator[list[tuple[str, su
             f"worker-{os.getpid()}@%h",
         ],
         "beat": [PYTHON, "-m", "celery", "-A", "hydite", "beat", "--loglevel", "INFO"],
+        "mock-provider": [PYTHON, "-m", "apps.mock_provider", "--port", env.get("HYDITE_MOCK_PORT", "9100")],
     }
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
@@ -293,6 +294,7 @@ def _print_banner(port: str, env: dict[str, str]) -> None:
         f"  Dashboard:   {url}\n"
         f"  Admin login: {email} / {shown}\n"
         f"  Try:         curl {url}healthz\n"
+        f"  Mock LLM:    http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1 (OpenAI-compatible, no key needed)\n"
         f"  Stop:        Ctrl-C\n",
         flush=True,
     )

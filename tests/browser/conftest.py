@@ -1,11 +1,8 @@
 """A live server (uvicorn over real TCP, on the test database) and Debian's Chromium."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import database_url_for_test_db
+from tests.live import ROOT, free_port, stop, wait_for_http
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -27,16 +24,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     database_url = database_url_for_test_db()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -54,19 +45,10 @@ def live_server_url(django_db_setup, tmp_path_factory) -> Iterator[str]:  # type
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"live server did not start; see {log.name}") from None
-                time.sleep(0.2)
+        wait_for_http(f"{base_url}/healthz", server, Path(log.name))
         yield base_url
     finally:
-        server.terminate()
-        server.wait(15)
+        stop(server)
         log.close()
 
 

@@ -1,0 +1,436 @@
+"""A deterministic OpenAI-compatible LLM server, for the demo, tests and benchmarks.
+
+Pure ASGI with orjson, no Django. Same request, same answer; `usage` counts
+real (whitespace) tokens. Behaviour is chosen per request by headers, or by
+the model name when a client cannot set headers:
+
+| header                  | model name                | effect                                      |
+|-------------------------|---------------------------|---------------------------------------------|
+| x-mock-status: 429      | mock-status-429           | answer that status with OpenAI's error body |
+| x-mock-delay-ms: 250    | mock-slow-250             | wait before the first byte                  |
+| x-mock-timeout: 1       | mock-timeout              | never answer (until the client gives up)    |
+| x-mock-break-after: 3   | mock-broken-stream        | drop the connection after 3 stream chunks   |
+| x-mock-chunks: 20       |                           | content chunks in a stream (default 8)      |
+| x-mock-chunk-delay-ms: 5|                           | pause between stream chunks                 |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MODELS = ["mock-gpt-4o-mini", "mock-gpt-4o", "mock-embedding-small"]
+MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_COMPLETION_WORDS = 12
+MAX_COMPLETION_WORDS = 4096
+DEFAULT_CHUNKS = 8
+TIMEOUT_SLEEP_S = 3600.0
+CREATED = 1_700_000_000  # fixed, so identical requests give identical bodies
+VOCABULARY = ("mock", "reply", "from", "the", "hydite", "provider", "with", "deterministic", "tokens", "today")
+
+ERROR_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    408: ("timeout", None),
+    409: ("invalid_request_error", None),
+    413: ("invalid_request_error", None),
+    422: ("invalid_request_error", None),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    502: ("server_error", None),
+    503: ("server_error", None),
+    504: ("server_error", None),
+}
+_MODEL_STATUS = re.compile(r"mock-status-(\d{3})")
+_MODEL_SLOW = re.compile(r"mock-slow-(\d+)")
+
+
+class MockError(Exception):
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+
+
+class BrokenStream(Exception):
+    """Raised mid-response: the server drops the connection, as a failing upstream does."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    status: int | None = None
+    delay_s: float = 0.0
+    timeout: bool = False
+    break_after: int | None = None
+    chunks: int = DEFAULT_CHUNKS
+    chunk_delay_s: float = 0.0
+
+    @classmethod
+    def from_request(cls, headers: dict[str, str], model: str) -> Behaviour:
+        status_match, slow_match = _MODEL_STATUS.search(model), _MODEL_SLOW.search(model)
+        status = _int(headers.get("x-mock-status")) or (int(status_match.group(1)) if status_match else None)
+        delay_ms = _int(headers.get("x-mock-delay-ms")) or (int(slow_match.group(1)) if slow_match else 0)
+        break_after = _int(headers.get("x-mock-break-after"))
+        if break_after is None and "mock-broken-stream" in model:
+            break_after = 3
+        return cls(
+            status=status,
+            delay_s=delay_ms / 1000,
+            timeout=bool(headers.get("x-mock-timeout")) or "mock-timeout" in model,
+            break_after=break_after,
+            chunks=max(1, _int(headers.get("x-mock-chunks")) or DEFAULT_CHUNKS),
+            chunk_delay_s=(_int(headers.get("x-mock-chunk-delay-ms")) or 0) / 1000,
+        )
+
+
+def _int(raw: str | None) -> int | None:
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw)
+
+
+def count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def _reply_words(seed_text: str, count: int) -> list[str]:
+    echoed = seed_text.split()[:4]
+    words = ["Mock", "reply", "to:", *echoed] if echoed else ["Mock", "reply."]
+    offset = int(hashlib.sha256(seed_text.encode()).hexdigest()[:8], 16)
+    while len(words) < count:
+        words.append(VOCABULARY[(offset + len(words)) % len(VOCABULARY)])
+    return words[:count]
+
+
+def _completion_words(body: dict[str, Any]) -> int:
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if limit is None:
+        return DEFAULT_COMPLETION_WORDS
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise MockError(400, "max_tokens must be a positive integer.", param="max_tokens")
+    return min(limit, MAX_COMPLETION_WORDS)
+
+
+def _request_id(body: bytes, prefix: str) -> str:
+    return f"{prefix}-mock{hashlib.sha256(body).hexdigest()[:24]}"
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    """What a chat request will answer: the same for the plain and the streamed form."""
+
+    id: str
+    model: str
+    prompt_tokens: int
+    words: list[str]
+    tool_name: str | None
+    json_mode: bool
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], raw: bytes) -> ChatPlan:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise MockError(400, "'messages' must be a non-empty array.", param="messages")
+        texts = [_text_of(message.get("content")) for message in messages if isinstance(message, dict)]
+        prompt_tokens = sum(count_tokens(text) + 4 for text in texts)
+        tools = body.get("tools") or []
+        tool_name = None
+        if tools and body.get("tool_choice") != "none" and messages[-1].get("role") == "user":
+            tool_name = (tools[0].get("function") or {}).get("name") or "tool"
+        response_format = body.get("response_format") or {}
+        return cls(
+            id=_request_id(raw, "chatcmpl"),
+            model=body["model"],
+            prompt_tokens=prompt_tokens,
+            words=_reply_words(texts[-1] if texts else "", _completion_words(body)),
+            tool_name=tool_name,
+            json_mode=response_format.get("type") in {"json_object", "json_schema"},
+        )
+
+    @property
+    def content(self) -> str:
+        text = " ".join(self.words)
+        return orjson.dumps({"reply": text}).decode() if self.json_mode else text
+
+    @property
+    def tool_arguments(self) -> str:
+        return orjson.dumps({"mock": True}).decode()
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.words) if self.tool_name is None else count_tokens(self.tool_arguments)
+
+    def message(self) -> dict[str, Any]:
+        if self.tool_name is None:
+            return {"role": "assistant", "content": self.content, "refusal": None}
+        call = {
+            "id": f"call_{self.id[-12:]}",
+            "type": "function",
+            "function": {"name": self.tool_name, "arguments": self.tool_arguments},
+        }
+        return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+
+    @property
+    def finish_reason(self) -> str:
+        return "stop" if self.tool_name is None else "tool_calls"
+
+    def completion(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": self.model,
+            "choices": [{"index": 0, "message": self.message(), "logprobs": None, "finish_reason": self.finish_reason}],
+            "usage": _usage(self.prompt_tokens, self.completion_tokens),
+            "system_fingerprint": "fp_hydite_mock",
+        }
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": self.model,
+            "system_fingerprint": "fp_hydite_mock",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+
+    def deltas(self, chunks: int) -> Iterator[dict[str, Any]]:
+        if self.tool_name is not None:
+            call = self.message()["tool_calls"][0]
+            yield {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": self.tool_name, "arguments": ""},
+                    }
+                ],
+            }
+            yield {"tool_calls": [{"index": 0, "function": {"arguments": self.tool_arguments}}]}
+            return
+        yield {"role": "assistant", "content": "", "refusal": None}
+        content = self.content
+        size = max(1, -(-len(content) // chunks))
+        for start in range(0, len(content), size):
+            yield {"content": content[start : start + size]}
+
+
+def error_body(status: int, message: str, *, param: str | None = None, code: str | None = None) -> bytes:
+    error_type, default_code = ERROR_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
+    return orjson.dumps(
+        {"error": {"message": message, "type": error_type, "param": param, "code": code or default_code}}
+    )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise MockError(400, "Client disconnected.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise MockError(413, "Request body too large.")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send_json(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise MockError(400, "We could not parse the JSON body of your request.") from None
+    if not isinstance(body, dict):
+        raise MockError(400, "The request body must be a JSON object.")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise MockError(400, "you must provide a model parameter", param="model")
+    return body
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class MockProvider:
+    def __init__(self, *, api_key: str | None = None) -> None:
+        self.api_key = api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._route(scope, receive, send)
+        except MockError as exc:
+            await _send_json(send, exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code))
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"].rstrip("/"), scope["method"]
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        if path in {"/health", "/v1/health"}:
+            await _send_json(send, 200, b'{"status":"ok"}')
+            return
+        self._authenticate(headers)
+        if path == "/v1/models" and method == "GET":
+            data = [{"id": model, "object": "model", "created": CREATED, "owned_by": "hydite-mock"} for model in MODELS]
+            await _send_json(send, 200, orjson.dumps({"object": "list", "data": data}))
+            return
+        handlers = {
+            "/v1/chat/completions": self._chat,
+            "/v1/completions": self._completions,
+            "/v1/embeddings": self._embeddings,
+        }
+        handler = handlers.get(path)
+        if handler is None:
+            raise MockError(404, f"Invalid URL ({method} {scope['path']})")
+        if method != "POST":
+            raise MockError(405, f"Method {method} is not allowed here.")
+        raw = await _read_body(receive)
+        body = _parse_json(raw)
+        behaviour = Behaviour.from_request(headers, body["model"])
+        await self._apply_behaviour(behaviour)
+        await handler(body, raw, behaviour, send)
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        if self.api_key is None:
+            return
+        supplied = headers.get("authorization", "").removeprefix("Bearer ").strip() or headers.get("api-key", "")
+        if supplied != self.api_key:
+            raise MockError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+    async def _apply_behaviour(self, behaviour: Behaviour) -> None:
+        if behaviour.timeout:
+            await asyncio.sleep(TIMEOUT_SLEEP_S)
+        if behaviour.delay_s:
+            await asyncio.sleep(behaviour.delay_s)
+        if behaviour.status is not None and behaviour.status >= 400:
+            raise MockError(behaviour.status, f"Mock provider was asked to fail with {behaviour.status}.")
+
+    async def _chat(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
+        plan = ChatPlan.from_body(body, raw)
+        if not body.get("stream"):
+            await _send_json(send, 200, orjson.dumps(plan.completion()))
+            return
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")],
+            }
+        )
+        for sent, delta in enumerate(plan.deltas(behaviour.chunks)):
+            if behaviour.break_after is not None and sent >= behaviour.break_after:
+                raise BrokenStream("mock provider dropped the stream on purpose")
+            await send({"type": "http.response.body", "body": _sse(plan.chunk(delta)), "more_body": True})
+            if behaviour.chunk_delay_s:
+                await asyncio.sleep(behaviour.chunk_delay_s)
+        tail = _sse(plan.chunk({}, plan.finish_reason))
+        if include_usage:
+            usage_chunk = {**plan.chunk({}), "choices": [], "usage": _usage(plan.prompt_tokens, plan.completion_tokens)}
+            tail += _sse(usage_chunk)
+        await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
+
+    async def _completions(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
+        prompt = body.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise MockError(400, "'prompt' must be a string or an array of strings.", param="prompt")
+        words = _completion_words(body)
+        choices = [
+            {
+                "text": " " + " ".join(_reply_words(text, words)),
+                "index": index,
+                "logprobs": None,
+                "finish_reason": "length",
+            }
+            for index, text in enumerate(prompts)
+        ]
+        prompt_tokens = sum(count_tokens(text) for text in prompts)
+        response = {
+            "id": _request_id(raw, "cmpl"),
+            "object": "text_completion",
+            "created": CREATED,
+            "model": body["model"],
+            "choices": choices,
+            "usage": _usage(prompt_tokens, words * len(prompts)),
+        }
+        await _send_json(send, 200, orjson.dumps(response))
+
+    async def _embeddings(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
+        given = body.get("input")
+        inputs = [given] if isinstance(given, str) else given
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(item, str) for item in inputs):
+            raise MockError(400, "'input' must be a string or an array of strings.", param="input")
+        dimensions = body.get("dimensions", 8)
+        if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= 4096:
+            raise MockError(400, "'dimensions' must be an integer from 1 to 4096.", param="dimensions")
+        data = [
+            {"object": "embedding", "embedding": _vector(text, dimensions), "index": index}
+            for index, text in enumerate(inputs)
+        ]
+        tokens = sum(count_tokens(text) for text in inputs)
+        response = {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        await _send_json(send, 200, orjson.dumps(response))
+
+
+def _vector(text: str, dimensions: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round((digest[i % len(digest)] - 128) / 128, 6) for i in range(dimensions)]
+
+
+app = MockProvider()

@@ -1,0 +1,214 @@
+"""The built-in mock provider over real HTTP, driven by the official openai SDK."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.live import ROOT, free_port, stop, wait_for_http
+
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "openai"
+API_KEY = "sk-mock-provider-test"
+
+
+@pytest.fixture(scope="module")
+def mock_url(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("mock") / "mock.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "apps.mock_provider", "--port", str(port), "--api-key", API_KEY],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/health", process, log_path)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            stop(process)
+
+
+@pytest.fixture
+def client(mock_url) -> openai.OpenAI:  # type: ignore[no-untyped-def]
+    return openai.OpenAI(api_key=API_KEY, base_url=mock_url, max_retries=0, timeout=10)
+
+
+def _fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _keys(data: dict) -> set[str]:
+    return set(data)
+
+
+def test_chat_completion_has_openais_shape_and_real_usage(client):
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there friend"}]
+    first = client.chat.completions.create(model="mock-gpt-4o-mini", messages=messages)
+    again = client.chat.completions.create(model="mock-gpt-4o-mini", messages=messages)
+    assert first.model_dump() == again.model_dump()  # deterministic
+    reference = _fixture("chat_completion.json")
+    body = first.model_dump(exclude_none=True)
+    assert _keys(reference) - {"service_tier"} <= _keys(body)
+    assert first.choices[0].message.content.startswith("Mock reply to: hello there friend")
+    assert first.usage.prompt_tokens == (2 + 4) + (3 + 4)
+    assert first.usage.completion_tokens == len(first.choices[0].message.content.split())
+    assert first.usage.total_tokens == first.usage.prompt_tokens + first.usage.completion_tokens
+
+
+def test_max_tokens_bounds_the_completion(client):
+    reply = client.chat.completions.create(
+        model="mock-gpt-4o-mini", messages=[{"role": "user", "content": "count"}], max_tokens=40
+    )
+    assert reply.usage.completion_tokens == 40
+
+
+def test_stream_with_usage_matches_the_recorded_wire_format(client, mock_url):
+    stream = client.chat.completions.create(
+        model="mock-gpt-4o-mini",
+        messages=[{"role": "user", "content": "stream please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-mock-chunks": "20"},
+    )
+    chunks = list(stream)
+    content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(content_chunks) == 20
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+    text = "".join(c.choices[0].delta.content for c in content_chunks)
+    plain = client.chat.completions.create(
+        model="mock-gpt-4o-mini", messages=[{"role": "user", "content": "stream please"}]
+    )
+    assert text == plain.choices[0].message.content
+    # Raw bytes: the same framing as the recorded OpenAI stream.
+    recorded = (FIXTURES / "chat_stream_with_usage.sse").read_text()
+    raw = httpx.post(
+        f"{mock_url}/chat/completions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        json={
+            "model": "mock-gpt-4o-mini",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    ).text
+    assert raw.endswith("data: [DONE]\n\n") and recorded.endswith("data: [DONE]\n\n")
+    events = [json.loads(line[6:]) for line in raw.split("\n\n") if line.startswith("data: {")]
+    recorded_events = [json.loads(line[6:]) for line in recorded.split("\n\n") if line.startswith("data: {")]
+    assert [set(e) for e in events[:1]] == [set(recorded_events[0])]
+    assert set(events[-1]["usage"]) >= {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+def test_tool_calls_plain_and_streamed(client):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    messages = [{"role": "user", "content": "weather in NYC?"}]
+    reply = client.chat.completions.create(model="mock-gpt-4o", messages=messages, tools=tools)
+    assert reply.choices[0].finish_reason == "tool_calls"
+    call = reply.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"mock": True}
+    chunks = list(client.chat.completions.create(model="mock-gpt-4o", messages=messages, tools=tools, stream=True))
+    arguments = "".join(
+        tc.function.arguments or ""
+        for c in chunks
+        if c.choices and c.choices[0].delta.tool_calls
+        for tc in c.choices[0].delta.tool_calls
+    )
+    assert json.loads(arguments) == {"mock": True}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_json_response_format(client):
+    reply = client.chat.completions.create(
+        model="mock-gpt-4o", messages=[{"role": "user", "content": "json"}], response_format={"type": "json_object"}
+    )
+    assert "reply" in json.loads(reply.choices[0].message.content)
+
+
+def test_completions_embeddings_and_models(client):
+    completion = client.completions.create(model="mock-gpt-4o-mini", prompt="say this is a test", max_tokens=7)
+    assert set(_fixture("completions.json")) <= set(completion.model_dump())
+    assert completion.usage.completion_tokens == 7 and completion.usage.prompt_tokens == 5
+    embedding = client.embeddings.create(model="mock-embedding-small", input=["a", "b c"], dimensions=16)
+    assert [len(item.embedding) for item in embedding.data] == [16, 16]
+    assert embedding.usage.prompt_tokens == 3
+    assert (
+        embedding.data[0].embedding == client.embeddings.create(model="m", input="a", dimensions=16).data[0].embedding
+    )
+    assert {model.id for model in client.models.list()} >= {"mock-gpt-4o-mini", "mock-gpt-4o"}
+
+
+@pytest.mark.parametrize(
+    ("model", "error_class", "status"),
+    [
+        ("mock-status-429", openai.RateLimitError, 429),
+        ("mock-status-500", openai.InternalServerError, 500),
+        ("mock-status-503", openai.InternalServerError, 503),
+        ("mock-status-404", openai.NotFoundError, 404),
+        ("mock-status-400", openai.BadRequestError, 400),
+    ],
+)
+def test_failure_injection_by_model_name(client, model, error_class, status):
+    with pytest.raises(error_class) as caught:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == status
+    assert set(caught.value.body) == {"message", "type", "param", "code"}
+
+
+def test_failure_injection_by_header_and_bad_key(client, mock_url):
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(
+            model="mock-gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-mock-status": "429"},
+        )
+    with pytest.raises(openai.AuthenticationError) as caught:
+        openai.OpenAI(api_key="wrong", base_url=mock_url, max_retries=0).models.list()
+    assert caught.value.code == "invalid_api_key"
+
+
+def test_timeout_slow_first_byte_and_broken_stream(client, mock_url):
+    slow = openai.OpenAI(api_key=API_KEY, base_url=mock_url, max_retries=0, timeout=0.5)
+    with pytest.raises(openai.APITimeoutError):
+        slow.chat.completions.create(model="mock-timeout", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.APITimeoutError):
+        slow.chat.completions.create(model="mock-slow-1500", messages=[{"role": "user", "content": "hi"}])
+    assert client.chat.completions.create(model="mock-slow-50", messages=[{"role": "user", "content": "hi"}]).choices
+    stream = client.chat.completions.create(
+        model="mock-broken-stream", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    received = []
+    with pytest.raises((httpx.RemoteProtocolError, openai.APIError)):
+        received.extend(stream)
+    assert len(received) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b"{not json", None),
+        (b"[]", None),
+        (b'{"messages": []}', "model"),
+        (b'{"model": "m", "messages": []}', "messages"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', "max_tokens"),
+    ],
+)
+def test_bad_input_gets_a_400_in_openai_shape(mock_url, body, param):
+    response = httpx.post(
+        f"{mock_url}/chat/completions",
+        content=body,
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
+
+
+def test_unknown_path_and_wrong_method(mock_url):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    assert httpx.get(f"{mock_url}/nope", headers=headers).status_code == 404
+    assert httpx.get(f"{mock_url}/chat/completions", headers=headers).status_code == 405
