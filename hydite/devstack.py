@@ -280,13 +280,15 @@ def _supervise(env: dict[str, str], processes: list[tuple[str, subprocess.Popen[
 
 def _print_banner(port: str, env: dict[str, str]) -> None:
     email = env.get("HYDITE_ADMIN_EMAIL", "admin@hydite.localhost")
-    password_file = STATE / "admin-password"
-    if env.get("HYDITE_ADMIN_PASSWORD"):
+    # seed_demo leaves a generated password here for one banner only: printed once, then gone.
+    password_file = STATE / "admin-password.once"
+    if password_file.exists():
+        shown = password_file.read_text().strip() + "   (generated now; shown this once)"
+        password_file.unlink()
+    elif env.get("HYDITE_ADMIN_PASSWORD"):
         shown = "(the value of HYDITE_ADMIN_PASSWORD)"
-    elif password_file.exists():
-        shown = password_file.read_text().strip()
     else:
-        shown = "(set HYDITE_ADMIN_PASSWORD and run again to reset it)"
+        shown = "(shown at the first run; set HYDITE_ADMIN_PASSWORD and run again to reset it)"
     url = f"http://localhost:{port}/"
     print(
         "\n"

@@ -1,4 +1,8 @@
+from datetime import date
+
 from django import forms
+
+MIN_DAY, MAX_DAY = date(2000, 1, 1), date(9000, 12, 31)
 
 
 class AuditFilterForm(forms.Form):
@@ -10,6 +14,11 @@ class AuditFilterForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
+        for name in ("since", "until"):
+            day = cleaned.get(name)
+            if day is not None and not MIN_DAY <= day <= MAX_DAY:
+                self.add_error(name, f"Choose a date between {MIN_DAY} and {MAX_DAY}.")
+                cleaned.pop(name, None)
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             raise forms.ValidationError("'Since' must be on or before 'until'.")

@@ -35,3 +35,7 @@ class InvitationEmailMismatch(HyditeError):
 
 class AlreadyMember(Conflict):
     code = "already_member"
+
+
+class InvitationPending(Conflict):
+    code = "invitation_pending"

@@ -12,12 +12,12 @@ class TeamRenameForm(forms.Form):
 
 
 class TeamInviteForm(forms.Form):
-    email = forms.EmailField()
+    email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=[(role.value, role.label) for role in TEAM_ROLES], initial=Role.DEVELOPER)
 
 
 class OrgInviteForm(forms.Form):
-    email = forms.EmailField()
+    email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 

@@ -1,4 +1,5 @@
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.orgs.models import Invitation, Membership, Organization, Team
@@ -34,7 +35,7 @@ def team_member_list(*, team: Team) -> QuerySet[Membership]:
 
 def invitation_list_pending(*, organization: Organization, team: Team | None = None) -> QuerySet[Invitation]:
     invitations = Invitation.objects.filter(
-        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
+        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).select_related("team", "invited_by")
     if team is not None:
         invitations = invitations.filter(team=team)

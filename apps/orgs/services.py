@@ -21,6 +21,7 @@ from apps.orgs.errors import (
     InvalidTeam,
     InvitationEmailMismatch,
     InvitationInvalid,
+    InvitationPending,
     LastOrgAdmin,
     TeamExists,
 )
@@ -72,8 +73,9 @@ def organization_create(*, name: str, owner: User, is_personal: bool = False) ->
 
 
 def organization_create_personal(*, owner: User) -> Organization:
-    local_part = owner.email.split("@", 1)[0]
-    return organization_create(name=f"{local_part}'s organisation", owner=owner, is_personal=True)
+    suffix = "'s organisation"
+    local_part = owner.email.split("@", 1)[0][: Organization._meta.get_field("name").max_length - len(suffix)]
+    return organization_create(name=f"{local_part}{suffix}", owner=owner, is_personal=True)
 
 
 @transaction.atomic
@@ -120,8 +122,25 @@ def team_rename(*, team: Team, name: str, actor: User) -> Team:
 
 @transaction.atomic
 def team_delete(*, team: Team, actor: User) -> None:
+    """Delete a team with its memberships and invitations, each one audited."""
     if team.is_default:
         raise DefaultTeamProtected()
+    for membership in Membership.objects.filter(team=team).select_related("user", "team"):
+        audit_record(
+            actor=actor,
+            action="membership.delete",
+            target=membership,
+            organization_id=team.organization_id,
+            before=_membership_state(membership),
+        )
+    for invitation in Invitation.objects.filter(team=team, accepted_at__isnull=True, revoked_at__isnull=True):
+        audit_record(
+            actor=actor,
+            action="invitation.delete",
+            target=invitation,
+            organization_id=team.organization_id,
+            before={"email": invitation.email, "role": invitation.role},
+        )
     audit_record(
         actor=actor,
         action="team.delete",
@@ -239,6 +258,16 @@ def invitation_create(
         raise AlreadyMember(f"{email} is already in {team.name}.", param="email")
     if team is None and members.filter(team__isnull=True).exists():
         raise AlreadyMember(f"{email} is already in {organization.name}.", param="email")
+    pending = Invitation.objects.filter(
+        organization=organization,
+        team=team,
+        email=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+    if pending.exists():
+        raise InvitationPending(f"{email} already has a pending invitation here; revoke it to send a new one.")
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organization=organization,

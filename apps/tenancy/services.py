@@ -1,13 +1,25 @@
 import re
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.tenancy.errors import InstanceExists, InvalidInstance
 from apps.tenancy.models import Domain, Instance, InstanceKind, InstanceTier
 
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _RESERVED_SCHEMAS = {"public", "information_schema"}
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _clean_domains(domains: Sequence[str]) -> list[str]:
+    cleaned: list[str] = []
+    for raw in domains:
+        domain = raw.strip().lower()
+        if not _HOSTNAME.match(domain):
+            raise InvalidInstance(f"{raw!r} is not a host name.", param="domains")
+        if domain not in cleaned:
+            cleaned.append(domain)
+    return cleaned
 
 
 def instance_create(
@@ -28,6 +40,7 @@ def instance_create(
         raise InvalidInstance(f"Unknown instance kind {kind!r}.", param="kind")
     if tier not in InstanceTier.values:
         raise InvalidInstance(f"Unknown tier {tier!r}.", param="tier")
+    domains = _clean_domains(domains)
     if not domains:
         raise InvalidInstance("An instance needs at least one domain.", param="domains")
     if Instance.objects.filter(schema_name=schema_name).exists():
@@ -40,18 +53,23 @@ def instance_create(
     # with the rows below, so a failed schema leaves no Instance row behind.
     instance = Instance(name=name, schema_name=schema_name, kind=kind, tier=tier)
     instance.save(verbosity=0)
-    with transaction.atomic():
-        for position, domain in enumerate(domains):
-            Domain.objects.create(domain=domain.lower(), tenant=instance, is_primary=position == 0)
+    try:
+        with transaction.atomic():
+            for position, domain in enumerate(domains):
+                Domain.objects.create(domain=domain, tenant=instance, is_primary=position == 0)
+    except IntegrityError as exc:  # a concurrent create took a domain: undo the whole instance
+        instance.delete(force_drop=True)
+        raise InstanceExists("A domain was taken while the instance was being created.", param="domains") from exc
     return instance
 
 
 def instance_domain_ensure(*, instance: Instance, domain: str) -> Domain:
     """Attach a domain to an instance (idempotent)."""
-    existing = Domain.objects.filter(domain=domain.lower()).first()
+    (domain,) = _clean_domains([domain])
+    existing = Domain.objects.filter(domain=domain).first()
     if existing is not None:
         if existing.tenant_id != instance.pk:
             raise InstanceExists(f"Domain {domain!r} belongs to another instance.", param="domain")
         return existing
     has_primary = Domain.objects.filter(tenant=instance, is_primary=True).exists()
-    return Domain.objects.create(domain=domain.lower(), tenant=instance, is_primary=not has_primary)
+    return Domain.objects.create(domain=domain, tenant=instance, is_primary=not has_primary)

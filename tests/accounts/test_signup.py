@@ -87,3 +87,18 @@ def test_password_reset_mails_a_working_link(edge, make_user, mailoutbox):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password(new_password)
+
+
+def test_inviting_an_overlong_email_is_a_form_error(org_with_roles):
+    org = org_with_roles["organization"]
+    client = client_for(org_with_roles["users"]["org_admin"])
+    email = "a" * 60 + "@" + "b" * 200 + ".test"
+    response = client.post(f"/o/{org.slug}/members/invite/", {"email": email, "role": "viewer"})
+    assert response.status_code == 400
+    assert b"at most 254 characters" in response.content
+
+
+def test_signup_with_a_very_long_email_works(edge):
+    email = "x" * 130 + "@example.test"  # a personal org name from this local part would overflow
+    assert _signup(client_for(None), email).status_code == 302
+    assert Organization.objects.filter(memberships__user__email=email).exists()

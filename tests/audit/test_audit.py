@@ -55,6 +55,7 @@ def test_audit_log_page_filters(org_with_roles):
     response = client.get(f"/o/{org.slug}/audit/", {"since": "2030-01-02", "until": "2030-01-01"})
     assert response.status_code == 400
     assert client.get(f"/o/{org.slug}/audit/", {"since": "not-a-date"}).status_code == 400
+    assert client.get(f"/o/{org.slug}/audit/", {"until": "9999-12-31"}).status_code == 400
 
 
 def test_audit_log_shows_only_own_organisation(org_with_roles, second_org):

@@ -1,9 +1,11 @@
 """The permission layer through the pages: roles, organisations and instances never leak."""
 
 import pytest
+from django.db import connection
 
 from apps.orgs.models import Membership, Team
 from apps.orgs.roles import Action, Role, role_allows
+from apps.orgs.services import invitation_create, organization_create, team_create
 from tests.conftest import ACME_HOST, client_for
 
 
@@ -99,32 +101,64 @@ def test_other_organisation_in_same_instance_is_invisible(org_with_roles, second
     org = org_with_roles["organization"]
     admin = org_with_roles["users"]["org_admin"]
     client = client_for(admin)
-    other_team = second_org.teams.get()
+    other_team = team_create(organization=second_org, name="Secret Plans", actor=second_org.memberships.first().user)
     other_row = Membership.objects.filter(organization=second_org).first()
     assert client.get(f"/o/{second_org.slug}/").status_code == 404
     assert client.get(f"/o/{second_org.slug}/teams/").status_code == 404
     assert client.get(f"/o/{second_org.slug}/audit/").status_code == 404
     assert client.post(f"/o/{second_org.slug}/teams/+create/", {"name": "X"}).status_code == 404
     # Reaching another organisation's rows through your own organisation's URL.
-    assert client.get(f"/o/{org.slug}/teams/{other_team.slug}-nope/").status_code == 404
+    assert client.get(f"/o/{org.slug}/teams/{other_team.slug}/").status_code == 404
+    assert client.post(f"/o/{org.slug}/teams/{other_team.slug}/delete/").status_code == 404
+    assert Team.objects.filter(pk=other_team.pk).exists()
     assert client.post(f"/o/{org.slug}/members/{other_row.pk}/remove/").status_code == 404
     assert Membership.objects.filter(pk=other_row.pk).exists()
     page = client.get(f"/o/{org.slug}/teams/").content.decode()
     assert second_org.name not in page
 
 
-def test_other_instance_is_invisible(org_with_roles, acme):
-    """An organisation of the Shared Edge does not exist on a Dedicated instance's host."""
-    org = org_with_roles["organization"]
-    admin = org_with_roles["users"]["org_admin"]
-    client = client_for(admin, host=ACME_HOST)
-    assert client.get(f"/o/{org.slug}/").status_code == 404
-    assert client.get(f"/o/{org.slug}/teams/").status_code == 404
-    # The edge session does not log anybody in on the acme host.
-    edge_client = client_for(admin)
-    edge_client.defaults["HTTP_HOST"] = ACME_HOST
-    assert edge_client.get("/").status_code == 302
-    assert "/accounts/login/" in edge_client.get("/")["Location"]
+def test_other_instance_is_invisible(make_user, acme, edge):
+    """Each instance is its own schema: a user sees an organisation only on its instance's host."""
+    edge_admin = make_user()
+    edge_org = organization_create(name="Edge Only", owner=edge_admin)
+    connection.set_tenant(acme)
+    acme_admin = make_user()
+    acme_org = organization_create(name="Acme Only", owner=acme_admin)
+    assert acme_org.slug == "acme-only"
+    # The acme member on the edge host: the acme organisation does not exist there.
+    on_edge = client_for(acme_admin)
+    assert on_edge.get(f"/o/{acme_org.slug}/").status_code == 404
+    assert on_edge.get("/").status_code == 200  # logged in, but no organisation on this instance
+    assert acme_org.name not in on_edge.get("/").content.decode()
+    # The edge member on the acme host: same the other way round.
+    on_acme = client_for(edge_admin, host=ACME_HOST)
+    assert on_acme.get(f"/o/{edge_org.slug}/").status_code == 404
+    assert edge_org.name not in on_acme.get("/").content.decode()
+    # Each on their own host sees their own organisation.
+    assert client_for(acme_admin, host=ACME_HOST).get(f"/o/{acme_org.slug}/").status_code == 200
+    assert client_for(edge_admin).get(f"/o/{edge_org.slug}/").status_code == 200
+    # A session made on the edge does not log anybody in on the acme host.
+    edge_session = client_for(edge_admin)
+    edge_session.defaults["HTTP_HOST"] = ACME_HOST
+    response = edge_session.get("/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_invitation_of_another_org_cannot_be_revoked(org_with_roles, second_org):
+    owner = second_org.memberships.first().user
+    invitation = invitation_create(
+        organization=second_org,
+        team=None,
+        email="target@example.test",
+        role=Role.VIEWER,
+        actor=owner,
+        accept_url_base="http://testserver/invitations",
+    )
+    client = client_for(org_with_roles["users"]["org_admin"])
+    response = client.post(f"/o/{org_with_roles['organization'].slug}/invitations/{invitation.pk}/revoke/")
+    assert response.status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None
 
 
 def test_anonymous_is_sent_to_login(org_with_roles):

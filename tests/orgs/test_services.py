@@ -12,6 +12,7 @@ from apps.orgs.errors import (
     InvalidTeam,
     InvitationEmailMismatch,
     InvitationInvalid,
+    InvitationPending,
     LastOrgAdmin,
     TeamExists,
 )
@@ -155,3 +156,64 @@ def test_purge_task_deletes_only_long_expired_unused_invitations(org_with_roles)
     assert invitations_purge_expired_task.apply().get() == 1
     assert list(Invitation.objects.filter(organization=org).values_list("email", flat=True)) == ["fresh@example.test"]
     assert invitations_purge_expired_task.apply().get() == 0  # rerun-safe
+
+
+def test_deleting_a_team_audits_its_members_and_invitations(org_with_roles):
+    org, admin, platform = (
+        org_with_roles["organization"],
+        org_with_roles["users"]["org_admin"],
+        org_with_roles["platform"],
+    )
+    services.invitation_create(
+        organization=org,
+        team=platform,
+        email="pending@example.test",
+        role=Role.VIEWER,
+        actor=admin,
+        accept_url_base="http://testserver/invitations",
+    )
+    members = Membership.objects.filter(team=platform).count()
+    services.team_delete(team=platform, actor=admin)
+    assert AuditEvent.objects.filter(organization=org, action="membership.delete").count() == members == 3
+    assert AuditEvent.objects.filter(organization=org, action="invitation.delete").count() == 1
+    assert not Invitation.objects.filter(team_id=platform.pk).exists()
+
+
+def test_one_pending_invitation_per_email_and_scope(org_with_roles):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    kwargs = dict(
+        organization=org,
+        team=None,
+        email="twice@example.test",
+        role=Role.VIEWER,
+        actor=admin,
+        accept_url_base="http://testserver/invitations",
+    )
+    first = services.invitation_create(**kwargs)
+    with pytest.raises(InvitationPending):
+        services.invitation_create(**kwargs)
+    services.invitation_revoke(invitation=first, actor=admin)
+    services.invitation_create(**kwargs)
+
+
+def test_expired_invitations_are_not_listed_as_pending(org_with_roles):
+    from apps.orgs.selectors import invitation_list_pending
+
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    invitation = services.invitation_create(
+        organization=org,
+        team=None,
+        email="soon@example.test",
+        role=Role.VIEWER,
+        actor=admin,
+        accept_url_base="http://testserver/invitations",
+    )
+    assert list(invitation_list_pending(organization=org)) == [invitation]
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert list(invitation_list_pending(organization=org)) == []
+
+
+def test_personal_org_name_fits_for_the_longest_emails(edge, make_user):
+    owner = make_user("x" * 200 + "@example.test")
+    org = services.organization_create_personal(owner=owner)
+    assert len(org.name) <= 120 and org.name.endswith("'s organisation")

@@ -55,3 +55,15 @@ def test_host_routes_to_its_instance(db):
     acme_page = client_for(None, host=ACME_HOST).get("/accounts/signup/").content.decode()
     assert 'name="password1"' in edge_page  # the Shared Edge is open for sign-up
     assert 'name="password1"' not in acme_page  # a Dedicated instance is invitation-only
+
+
+def test_domains_are_cleaned_before_anything_is_created(db):
+    with pytest.raises(InvalidInstance):
+        instance_create(name="Bad", schema_name="badhost", kind="dedicated", domains=["not a host"])
+    with pytest.raises(InstanceExists):
+        instance_create(name="Case", schema_name="casey", kind="dedicated", domains=["ACME.localhost"])
+    assert not schema_exists("badhost") and not schema_exists("casey")
+    instance = instance_create(
+        name="Dupes", schema_name="dupes", kind="dedicated", domains=["Dupes.localhost", "dupes.localhost "]
+    )
+    assert list(Domain.objects.filter(tenant=instance).values_list("domain", flat=True)) == ["dupes.localhost"]

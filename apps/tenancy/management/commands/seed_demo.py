@@ -47,7 +47,7 @@ class Command(BaseCommand):
         admin, generated = superuser_ensure(email=settings.HYDITE_ADMIN_EMAIL, password=settings.HYDITE_ADMIN_PASSWORD)
         if generated:
             self._remember_admin_password(generated)
-            self.stdout.write(f"Created staff superuser {admin.email} with password {generated}")
+            self.stdout.write(f"Created staff superuser {admin.email} with password {generated} (shown only now)")
 
         with schema_context(edge.schema_name):
             self._seed_demo_organization(admin)
@@ -56,7 +56,7 @@ class Command(BaseCommand):
     def _remember_admin_password(self, password: str) -> None:
         state_dir = settings.HYDITE_STATE_DIR
         state_dir.mkdir(parents=True, exist_ok=True)
-        path = state_dir / "admin-password"
+        path = state_dir / "admin-password.once"  # the make run banner prints it once and deletes it
         path.write_text(password + "\n")
         path.chmod(0o600)
 
