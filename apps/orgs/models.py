@@ -4,9 +4,11 @@ from django.db.models import Q
 
 from apps.orgs.roles import Role
 
+ORGANIZATION_NAME_MAX_LENGTH = 120
+
 
 class Organization(models.Model):
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=ORGANIZATION_NAME_MAX_LENGTH)
     slug = models.SlugField(max_length=60, unique=True)
     is_personal = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -25,7 +25,7 @@ from apps.orgs.errors import (
     LastOrgAdmin,
     TeamExists,
 )
-from apps.orgs.models import Invitation, Membership, Organization, Team
+from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, Invitation, Membership, Organization, Team
 from apps.orgs.roles import TEAM_ROLES, Role
 
 INVITATION_SESSION_KEY = "hydite_invitation_token"
@@ -74,7 +74,7 @@ def organization_create(*, name: str, owner: User, is_personal: bool = False) ->
 
 def organization_create_personal(*, owner: User) -> Organization:
     suffix = "'s organisation"
-    local_part = owner.email.split("@", 1)[0][: Organization._meta.get_field("name").max_length - len(suffix)]
+    local_part = owner.email.split("@", 1)[0][: ORGANIZATION_NAME_MAX_LENGTH - len(suffix)]
     return organization_create(name=f"{local_part}{suffix}", owner=owner, is_personal=True)
 
 
