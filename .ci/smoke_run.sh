@@ -23,11 +23,12 @@ echo "smoke: dashboard at $url"
 grep -q "Admin login: admin@" "$log" || fail "no admin login printed"
 curl -fsS "${url}accounts/login/" | grep -q 'name="password"' || fail "login page did not render"
 curl -fsS "${url}healthz" | grep -q '"status": "ok"' || fail "healthz not ok"
-mock=$(sed -n 's/^ *Mock LLM: *\(http[^ ]*\).*/\1/p' "$log" | head -n 1)
-[ -n "$mock" ] || fail "no mock provider URL printed"
-curl -fsS "$mock/chat/completions" -H 'Content-Type: application/json' \
-  -d '{"model":"mock-gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}' | grep -q '"total_tokens"' \
-  || fail "mock provider did not answer a chat completion"
+key=$(sed -n 's/^ *Demo key: *\(sk-hydite-[0-9a-f]*\).*/\1/p' "$log" | head -n 1)
+[ -n "$key" ] || fail "no demo key printed"
+curl -fsS "${url}v1/models" -H "Authorization: Bearer $key" | grep -q '"gpt-4o-mini"' || fail "/v1/models did not list the demo model"
+curl -fsS "${url}v1/chat/completions" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}' | grep -q '"total_tokens"' \
+  || fail "the printed curl got no completion through the mock provider"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
 [ "$code" = 302 ] || fail "anonymous dashboard should redirect to login, got $code"
 

@@ -13,6 +13,7 @@ to decide what to start and hands the resulting URLs to the processes it runs.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import os
 import secrets
@@ -27,7 +28,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".hydite"
+STATE = Path(os.environ.get("HYDITE_STATE_DIR") or ROOT / ".hydite")
 PYTHON = sys.executable
 STOP_TIMEOUT_S = 15
 
@@ -203,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
             env = service_env(stack, pids, "")
             env.setdefault("DEBUG", "1")
             env.setdefault("SECRET_KEY", _dev_secret_key())
+            env.setdefault("HYDITE_MOCK_PROVIDER_URL", f"http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1")
             log("applying migrations")
             _manage(env, "migrate_schemas", "--noinput", "-v", "0")
             _manage(env, "seed_demo")
@@ -290,13 +292,19 @@ def _print_banner(port: str, env: dict[str, str]) -> None:
     else:
         shown = "(shown at the first run; set HYDITE_ADMIN_PASSWORD and run again to reset it)"
     url = f"http://localhost:{port}/"
+    demo_key_file = STATE / "demo-key"
+    demo_key = demo_key_file.read_text().strip() if demo_key_file.exists() else "(run seed_demo)"
     print(
         "\n"
         f"  Hydite is running.\n"
         f"  Dashboard:   {url}\n"
         f"  Admin login: {email} / {shown}\n"
-        f"  Try:         curl {url}healthz\n"
-        f"  Mock LLM:    http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1 (OpenAI-compatible, no key needed)\n"
+        f"  Demo key:    {demo_key}\n"
+        f"  Mock LLM:    http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1 (what the demo models call)\n"
+        f"  Try:\n"
+        f"    curl {url}v1/chat/completions \\\n"
+        f'      -H "Authorization: Bearer {demo_key}" -H "Content-Type: application/json" \\\n'
+        f'      -d \'{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "hi"}}]}}\'\n'
         f"  Stop:        Ctrl-C\n",
         flush=True,
     )
@@ -308,6 +316,7 @@ def test(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         env = service_env(stack, pids, "-test")
         env.setdefault("SECRET_KEY", "hydite-test-" + secrets.token_urlsafe(16))
+        env.setdefault("HYDITE_FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
         command = [PYTHON, "-m", "pytest", *args.pytest_args]
         code = subprocess.run(command, cwd=ROOT, env=env).returncode  # noqa: S603
     return code

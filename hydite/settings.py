@@ -5,6 +5,8 @@ environment variables (see .env.example). Settings start nothing: the
 `hydite.devstack` launcher starts the embedded services and passes their URLs.
 """
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -38,6 +40,14 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "hydite-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
+# Fernet keys for secrets at rest (provider credentials); the first encrypts, all decrypt,
+# so a new key is rotated in by putting it first.
+HYDITE_FERNET_KEYS = _env_list("HYDITE_FERNET_KEYS", "")
+if not HYDITE_FERNET_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("HYDITE_FERNET_KEYS must be set when DEBUG is off.")
+    HYDITE_FERNET_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,.localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -66,6 +76,9 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "apps.orgs",
     "apps.audit",
+    "apps.providers",
+    "apps.channels",
+    "apps.keys",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -233,6 +246,16 @@ LOGGING = {
 HYDITE_ADMIN_EMAIL = os.environ.get("HYDITE_ADMIN_EMAIL", "admin@hydite.localhost")
 HYDITE_ADMIN_PASSWORD = os.environ.get("HYDITE_ADMIN_PASSWORD", "")
 INVITATION_TTL_DAYS = _env_int("INVITATION_TTL_DAYS", 7)
+# Where the demo Default Channel sends its models: the built-in mock provider.
+HYDITE_MOCK_PROVIDER_URL = os.environ.get("HYDITE_MOCK_PROVIDER_URL", "http://127.0.0.1:9100/v1")
+
+# ------------------------------------------------------------------- gateway
+GATEWAY_MAX_BODY_BYTES = _env_int("GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024)
+GATEWAY_UPSTREAM_TIMEOUT_S = _env_int("GATEWAY_UPSTREAM_TIMEOUT_S", 600)
+GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S = _env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S", 10)
+# How long a process trusts its in-memory copy of a key or channel: a revoked key
+# stops working everywhere within this many milliseconds.
+GATEWAY_SNAPSHOT_TTL_MS = _env_int("GATEWAY_SNAPSHOT_TTL_MS", 1000)
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")

@@ -7,13 +7,17 @@ that is rolled back; the schemas themselves are created once.
 """
 
 import os
+import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
+from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.orgs.models import Organization
@@ -22,6 +26,7 @@ from apps.orgs.services import member_add, organization_create, team_create
 from apps.tenancy.models import Domain, Instance
 from apps.tenancy.services import instance_create
 from tests.factories import UserFactory
+from tests.live import ROOT, free_port, stop, wait_for_http
 
 EDGE_HOST = "testserver"
 ACME_HOST = "acme.localhost"
@@ -129,3 +134,90 @@ def client_for(user: User | None, host: str = EDGE_HOST) -> Client:
 @pytest.fixture
 def second_org(edge, make_user) -> Organization:  # type: ignore[no-untyped-def]
     return organization_create(name=f"Other {uuid.uuid4().hex[:6]}", owner=make_user())
+
+
+UPSTREAM_API_KEY = "sk-upstream-" + uuid.uuid4().hex  # what the mock provider demands
+
+
+@pytest.fixture(scope="session")
+def mock_provider_url(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The built-in mock provider over real HTTP; it accepts only UPSTREAM_API_KEY."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("mock-provider") / "mock.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "apps.mock_provider", "--port", str(port), "--api-key", UPSTREAM_API_KEY],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/health", process, log_path)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            stop(process)
+
+
+# The live server's gateway limits, small enough to test: a 64 KiB body, a 2 s upstream timeout.
+LIVE_MAX_BODY_BYTES = 64 * 1024
+LIVE_UPSTREAM_TIMEOUT_S = 2
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """uvicorn serving hydite.asgi over real TCP, on the test database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_test_db(),
+        "DEBUG": "1",
+        "CACHE_KEY_PREFIX": f"live-{uuid.uuid4().hex[:8]}",
+        "GATEWAY_MAX_BODY_BYTES": str(LIVE_MAX_BODY_BYTES),
+        "GATEWAY_UPSTREAM_TIMEOUT_S": str(LIVE_UPSTREAM_TIMEOUT_S),
+    }
+    log_path = tmp_path_factory.mktemp("live-server") / "uvicorn.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "uvicorn", "hydite.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{base_url}/healthz", server, log_path)
+            yield base_url
+        finally:
+            stop(server)
+
+
+@pytest.fixture(scope="session")
+def committed(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Run a function in its own thread and connection, in the edge schema, so its writes commit.
+
+    Tests run inside a transaction that is rolled back; what a live server must see has to be
+    committed, and a separate thread has a separate connection outside that transaction.
+    """
+
+    def run(function, *args, schema: str = "edge", **kwargs):  # type: ignore[no-untyped-def]
+        outcome: dict[str, object] = {}
+
+        def target() -> None:
+            try:
+                with schema_context(schema):
+                    outcome["value"] = function(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                outcome["error"] = exc
+            finally:
+                connections.close_all()
+
+        with django_db_blocker.unblock():
+            thread = threading.Thread(target=target)
+            thread.start()
+            thread.join()
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome.get("value")
+
+    return run

@@ -10,11 +10,13 @@ from django.contrib import admin
 from tests.conftest import client_for
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_APPS = {"tenancy", "accounts", "orgs", "audit"}
+OUR_APPS = {"tenancy", "accounts", "orgs", "audit", "providers", "llm_channels", "keys"}
 
 
 def _manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "HYDITE_FERNET_KEYS"}
+    }
     env.update(env_overrides)
     return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -23,7 +25,11 @@ def _manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedPr
 
 def test_production_settings_pass_check_deploy():
     result = _manage(
-        {"SECRET_KEY": "k" * 20 + "Z9#q" * 12, "ALLOWED_HOSTS": "hydite.example.com"},
+        {
+            "SECRET_KEY": "k" * 20 + "Z9#q" * 12,
+            "ALLOWED_HOSTS": "hydite.example.com",
+            "HYDITE_FERNET_KEYS": "uJ4u3pm2GkXg2mLq3Y2T0aX0n7C1b8Q5V4w9e6r3t2s=",
+        },
         "check",
         "--deploy",
         "--fail-level",
@@ -56,6 +62,12 @@ def test_every_model_is_in_the_admin():
         "orgs.membership",
         "orgs.invitation",
         "audit.auditevent",
+        "tenancy.keyroute",
+        "providers.providercredential",
+        "llm_channels.channel",
+        "llm_channels.channelmodel",
+        "llm_channels.deployment",
+        "keys.virtualkey",
     ],
 )
 def test_admin_changelists_render_for_staff(edge, make_user, label):
@@ -71,3 +83,9 @@ def test_healthz_reports_database_and_redis(edge):
     response = client_for(None).get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_production_refuses_to_start_without_encryption_keys():
+    result = _manage({"SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "hydite.example.com"}, "check")
+    assert result.returncode != 0
+    assert "HYDITE_FERNET_KEYS must be set" in result.stderr

@@ -18,6 +18,11 @@ def tenant_key(schema: str, *parts: str | int) -> str:
     return ":".join([KEY_PREFIX, schema, *(str(part) for part in parts)])
 
 
+def global_key(*parts: str | int) -> str:
+    """A key that belongs to no instance (e.g. the key-hash index that says which instance a key is in)."""
+    return ":".join([KEY_PREFIX, "_global", *(str(part) for part in parts)])
+
+
 @cache
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)

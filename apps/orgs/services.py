@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
+from apps.channels.services import channel_default_ensure
 from apps.orgs.errors import (
     AlreadyMember,
     DefaultTeamProtected,
@@ -62,6 +63,7 @@ def organization_create(*, name: str, owner: User, is_personal: bool = False) ->
     team = Team.objects.create(organization=organization, name="Default", slug="default", is_default=True)
     Membership.objects.create(user=owner, organization=organization, role=Role.ORG_ADMIN)
     Membership.objects.create(user=owner, organization=organization, team=team, role=Role.TEAM_LEAD)
+    channel_default_ensure(organization=organization, actor=owner)
     audit_record(
         actor=owner,
         action="organization.create",

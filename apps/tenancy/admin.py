@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.tenancy.models import Domain, Instance
+from apps.tenancy.models import Domain, Instance, KeyRoute
 
 
 class DomainInline(admin.TabularInline):
@@ -26,3 +26,16 @@ class InstanceAdmin(admin.ModelAdmin):
 class DomainAdmin(admin.ModelAdmin):
     list_display = ("domain", "tenant", "is_primary")
     search_fields = ("domain",)
+
+
+@admin.register(KeyRoute)
+class KeyRouteAdmin(admin.ModelAdmin):
+    list_display = ("key_hash", "schema_name")
+    search_fields = ("schema_name",)
+
+    # Written by the key services only: the gateway's index must match the keys.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -39,3 +39,13 @@ class Instance(TenantMixin):
 class Domain(DomainMixin):
     def __str__(self) -> str:
         return self.domain
+
+
+class KeyRoute(models.Model):
+    """Which instance a virtual key lives in, by the key's SHA-256: the gateway's first lookup."""
+
+    key_hash = models.CharField(max_length=64, primary_key=True)
+    schema_name = models.CharField(max_length=63)
+
+    def __str__(self) -> str:
+        return f"{self.key_hash[:12]}… → {self.schema_name}"

@@ -1,41 +1,25 @@
 """The built-in mock provider over real HTTP, driven by the official openai SDK."""
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
-from tests.live import ROOT, free_port, stop, wait_for_http
+from tests.conftest import UPSTREAM_API_KEY
+from tests.live import ROOT
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "openai"
-API_KEY = "sk-mock-provider-test"
+FIXTURES = ROOT / "tests" / "fixtures" / "wire" / "openai"
 
 
-@pytest.fixture(scope="module")
-def mock_url(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("mock") / "mock.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "apps.mock_provider", "--port", str(port), "--api-key", API_KEY],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", process, log_path)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            stop(process)
+@pytest.fixture
+def mock_url(mock_provider_url) -> str:  # type: ignore[no-untyped-def]
+    return mock_provider_url
 
 
 @pytest.fixture
 def client(mock_url) -> openai.OpenAI:  # type: ignore[no-untyped-def]
-    return openai.OpenAI(api_key=API_KEY, base_url=mock_url, max_retries=0, timeout=10)
+    return openai.OpenAI(api_key=UPSTREAM_API_KEY, base_url=mock_url, max_retries=0, timeout=10)
 
 
 def _fixture(name: str) -> dict:
@@ -89,7 +73,7 @@ def test_stream_with_usage_matches_the_recorded_wire_format(client, mock_url):
     recorded = (FIXTURES / "chat_stream_with_usage.sse").read_text()
     raw = httpx.post(
         f"{mock_url}/chat/completions",
-        headers={"Authorization": f"Bearer {API_KEY}"},
+        headers={"Authorization": f"Bearer {UPSTREAM_API_KEY}"},
         json={
             "model": "mock-gpt-4o-mini",
             "stream": True,
@@ -172,7 +156,7 @@ def test_failure_injection_by_header_and_bad_key(client, mock_url):
 
 
 def test_timeout_slow_first_byte_and_broken_stream(client, mock_url):
-    slow = openai.OpenAI(api_key=API_KEY, base_url=mock_url, max_retries=0, timeout=0.5)
+    slow = openai.OpenAI(api_key=UPSTREAM_API_KEY, base_url=mock_url, max_retries=0, timeout=0.5)
     with pytest.raises(openai.APITimeoutError):
         slow.chat.completions.create(model="mock-timeout", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.APITimeoutError):
@@ -201,7 +185,7 @@ def test_bad_input_gets_a_400_in_openai_shape(mock_url, body, param):
     response = httpx.post(
         f"{mock_url}/chat/completions",
         content=body,
-        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {UPSTREAM_API_KEY}", "Content-Type": "application/json"},
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -209,6 +193,6 @@ def test_bad_input_gets_a_400_in_openai_shape(mock_url, body, param):
 
 
 def test_unknown_path_and_wrong_method(mock_url):
-    headers = {"Authorization": f"Bearer {API_KEY}"}
+    headers = {"Authorization": f"Bearer {UPSTREAM_API_KEY}"}
     assert httpx.get(f"{mock_url}/nope", headers=headers).status_code == 404
     assert httpx.get(f"{mock_url}/chat/completions", headers=headers).status_code == 405

@@ -9,15 +9,26 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.accounts.services import superuser_ensure, user_create
+from apps.channels.models import Deployment
+from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
+from apps.keys.models import KeyStatus, VirtualKey
+from apps.keys.services import key_generate, key_hash
+from apps.keys.snapshots import key_snapshot_publish
 from apps.orgs.models import Membership, Organization, Team
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
+from apps.providers.models import ProviderType
 from apps.tenancy.models import InstanceKind, InstanceTier
 from apps.tenancy.selectors import instance_shared_edge
 from apps.tenancy.services import instance_create, instance_domain_ensure
 
 EDGE_DOMAINS = ["localhost", "127.0.0.1"]
 DEMO_ORG_SLUG = "hydite-demo"
+DEMO_MODELS = {  # alias → model of the mock provider
+    "gpt-4o-mini": "mock-gpt-4o-mini",
+    "gpt-4o": "mock-gpt-4o",
+    "text-embedding-3-small": "mock-embedding-small",
+}
 DEMO_MEMBERS = [
     # email, team, role
     ("lead@demo.hydite.localhost", "Platform", Role.TEAM_LEAD),
@@ -50,7 +61,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Created staff superuser {admin.email} with password {generated} (shown only now)")
 
         with schema_context(edge.schema_name):
-            self._seed_demo_organization(admin)
+            organization = self._seed_demo_organization(admin)
+            self._seed_demo_channel(organization, admin)
+            self._seed_demo_key(organization, admin)
         self.stdout.write("Demo data is in place.")
 
     def _remember_admin_password(self, password: str) -> None:
@@ -61,7 +74,7 @@ class Command(BaseCommand):
         path.chmod(0o600)
 
     @transaction.atomic
-    def _seed_demo_organization(self, admin: User) -> None:
+    def _seed_demo_organization(self, admin: User) -> Organization:
         organization = Organization.objects.filter(slug=DEMO_ORG_SLUG).first()
         if organization is None:
             organization = organization_create(name="Hydite Demo", owner=admin)
@@ -74,3 +87,32 @@ class Command(BaseCommand):
             team = teams[team_name]
             if not Membership.objects.filter(user=user, team=team).exists():
                 member_add(organization=organization, team=team, user=user, role=role, actor=admin)
+        return organization
+
+    def _seed_demo_channel(self, organization: Organization, admin: User) -> None:
+        """The Default Channel's models go to the built-in mock provider, so the demo needs no provider account."""
+        channel = channel_default_ensure(organization=organization, actor=admin)
+        base = settings.HYDITE_MOCK_PROVIDER_URL
+        for alias, upstream in DEMO_MODELS.items():
+            current = list(
+                Deployment.objects.filter(channel_model__channel=channel, channel_model__alias=alias).values_list(
+                    "upstream_model", "api_base"
+                )
+            )
+            if current != [(upstream, base)]:
+                spec = DeploymentSpec(provider=ProviderType.OPENAI_COMPATIBLE, upstream_model=upstream, api_base=base)
+                channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=admin)
+
+    def _seed_demo_key(self, organization: Organization, admin: User) -> None:
+        """One demo key whose clear text lives only in .hydite/demo-key, so every make run prints the same key."""
+        path = settings.HYDITE_STATE_DIR / "demo-key"
+        plaintext = path.read_text().strip() if path.exists() else ""
+        if plaintext and VirtualKey.objects.filter(key_hash=key_hash(plaintext), status=KeyStatus.ACTIVE).exists():
+            key_snapshot_publish(key_hash=key_hash(plaintext))
+            return
+        team = Team.objects.get(organization=organization, is_default=True)
+        _, plaintext = key_generate(organization=organization, team=team, user=admin, name="Demo key", actor=admin)
+        settings.HYDITE_STATE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(plaintext + "\n")
+        path.chmod(0o600)
+        self.stdout.write("Created the demo key (its clear text is in .hydite/demo-key).")

@@ -1,0 +1,59 @@
+from django.db import models
+from django.db.models import Q
+
+from apps.providers.models import ProviderType
+
+
+class Channel(models.Model):
+    """A model bundle: the aliases a key bound to it may call, and where each one goes."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="channel_slug_unique_in_org"),
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(is_default=True), name="channel_one_default_per_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelModel(models.Model):
+    """A model alias callable through a channel (what clients put in "model")."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="models")
+    alias = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "alias"], name="channel_model_alias_unique")]
+
+    def __str__(self) -> str:
+        return self.alias
+
+
+class Deployment(models.Model):
+    """One upstream that serves an alias; several deployments of one alias share its traffic by weight."""
+
+    channel_model = models.ForeignKey(ChannelModel, on_delete=models.CASCADE, related_name="deployments")
+    provider = models.CharField(max_length=32, choices=ProviderType.choices)
+    upstream_model = models.CharField(max_length=200)
+    api_base = models.URLField(max_length=500)
+    api_version = models.CharField(max_length=40, blank=True)
+    credential = models.ForeignKey(
+        "providers.ProviderCredential", on_delete=models.PROTECT, null=True, blank=True, related_name="deployments"
+    )
+    weight = models.PositiveIntegerField(default=1)
+    tags = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.upstream_model}"

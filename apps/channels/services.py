@@ -1,0 +1,87 @@
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.channels.models import Channel, ChannelModel, Deployment
+from apps.channels.snapshots import channel_snapshot_publish
+from apps.core.schemas import current_schema
+from apps.orgs.models import Organization
+from apps.providers.models import ProviderCredential, ProviderType
+
+DEFAULT_CHANNEL_NAME = "Default Channel"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    provider: str
+    upstream_model: str
+    api_base: str
+    credential: ProviderCredential | None = None
+    api_version: str = ""
+    weight: int = 1
+    tags: list[str] = field(default_factory=list)
+
+
+def _publish_on_commit(channel: Channel) -> None:
+    schema, channel_id = current_schema(), channel.pk
+    transaction.on_commit(lambda: channel_snapshot_publish(schema=schema, channel_id=channel_id))
+
+
+@transaction.atomic
+def channel_create(*, organization: Organization, name: str, actor: User | None, is_default: bool = False) -> Channel:
+    channel = Channel.objects.create(
+        organization=organization, name=name, slug=slugify(name)[:60] or "channel", is_default=is_default
+    )
+    audit_record(
+        actor=actor,
+        action="channel.create",
+        target=channel,
+        organization_id=organization.pk,
+        after={"name": channel.name, "default": is_default},
+    )
+    _publish_on_commit(channel)
+    return channel
+
+
+def channel_default_ensure(*, organization: Organization, actor: User | None) -> Channel:
+    existing = Channel.objects.filter(organization=organization, is_default=True).first()
+    return existing or channel_create(
+        organization=organization, name=DEFAULT_CHANNEL_NAME, actor=actor, is_default=True
+    )
+
+
+@transaction.atomic
+def channel_model_set(
+    *, channel: Channel, alias: str, deployments: list[DeploymentSpec], actor: User | None
+) -> ChannelModel:
+    """Make `alias` callable through `channel`, served by exactly these deployments."""
+    for spec in deployments:
+        if spec.provider not in ProviderType.values:
+            raise ValueError(f"unknown provider {spec.provider!r}")
+    channel_model, _ = ChannelModel.objects.get_or_create(channel=channel, alias=alias)
+    channel_model.deployments.all().delete()
+    Deployment.objects.bulk_create(
+        Deployment(
+            channel_model=channel_model,
+            provider=spec.provider,
+            upstream_model=spec.upstream_model,
+            api_base=spec.api_base,
+            api_version=spec.api_version,
+            credential=spec.credential,
+            weight=spec.weight,
+            tags=spec.tags,
+        )
+        for spec in deployments
+    )
+    audit_record(
+        actor=actor,
+        action="channel.model_set",
+        target=channel,
+        organization_id=channel.organization_id,
+        after={"alias": alias, "deployments": [f"{spec.provider}:{spec.upstream_model}" for spec in deployments]},
+    )
+    _publish_on_commit(channel)
+    return channel_model

@@ -1,0 +1,51 @@
+"""What the gateway knows about a channel: aliases → deployments, published to Redis on every change."""
+
+from typing import Any
+
+import orjson
+from django_tenants.utils import schema_context
+
+from apps.channels.models import Channel, Deployment
+from apps.core.redis import redis_client, tenant_key
+
+
+def channel_snapshot_key(*, schema: str, channel_id: int) -> str:
+    return tenant_key(schema, "channel", channel_id)
+
+
+def channel_snapshot_build(*, channel_id: int) -> dict[str, Any] | None:
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return None
+    deployments = (
+        Deployment.objects.filter(channel_model__channel_id=channel_id, is_active=True)
+        .select_related("channel_model", "credential")
+        .order_by("channel_model__alias", "id")
+    )
+    models: dict[str, list[dict[str, Any]]] = {alias: [] for alias in channel.models.values_list("alias", flat=True)}
+    for deployment in deployments:
+        models[deployment.channel_model.alias].append(
+            {
+                "id": deployment.pk,
+                "provider": deployment.provider,
+                "upstream_model": deployment.upstream_model,
+                "api_base": deployment.api_base.rstrip("/"),
+                "api_version": deployment.api_version,
+                # Still encrypted: the gateway decrypts in memory, Redis never holds it in clear.
+                "secret": deployment.credential.secret_encrypted if deployment.credential else None,
+                "weight": deployment.weight,
+            }
+        )
+    return {"id": channel.pk, "organization_id": channel.organization_id, "models": models}
+
+
+def channel_snapshot_publish(*, schema: str, channel_id: int) -> dict[str, Any] | None:
+    """Rebuild one channel's snapshot and store it; returns it (None if the channel is gone)."""
+    with schema_context(schema):
+        snapshot = channel_snapshot_build(channel_id=channel_id)
+    key = channel_snapshot_key(schema=schema, channel_id=channel_id)
+    if snapshot is None:
+        redis_client().delete(key)
+    else:
+        redis_client().set(key, orjson.dumps(snapshot))
+    return snapshot

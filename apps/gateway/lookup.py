@@ -1,0 +1,84 @@
+"""Keys and channels for a warm request: process memory first, then Redis; the database only on a cold miss."""
+
+import time
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+
+from apps.channels.snapshots import channel_snapshot_key, channel_snapshot_publish
+from apps.core.secrets import secret_decrypt
+from apps.gateway.errors import InvalidApiKey, KeyPaused
+from apps.keys.models import KeyStatus
+from apps.keys.services import KEY_PREFIX, key_hash
+from apps.keys.snapshots import key_snapshot_key, key_snapshot_publish
+
+_MISSING = object()
+MAX_CACHED = 100_000
+
+
+class TtlCache:
+    """A dict whose entries expire; small and lock-free (one event loop per process)."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            return _MISSING
+        return item[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        if len(self._items) >= MAX_CACHED:
+            self._items.clear()  # crude but bounded: a flood of distinct keys cannot grow memory
+        self._items[key] = (time.monotonic() + self.ttl_s, value)
+
+
+@lru_cache(maxsize=4096)
+def provider_secret(token: str) -> str:
+    """Decrypted provider credential, kept in process memory only."""
+    return secret_decrypt(token)
+
+
+class Snapshots:
+    def __init__(self, redis: aioredis.Redis, ttl_s: float) -> None:
+        self.redis = redis
+        self.keys = TtlCache(ttl_s)
+        self.channels = TtlCache(ttl_s)
+
+    async def key(self, plaintext: str) -> dict[str, Any]:
+        """The snapshot of an active key, or InvalidApiKey / KeyPaused."""
+        if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > 100:
+            raise InvalidApiKey()
+        hashed = key_hash(plaintext)
+        snapshot = self.keys.get(hashed)
+        if snapshot is _MISSING:
+            raw = await self.redis.get(key_snapshot_key(key_hash=hashed))
+            if raw is not None:
+                snapshot = orjson.loads(raw)
+            else:
+                snapshot = await sync_to_async(key_snapshot_publish)(key_hash=hashed)
+            self.keys.put(hashed, snapshot)
+        status = snapshot["status"]
+        if status == KeyStatus.ACTIVE:
+            return snapshot
+        if status == KeyStatus.PAUSED:
+            raise KeyPaused()
+        raise InvalidApiKey()
+
+    async def channel(self, *, schema: str, channel_id: int) -> dict[str, Any]:
+        cache_key = (schema, channel_id)
+        snapshot = self.channels.get(cache_key)
+        if snapshot is _MISSING:
+            raw = await self.redis.get(channel_snapshot_key(schema=schema, channel_id=channel_id))
+            if raw is not None:
+                snapshot = orjson.loads(raw)
+            else:
+                snapshot = await sync_to_async(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
+                snapshot = snapshot or {"id": channel_id, "models": {}}
+            self.channels.put(cache_key, snapshot)
+        return snapshot

@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.db import models
+
+
+class KeyStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    REVOKED = "revoked", "Revoked"
+
+
+class VirtualKey(models.Model):
+    """A Hydite key (sk-hydite-…). Only its SHA-256 is stored; the clear text is shown once."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="keys")
+    team = models.ForeignKey("orgs.Team", on_delete=models.PROTECT, related_name="keys")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.ForeignKey("llm_channels.Channel", on_delete=models.PROTECT, related_name="keys")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=20)
+    key_suffix = models.CharField(max_length=4)
+    status = models.CharField(max_length=16, choices=KeyStatus.choices, default=KeyStatus.ACTIVE)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    regenerated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display})"
+
+    @property
+    def display(self) -> str:
+        return f"{self.key_prefix}…{self.key_suffix}"

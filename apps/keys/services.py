@@ -1,0 +1,149 @@
+"""Virtual keys: mint, regenerate, pause, resume, revoke, rename. Each change is audited and published."""
+
+import hashlib
+import secrets
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.channels.models import Channel
+from apps.channels.services import channel_default_ensure
+from apps.core.schemas import current_schema
+from apps.keys.errors import InvalidKey, KeyRevoked
+from apps.keys.models import KeyStatus, VirtualKey
+from apps.keys.snapshots import key_snapshot_publish
+from apps.orgs.models import Organization, Team
+from apps.tenancy.models import KeyRoute
+
+KEY_PREFIX = "sk-hydite-"
+STATUS_ACTIONS = {KeyStatus.ACTIVE: "key.resume", KeyStatus.PAUSED: "key.pause", KeyStatus.REVOKED: "key.revoke"}
+
+
+def key_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _new_secret() -> str:
+    return KEY_PREFIX + secrets.token_hex(16)
+
+
+def _set_secret(key: VirtualKey, plaintext: str) -> None:
+    key.key_hash = key_hash(plaintext)
+    key.key_prefix = plaintext[: len(KEY_PREFIX) + 4]
+    key.key_suffix = plaintext[-4:]
+
+
+def _publish_on_commit(*hashes: str) -> None:
+    for hashed in hashes:
+        transaction.on_commit(partial(key_snapshot_publish, key_hash=hashed))
+
+
+def _state(key: VirtualKey) -> dict[str, str]:
+    return {"name": key.name, "status": key.status, "key": key.display}
+
+
+@transaction.atomic
+def key_generate(
+    *,
+    organization: Organization,
+    team: Team,
+    user: User,
+    name: str,
+    actor: User,
+    channel: Channel | None = None,
+    plaintext: str | None = None,
+) -> tuple[VirtualKey, str]:
+    """Mint a key; returns it with its clear text, which is never stored and never shown again.
+
+    `plaintext` lets the demo seed keep one stable key across runs; it must look like a real key.
+    """
+    if team.organization_id != organization.pk:
+        raise InvalidKey("The team belongs to another organisation.", param="team_id")
+    if channel is None:
+        channel = channel_default_ensure(organization=organization, actor=actor)
+    elif channel.organization_id != organization.pk:
+        raise InvalidKey("The channel belongs to another organisation.", param="channel")
+    secret = plaintext or _new_secret()
+    if not secret.startswith(KEY_PREFIX) or len(secret) != len(KEY_PREFIX) + 32:
+        raise InvalidKey("A key is sk-hydite- followed by 32 hex characters.", param="key")
+    key = VirtualKey(organization=organization, team=team, user=user, channel=channel, name=name.strip() or "key")
+    _set_secret(key, secret)
+    key.save()
+    KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
+    audit_record(actor=actor, action="key.create", target=key, organization_id=organization.pk, after=_state(key))
+    _publish_on_commit(key.key_hash)
+    return key, secret
+
+
+@transaction.atomic
+def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
+    """A new secret for the same key record; the old one stops working at once."""
+    if key.status == KeyStatus.REVOKED:
+        raise KeyRevoked()
+    old_hash, secret = key.key_hash, _new_secret()
+    before = _state(key)
+    _set_secret(key, secret)
+    key.regenerated_at = timezone.now()
+    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at"])
+    KeyRoute.objects.filter(key_hash=old_hash).delete()
+    KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
+    audit_record(
+        actor=actor,
+        action="key.regenerate",
+        target=key,
+        organization_id=key.organization_id,
+        before=before,
+        after=_state(key),
+    )
+    _publish_on_commit(old_hash, key.key_hash)
+    return key, secret
+
+
+@transaction.atomic
+def key_set_status(*, key: VirtualKey, status: str, actor: User) -> VirtualKey:
+    """Pause, resume or revoke; revoking is final."""
+    if status not in KeyStatus.values:
+        raise InvalidKey(f"Unknown key status {status!r}.", param="status")
+    if key.status == status:
+        return key
+    if key.status == KeyStatus.REVOKED:
+        raise KeyRevoked()
+    before = _state(key)
+    key.status = status
+    update = ["status"]
+    if status == KeyStatus.REVOKED:
+        key.revoked_at = timezone.now()
+        update.append("revoked_at")
+    key.save(update_fields=update)
+    audit_record(
+        actor=actor,
+        action=STATUS_ACTIONS[KeyStatus(status)],
+        target=key,
+        organization_id=key.organization_id,
+        before=before,
+        after=_state(key),
+    )
+    _publish_on_commit(key.key_hash)
+    return key
+
+
+@transaction.atomic
+def key_rename(*, key: VirtualKey, name: str, actor: User) -> VirtualKey:
+    name = name.strip()
+    if not name:
+        raise InvalidKey("A key needs a name.", param="key_alias")
+    before = _state(key)
+    key.name = name
+    key.save(update_fields=["name"])
+    audit_record(
+        actor=actor,
+        action="key.update",
+        target=key,
+        organization_id=key.organization_id,
+        before=before,
+        after=_state(key),
+    )
+    return key

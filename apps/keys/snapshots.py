@@ -1,0 +1,48 @@
+"""What the gateway knows about a key, by its SHA-256: published to Redis on every change."""
+
+from typing import Any
+
+import orjson
+from django_tenants.utils import schema_context
+
+from apps.core.redis import global_key, redis_client
+from apps.keys.models import KeyStatus, VirtualKey
+from apps.tenancy.models import KeyRoute
+
+# An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
+UNKNOWN_KEY_TTL_S = 30
+
+
+def key_snapshot_key(*, key_hash: str) -> str:
+    return global_key("key", key_hash)
+
+
+def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
+    route = KeyRoute.objects.filter(key_hash=key_hash).first()
+    if route is None:
+        return None
+    with schema_context(route.schema_name):
+        key = VirtualKey.objects.filter(key_hash=key_hash).first()
+        if key is None:
+            return None
+        return {
+            "id": key.pk,
+            "schema": route.schema_name,
+            "organization_id": key.organization_id,
+            "team_id": key.team_id,
+            "user_id": key.user_id,
+            "channel_id": key.channel_id,
+            "status": key.status,
+        }
+
+
+def key_snapshot_publish(*, key_hash: str) -> dict[str, Any]:
+    """Rebuild and store the snapshot of one key hash; an unknown hash gets a short-lived tombstone."""
+    snapshot = key_snapshot_build(key_hash=key_hash)
+    client = redis_client()
+    if snapshot is None:
+        tombstone = {"status": KeyStatus.REVOKED}
+        client.set(key_snapshot_key(key_hash=key_hash), orjson.dumps(tombstone), ex=UNKNOWN_KEY_TTL_S)
+        return tombstone
+    client.set(key_snapshot_key(key_hash=key_hash), orjson.dumps(snapshot))
+    return snapshot

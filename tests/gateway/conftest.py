@@ -1,0 +1,84 @@
+"""A committed world for the live /v1 tests: an organisation, channels pointing at the mock provider, keys."""
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from apps.accounts.services import user_create
+from apps.channels.services import DeploymentSpec, channel_create, channel_default_ensure, channel_model_set
+from apps.keys.models import VirtualKey
+from apps.keys.services import key_generate
+from apps.orgs.models import Organization, Team
+from apps.orgs.services import organization_create
+from apps.providers.models import ProviderType
+from apps.providers.services import provider_credential_create
+from tests.conftest import UPSTREAM_API_KEY
+
+# alias in the default channel → model of the mock provider (None: an unreachable upstream)
+ALIASES = {
+    "gpt-4o-mini": "mock-gpt-4o-mini",
+    "text-embedding-3-small": "mock-embedding-small",
+    "rate-limited": "mock-status-429",
+    "upstream-500": "mock-status-500",
+    "slow": "mock-timeout",
+    "broken-stream": "mock-broken-stream",
+    "unreachable": None,
+}
+
+
+@dataclass(frozen=True)
+class World:
+    organization: Organization
+    team: Team
+    key: str  # clear text of an active key on the default channel
+    other_channel_alias: str
+
+
+def _build_world(mock_url: str) -> World:
+    owner = user_create(email=f"gw-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    organization = organization_create(name=f"Gateway {uuid.uuid4().hex[:6]}", owner=owner)
+    credential = provider_credential_create(
+        organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
+    )
+    channel = channel_default_ensure(organization=organization, actor=owner)
+    for alias, upstream in ALIASES.items():
+        spec = DeploymentSpec(
+            provider=ProviderType.OPENAI_COMPATIBLE,
+            upstream_model=upstream or "anything",
+            api_base=mock_url if upstream else "http://127.0.0.1:9/v1",
+            credential=credential,
+        )
+        channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=owner)
+    channel_model_set(
+        channel=channel,
+        alias="no-credential",
+        actor=owner,
+        deployments=[DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url)],
+    )
+    other = channel_create(organization=organization, name="Staging", actor=owner)
+    channel_model_set(
+        channel=other,
+        alias="staging-only",
+        actor=owner,
+        deployments=[DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o", mock_url, credential)],
+    )
+    team = Team.objects.get(organization=organization, is_default=True)
+    _, plaintext = key_generate(organization=organization, team=team, user=owner, name="main", actor=owner)
+    return World(organization=organization, team=team, key=plaintext, other_channel_alias="staging-only")
+
+
+@pytest.fixture(scope="session")
+def world(committed, mock_provider_url) -> World:  # type: ignore[no-untyped-def]
+    return committed(_build_world, mock_provider_url)
+
+
+def _new_key(world: World, name: str) -> tuple[VirtualKey, str]:
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    return key_generate(organization=world.organization, team=world.team, user=owner, name=name, actor=owner)
+
+
+@pytest.fixture
+def fresh_key(committed, world):  # type: ignore[no-untyped-def]
+    """A new active key of its own (committed), for tests that pause, revoke or regenerate it."""
+    return committed(_new_key, world, f"fresh-{uuid.uuid4().hex[:6]}")
