@@ -250,6 +250,7 @@ def _children(env: dict[str, str], pids: PidFile) -> Iterator[list[tuple[str, su
             f"worker-{os.getpid()}@%h",
         ],
         "beat": [PYTHON, "-m", "celery", "-A", "hydite", "beat", "--loglevel", "INFO"],
+        "spend-consumer": [PYTHON, "manage.py", "spend_consumer"],
         "mock-provider": [PYTHON, "-m", "apps.mock_provider", "--port", env.get("HYDITE_MOCK_PORT", "9100")],
     }
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []

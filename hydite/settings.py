@@ -79,6 +79,7 @@ TENANT_APPS = [
     "apps.providers",
     "apps.channels",
     "apps.keys",
+    "apps.spend",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -28,6 +28,8 @@ from apps.tenancy.services import instance_create
 from tests.factories import UserFactory
 from tests.live import ROOT, free_port, stop, wait_for_http
 
+pytest_plugins = ["tests.world"]
+
 EDGE_HOST = "testserver"
 ACME_HOST = "acme.localhost"
 PASSWORD = "correct-horse-battery-staple"

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 from typing import Any
 
 import aiohttp
@@ -33,12 +34,16 @@ from apps.gateway.errors import (
     error_body,
 )
 from apps.gateway.lookup import Snapshots, provider_secret
+from apps.gateway.record import RequestRecord
+from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.upstreams.openai_compatible import build_request, error_from_upstream
+from apps.gateway.usage import StreamTap, estimate_prompt_tokens, usage_from_body
 
 logger = logging.getLogger("hydite.gateway")
 
 JSON = (b"content-type", b"application/json")
 PROXIED_PATHS = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings"}
+STREAMABLE_PATHS = {"/chat/completions", "/completions"}
 
 
 class BadRequest(HyditeError):
@@ -58,6 +63,9 @@ def _parse_json_body(raw: bytes) -> dict[str, Any]:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be a boolean.", param="stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequest("'stream_options' must be an object.", param="stream_options")
     return body
 
 
@@ -67,10 +75,25 @@ def _pick(deployments: list[dict[str, Any]]) -> dict[str, Any]:
     return random.choices(deployments, weights=[d["weight"] for d in deployments])[0]  # noqa: S311 - load spreading
 
 
+def _upstream_body(body: dict[str, Any], path: str) -> tuple[dict[str, Any], bool]:
+    """The body to forward, and whether the client wants the usage event of a stream.
+
+    The provider is always asked for usage on streams, so that every stream is metered.
+    """
+    if not body.get("stream") or path not in STREAMABLE_PATHS:
+        return body, True
+    options = body.get("stream_options") or {}
+    wants_usage = bool(options.get("include_usage"))
+    if wants_usage:
+        return body, True
+    return {**body, "stream_options": {**options, "include_usage": True}}, False
+
+
 class Gateway:
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
         self.snapshots: Snapshots | None = None
+        self.spend: SpendEmitter | None = None
 
     async def startup(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -82,39 +105,55 @@ class Gateway:
         )
         redis = aioredis.Redis.from_url(settings.REDIS_URL)
         self.snapshots = Snapshots(redis, ttl_s=settings.GATEWAY_SNAPSHOT_TTL_MS / 1000)
+        self.spend = SpendEmitter(redis)
+        self.spend.start()
 
     async def shutdown(self) -> None:
+        if self.spend is not None:
+            await self.spend.close()
         if self.session is not None:
             await self.session.close()
         if self.snapshots is not None:
             await self.snapshots.redis.aclose()
 
+    @staticmethod
+    def _started(resource: Any) -> Any:
+        if resource is None:
+            raise RuntimeError("the gateway is used before its lifespan startup")
+        return resource
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.session is None:  # a server without lifespan support
             await self.startup()
-        request_id = "req_" + secrets.token_hex(12)
-        base_headers: Headers = [(b"x-request-id", request_id.encode())]
+        record = RequestRecord(request_id="req_" + secrets.token_hex(12), started=time.perf_counter())
+        headers: Headers = [(b"x-request-id", record.request_id.encode())]
         response_started = False
 
         async def tracked_send(message: Message) -> None:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
+                record.status_code = message["status"]
             await send(message)
 
         try:
-            await self._route(scope, receive, tracked_send, base_headers)
+            await self._route(scope, receive, tracked_send, headers, record)
         except ClientDisconnected:
-            return
+            record.fail(499, "client_disconnected")
         except HyditeError as exc:
+            record.fail(exc.status, exc.code)
             if not response_started:
-                await send_bytes(send, exc.status, error_body(exc), [JSON, *base_headers])
+                await send_bytes(send, exc.status, error_body(exc), [JSON, *headers])
         except Exception:
-            logger.exception("gateway error request_id=%s", request_id)
+            logger.exception("gateway error request_id=%s", record.request_id)
+            record.fail(500, "internal_error")
             if not response_started:
-                await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *base_headers])
+                await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *headers])
+        finally:
+            if record.key is not None and self.spend is not None:
+                self.spend.emit(record.event())
 
-    async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers, record: RequestRecord) -> None:
         path, method = scope["path"].rstrip("/"), scope["method"]
         if path == "/v1/models":
             if method != "GET":
@@ -125,18 +164,14 @@ class Gateway:
             raise RouteNotFound(f"Invalid URL ({method} {scope['path']}).")
         if method != "POST":
             raise MethodNotAllowed(f"Use POST for {path}.")
-        await self._proxy(scope, receive, send, headers, path.removeprefix("/v1"))
+        await self._proxy(scope, receive, send, headers, path.removeprefix("/v1"), record)
 
-    async def _channel_for(self, scope: Scope) -> dict[str, Any]:
-        snapshots = self._started(self.snapshots)
+    async def _channel_for(self, scope: Scope, record: RequestRecord | None = None) -> dict[str, Any]:
+        snapshots: Snapshots = self._started(self.snapshots)
         key = await snapshots.key(bearer_key(scope))
+        if record is not None:
+            record.key = key
         return await snapshots.channel(schema=key["schema"], channel_id=key["channel_id"])
-
-    @staticmethod
-    def _started(resource: Any) -> Any:
-        if resource is None:
-            raise RuntimeError("the gateway is used before its lifespan startup")
-        return resource
 
     async def _models(self, scope: Scope, send: Send, headers: Headers) -> None:
         channel = await self._channel_for(scope)
@@ -147,35 +182,54 @@ class Gateway:
         ]
         await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON, *headers])
 
-    async def _proxy(self, scope: Scope, receive: Receive, send: Send, headers: Headers, path: str) -> None:
-        channel = await self._channel_for(scope)
+    async def _proxy(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, path: str, record: RequestRecord
+    ) -> None:
+        channel = await self._channel_for(scope, record)
         body = _parse_json_body(await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
+        record.model_alias, record.stream = body["model"], bool(body.get("stream"))
         deployments = channel["models"].get(body["model"])
         if not deployments:
             raise ModelNotFound(
                 f"The model `{body['model']}` does not exist or you do not have access to it.", param="model"
             )
         deployment = _pick(deployments)
+        record.deployment = deployment
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
-        upstream = build_request(deployment=deployment, path=path, body=body, secret=secret)
-        headers = [
-            *headers,
-            (b"x-gateway-model-resolved", f"{deployment['provider']}/{deployment['upstream_model']}".encode()),
-        ]
+        upstream_body, client_wants_usage = _upstream_body(body, path)
+        upstream = build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
+        resolved = f"{deployment['provider']}/{deployment['upstream_model']}".encode()
+        headers = [*headers, (b"x-gateway-model-resolved", resolved)]
         session: aiohttp.ClientSession = self._started(self.session)
+        record.provider_started = time.perf_counter()
         try:
-            async with session.post(upstream.url, data=upstream.body, headers=upstream.headers) as response:
-                if body.get("stream") and response.status == 200:
-                    await self._stream(response, receive, send, headers)
+            # Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere.
+            async with session.post(
+                upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False
+            ) as response:
+                if record.stream and response.status == 200:
+                    tap = StreamTap(strip_usage_event=not client_wants_usage)
+                    try:
+                        await self._stream(response, receive, send, headers, tap)
+                    finally:
+                        record.usage = tap.final_usage() or record.estimate(
+                            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=max(0, tap.events - 2)
+                        )
                 else:
-                    await self._relay(response, send, headers)
+                    await self._relay(response, send, headers, record)
         except TimeoutError as exc:
             raise UpstreamTimeout() from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(f"The model provider could not be reached ({type(exc).__name__}).") from exc
+        finally:
+            record.provider_finished = time.perf_counter()
 
-    async def _relay(self, response: aiohttp.ClientResponse, send: Send, headers: Headers) -> None:
+    async def _relay(
+        self, response: aiohttp.ClientResponse, send: Send, headers: Headers, record: RequestRecord
+    ) -> None:
         payload = await response.read()
+        if 300 <= response.status < 400:
+            raise UpstreamUnavailable("The model provider answered with a redirect; the gateway does not follow them.")
         if response.status >= 400:
             status, error = response.status, error_from_upstream(response.status, payload)
             if status in {401, 403}:
@@ -187,14 +241,17 @@ class Gateway:
                     "code": "upstream_auth_failed",
                     "message": f"The model provider refused the gateway's credential: {error['message']}",
                 }
+            record.error_code = str(error.get("code") or error["type"])
             await send_bytes(send, status, orjson.dumps({"error": error}), [JSON, *headers])
             return
-        total_tokens = _total_tokens(payload)
-        if total_tokens is not None:
-            headers = [*headers, (b"x-usage-total-tokens", str(total_tokens).encode())]
+        record.usage = usage_from_body(payload)
+        if record.usage is not None:
+            headers = [*headers, (b"x-usage-total-tokens", str(record.usage.total_tokens).encode())]
         await send_bytes(send, response.status, payload, [JSON, *headers])
 
-    async def _stream(self, response: aiohttp.ClientResponse, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _stream(
+        self, response: aiohttp.ClientResponse, receive: Receive, send: Send, headers: Headers, tap: StreamTap
+    ) -> None:
         """Pass upstream chunks through as they arrive; a client disconnect cancels the upstream read."""
         await send(
             {
@@ -210,7 +267,9 @@ class Gateway:
 
         async def pump() -> None:
             async for chunk in response.content.iter_any():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                forwarded = tap.feed(chunk)
+                if forwarded:
+                    await send({"type": "http.response.body", "body": forwarded, "more_body": True})
 
         async def disconnected() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -221,7 +280,7 @@ class Gateway:
         if watch_task in done:
             pump_task.cancel()
             response.close()
-            return
+            raise ClientDisconnected
         watch_task.cancel()
         try:
             pump_task.result()
@@ -232,19 +291,14 @@ class Gateway:
                 "param": None,
                 "code": "upstream_stream_error",
             }
-            tail = b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
+            tail = tap.leftover() + b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
             await send({"type": "http.response.body", "body": tail, "more_body": False})
-            return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise UpstreamStreamBroken() from exc
+        await send({"type": "http.response.body", "body": tap.leftover(), "more_body": False})
 
 
-def _total_tokens(payload: bytes) -> int | None:
-    try:
-        usage = orjson.loads(payload).get("usage")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    total = usage.get("total_tokens") if isinstance(usage, dict) else None
-    return total if isinstance(total, int) else None
+class UpstreamStreamBroken(HyditeError):
+    status, type, code = 502, "api_error", "upstream_stream_error"
 
 
 gateway = Gateway()

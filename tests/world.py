@@ -1,4 +1,4 @@
-"""A committed world for the live /v1 tests: an organisation, channels pointing at the mock provider, keys."""
+"""A committed world for the live /v1 and spend tests: an organisation, channels pointing at the mock provider, keys."""
 
 import uuid
 from dataclasses import dataclass

@@ -1,0 +1,75 @@
+"""What one /v1 request did, gathered as it runs and turned into one spend event at the end."""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.gateway.usage import Usage
+from apps.providers.prices import price_sheet
+
+
+@dataclass
+class RequestRecord:
+    request_id: str
+    started: float
+    key: dict[str, Any] | None = None
+    model_alias: str = ""
+    deployment: dict[str, Any] | None = None
+    stream: bool = False
+    usage: Usage | None = None
+    status_code: int = 0
+    error_code: str = ""
+    provider_started: float | None = None
+    provider_finished: float | None = None
+    created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def fail(self, status: int, code: str) -> None:
+        # A stream that already started keeps its 200 on the wire; its event records the failure.
+        self.status_code = status
+        self.error_code = code
+
+    @staticmethod
+    def estimate(*, prompt_tokens: int, completion_tokens: int) -> Usage:
+        return Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, estimated=True)
+
+    def event(self) -> dict[str, Any]:
+        assert self.key is not None  # noqa: S101 - only called for authenticated requests
+        finished = time.perf_counter()
+        usage = self.usage or Usage()
+        upstream_model = self.deployment["upstream_model"] if self.deployment else ""
+        sheet = price_sheet()
+        cost = sheet.cost_micros(
+            model=upstream_model, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+        )
+        provider_ms = 0.0
+        if self.provider_started is not None and self.provider_finished is not None:
+            provider_ms = (self.provider_finished - self.provider_started) * 1000
+        total_ms = (finished - self.started) * 1000
+        return {
+            "request_id": self.request_id,
+            "created_at_ms": self.created_at_ms,
+            "schema": self.key["schema"],
+            "organization_id": self.key["organization_id"],
+            "team_id": self.key["team_id"],
+            "user_id": self.key["user_id"],
+            "key_id": self.key["id"],
+            "channel_id": self.key["channel_id"],
+            "model_alias": self.model_alias,
+            "model_resolved": upstream_model,
+            "provider": self.deployment["provider"] if self.deployment else "",
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "usage_estimated": usage.estimated,
+            "cost_micros": cost or 0,
+            "priced": cost is not None or usage.total_tokens == 0,
+            "price_version": sheet.version,
+            "latency_gateway_ms": max(0, round(total_ms - provider_ms)),
+            "latency_provider_ms": round(provider_ms),
+            "status_code": self.status_code or 200,
+            "error_code": self.error_code,
+            "stream": self.stream,
+            "cache_hit": False,
+            "fallback_used": False,
+            "fallback_chain": [f"{self.deployment['provider']}/{upstream_model}"] if self.deployment else [],
+        }

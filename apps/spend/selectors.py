@@ -1,0 +1,35 @@
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.spend.models import SpendLog
+
+
+@dataclass(frozen=True)
+class SpendFilters:
+    key_id: int | None = None
+    team_id: int | None = None
+    model: str = ""
+    start: date | None = None
+    end: date | None = None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def spend_log_list(*, organization_id: int, filters: SpendFilters) -> QuerySet[SpendLog]:
+    logs = SpendLog.objects.filter(organization_id=organization_id)
+    if filters.key_id is not None:
+        logs = logs.filter(key_id=filters.key_id)
+    if filters.team_id is not None:
+        logs = logs.filter(team_id=filters.team_id)
+    if filters.model:
+        logs = logs.filter(model_alias=filters.model)
+    if filters.start:
+        logs = logs.filter(created_at__gte=_day_start(filters.start))
+    if filters.end:
+        logs = logs.filter(created_at__lt=_day_start(filters.end + timedelta(days=1)))
+    return logs.order_by("-created_at", "-id")

@@ -1,0 +1,206 @@
+"""Spend events: every /v1 request metered, exact cost, nothing lost or doubled on the way to the ledger."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+
+import httpx
+import openai
+import orjson
+import psycopg
+import pytest
+import redis as redis_lib
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from apps.core.redis import redis_client
+from apps.gateway.spend_events import SpendEmitter
+from apps.providers.prices import price_sheet
+from apps.spend.models import SpendLog
+from apps.spend.services import spend_consume_once, spend_stream_group_ensure
+from apps.spend.stream import SPEND_STREAM
+from tests.conftest import database_url_for_test_db
+from tests.live import ROOT, stop
+
+pytestmark = pytest.mark.django_db
+
+
+def _drain_until(committed, request_ids: set[str], timeout_s: float = 15) -> dict[str, SpendLog]:  # type: ignore[no-untyped-def]
+    def consume() -> None:
+        client = redis_client()
+        spend_stream_group_ensure(client=client)
+        spend_consume_once(client=client, consumer=f"test-{os.getpid()}", block_ms=200)
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        committed(consume)
+        rows = {
+            row.request_id: row for row in committed(lambda: list(SpendLog.objects.filter(request_id__in=request_ids)))
+        }
+        if set(rows) == request_ids or time.monotonic() > deadline:
+            return rows
+
+
+def _cost(model: str, prompt: int, completion: int) -> int:
+    price = price_sheet().models[model]
+    return (prompt * price.input_micros_per_mtok + completion * price.output_micros_per_mtok + 500_000) // 1_000_000
+
+
+def test_price_arithmetic_is_exact_integers():
+    assert _cost("mock-gpt-4o-mini", 1_000_000, 0) == 150_000
+    assert price_sheet().cost_micros(model="mock-gpt-4o", prompt_tokens=3, completion_tokens=1) == 18  # 7.5 + 10
+    assert price_sheet().cost_micros(model="not-priced", prompt_tokens=3, completion_tokens=1) is None
+
+
+def test_every_request_becomes_one_ledger_row(committed, world, live_server_url):
+    v1 = f"{live_server_url}/v1"
+    client = openai.OpenAI(api_key=world.key, base_url=v1, max_retries=0)
+    headers = {"Authorization": f"Bearer {world.key}"}
+    ids: dict[str, str] = {}
+
+    plain = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "meter me please"}]
+    )
+    ids["plain"] = plain.headers["x-request-id"]
+    usage = plain.parse().usage
+
+    body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "stream me"}]}
+    with httpx.stream("POST", f"{v1}/chat/completions", headers=headers, json=body) as response:
+        ids["stream_no_usage"] = response.headers["x-request-id"]
+        events = [orjson.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert events and all(event["choices"] for event in events)  # the usage event the client did not ask for is removed
+
+    with httpx.stream(
+        "POST", f"{v1}/chat/completions", headers=headers, json={**body, "stream_options": {"include_usage": True}}
+    ) as response:
+        ids["stream_usage"] = response.headers["x-request-id"]
+        streamed = [orjson.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert streamed[-1]["choices"] == [] and streamed[-1]["usage"]["total_tokens"] > 0
+
+    for name, model in (("not_found", "no-such-model"), ("rate_limited", "rate-limited")):
+        response = httpx.post(
+            f"{v1}/chat/completions",
+            headers=headers,
+            json={"model": model, "messages": [{"role": "user", "content": "x"}]},
+        )
+        ids[name] = response.headers["x-request-id"]
+
+    rows = _drain_until(committed, set(ids.values()))
+    assert set(rows) == set(ids.values())
+    row = rows[ids["plain"]]
+    assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.total_tokens,
+    )
+    assert row.cost_micros == _cost("mock-gpt-4o-mini", usage.prompt_tokens, usage.completion_tokens)
+    assert (row.status_code, row.model_alias, row.model_resolved, row.provider) == (
+        200,
+        "gpt-4o-mini",
+        "mock-gpt-4o-mini",
+        "openai_compatible",
+    )
+    assert row.organization_id == world.organization.pk and row.team_id == world.team.pk and row.key_id
+    assert row.price_version == price_sheet().version and not row.usage_estimated
+    for name in ("stream_no_usage", "stream_usage"):
+        assert rows[ids[name]].stream and rows[ids[name]].total_tokens > 0
+        assert not rows[ids[name]].usage_estimated
+    assert (rows[ids["not_found"]].status_code, rows[ids["not_found"]].error_code) == (404, "model_not_found")
+    assert rows[ids["not_found"]].cost_micros == 0
+    assert (rows[ids["rate_limited"]].status_code, rows[ids["rate_limited"]].error_code) == (429, "rate_limit_exceeded")
+
+
+def test_spend_logs_endpoint(committed, world, live_server_url, make_user, edge):
+    from tests.conftest import client_for
+
+    client = openai.OpenAI(api_key=world.key, base_url=f"{live_server_url}/v1", max_retries=0)
+    request_id = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "for the log"}]
+    ).headers["x-request-id"]
+    _drain_until(committed, {request_id})
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    http = client_for(owner)
+    page = http.get("/spend/logs", {"organization": world.organization.slug, "model": "gpt-4o-mini"}).json()
+    assert request_id in {row["request_id"] for row in page["data"]}
+    assert all(row["model_alias"] == "gpt-4o-mini" for row in page["data"])
+    entry = next(row for row in page["data"] if row["request_id"] == request_id)
+    assert Decimal(entry["cost_usd"]) * 1_000_000 == entry["cost_micros"] > 0
+    assert http.get("/spend/logs", {"organization": world.organization.slug, "start": "nope"}).status_code == 400
+    assert client_for(None).get("/spend/logs").status_code == 401
+    assert client_for(make_user()).get("/spend/logs", {"organization": world.organization.slug}).status_code == 404
+
+
+def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():
+    async def run() -> tuple[int, int, int]:
+        dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+        emitter = SpendEmitter(dead)
+        emitter.start()
+        marker = uuid.uuid4().hex
+        for n in range(3):
+            emitter.emit({"request_id": f"{marker}-{n}"})
+        await asyncio.sleep(0.5)
+        buffered_while_down = len(emitter.buffer)
+        emitter.redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        await emitter.close()
+        found = sum(marker.encode() in fields[b"e"] for _, fields in redis_client().xrevrange(SPEND_STREAM, count=50))
+        overflow = SpendEmitter(dead, max_buffered=2)
+        for n in range(3):
+            overflow.emit({"request_id": f"overflow-{n}"})
+        await emitter.redis.aclose()
+        await dead.aclose()
+        return buffered_while_down, found, overflow.dropped
+
+    assert asyncio.run(run()) == (3, 3, 1)
+
+
+@pytest.mark.slow
+def test_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(committed, world, tmp_path):
+    total, marker = 4000, f"sigkill-{uuid.uuid4().hex[:8]}"
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    spend_stream_group_ensure(client=client)
+    pipe = client.pipeline(transaction=False)
+    now_ms = int(time.time() * 1000)
+    for n in range(total):
+        event = {
+            "request_id": f"{marker}-{n}",
+            "created_at_ms": now_ms,
+            "schema": "edge",
+            "organization_id": world.organization.pk,
+            "model_alias": marker,
+            "status_code": 200,
+        }
+        pipe.xadd(SPEND_STREAM, {"e": orjson.dumps(event)})
+    pipe.execute()
+
+    def rows() -> int:
+        with psycopg.connect(database_url_for_test_db()) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM edge.spend_spendlog WHERE model_alias = %s", (marker,)
+            ).fetchone()[0]
+
+    env = {**os.environ, "DATABASE_URL": database_url_for_test_db()}
+    command = [sys.executable, "manage.py", "spend_consumer", "--batch", "10", "--claim-idle-ms", "300"]
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 60
+    while rows() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    at_kill = rows()
+    assert 0 < at_kill < total, "the consumer must die mid-way for this test to mean anything"
+
+    second = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 90
+        while rows() < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # anything written twice would show up now
+        assert rows() == total
+    finally:
+        stop(second)
