@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("apps.orgs.urls")),
+    path("", include("apps.keys.urls")),
     path("", include("apps.audit.urls")),
     path("", include("apps.dashboard.urls")),
 ]

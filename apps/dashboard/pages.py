@@ -15,13 +15,7 @@ class Page:
 
 PAGES = [
     Page("", "Overview", "dashboard:overview", "Gateway"),
-    Page(
-        "keys",
-        "API Keys",
-        "dashboard:keys",
-        "Gateway",
-        "Every virtual key of the organisation: mint, regenerate, pause, revoke, and spend per key.",
-    ),
+    Page("keys", "API Keys", "keys:key_list", "Gateway"),
     Page(
         "channels",
         "Channels",

@@ -3,6 +3,7 @@
 import re
 import uuid
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -12,7 +13,7 @@ from tests.conftest import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-def test_sign_up_log_in_create_team_and_see_audit_event(page, tmp_path):
+def test_sign_up_log_in_create_team_and_see_audit_event(page, live_server_url, tmp_path):
     email = f"browser-{uuid.uuid4().hex[:8]}@example.test"
 
     page.goto("/accounts/signup/")
@@ -45,6 +46,18 @@ def test_sign_up_log_in_create_team_and_see_audit_event(page, tmp_path):
     page.click("#audit-filters button[type=submit]")
     expect(page.locator("#audit-events tbody tr")).to_have_count(1)
     page.screenshot(path=str(tmp_path / "audit-log.png"), full_page=True)
+
+    page.click("nav >> text=API Keys")
+    page.fill("#key-create input[name=name]", "browser key")
+    page.click("#key-create button[type=submit]")
+    secret = page.locator("#new-key").inner_text()
+    assert re.fullmatch(r"sk-hydite-[0-9a-f]{32}", secret)
+    expect(page.locator("#keys")).to_contain_text("browser key")
+    page.click("nav >> text=API Keys")
+    expect(page.locator("#keys")).to_contain_text("browser key")
+    expect(page.locator("#new-key")).to_have_count(0)  # shown once
+    models = httpx.get(f"{live_server_url}/v1/models", headers={"Authorization": f"Bearer {secret}"})
+    assert models.status_code == 200 and models.json()["object"] == "list"
 
 
 def test_wrong_password_is_refused(page):

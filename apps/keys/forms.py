@@ -1,0 +1,24 @@
+from django import forms
+
+from apps.channels.models import Channel
+from apps.orgs.models import Team
+
+
+class KeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    team = forms.ModelChoiceField(queryset=Team.objects.none())
+    channel = forms.ModelChoiceField(queryset=Channel.objects.none())
+
+    def __init__(self, *args: object, teams: list[Team], channels: list[Channel], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["team"].queryset = Team.objects.filter(pk__in=[team.pk for team in teams])  # type: ignore[attr-defined]
+        self.fields["channel"].queryset = Channel.objects.filter(pk__in=[c.pk for c in channels])  # type: ignore[attr-defined]
+        if teams:
+            self.fields["team"].initial = teams[0].pk
+        default_channel = next((c for c in channels if c.is_default), None)
+        if default_channel is not None:
+            self.fields["channel"].initial = default_channel.pk
+
+
+class KeyRenameForm(forms.Form):
+    name = forms.CharField(max_length=100)

@@ -1,0 +1,105 @@
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.channels.models import Channel
+from apps.core.errors import HyditeError
+from apps.dashboard.edge import checked, org_page
+from apps.keys import services
+from apps.keys.access import access_key_by_id, teams_where_user_may_mint
+from apps.keys.forms import KeyCreateForm, KeyRenameForm
+from apps.keys.models import KeyStatus
+from apps.keys.selectors import key_list_with_spend
+from apps.orgs.access import OrgAccess
+from apps.orgs.roles import Action
+
+
+def _create_form(access: OrgAccess, data: object = None) -> KeyCreateForm:
+    channels = list(Channel.objects.filter(organization=access.organization).order_by("-is_default", "name"))
+    return KeyCreateForm(data, teams=teams_where_user_may_mint(org_access=access), channels=channels)
+
+
+def _page(
+    request: HttpRequest,
+    access: OrgAccess,
+    *,
+    form: KeyCreateForm | None = None,
+    new_secret: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "rows": key_list_with_spend(organization=access.organization),
+        "form": form or _create_form(access),
+        "new_secret": new_secret,
+        "can_mint": bool(teams_where_user_may_mint(org_access=access)),
+        "rename_form": KeyRenameForm(),
+    }
+    response = render(request, "keys/key_list.html", context, status=status)
+    if new_secret:
+        response["Cache-Control"] = "no-store"  # the one page that shows a key in clear
+    return response
+
+
+@org_page()
+def key_list_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    return _page(request, access)
+
+
+@require_POST
+@org_page()
+def key_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    if not teams_where_user_may_mint(org_access=access):
+        raise DjangoPermissionDenied("Minting a key needs the developer role in a team.")
+    form = _create_form(access, request.POST)
+    if not form.is_valid():
+        return _page(request, access, form=form, status=400)
+    try:
+        _, secret = services.key_generate(
+            organization=access.organization,
+            team=form.cleaned_data["team"],
+            user=access.user,
+            channel=form.cleaned_data["channel"],
+            name=form.cleaned_data["name"],
+            actor=access.user,
+        )
+    except HyditeError as exc:
+        form.add_error(None, exc.message)
+        return _page(request, access, form=form, status=400)
+    # The clear text is rendered in this response only; it is stored nowhere.
+    return _page(request, access, new_secret=secret)
+
+
+def _key_action(request: HttpRequest, access: OrgAccess, key_id: int, operation: str) -> HttpResponse:
+    key = checked(access_key_by_id, org_access=access, key_id=key_id, action=Action.USE)
+    try:
+        if operation == "regenerate":
+            _, secret = services.key_regenerate(key=key, actor=access.user)
+            return _page(request, access, new_secret=secret)
+        if operation == "rename":
+            form = KeyRenameForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "A key needs a name of at most 100 characters.")
+                return redirect("keys:key_list", org_slug=access.organization.slug)
+            services.key_rename(key=key, name=form.cleaned_data["name"], actor=access.user)
+        else:
+            status = {"pause": KeyStatus.PAUSED, "resume": KeyStatus.ACTIVE, "revoke": KeyStatus.REVOKED}[operation]
+            services.key_set_status(key=key, status=status, actor=access.user)
+    except HyditeError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Key {key.name}: {operation} done.")
+    return redirect("keys:key_list", org_slug=access.organization.slug)
+
+
+def key_action_view(operation: str) -> Callable[..., HttpResponse]:
+    @require_POST
+    @org_page()
+    def view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:
+        return _key_action(request, access, key_id, operation)
+
+    view.__name__ = f"key_{operation}_view"
+    return view
