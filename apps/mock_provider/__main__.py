@@ -12,9 +12,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--api-key", default=None, help="require this bearer key (default: accept any)")
+    parser.add_argument("--chunks", type=int, default=8, help="content chunks per stream unless x-mock-chunks says")
     args = parser.parse_args()
     uvicorn.run(
-        MockProvider(api_key=args.api_key),
+        MockProvider(api_key=args.api_key, default_chunks=args.chunks),
         host=args.host,
         port=args.port,
         loop="uvloop",

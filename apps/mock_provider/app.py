@@ -78,7 +78,7 @@ class Behaviour:
     chunk_delay_s: float = 0.0
 
     @classmethod
-    def from_request(cls, headers: dict[str, str], model: str) -> Behaviour:
+    def from_request(cls, headers: dict[str, str], model: str, *, default_chunks: int = DEFAULT_CHUNKS) -> Behaviour:
         status_match, slow_match = _MODEL_STATUS.search(model), _MODEL_SLOW.search(model)
         status = _int(headers.get("x-mock-status")) or (int(status_match.group(1)) if status_match else None)
         delay_ms = _int(headers.get("x-mock-delay-ms")) or (int(slow_match.group(1)) if slow_match else 0)
@@ -90,7 +90,7 @@ class Behaviour:
             delay_s=delay_ms / 1000,
             timeout=bool(headers.get("x-mock-timeout")) or "mock-timeout" in model,
             break_after=break_after,
-            chunks=max(1, _int(headers.get("x-mock-chunks")) or DEFAULT_CHUNKS),
+            chunks=max(1, _int(headers.get("x-mock-chunks")) or default_chunks),
             chunk_delay_s=(_int(headers.get("x-mock-chunk-delay-ms")) or 0) / 1000,
         )
 
@@ -294,8 +294,9 @@ def _sse(payload: dict[str, Any]) -> bytes:
 
 
 class MockProvider:
-    def __init__(self, *, api_key: str | None = None) -> None:
+    def __init__(self, *, api_key: str | None = None, default_chunks: int = DEFAULT_CHUNKS) -> None:
         self.api_key = api_key
+        self.default_chunks = default_chunks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -336,7 +337,7 @@ class MockProvider:
             raise MockError(405, f"Method {method} is not allowed here.")
         raw = await _read_body(receive)
         body = _parse_json(raw)
-        behaviour = Behaviour.from_request(headers, body["model"])
+        behaviour = Behaviour.from_request(headers, body["model"], default_chunks=self.default_chunks)
         await self._apply_behaviour(behaviour)
         await handler(body, raw, behaviour, send)
 

@@ -1,0 +1,312 @@
+"""Load benchmark of the /v1 gateway against the built-in mock provider.
+
+    .venv/bin/python benchmarks/gateway_bench.py [--duration 10] [--compare litellm]
+
+Starts (embedded, unless DATABASE_URL/REDIS_URL say otherwise) PostgreSQL and
+Redis, the mock provider, the spend consumer and the gateway with production
+settings (key auth, channel resolution and spend events on). The gateway is
+pinned to core 0; wrk, the mock and the consumer to core 1 (where taskset
+exists). Measured in one run, for each target: requests/s at concurrency 32
+and 64 (non-streaming, and streaming with 20 chunks), p50/p99, added latency
+at concurrency 1, added time to first byte of streams, RSS after load, errors.
+Loopback only; every load is bounded by --duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hydite.devstack import PidFile, _stop, service_env  # noqa: E402
+
+PYTHON = sys.executable
+MOCK_PORT, GATEWAY_PORT, LITELLM_PORT = 9411, 9412, 9413
+STREAM_CHUNKS = 20
+PROMPT = [{"role": "user", "content": "hello from the benchmark"}]
+
+
+def taskset(cores: str) -> list[str]:
+    return ["taskset", "-c", cores] if shutil.which("taskset") else []
+
+
+@dataclass
+class Result:
+    target: str
+    scenario: str
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(url: str, *, body: str, key: str | None, connections: int, duration: int) -> Result:
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
+    headers = 'wrk.headers["Content-Type"] = "application/json"\n'
+    if key:
+        headers += f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    script.write(f'wrk.method = "POST"\nwrk.body = [[{body}]]\n{headers}')
+    script.close()
+    command = [*taskset("1"), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    os.unlink(script.name)
+    result = Result(target="", scenario="")
+    result.rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    result.p50_ms = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    result.p99_ms = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    result.errors = (int(non_2xx.group(1)) if non_2xx else 0) + (
+        sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    )
+    return result
+
+
+async def _ttfb_ms(url: str, body: bytes, key: str | None, count: int) -> float:
+    import aiohttp
+
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    samples = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(count):
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.content.readany()
+                samples.append((time.perf_counter() - started) * 1000)
+                await response.read()
+    return statistics.median(samples)
+
+
+def ttfb_ms(url: str, *, model: str, key: str | None, count: int = 300) -> float:
+    import orjson
+
+    body = orjson.dumps({"model": model, "stream": True, "messages": PROMPT})
+    return asyncio.run(_ttfb_ms(url, body, key, count))
+
+
+def rss_mib(pids: list[int]) -> float:
+    import psutil
+
+    sizes = []
+    for pid in pids:
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+        sizes += [member.memory_info().rss for member in family if "python" in member.name()]
+    return max(sizes) / 2**20 if sizes else 0.0
+
+
+def wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def measure(target: str, url: str, *, model: str, key: str | None, duration: int) -> list[Result]:
+    results = []
+    plain = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "hello from the benchmark"}}]}}'
+    streamed = plain[:-1] + ', "stream": true}'
+    for scenario, body, connections in (
+        ("c1 plain", plain, 1),
+        ("c32 plain", plain, 32),
+        ("c64 plain", plain, 64),
+        ("c32 stream", streamed, 32),
+        ("c64 stream", streamed, 64),
+    ):
+        result = wrk(url, body=body, key=key, connections=connections, duration=duration)
+        result.target, result.scenario = target, scenario
+        results.append(result)
+        print(
+            f"  {target:<14} {scenario:<11} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+            f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}",
+            flush=True,
+        )
+    return results
+
+
+def start(
+    command: list[str], env: dict[str, str], pids: PidFile, name: str, stack: ExitStack
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    pids.add(name, process.pid)
+    stack.callback(_stop, process, name)
+    return process
+
+
+def litellm_target(env: dict[str, str], stack: ExitStack, pids: PidFile) -> tuple[str, str, subprocess.Popen[bytes]]:
+    venv = ROOT / ".hydite" / "litellm-venv"
+    if not (venv / "bin" / "litellm").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)  # noqa: S603
+    config = ROOT / ".hydite" / "litellm-bench.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/mock-gpt-4o-mini\n"
+        f"      api_base: http://127.0.0.1:{MOCK_PORT}/v1\n      api_key: unused\n"
+        "general_settings:\n  master_key: sk-litellm-bench\n"
+    )
+    litellm_env = {k: v for k, v in env.items() if k not in {"DATABASE_URL"}}
+    command = [
+        *taskset("0"),
+        str(venv / "bin" / "litellm"),
+        "--config",
+        str(config),
+        "--port",
+        str(LITELLM_PORT),
+        "--num_workers",
+        "1",
+    ]
+    process = start(command, litellm_env, pids, "litellm", stack)
+    wait_http(f"http://127.0.0.1:{LITELLM_PORT}/health/liveliness", timeout_s=180)
+    return f"http://127.0.0.1:{LITELLM_PORT}/v1/chat/completions", "sk-litellm-bench", process
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--compare", choices=["litellm"], default=None)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    state = ROOT / ".hydite" / "bench"
+    state.mkdir(parents=True, exist_ok=True)
+    pids = PidFile(state / "bench.pids")
+    with ExitStack() as stack:
+        env = service_env(stack, pids, "-bench")
+        env.update(
+            {
+                "DEBUG": "0",
+                "SECRET_KEY": secrets.token_urlsafe(40),
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "SECURE_SSL_REDIRECT": "0",
+                "HYDITE_STATE_DIR": str(state),
+                "LOG_LEVEL": "WARNING",
+                "HYDITE_FERNET_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+                "HYDITE_MOCK_PROVIDER_URL": f"http://127.0.0.1:{MOCK_PORT}/v1",
+                "HYDITE_ADMIN_PASSWORD": "bench-only-pw-1",
+                "STATIC_ROOT": str(state / "static"),
+            }
+        )
+        subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+        subprocess.run([PYTHON, "manage.py", "migrate_schemas", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+        subprocess.run([PYTHON, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        key = (state / "demo-key").read_text().strip()
+        start(
+            [
+                *taskset("1"),
+                PYTHON,
+                "-m",
+                "apps.mock_provider",
+                "--port",
+                str(MOCK_PORT),
+                "--chunks",
+                str(STREAM_CHUNKS),
+            ],
+            env,
+            pids,
+            "mock",
+            stack,
+        )
+        start([*taskset("1"), PYTHON, "manage.py", "spend_consumer"], env, pids, "spend-consumer", stack)
+        wait_http(f"http://127.0.0.1:{MOCK_PORT}/health")
+        direct = f"http://127.0.0.1:{MOCK_PORT}/v1/chat/completions"
+        print(f"Gateway benchmark, {args.duration}s per run, {time.strftime('%Y-%m-%d')}", flush=True)
+        results = measure("direct (mock)", direct, model="mock-gpt-4o-mini", key=None, duration=args.duration)
+        ttfb = {"direct (mock)": ttfb_ms(direct, model="mock-gpt-4o-mini", key=None)}
+        rss: dict[str, float] = {}
+        gateway_url = f"http://127.0.0.1:{GATEWAY_PORT}/v1/chat/completions"
+        for workers, cores in ((1, "0"), (2, "0,1")):
+            name = f"gateway {workers}w"
+            command = [
+                *taskset(cores),
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "hydite.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(GATEWAY_PORT),
+                "--workers",
+                str(workers),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+            with ExitStack() as gateway_stack:
+                process = start(command, env, pids, name, gateway_stack)
+                wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/healthz")
+                results += measure(name, gateway_url, model="gpt-4o-mini", key=key, duration=args.duration)
+                ttfb[name] = ttfb_ms(gateway_url, model="gpt-4o-mini", key=key)
+                rss[name] = rss_mib([process.pid])
+        if args.compare == "litellm":
+            with ExitStack() as litellm_stack:
+                url, litellm_key, process = litellm_target(env, litellm_stack, pids)
+                results += measure("litellm", url, model="gpt-4o-mini", key=litellm_key, duration=args.duration)
+                ttfb["litellm"] = ttfb_ms(url, model="gpt-4o-mini", key=litellm_key)
+                rss["litellm"] = rss_mib([process.pid])
+        report(results, ttfb, rss)
+    return 0
+
+
+def report(results: list[Result], ttfb: dict[str, float], rss: dict[str, float]) -> None:
+    by = {(r.target, r.scenario): r for r in results}
+    targets = list(dict.fromkeys(r.target for r in results))
+    scenarios = ["c32 plain", "c64 plain", "c32 stream", "c64 stream"]
+    print(
+        "\n| target | "
+        + " | ".join(f"{s} req/s (p50/p99 ms)" for s in scenarios)
+        + " | c1 p50 ms | added c1 p50 ms | stream TTFB p50 ms | added TTFB ms | RSS MiB | errors |"
+    )
+    print("|---" * (len(scenarios) + 7) + "|")
+    direct_c1 = by[("direct (mock)", "c1 plain")].p50_ms
+    for target in targets:
+        cells = [
+            f"{by[(target, s)].rps:,.0f} ({by[(target, s)].p50_ms:.2f}/{by[(target, s)].p99_ms:.2f})" for s in scenarios
+        ]
+        c1 = by[(target, "c1 plain")].p50_ms
+        errors = sum(r.errors for r in results if r.target == target)
+        print(
+            f"| {target} | " + " | ".join(cells) + f" | {c1:.2f} | {c1 - direct_c1:+.2f} | {ttfb[target]:.2f} | "
+            f"{ttfb[target] - ttfb['direct (mock)']:+.2f} | {rss.get(target, 0):.0f} | {errors} |"
+        )
+    if "litellm" in targets:
+        for target in (t for t in targets if t.startswith("gateway")):
+            ratios = ", ".join(
+                f"{s}: {by[(target, s)].rps / max(by[('litellm', s)].rps, 0.01):.1f}x" for s in scenarios
+            )
+            print(f"\n{target} vs LiteLLM: {ratios}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
