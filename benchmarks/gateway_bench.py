@@ -211,6 +211,7 @@ def main() -> int:
                 "HYDITE_MOCK_PROVIDER_URL": f"http://127.0.0.1:{MOCK_PORT}/v1",
                 "HYDITE_ADMIN_PASSWORD": "bench-only-pw-1",
                 "STATIC_ROOT": str(state / "static"),
+                "GATEWAY_UPSTREAM_ALLOWLIST": "127.0.0.1",
             }
         )
         subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)  # noqa: S603

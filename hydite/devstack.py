@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("HYDITE_STATE_DIR") or ROOT / ".hydite")
 PYTHON = sys.executable
 STOP_TIMEOUT_S = 15
+# The demo and the tests call the built-in mock provider on loopback: allow it, and only it.
+LOOPBACK_ALLOWLIST = "127.0.0.1,localhost"
 
 
 def log(message: str) -> None:
@@ -205,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
             env.setdefault("DEBUG", "1")
             env.setdefault("SECRET_KEY", _dev_secret_key())
             env.setdefault("HYDITE_MOCK_PROVIDER_URL", f"http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1")
+            env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", LOOPBACK_ALLOWLIST)
             log("applying migrations")
             _manage(env, "migrate_schemas", "--noinput", "-v", "0")
             _manage(env, "seed_demo")
@@ -318,6 +321,7 @@ def test(args: argparse.Namespace) -> int:
         env = service_env(stack, pids, "-test")
         env.setdefault("SECRET_KEY", "hydite-test-" + secrets.token_urlsafe(16))
         env.setdefault("HYDITE_FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", LOOPBACK_ALLOWLIST)
         command = [PYTHON, "-m", "pytest", *args.pytest_args]
         code = subprocess.run(command, cwd=ROOT, env=env).returncode  # noqa: S603
     return code

@@ -257,6 +257,10 @@ GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S = _env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_
 # How long a process trusts its in-memory copy of a key or channel: a revoked key
 # stops working everywhere within this many milliseconds.
 GATEWAY_SNAPSHOT_TTL_MS = _env_int("GATEWAY_SNAPSHOT_TTL_MS", 1000)
+# Upstream URLs may not reach loopback, private, link-local, CGNAT or metadata addresses,
+# except hosts/CIDRs listed here by the operator (make run lists 127.0.0.1 for the mock).
+GATEWAY_UPSTREAM_ALLOWLIST = _env_list("GATEWAY_UPSTREAM_ALLOWLIST", "")
+GATEWAY_UPSTREAM_REQUIRE_HTTPS = _env_bool("GATEWAY_UPSTREAM_REQUIRE_HTTPS", not DEBUG)
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")

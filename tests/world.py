@@ -49,7 +49,7 @@ def _build_world(mock_url: str) -> World:
             api_base=mock_url if upstream else "http://127.0.0.1:9/v1",
             credential=credential,
         )
-        channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=owner)
+        channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=owner, platform_managed=True)
     channel_model_set(
         channel=channel,
         alias="no-credential",
@@ -61,6 +61,7 @@ def _build_world(mock_url: str) -> World:
         channel=other,
         alias="staging-only",
         actor=owner,
+        platform_managed=True,
         deployments=[DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o", mock_url, credential)],
     )
     team = Team.objects.get(organization=organization, is_default=True)

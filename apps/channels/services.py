@@ -1,5 +1,6 @@
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -7,9 +8,11 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.channels.models import Channel, ChannelModel, Deployment
 from apps.channels.snapshots import channel_snapshot_publish
+from apps.core.errors import HyditeError
 from apps.core.schemas import current_schema
 from apps.orgs.models import Organization
 from apps.providers.models import ProviderCredential, ProviderType
+from apps.providers.url_safety import UnsafeUpstream, api_base_check
 
 DEFAULT_CHANNEL_NAME = "Default Channel"
 
@@ -53,14 +56,50 @@ def channel_default_ensure(*, organization: Organization, actor: User | None) ->
     )
 
 
+class InvalidDeployment(HyditeError):
+    code = "invalid_deployment"
+
+
+def _check_deployment(spec: DeploymentSpec, *, organization_id: int, platform_managed: bool) -> DeploymentSpec:
+    if spec.provider not in ProviderType.values:
+        raise InvalidDeployment(f"Unknown provider {spec.provider!r}.", param="provider")
+    credential = spec.credential
+    if credential is not None and credential.organization_id is None and not platform_managed:
+        # CVE-2024-6587 class: the platform's own provider keys never go to a URL a tenant chose.
+        raise InvalidDeployment(
+            "Platform credentials can only be used by platform-managed deployments.", param="credential"
+        )
+    if credential is not None and credential.organization_id not in {None, organization_id}:
+        raise InvalidDeployment("That credential belongs to another organisation.", param="credential")
+    try:
+        api_base = api_base_check(
+            spec.api_base,
+            allowlist=settings.GATEWAY_UPSTREAM_ALLOWLIST,
+            require_https=settings.GATEWAY_UPSTREAM_REQUIRE_HTTPS,
+        )
+    except UnsafeUpstream as exc:
+        raise InvalidDeployment(str(exc), param="api_base") from exc
+    return replace(spec, api_base=api_base)
+
+
 @transaction.atomic
 def channel_model_set(
-    *, channel: Channel, alias: str, deployments: list[DeploymentSpec], actor: User | None
+    *,
+    channel: Channel,
+    alias: str,
+    deployments: list[DeploymentSpec],
+    actor: User | None,
+    platform_managed: bool = False,
 ) -> ChannelModel:
-    """Make `alias` callable through `channel`, served by exactly these deployments."""
-    for spec in deployments:
-        if spec.provider not in ProviderType.values:
-            raise ValueError(f"unknown provider {spec.provider!r}")
+    """Make `alias` callable through `channel`, served by exactly these deployments.
+
+    `platform_managed` is for operator paths (seed, staff tools): only those may pair a
+    deployment with one of the platform's own credentials.
+    """
+    deployments = [
+        _check_deployment(spec, organization_id=channel.organization_id, platform_managed=platform_managed)
+        for spec in deployments
+    ]
     channel_model, _ = ChannelModel.objects.get_or_create(channel=channel, alias=alias)
     channel_model.deployments.all().delete()
     Deployment.objects.bulk_create(

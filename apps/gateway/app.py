@@ -1,11 +1,13 @@
 """The /v1 ASGI application: authenticate, resolve the model in the key's channel, forward, stream back."""
 
 import asyncio
+import ipaddress
 import logging
 import random
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -29,15 +31,18 @@ from apps.gateway.errors import (
     MethodNotAllowed,
     ModelNotFound,
     RouteNotFound,
+    UpstreamNotAllowed,
     UpstreamTimeout,
     UpstreamUnavailable,
     error_body,
 )
 from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.record import RequestRecord
+from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.upstreams.openai_compatible import build_request, error_from_upstream
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens, usage_from_body
+from apps.providers.url_safety import UnsafeUpstream, address_check
 
 logger = logging.getLogger("hydite.gateway")
 
@@ -94,12 +99,18 @@ class Gateway:
         self.session: aiohttp.ClientSession | None = None
         self.snapshots: Snapshots | None = None
         self.spend: SpendEmitter | None = None
+        self._checked_hosts: set[str] = set()
 
     async def startup(self) -> None:
         timeout = aiohttp.ClientTimeout(
             total=settings.GATEWAY_UPSTREAM_TIMEOUT_S, connect=settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S
         )
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        connector = aiohttp.TCPConnector(
+            limit=0,
+            ttl_dns_cache=300,
+            keepalive_timeout=60,
+            resolver=CheckedResolver(settings.GATEWAY_UPSTREAM_ALLOWLIST),
+        )
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
         )
@@ -115,6 +126,19 @@ class Gateway:
             await self.session.close()
         if self.snapshots is not None:
             await self.snapshots.redis.aclose()
+
+    def _check_literal_host(self, url: str) -> None:
+        """aiohttp skips the resolver for IP literals, so those are checked here (once per host)."""
+        host = urlsplit(url).hostname or ""
+        if host in self._checked_hosts:
+            return
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            self._checked_hosts.add(host)  # a name: CheckedResolver checks every address it resolves to
+            return
+        address_check(host, host, settings.GATEWAY_UPSTREAM_ALLOWLIST)
+        self._checked_hosts.add(host)
 
     @staticmethod
     def _started(resource: Any) -> Any:
@@ -203,6 +227,7 @@ class Gateway:
         session: aiohttp.ClientSession = self._started(self.session)
         record.provider_started = time.perf_counter()
         try:
+            self._check_literal_host(upstream.url)
             # Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere.
             async with session.post(
                 upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False
@@ -217,6 +242,8 @@ class Gateway:
                         )
                 else:
                     await self._relay(response, send, headers, record)
+        except UnsafeUpstream as exc:
+            raise UpstreamNotAllowed(str(exc)) from exc
         except TimeoutError as exc:
             raise UpstreamTimeout() from exc
         except aiohttp.ClientError as exc:

@@ -41,6 +41,11 @@ class UpstreamUnavailable(HyditeError):
     default_message = "The model provider could not be reached."
 
 
+class UpstreamNotAllowed(HyditeError):
+    status, type, code = 502, "api_error", "upstream_not_allowed"
+    default_message = "The deployment's address is not allowed by the operator."
+
+
 class GatewayServerError(HyditeError):
     status, type, code = 500, "server_error", "internal_error"
     default_message = "The gateway had an error processing your request."

@@ -101,7 +101,7 @@ class Command(BaseCommand):
             )
             if current != [(upstream, base)]:
                 spec = DeploymentSpec(provider=ProviderType.OPENAI_COMPATIBLE, upstream_model=upstream, api_base=base)
-                channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=admin)
+                channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=admin, platform_managed=True)
 
     def _seed_demo_key(self, organization: Organization, admin: User) -> None:
         """One demo key whose clear text lives only in .hydite/demo-key, so every make run prints the same key."""
