@@ -29,6 +29,9 @@ curl -fsS "${url}v1/models" -H "Authorization: Bearer $key" | grep -q '"gpt-4o-m
 curl -fsS "${url}v1/chat/completions" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}' | grep -q '"total_tokens"' \
   || fail "the printed curl got no completion through the mock provider"
+admin_key=$(sed -n 's/^ *Admin key: *\(sk-hydite-admin-[0-9a-f]*\).*/\1/p' "$log" | head -n 1)
+[ -n "$admin_key" ] || fail "no management key printed"
+curl -fsS "${url}key/list" -H "Authorization: Bearer $admin_key" | grep -q '"total_count"' || fail "/key/list refused the printed management key"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
 [ "$code" = 302 ] || fail "anonymous dashboard should redirect to login, got $code"
 

@@ -1,12 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.dashboard.views import healthz
+from apps.keys import api as keys_api
 from apps.spend.views import spend_logs_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("spend/logs", spend_logs_view, name="spend_logs"),
+    path("key/generate", keys_api.KeyGenerateApi.as_view(), name="key_generate"),
+    path("key/list", keys_api.KeyListApi.as_view(), name="key_list"),
+    path("key/info", keys_api.KeyInfoApi.as_view(), name="key_info"),
+    path("key/update", keys_api.KeyUpdateApi.as_view(), name="key_update"),
+    path("key/regenerate", keys_api.KeyRegenerateApi.as_view(), name="key_regenerate"),
+    path("key/delete", keys_api.KeyDeleteApi.as_view(), name="key_delete"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("apps.orgs.urls")),

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.keys.models import VirtualKey
+from apps.keys.models import ManagementKey, VirtualKey
 
 
 @admin.register(VirtualKey)
@@ -17,4 +17,14 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ManagementKey)
+class ManagementKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "key_prefix", "organization", "created_by", "created_at", "revoked_at")
+    exclude = ("key_hash",)
+    readonly_fields = ("key_prefix", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -21,6 +21,12 @@ class VirtualKey(models.Model):
     key_suffix = models.CharField(max_length=4)
     status = models.CharField(max_length=16, choices=KeyStatus.choices, default=KeyStatus.ACTIVE)
     metadata = models.JSONField(default=dict, blank=True)
+    # Limits accepted through the management API (LiteLLM's names); enforced by the quota layer.
+    allowed_models = models.JSONField(default=list, blank=True)
+    max_budget_micros = models.BigIntegerField(null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    tpm_limit = models.PositiveBigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     regenerated_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -31,3 +37,20 @@ class VirtualKey(models.Model):
     @property
     def display(self) -> str:
         return f"{self.key_prefix}…{self.key_suffix}"
+
+
+class ManagementKey(models.Model):
+    """A key for the management API (sk-hydite-admin-…): one organisation, or the whole instance (staff)."""
+
+    organization = models.ForeignKey(
+        "orgs.Organization", on_delete=models.CASCADE, null=True, blank=True, related_name="management_keys"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=24)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"

@@ -13,7 +13,7 @@ from apps.channels.models import Channel
 from apps.channels.services import channel_default_ensure
 from apps.core.schemas import current_schema
 from apps.keys.errors import InvalidKey, KeyRevoked
-from apps.keys.models import KeyStatus, VirtualKey
+from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.snapshots import key_snapshot_publish
 from apps.orgs.models import Organization, Team
 from apps.tenancy.models import KeyRoute
@@ -147,3 +147,62 @@ def key_rename(*, key: VirtualKey, name: str, actor: User) -> VirtualKey:
         after=_state(key),
     )
     return key
+
+
+MANAGEMENT_KEY_PREFIX = "sk-hydite-admin-"
+
+
+@transaction.atomic
+def management_key_create(
+    *, organization: Organization | None, name: str, actor: User, plaintext: str | None = None
+) -> tuple[ManagementKey, str]:
+    """A management API key for one organisation, or (organization None, staff only) the instance."""
+    if organization is None and not actor.is_staff:
+        raise InvalidKey("Only staff may create instance-wide management keys.", param="organization")
+    secret = plaintext or MANAGEMENT_KEY_PREFIX + secrets.token_hex(16)
+    if not secret.startswith(MANAGEMENT_KEY_PREFIX) or len(secret) != len(MANAGEMENT_KEY_PREFIX) + 32:
+        raise InvalidKey("A management key is sk-hydite-admin- followed by 32 hex characters.", param="key")
+    key = ManagementKey.objects.create(
+        organization=organization,
+        created_by=actor,
+        name=name,
+        key_hash=key_hash(secret),
+        key_prefix=secret[: len(MANAGEMENT_KEY_PREFIX) + 4],
+    )
+    audit_record(
+        actor=actor,
+        action="management_key.create",
+        target=key,
+        organization_id=organization.pk if organization else None,
+        after={"name": name},
+    )
+    return key, secret
+
+
+@transaction.atomic
+def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> VirtualKey:
+    """Set any of: allowed_models, max_budget_micros, rpm_limit, tpm_limit, expires_at, metadata, name."""
+    allowed = {"allowed_models", "max_budget_micros", "rpm_limit", "tpm_limit", "expires_at", "metadata", "name"}
+    unknown = set(limits) - allowed
+    if unknown:
+        raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
+    if key.status == KeyStatus.REVOKED:
+        raise KeyRevoked()
+    before = {name: _jsonable(getattr(key, name)) for name in limits}
+    for name, value in limits.items():
+        setattr(key, name, value)
+    key.save(update_fields=list(limits))
+    audit_record(
+        actor=actor,
+        action="key.update",
+        target=key,
+        organization_id=key.organization_id,
+        before=before,
+        after={name: _jsonable(getattr(key, name)) for name in limits},
+    )
+    _publish_on_commit(key.key_hash)
+    return key
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -11,8 +11,8 @@ from apps.accounts.models import User
 from apps.accounts.services import superuser_ensure, user_create
 from apps.channels.models import Deployment
 from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
-from apps.keys.models import KeyStatus, VirtualKey
-from apps.keys.services import key_generate, key_hash
+from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
+from apps.keys.services import key_generate, key_hash, management_key_create
 from apps.keys.snapshots import key_snapshot_publish
 from apps.orgs.models import Membership, Organization, Team
 from apps.orgs.roles import Role
@@ -64,6 +64,7 @@ class Command(BaseCommand):
             organization = self._seed_demo_organization(admin)
             self._seed_demo_channel(organization, admin)
             self._seed_demo_key(organization, admin)
+            self._seed_demo_management_key(organization, admin)
         self.stdout.write("Demo data is in place.")
 
     def _remember_admin_password(self, password: str) -> None:
@@ -116,3 +117,13 @@ class Command(BaseCommand):
         path.write_text(plaintext + "\n")
         path.chmod(0o600)
         self.stdout.write("Created the demo key (its clear text is in .hydite/demo-key).")
+
+    def _seed_demo_management_key(self, organization: Organization, admin: User) -> None:
+        """A management API key for the demo organisation, kept in clear only in .hydite/demo-admin-key."""
+        path = settings.HYDITE_STATE_DIR / "demo-admin-key"
+        plaintext = path.read_text().strip() if path.exists() else ""
+        if plaintext and ManagementKey.objects.filter(key_hash=key_hash(plaintext), revoked_at__isnull=True).exists():
+            return
+        _, plaintext = management_key_create(organization=organization, name="Demo management key", actor=admin)
+        path.write_text(plaintext + "\n")
+        path.chmod(0o600)

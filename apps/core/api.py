@@ -1,0 +1,60 @@
+"""The management API's one error shape: {"error": {"message", "type", "param", "code"}} with the right status."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.core.errors import HyditeError
+
+_DRF_TYPES = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("authentication_error", "not_authenticated"),
+    403: ("permission_error", "permission_denied"),
+    404: ("not_found_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    409: ("conflict_error", "conflict"),
+    415: ("invalid_request_error", "unsupported_media_type"),
+    429: ("rate_limit_error", "rate_limited"),
+}
+
+
+def _body(message: str, error_type: str, code: str, param: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def _first_error(detail: Any, path: str = "") -> tuple[str | None, str]:
+    """The first field and message of a DRF validation error (nested dicts and lists included)."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            name = field if field != "non_field_errors" else None
+            param, message = _first_error(value, f"{path}.{field}" if path and name else name or path)
+            return param, message
+    if isinstance(detail, list) and detail:
+        return _first_error(detail[0], path)
+    return (path or None), str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, HyditeError):
+        return Response(_body(exc.message, exc.type, exc.code, exc.param), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # Django's 500 handling, logged; never a traceback to the client
+    error_type, code = _DRF_TYPES.get(response.status_code, ("api_error", "error"))
+    if isinstance(exc, exceptions.ValidationError):
+        param, message = _first_error(exc.detail)
+        response.data = _body(f"{param}: {message}" if param else message, error_type, "invalid_parameter", param)
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        response.data = _body(str(detail), error_type, getattr(detail, "code", None) or code, None)
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="hydite"'
+    return response

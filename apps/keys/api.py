@@ -1,0 +1,273 @@
+"""Management API for virtual keys, with the names and fields LiteLLM's scripts already use.
+
+POST /key/generate, GET /key/list, GET /key/info, POST /key/update, POST /key/regenerate, POST /key/delete.
+Authenticated by the dashboard session or `Authorization: Bearer sk-hydite-admin-…`.
+"""
+
+import re
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.channels.models import Channel
+from apps.core.errors import HyditeError, NotFound, PermissionDenied
+from apps.keys import services
+from apps.keys.access import access_key_by_id
+from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
+from apps.orgs.access import OrgAccess, access_organization_by_slug, access_team_by_slug
+from apps.orgs.models import Membership, Organization, Team
+from apps.orgs.roles import Action, Role
+from apps.orgs.selectors import organization_list_for_user
+
+MICROS = Decimal(1_000_000)
+_DURATION = re.compile(r"^(\d{1,6})([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class BadRequest(HyditeError):
+    code = "invalid_parameter"
+
+
+def _org_access(request: Request, slug: str | None, action: Action = Action.VIEW) -> OrgAccess:
+    """The organisation a call acts on: a management key's own, or one the session user belongs to."""
+    auth = request.auth
+    if isinstance(auth, ManagementKey):
+        organization = auth.organization
+        if organization is None:  # instance-wide (staff) key
+            organization = Organization.objects.filter(slug=slug or "").first()
+            if organization is None:
+                raise BadRequest("An instance-wide key must name the organization.", param="organization")
+        elif slug and slug != organization.slug:
+            raise NotFound("Organisation not found.")
+        return OrgAccess(user=auth.created_by, organization=organization, role=Role.ORG_ADMIN)
+    user = request.user
+    slug = slug or next((org.slug for org in organization_list_for_user(user=user)), "")
+    return access_organization_by_slug(user=user, slug=slug, action=action)
+
+
+def _expires_at(duration: str | None) -> Any:
+    if not duration:
+        return None
+    match = _DURATION.match(duration)
+    if match is None:
+        raise BadRequest("duration is a number and a unit: 30s, 15m, 12h or 30d.", param="duration")
+    return timezone.now() + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _budget_micros(budget: Decimal | None) -> int | None:
+    return None if budget is None else int((budget * MICROS).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def key_info(key: VirtualKey) -> dict[str, Any]:
+    return {
+        "key_id": key.pk,
+        "key_alias": key.name,
+        "key_name": key.display,
+        "organization": key.organization.slug,
+        "team_id": key.team_id,
+        "user_id": key.user_id,
+        "channel_id": key.channel_id,
+        "status": key.status,
+        "blocked": key.status == KeyStatus.PAUSED,
+        "models": key.allowed_models,
+        "max_budget": None if key.max_budget_micros is None else str(Decimal(key.max_budget_micros) / MICROS),
+        "rpm_limit": key.rpm_limit,
+        "tpm_limit": key.tpm_limit,
+        "expires": key.expires_at.isoformat() if key.expires_at else None,
+        "metadata": key.metadata,
+        "created_at": key.created_at.isoformat(),
+    }
+
+
+class LimitFields(serializers.Serializer):
+    key_alias = serializers.CharField(required=False, max_length=100)
+    models = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=500)
+    max_budget = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=14, decimal_places=6, min_value=Decimal(0)
+    )
+    rpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10**9)
+    tpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10**12)
+    duration = serializers.CharField(required=False, allow_null=True, max_length=10)
+    metadata = serializers.DictField(required=False)
+
+    def limits(self) -> dict[str, Any]:
+        data = self.validated_data
+        limits: dict[str, Any] = {}
+        if "key_alias" in data:
+            limits["name"] = data["key_alias"]
+        if "models" in data:
+            limits["allowed_models"] = data["models"]
+        if "max_budget" in data:
+            limits["max_budget_micros"] = _budget_micros(data["max_budget"])
+        for name in ("rpm_limit", "tpm_limit", "metadata"):
+            if name in data:
+                limits[name] = data[name]
+        if "duration" in data:
+            limits["expires_at"] = _expires_at(data["duration"])
+        return limits
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+class KeyGenerateApi(APIView):
+    class KeyGenerateInputSerializer(LimitFields):
+        organization = serializers.SlugField(required=False)
+        team_id = serializers.IntegerField(required=False, min_value=1)
+        user_id = serializers.IntegerField(required=False, min_value=1)
+        channel_id = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(request=KeyGenerateInputSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        payload = _valid(self.KeyGenerateInputSerializer, request.data)
+        data = payload.validated_data
+        access = _org_access(request, data.get("organization"))
+        organization = access.organization
+        team = (
+            Team.objects.filter(organization=organization, pk=data["team_id"]).first()
+            if "team_id" in data
+            else Team.objects.filter(organization=organization, is_default=True).first()
+        )
+        if team is None:
+            raise NotFound("Team not found.")
+        if not access_team_by_slug(org_access=access, slug=team.slug).can(Action.USE):
+            raise PermissionDenied("Minting a key needs the developer role in its team.", param="team_id")
+        owner = access.user
+        if "user_id" in data:
+            member = Membership.objects.filter(organization=organization, user_id=data["user_id"], team__isnull=True)
+            if not member.exists():
+                raise NotFound("That user is not a member of the organisation.")
+            if data["user_id"] != access.user.pk and not access.can(Action.MANAGE_ORG):
+                raise PermissionDenied("Only an org admin may mint keys for someone else.", param="user_id")
+            owner = member.select_related("user").first().user  # type: ignore[union-attr]
+        channel = None
+        if "channel_id" in data:
+            channel = Channel.objects.filter(organization=organization, pk=data["channel_id"]).first()
+            if channel is None:
+                raise NotFound("Channel not found.")
+        key, secret = services.key_generate(
+            organization=organization,
+            team=team,
+            user=owner,
+            channel=channel,
+            name=data.get("key_alias") or "api key",
+            actor=access.user,
+        )
+        limits = {name: value for name, value in payload.limits().items() if name != "name"}
+        if limits:
+            key = services.key_update_limits(key=key, actor=access.user, **limits)
+        return Response({"key": secret, **key_info(key)})
+
+
+def _key_from(request: Request, access: OrgAccess, data: dict[str, Any], action: Action) -> VirtualKey:
+    if data.get("key_id"):
+        return access_key_by_id(org_access=access, key_id=data["key_id"], action=action)
+    raw = data.get("key") or ""
+    hashed = raw if re.fullmatch(r"[0-9a-f]{64}", raw) else services.key_hash(raw)
+    key = VirtualKey.objects.filter(organization=access.organization, key_hash=hashed).only("pk").first()
+    if key is None:
+        raise NotFound("Key not found.")
+    return access_key_by_id(org_access=access, key_id=key.pk, action=action)
+
+
+class KeySelector(serializers.Serializer):
+    organization = serializers.SlugField(required=False)
+    key = serializers.CharField(required=False, max_length=100)
+    key_id = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("key") and not attrs.get("key_id"):
+            raise serializers.ValidationError({"key": "Give the key (or its SHA-256) or key_id."})
+        return attrs
+
+
+class KeyInfoApi(APIView):
+    @extend_schema(parameters=[KeySelector], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        data = _valid(KeySelector, request.query_params).validated_data
+        access = _org_access(request, data.get("organization"))
+        key = _key_from(request, access, data, Action.VIEW)
+        return Response({"key": key.display, "info": key_info(key)})
+
+
+class KeyListApi(APIView):
+    class KeyListQuerySerializer(serializers.Serializer):
+        organization = serializers.SlugField(required=False)
+        team_id = serializers.IntegerField(required=False, min_value=1)
+        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        size = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+    @extend_schema(parameters=[KeyListQuerySerializer], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        data = _valid(self.KeyListQuerySerializer, request.query_params).validated_data
+        access = _org_access(request, data.get("organization"))
+        keys = VirtualKey.objects.filter(organization=access.organization).select_related("organization")
+        if "team_id" in data:
+            keys = keys.filter(team_id=data["team_id"])
+        page = Paginator(keys.order_by("-created_at", "-id"), data["size"]).get_page(data["page"])
+        return Response(
+            {
+                "keys": [key_info(key) for key in page],
+                "total_count": page.paginator.count,
+                "current_page": page.number,
+                "total_pages": page.paginator.num_pages,
+            }
+        )
+
+
+class KeyUpdateApi(APIView):
+    class KeyUpdateInputSerializer(KeySelector, LimitFields):
+        blocked = serializers.BooleanField(required=False)
+
+    @extend_schema(request=KeyUpdateInputSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        payload = _valid(self.KeyUpdateInputSerializer, request.data)
+        data = payload.validated_data
+        access = _org_access(request, data.get("organization"))
+        key = _key_from(request, access, data, Action.USE)
+        limits = payload.limits()
+        if limits:
+            key = services.key_update_limits(key=key, actor=access.user, **limits)
+        if "blocked" in data:
+            status = KeyStatus.PAUSED if data["blocked"] else KeyStatus.ACTIVE
+            key = services.key_set_status(key=key, status=status, actor=access.user)
+        return Response(key_info(key))
+
+
+class KeyRegenerateApi(APIView):
+    @extend_schema(request=KeySelector, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = _valid(KeySelector, request.data).validated_data
+        access = _org_access(request, data.get("organization"))
+        key, secret = services.key_regenerate(key=_key_from(request, access, data, Action.USE), actor=access.user)
+        return Response({"key": secret, **key_info(key)})
+
+
+class KeyDeleteApi(APIView):
+    class KeyDeleteInputSerializer(serializers.Serializer):
+        organization = serializers.SlugField(required=False)
+        keys = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=500)
+        key_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+
+    @extend_schema(request=KeyDeleteInputSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = _valid(self.KeyDeleteInputSerializer, request.data).validated_data
+        if not data.get("keys") and not data.get("key_ids"):
+            raise BadRequest("Give keys (clear text or SHA-256) or key_ids.", param="keys")
+        access = _org_access(request, data.get("organization"))
+        targets = [_key_from(request, access, {"key": raw}, Action.USE) for raw in data.get("keys", [])]
+        targets += [_key_from(request, access, {"key_id": key_id}, Action.USE) for key_id in data.get("key_ids", [])]
+        for key in targets:
+            services.key_set_status(key=key, status=KeyStatus.REVOKED, actor=access.user)
+        return Response({"deleted_keys": [key.pk for key in targets]})

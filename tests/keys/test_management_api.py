@@ -1,0 +1,133 @@
+"""The management API (/key/*): LiteLLM-compatible fields, management-key auth, one JSON error shape."""
+
+import hashlib
+
+import pytest
+from django.test import Client
+
+from apps.keys.models import KeyStatus, VirtualKey
+from apps.keys.services import management_key_create
+from tests.conftest import EDGE_HOST, client_for
+
+
+def _admin_client(org, user) -> tuple[Client, str]:  # type: ignore[no-untyped-def]
+    _, secret = management_key_create(organization=org, name="ci", actor=user)
+    return Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION=f"Bearer {secret}"), secret
+
+
+def _error(response):  # type: ignore[no-untyped-def]
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+def test_generate_list_info_update_regenerate_delete(org_with_roles):
+    org, platform, admin = (
+        org_with_roles["organization"],
+        org_with_roles["platform"],
+        org_with_roles["users"]["org_admin"],
+    )
+    http, _ = _admin_client(org, admin)
+    created = http.post(
+        "/key/generate",
+        {
+            "key_alias": "script",
+            "team_id": platform.pk,
+            "models": ["gpt-4o-mini"],
+            "max_budget": "12.50",
+            "rpm_limit": 60,
+            "tpm_limit": 100000,
+            "duration": "30d",
+            "metadata": {"env": "ci"},
+        },
+        content_type="application/json",
+    )
+    assert created.status_code == 200, created.content
+    body = created.json()
+    assert body["key"].startswith("sk-hydite-") and len(body["key"]) == 42
+    key = VirtualKey.objects.get(pk=body["key_id"])
+    assert key.key_hash == hashlib.sha256(body["key"].encode()).hexdigest()
+    assert (key.max_budget_micros, key.rpm_limit, key.tpm_limit, key.allowed_models) == (
+        12_500_000,
+        60,
+        100000,
+        ["gpt-4o-mini"],
+    )
+    assert key.expires_at is not None and body["max_budget"] == "12.5" and body["metadata"] == {"env": "ci"}
+
+    listed = http.get("/key/list", {"team_id": platform.pk}).json()
+    assert body["key_id"] in [row["key_id"] for row in listed["keys"]] and listed["total_count"] >= 1
+    info = http.get("/key/info", {"key": body["key"]}).json()
+    assert info["info"]["key_alias"] == "script" and body["key"] not in str(info)
+    assert http.get("/key/info", {"key": key.key_hash}).json()["info"]["key_id"] == key.pk
+
+    updated = http.post(
+        "/key/update", {"key_id": key.pk, "rpm_limit": 10, "blocked": True}, content_type="application/json"
+    )
+    assert updated.status_code == 200 and updated.json()["rpm_limit"] == 10 and updated.json()["blocked"] is True
+    assert VirtualKey.objects.get(pk=key.pk).status == KeyStatus.PAUSED
+
+    regenerated = http.post("/key/regenerate", {"key": body["key"]}, content_type="application/json").json()
+    assert regenerated["key"] != body["key"] and regenerated["key_id"] == key.pk
+    deleted = http.post("/key/delete", {"keys": [regenerated["key"]]}, content_type="application/json").json()
+    assert deleted == {"deleted_keys": [key.pk]}
+    assert VirtualKey.objects.get(pk=key.pk).status == KeyStatus.REVOKED
+
+
+def test_errors_are_json_with_the_right_status(org_with_roles, second_org):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    http, _ = _admin_client(org, admin)
+    response = http.post("/key/generate", {"rpm_limit": -1}, content_type="application/json")
+    assert response.status_code == 400 and _error(response)["param"] == "rpm_limit"
+    response = http.post("/key/generate", {"duration": "forever"}, content_type="application/json")
+    assert response.status_code == 400 and _error(response)["param"] == "duration"
+    response = http.post("/key/generate", "{not json", content_type="application/json")
+    assert response.status_code == 400 and _error(response)
+    assert http.get("/key/info").status_code == 400
+    response = http.get("/key/info", {"key_id": 999999})
+    assert response.status_code == 404 and _error(response)["type"] == "not_found_error"
+    # Another organisation's key, by id and by clear text: not found.
+    other_team = second_org.teams.get(is_default=True)
+    other_owner = second_org.memberships.first().user
+    from apps.keys.services import key_generate
+
+    other_key, other_secret = key_generate(
+        organization=second_org, team=other_team, user=other_owner, name="x", actor=other_owner
+    )
+    assert http.get("/key/info", {"key_id": other_key.pk}).status_code == 404
+    assert http.post("/key/delete", {"keys": [other_secret]}, content_type="application/json").status_code == 404
+    assert http.get("/key/list", {"organization": second_org.slug}).status_code == 404
+    assert VirtualKey.objects.get(pk=other_key.pk).status == KeyStatus.ACTIVE
+    response = Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION="Bearer sk-hydite-admin-" + "0" * 32).get("/key/list")
+    assert response.status_code == 401 and _error(response)["type"] == "authentication_error"
+    response = Client(HTTP_HOST=EDGE_HOST).get("/key/list")
+    assert response.status_code == 401 and response["Content-Type"] == "application/json"
+    assert http.get("/key/generate").status_code == 405
+
+
+def test_session_users_keep_their_role(org_with_roles):
+    org, users = org_with_roles["organization"], org_with_roles["users"]
+    viewer = client_for(users["viewer"])
+    response = viewer.post("/key/generate", {"organization": org.slug}, content_type="application/json")
+    assert response.status_code == 403 and _error(response)["code"] == "permission_denied"
+    developer = client_for(users["developer"])
+    response = developer.post(
+        "/key/generate",
+        {"organization": org.slug, "team_id": org_with_roles["platform"].pk, "user_id": users["viewer"].pk},
+        content_type="application/json",
+    )
+    assert response.status_code == 403 and _error(response)["param"] == "user_id"
+    response = developer.post(
+        "/key/generate",
+        {"organization": org.slug, "team_id": org_with_roles["platform"].pk},
+        content_type="application/json",
+    )
+    assert response.status_code == 200 and response.json()["user_id"] == users["developer"].pk
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/"])
+def test_openapi_schema_and_docs_are_published(org_with_roles, path):
+    response = client_for(org_with_roles["users"]["org_admin"]).get(path)
+    assert response.status_code == 200
+    if path == "/api/schema/":
+        assert b"/key/generate" in response.content
