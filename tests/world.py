@@ -56,6 +56,16 @@ def _build_world(mock_url: str) -> World:
         actor=owner,
         deployments=[DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url)],
     )
+    azure = DeploymentSpec(
+        provider=ProviderType.AZURE,
+        upstream_model="mock-gpt-4o-mini",
+        api_base=mock_url.removesuffix("/v1"),
+        credential=credential,
+        api_version="2024-10-21",
+    )
+    channel_model_set(channel=channel, alias="azure-gpt", deployments=[azure], actor=owner, platform_managed=True)
+    anthropic = DeploymentSpec(ProviderType.ANTHROPIC, "claude-sonnet-4-5", mock_url, credential)
+    channel_model_set(channel=channel, alias="not-yet", deployments=[anthropic], actor=owner, platform_managed=True)
     other = channel_create(organization=organization, name="Staging", actor=owner)
     channel_model_set(
         channel=other,

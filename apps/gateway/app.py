@@ -32,6 +32,7 @@ from apps.gateway.errors import (
     ModelNotFound,
     RouteNotFound,
     UpstreamNotAllowed,
+    UpstreamNotSupported,
     UpstreamTimeout,
     UpstreamUnavailable,
     error_body,
@@ -40,7 +41,7 @@ from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.record import RequestRecord
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
-from apps.gateway.upstreams.openai_compatible import build_request, error_from_upstream
+from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens, usage_from_body
 from apps.providers.url_safety import UnsafeUpstream, address_check
 
@@ -221,7 +222,11 @@ class Gateway:
         record.deployment = deployment
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
         upstream_body, client_wants_usage = _upstream_body(body, path)
-        upstream = build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
+        try:
+            adapter = adapter_for(deployment["provider"])
+        except ProviderNotSupported as exc:
+            raise UpstreamNotSupported(str(exc)) from exc
+        upstream = adapter.build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
         resolved = f"{deployment['provider']}/{deployment['upstream_model']}".encode()
         headers = [*headers, (b"x-gateway-model-resolved", resolved)]
         session: aiohttp.ClientSession = self._started(self.session)
@@ -241,7 +246,7 @@ class Gateway:
                             prompt_tokens=estimate_prompt_tokens(body), completion_tokens=max(0, tap.events - 2)
                         )
                 else:
-                    await self._relay(response, send, headers, record)
+                    await self._relay(response, send, headers, record, adapter)
         except UnsafeUpstream as exc:
             raise UpstreamNotAllowed(str(exc)) from exc
         except TimeoutError as exc:
@@ -252,13 +257,13 @@ class Gateway:
             record.provider_finished = time.perf_counter()
 
     async def _relay(
-        self, response: aiohttp.ClientResponse, send: Send, headers: Headers, record: RequestRecord
+        self, response: aiohttp.ClientResponse, send: Send, headers: Headers, record: RequestRecord, adapter: Any
     ) -> None:
         payload = await response.read()
         if 300 <= response.status < 400:
             raise UpstreamUnavailable("The model provider answered with a redirect; the gateway does not follow them.")
         if response.status >= 400:
-            status, error = response.status, error_from_upstream(response.status, payload)
+            status, error = response.status, adapter.error_from_upstream(response.status, payload)
             if status in {401, 403}:
                 # The provider refused *our* credential; the caller's key is fine, so this is a gateway fault.
                 status = 502

@@ -46,6 +46,10 @@ class UpstreamNotAllowed(HyditeError):
     default_message = "The deployment's address is not allowed by the operator."
 
 
+class UpstreamNotSupported(HyditeError):
+    status, type, code = 501, "api_error", "provider_not_supported"
+
+
 class GatewayServerError(HyditeError):
     status, type, code = 500, "server_error", "internal_error"
     default_message = "The gateway had an error processing your request."

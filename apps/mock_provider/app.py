@@ -56,6 +56,7 @@ ERROR_TYPES = {
 }
 _MODEL_STATUS = re.compile(r"mock-status-(\d{3})")
 _MODEL_SLOW = re.compile(r"mock-slow-(\d+)")
+_AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)(/chat/completions|/completions|/embeddings)$")
 
 
 class MockError(Exception):
@@ -277,13 +278,18 @@ async def _send_json(send: Send, status: int, body: bytes, extra: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-def _parse_json(raw: bytes) -> dict[str, Any]:
+def _parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise MockError(400, "We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
         raise MockError(400, "The request body must be a JSON object.")
+    return body
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    body = _parse_json_object(raw)
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise MockError(400, "you must provide a model parameter", param="model")
     return body
@@ -330,12 +336,21 @@ class MockProvider:
             "/v1/completions": self._completions,
             "/v1/embeddings": self._embeddings,
         }
+        azure = _AZURE_PATH.match(path)
+        azure_deployment = None
+        if azure is not None:
+            # Azure OpenAI's shape: /openai/deployments/<deployment>/<operation>?api-version=…
+            if b"api-version=" not in scope.get("query_string", b""):
+                raise MockError(400, "Missing required query parameter api-version.", param="api-version")
+            azure_deployment, path = azure.group(1), "/v1" + azure.group(2)
         handler = handlers.get(path)
         if handler is None:
             raise MockError(404, f"Invalid URL ({method} {scope['path']})")
         if method != "POST":
             raise MockError(405, f"Method {method} is not allowed here.")
         raw = await _read_body(receive)
+        if azure_deployment is not None:
+            raw = orjson.dumps({**_parse_json_object(raw), "model": azure_deployment})
         body = _parse_json(raw)
         behaviour = Behaviour.from_request(headers, body["model"], default_chunks=self.default_chunks)
         await self._apply_behaviour(behaviour)

@@ -1,0 +1,28 @@
+"""Provider adapters: one module per wire format, one interface; they import no Django.
+
+Each module has `build_request(deployment=, path=, body=, secret=) -> UpstreamRequest` and
+`error_from_upstream(status, payload) -> dict` (OpenAI's error object).
+"""
+
+from types import ModuleType
+
+from apps.gateway.upstreams import azure, openai_compatible
+
+ADAPTERS: dict[str, ModuleType] = {
+    "openai": openai_compatible,
+    "openai_compatible": openai_compatible,
+    "deepseek": openai_compatible,
+    "qwen": openai_compatible,
+    "azure": azure,
+}
+
+
+class ProviderNotSupported(Exception):
+    pass
+
+
+def adapter_for(provider: str) -> ModuleType:
+    try:
+        return ADAPTERS[provider]
+    except KeyError:
+        raise ProviderNotSupported(f"The gateway has no adapter for provider {provider!r} yet.") from None
