@@ -64,8 +64,10 @@ def _build_world(mock_url: str) -> World:
         api_version="2024-10-21",
     )
     channel_model_set(channel=channel, alias="azure-gpt", deployments=[azure], actor=owner, platform_managed=True)
-    anthropic = DeploymentSpec(ProviderType.ANTHROPIC, "claude-sonnet-4-5", mock_url, credential)
-    channel_model_set(channel=channel, alias="not-yet", deployments=[anthropic], actor=owner, platform_managed=True)
+    anthropic = DeploymentSpec(ProviderType.ANTHROPIC, "mock-gpt-4o", mock_url.removesuffix("/v1"), credential)
+    channel_model_set(channel=channel, alias="claude", deployments=[anthropic], actor=owner, platform_managed=True)
+    gemini = DeploymentSpec(ProviderType.GEMINI, "gemini-2.5-flash", mock_url, credential)
+    channel_model_set(channel=channel, alias="not-yet", deployments=[gemini], actor=owner, platform_managed=True)
     other = channel_create(organization=organization, name="Staging", actor=owner)
     channel_model_set(
         channel=other,

@@ -226,7 +226,10 @@ class Gateway:
             adapter = adapter_for(deployment["provider"])
         except ProviderNotSupported as exc:
             raise UpstreamNotSupported(str(exc)) from exc
-        upstream = adapter.build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
+        try:
+            upstream = adapter.build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
+        except ValueError as exc:  # the provider cannot express this request
+            raise BadRequest(str(exc), param="model") from exc
         resolved = f"{deployment['provider']}/{deployment['upstream_model']}".encode()
         headers = [*headers, (b"x-gateway-model-resolved", resolved)]
         session: aiohttp.ClientSession = self._started(self.session)
@@ -239,8 +242,10 @@ class Gateway:
             ) as response:
                 if record.stream and response.status == 200:
                     tap = StreamTap(strip_usage_event=not client_wants_usage)
+                    translator_class = getattr(adapter, "StreamTranslator", None)
+                    translator = translator_class(include_usage=True) if translator_class else None
                     try:
-                        await self._stream(response, receive, send, headers, tap)
+                        await self._stream(response, receive, send, headers, tap, translator)
                     finally:
                         record.usage = tap.final_usage() or record.estimate(
                             prompt_tokens=estimate_prompt_tokens(body), completion_tokens=max(0, tap.events - 2)
@@ -263,7 +268,8 @@ class Gateway:
         if 300 <= response.status < 400:
             raise UpstreamUnavailable("The model provider answered with a redirect; the gateway does not follow them.")
         if response.status >= 400:
-            status, error = response.status, adapter.error_from_upstream(response.status, payload)
+            status = getattr(adapter, "STATUS_FOR_CLIENT", {}).get(response.status, response.status)
+            error = adapter.error_from_upstream(response.status, payload)
             if status in {401, 403}:
                 # The provider refused *our* credential; the caller's key is fine, so this is a gateway fault.
                 status = 502
@@ -276,13 +282,25 @@ class Gateway:
             record.error_code = str(error.get("code") or error["type"])
             await send_bytes(send, status, orjson.dumps({"error": error}), [JSON, *headers])
             return
+        translate = getattr(adapter, "translate_response", None)
+        if translate is not None:
+            try:
+                payload = translate(payload)
+            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+                raise UpstreamUnavailable("The model provider sent a response the gateway could not read.") from exc
         record.usage = usage_from_body(payload)
         if record.usage is not None:
             headers = [*headers, (b"x-usage-total-tokens", str(record.usage.total_tokens).encode())]
         await send_bytes(send, response.status, payload, [JSON, *headers])
 
     async def _stream(
-        self, response: aiohttp.ClientResponse, receive: Receive, send: Send, headers: Headers, tap: StreamTap
+        self,
+        response: aiohttp.ClientResponse,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        tap: StreamTap,
+        translator: Any = None,
     ) -> None:
         """Pass upstream chunks through as they arrive; a client disconnect cancels the upstream read."""
         await send(
@@ -299,7 +317,7 @@ class Gateway:
 
         async def pump() -> None:
             async for chunk in response.content.iter_any():
-                forwarded = tap.feed(chunk)
+                forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
                 if forwarded:
                     await send({"type": "http.response.body", "body": forwarded, "more_body": True})
 

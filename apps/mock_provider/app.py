@@ -332,6 +332,7 @@ class MockProvider:
             await _send_json(send, 200, orjson.dumps({"object": "list", "data": data}))
             return
         handlers = {
+            "/v1/messages": self._anthropic_messages,
             "/v1/chat/completions": self._chat,
             "/v1/completions": self._completions,
             "/v1/embeddings": self._embeddings,
@@ -359,7 +360,11 @@ class MockProvider:
     def _authenticate(self, headers: dict[str, str]) -> None:
         if self.api_key is None:
             return
-        supplied = headers.get("authorization", "").removeprefix("Bearer ").strip() or headers.get("api-key", "")
+        supplied = (
+            headers.get("authorization", "").removeprefix("Bearer ").strip()
+            or headers.get("api-key", "")
+            or headers.get("x-api-key", "")
+        )
         if supplied != self.api_key:
             raise MockError(401, "Incorrect API key provided.", code="invalid_api_key")
 
@@ -395,6 +400,106 @@ class MockProvider:
             usage_chunk = {**plan.chunk({}), "choices": [], "usage": _usage(plan.prompt_tokens, plan.completion_tokens)}
             tail += _sse(usage_chunk)
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
+
+    async def _anthropic_messages(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
+        """Anthropic's Messages API, answered from the same plan as a chat completion."""
+        messages = [
+            {"role": m.get("role"), "content": _text_of(m.get("content"))}
+            for m in body.get("messages") or []
+            if isinstance(m, dict)
+        ]
+        if body.get("system"):
+            messages.insert(0, {"role": "system", "content": _text_of(body["system"])})
+        tools = [{"function": {"name": tool.get("name")}} for tool in body.get("tools") or []]
+        plan = ChatPlan.from_body(
+            {"model": body["model"], "messages": messages, "tools": tools, "max_tokens": body.get("max_tokens")}, raw
+        )
+        usage = {"input_tokens": plan.prompt_tokens, "output_tokens": plan.completion_tokens}
+        stop_reason = "end_turn" if plan.tool_name is None else "tool_use"
+        msg_id = "msg_" + plan.id.removeprefix("chatcmpl-")
+        if plan.tool_name is None:
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": plan.content}]
+        else:
+            blocks = [
+                {"type": "tool_use", "id": "toolu_" + plan.id[-12:], "name": plan.tool_name, "input": {"mock": True}}
+            ]
+        if not body.get("stream"):
+            message = {
+                "id": msg_id,
+                "type": "message",
+                "role": "assistant",
+                "model": plan.model,
+                "content": blocks,
+                "stop_reason": stop_reason,
+                "stop_sequence": None,
+                "usage": usage,
+            }
+            await _send_json(send, 200, orjson.dumps(message))
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        start: dict[str, Any] = {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": plan.model,
+            "content": [],
+            "stop_reason": None,
+            "usage": {"input_tokens": plan.prompt_tokens, "output_tokens": 1},
+        }
+        events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
+        block = blocks[0]
+        if block["type"] == "text":
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                )
+            )
+            text, size = plan.content, max(1, -(-len(plan.content) // behaviour.chunks))
+            events += [
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": text[i : i + size]},
+                    },
+                )
+                for i in range(0, len(text), size)
+            ]
+        else:
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}},
+                )
+            )
+            events.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "input_json_delta", "partial_json": plan.tool_arguments},
+                    },
+                )
+            )
+        events += [
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": plan.completion_tokens},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        for name, event in events:
+            frame = f"event: {name}\ndata: ".encode() + orjson.dumps(event) + b"\n\n"
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _completions(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
         prompt = body.get("prompt")

@@ -1,12 +1,14 @@
 """Provider adapters: one module per wire format, one interface; they import no Django.
 
 Each module has `build_request(deployment=, path=, body=, secret=) -> UpstreamRequest` and
-`error_from_upstream(status, payload) -> dict` (OpenAI's error object).
+`error_from_upstream(status, payload) -> dict` (OpenAI's error object). A provider with its own
+wire format also has `translate_response(payload) -> bytes`, a `StreamTranslator` and
+`STATUS_FOR_CLIENT`; the gateway uses them when present.
 """
 
 from types import ModuleType
 
-from apps.gateway.upstreams import azure, openai_compatible
+from apps.gateway.upstreams import anthropic, azure, openai_compatible
 
 ADAPTERS: dict[str, ModuleType] = {
     "openai": openai_compatible,
@@ -14,6 +16,7 @@ ADAPTERS: dict[str, ModuleType] = {
     "deepseek": openai_compatible,
     "qwen": openai_compatible,
     "azure": azure,
+    "anthropic": anthropic,
 }
 
 
