@@ -66,8 +66,8 @@ def _build_world(mock_url: str) -> World:
     channel_model_set(channel=channel, alias="azure-gpt", deployments=[azure], actor=owner, platform_managed=True)
     anthropic = DeploymentSpec(ProviderType.ANTHROPIC, "mock-gpt-4o", mock_url.removesuffix("/v1"), credential)
     channel_model_set(channel=channel, alias="claude", deployments=[anthropic], actor=owner, platform_managed=True)
-    gemini = DeploymentSpec(ProviderType.GEMINI, "gemini-2.5-flash", mock_url, credential)
-    channel_model_set(channel=channel, alias="not-yet", deployments=[gemini], actor=owner, platform_managed=True)
+    gemini = DeploymentSpec(ProviderType.GEMINI, "mock-gpt-4o-mini", mock_url, credential)
+    channel_model_set(channel=channel, alias="gemini", deployments=[gemini], actor=owner, platform_managed=True)
     other = channel_create(organization=organization, name="Staging", actor=owner)
     channel_model_set(
         channel=other,

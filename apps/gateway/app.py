@@ -270,7 +270,7 @@ class Gateway:
         if response.status >= 400:
             status = getattr(adapter, "STATUS_FOR_CLIENT", {}).get(response.status, response.status)
             error = adapter.error_from_upstream(response.status, payload)
-            if status in {401, 403}:
+            if status in {401, 403} or error.get("code") == "invalid_api_key":
                 # The provider refused *our* credential; the caller's key is fine, so this is a gateway fault.
                 status = 502
                 error = {
@@ -344,7 +344,8 @@ class Gateway:
             tail = tap.leftover() + b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
             await send({"type": "http.response.body", "body": tail, "more_body": False})
             raise UpstreamStreamBroken() from exc
-        await send({"type": "http.response.body", "body": tap.leftover(), "more_body": False})
+        closing = tap.feed(translator.finish()) if translator is not None else b""
+        await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
 
 
 class UpstreamStreamBroken(HyditeError):

@@ -56,6 +56,7 @@ ERROR_TYPES = {
 }
 _MODEL_STATUS = re.compile(r"mock-status-(\d{3})")
 _MODEL_SLOW = re.compile(r"mock-slow-(\d+)")
+_GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)(/chat/completions|/completions|/embeddings)$")
 
 
@@ -337,6 +338,16 @@ class MockProvider:
             "/v1/completions": self._completions,
             "/v1/embeddings": self._embeddings,
         }
+        gemini = _GEMINI_PATH.match(path)
+        if gemini is not None:
+            if method != "POST":
+                raise MockError(405, f"Method {method} is not allowed here.")
+            raw = await _read_body(receive)
+            body = {**_parse_json_object(raw), "model": gemini.group(1)}
+            behaviour = Behaviour.from_request(headers, body["model"], default_chunks=self.default_chunks)
+            await self._apply_behaviour(behaviour)
+            await self._gemini(body, raw, behaviour, send, stream=gemini.group(2) == "streamGenerateContent")
+            return
         azure = _AZURE_PATH.match(path)
         azure_deployment = None
         if azure is not None:
@@ -364,6 +375,7 @@ class MockProvider:
             headers.get("authorization", "").removeprefix("Bearer ").strip()
             or headers.get("api-key", "")
             or headers.get("x-api-key", "")
+            or headers.get("x-goog-api-key", "")
         )
         if supplied != self.api_key:
             raise MockError(401, "Incorrect API key provided.", code="invalid_api_key")
@@ -400,6 +412,60 @@ class MockProvider:
             usage_chunk = {**plan.chunk({}), "choices": [], "usage": _usage(plan.prompt_tokens, plan.completion_tokens)}
             tail += _sse(usage_chunk)
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
+
+    async def _gemini(
+        self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send, *, stream: bool
+    ) -> None:
+        """Gemini's generateContent / streamGenerateContent (alt=sse), from the same plan as a chat completion."""
+        role_map = {"user": "user", "model": "assistant"}
+        messages = [
+            {
+                "role": role_map.get(c.get("role", "user"), "user"),
+                "content": "".join(p.get("text", "") for p in c.get("parts") or [] if isinstance(p, dict)),
+            }
+            for c in body.get("contents") or []
+            if isinstance(c, dict)
+        ]
+        declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
+        config = body.get("generationConfig") or {}
+        plan = ChatPlan.from_body(
+            {
+                "model": body["model"],
+                "messages": messages,
+                "tools": [{"function": {"name": d.get("name")}} for d in declarations],
+                "max_tokens": config.get("maxOutputTokens"),
+            },
+            raw,
+        )
+        usage = {
+            "promptTokenCount": plan.prompt_tokens,
+            "candidatesTokenCount": plan.completion_tokens,
+            "totalTokenCount": plan.prompt_tokens + plan.completion_tokens,
+        }
+        if plan.tool_name is None:
+            parts: list[dict[str, Any]] = [{"text": plan.content}]
+        else:
+            parts = [{"functionCall": {"name": plan.tool_name, "args": {"mock": True}}}]
+
+        def response(part_list: list[dict[str, Any]], finish: bool) -> dict[str, Any]:
+            candidate: dict[str, Any] = {"content": {"parts": part_list, "role": "model"}, "index": 0}
+            if finish:
+                candidate["finishReason"] = "STOP"
+            return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": plan.model}
+
+        if not stream:
+            await _send_json(send, 200, orjson.dumps(response(parts, True)))
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        if plan.tool_name is None:
+            size = max(1, -(-len(plan.content) // behaviour.chunks))
+            pieces = [[{"text": plan.content[i : i + size]}] for i in range(0, len(plan.content), size)]
+        else:
+            pieces = [parts]
+        for n, piece in enumerate(pieces):
+            frame = b"data: " + orjson.dumps(response(piece, n == len(pieces) - 1)) + b"\r\n\r\n"
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _anthropic_messages(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
         """Anthropic's Messages API, answered from the same plan as a chat completion."""

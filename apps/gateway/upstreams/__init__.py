@@ -8,7 +8,7 @@ wire format also has `translate_response(payload) -> bytes`, a `StreamTranslator
 
 from types import ModuleType
 
-from apps.gateway.upstreams import anthropic, azure, openai_compatible
+from apps.gateway.upstreams import anthropic, azure, gemini, openai_compatible
 
 ADAPTERS: dict[str, ModuleType] = {
     "openai": openai_compatible,
@@ -17,6 +17,7 @@ ADAPTERS: dict[str, ModuleType] = {
     "qwen": openai_compatible,
     "azure": azure,
     "anthropic": anthropic,
+    "gemini": gemini,
 }
 
 

@@ -312,3 +312,6 @@ class StreamTranslator:
             error = error_from_upstream(500, orjson.dumps(event))
             return b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
         return b""  # ping and future event types
+
+    def finish(self) -> bytes:
+        return b""  # message_stop already closed the stream
