@@ -237,6 +237,9 @@ def _children(env: dict[str, str], pids: PidFile) -> Iterator[list[tuple[str, su
             "uvloop",
             "--http",
             "httptools",
+            # On SIGTERM, in-flight requests (streams included) get this long to finish.
+            "--timeout-graceful-shutdown",
+            "30",
         ],
         "worker": [
             PYTHON,

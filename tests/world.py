@@ -23,6 +23,7 @@ ALIASES = {
     "upstream-500": "mock-status-500",
     "slow": "mock-timeout",
     "broken-stream": "mock-broken-stream",
+    "drip": "mock-drip-250",
     "unreachable": None,
 }
 

@@ -11,7 +11,7 @@ the model name when a client cannot set headers:
 | x-mock-timeout: 1       | mock-timeout              | never answer (until the client gives up)    |
 | x-mock-break-after: 3   | mock-broken-stream        | drop the connection after 3 stream chunks   |
 | x-mock-chunks: 20       |                           | content chunks in a stream (default 8)      |
-| x-mock-chunk-delay-ms: 5|                           | pause between stream chunks                 |
+| x-mock-chunk-delay-ms: 5| mock-drip-5               | pause between stream chunks                 |
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ ERROR_TYPES = {
 }
 _MODEL_STATUS = re.compile(r"mock-status-(\d{3})")
 _MODEL_SLOW = re.compile(r"mock-slow-(\d+)")
+_MODEL_DRIP = re.compile(r"mock-drip-(\d+)")
 _GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)(/chat/completions|/completions|/embeddings)$")
 
@@ -81,7 +82,11 @@ class Behaviour:
 
     @classmethod
     def from_request(cls, headers: dict[str, str], model: str, *, default_chunks: int = DEFAULT_CHUNKS) -> Behaviour:
-        status_match, slow_match = _MODEL_STATUS.search(model), _MODEL_SLOW.search(model)
+        status_match, slow_match, drip_match = (
+            _MODEL_STATUS.search(model),
+            _MODEL_SLOW.search(model),
+            _MODEL_DRIP.search(model),
+        )
         status = _int(headers.get("x-mock-status")) or (int(status_match.group(1)) if status_match else None)
         delay_ms = _int(headers.get("x-mock-delay-ms")) or (int(slow_match.group(1)) if slow_match else 0)
         break_after = _int(headers.get("x-mock-break-after"))
@@ -93,7 +98,10 @@ class Behaviour:
             timeout=bool(headers.get("x-mock-timeout")) or "mock-timeout" in model,
             break_after=break_after,
             chunks=max(1, _int(headers.get("x-mock-chunks")) or default_chunks),
-            chunk_delay_s=(_int(headers.get("x-mock-chunk-delay-ms")) or 0) / 1000,
+            chunk_delay_s=(
+                _int(headers.get("x-mock-chunk-delay-ms")) or (int(drip_match.group(1)) if drip_match else 0)
+            )
+            / 1000,
         )
 
 
