@@ -113,7 +113,7 @@ def rss_mib(pids: list[int]) -> float:
     for pid in pids:
         process = psutil.Process(pid)
         family = [process, *process.children(recursive=True)]
-        sizes += [member.memory_info().rss for member in family if "python" in member.name()]
+        sizes += [member.memory_info().rss for member in family]
     return max(sizes) / 2**20 if sizes else 0.0
 
 
