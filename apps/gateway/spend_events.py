@@ -20,6 +20,7 @@ logger = logging.getLogger("hydite.gateway.spend")
 
 MAX_BUFFERED = 50_000
 BATCH = 500
+GATHER_S = 0.005
 RETRY_DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -54,6 +55,9 @@ class SpendEmitter:
                     return
                 self._wake.clear()
                 await self._wake.wait()
+                if not self._closing:
+                    # Let a few more events gather: one pipeline per few ms, not one per request.
+                    await asyncio.sleep(GATHER_S)
                 continue
             batch = [self.buffer[i] for i in range(min(BATCH, len(self.buffer)))]
             try:
