@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("apps.orgs.urls")),
     path("", include("apps.keys.urls")),
+    path("", include("apps.channels.urls")),
     path("", include("apps.audit.urls")),
     path("", include("apps.dashboard.urls")),
 ]

@@ -16,13 +16,7 @@ class Page:
 PAGES = [
     Page("", "Overview", "dashboard:overview", "Gateway"),
     Page("keys", "API Keys", "keys:key_list", "Gateway"),
-    Page(
-        "channels",
-        "Channels",
-        "dashboard:channels",
-        "Gateway",
-        "Model bundles: the Default Channel and your own, with their deployments and routing.",
-    ),
+    Page("channels", "Channels", "channels:channel_list", "Gateway"),
     Page(
         "activation-codes",
         "Activation Codes",

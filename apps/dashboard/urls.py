@@ -5,7 +5,6 @@ from apps.dashboard import views
 app_name = "dashboard"
 
 _COMING = [
-    ("channels/", "dashboard:channels"),
     ("activation-codes/", "dashboard:activation_codes"),
     ("credit-codes/", "dashboard:credit_codes"),
     ("plans/", "dashboard:plans"),
