@@ -4,11 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.dashboard.views import healthz
 from apps.keys import api as keys_api
-from apps.spend.views import spend_logs_view
+from apps.spend.api import SpendLogListApi
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("spend/logs", spend_logs_view, name="spend_logs"),
+    path("spend/logs", SpendLogListApi.as_view(), name="spend_logs"),
     path("key/generate", keys_api.KeyGenerateApi.as_view(), name="key_generate"),
     path("key/list", keys_api.KeyListApi.as_view(), name="key_list"),
     path("key/info", keys_api.KeyInfoApi.as_view(), name="key_info"),

@@ -18,39 +18,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.channels.models import Channel
-from apps.core.errors import HyditeError, NotFound, PermissionDenied
+from apps.core.errors import NotFound, PermissionDenied
 from apps.keys import services
 from apps.keys.access import access_key_by_id
-from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
-from apps.orgs.access import OrgAccess, access_organization_by_slug, access_team_by_slug
-from apps.orgs.models import Membership, Organization, Team
-from apps.orgs.roles import Action, Role
-from apps.orgs.selectors import organization_list_for_user
+from apps.keys.api_access import BadRequest, api_org_access
+from apps.keys.models import KeyStatus, VirtualKey
+from apps.orgs.access import OrgAccess, access_team_by_slug
+from apps.orgs.models import Membership, Team
+from apps.orgs.roles import Action
 
 MICROS = Decimal(1_000_000)
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-class BadRequest(HyditeError):
-    code = "invalid_parameter"
-
-
-def _org_access(request: Request, slug: str | None, action: Action = Action.VIEW) -> OrgAccess:
-    """The organisation a call acts on: a management key's own, or one the session user belongs to."""
-    auth = request.auth
-    if isinstance(auth, ManagementKey):
-        organization = auth.organization
-        if organization is None:  # instance-wide (staff) key
-            organization = Organization.objects.filter(slug=slug or "").first()
-            if organization is None:
-                raise BadRequest("An instance-wide key must name the organization.", param="organization")
-        elif slug and slug != organization.slug:
-            raise NotFound("Organisation not found.")
-        return OrgAccess(user=auth.created_by, organization=organization, role=Role.ORG_ADMIN)
-    user = request.user
-    slug = slug or next((org.slug for org in organization_list_for_user(user=user)), "")
-    return access_organization_by_slug(user=user, slug=slug, action=action)
 
 
 def _expires_at(duration: str | None) -> Any:
@@ -132,7 +111,7 @@ class KeyGenerateApi(APIView):
     def post(self, request: Request) -> Response:
         payload = _valid(self.KeyGenerateInputSerializer, request.data)
         data = payload.validated_data
-        access = _org_access(request, data.get("organization"))
+        access = api_org_access(request, data.get("organization"))
         organization = access.organization
         team = (
             Team.objects.filter(organization=organization, pk=data["team_id"]).first()
@@ -196,7 +175,7 @@ class KeyInfoApi(APIView):
     @extend_schema(parameters=[KeySelector], responses={200: dict})
     def get(self, request: Request) -> Response:
         data = _valid(KeySelector, request.query_params).validated_data
-        access = _org_access(request, data.get("organization"))
+        access = api_org_access(request, data.get("organization"))
         key = _key_from(request, access, data, Action.VIEW)
         return Response({"key": key.display, "info": key_info(key)})
 
@@ -211,7 +190,7 @@ class KeyListApi(APIView):
     @extend_schema(parameters=[KeyListQuerySerializer], responses={200: dict})
     def get(self, request: Request) -> Response:
         data = _valid(self.KeyListQuerySerializer, request.query_params).validated_data
-        access = _org_access(request, data.get("organization"))
+        access = api_org_access(request, data.get("organization"))
         keys = VirtualKey.objects.filter(organization=access.organization).select_related("organization")
         if "team_id" in data:
             keys = keys.filter(team_id=data["team_id"])
@@ -234,7 +213,7 @@ class KeyUpdateApi(APIView):
     def post(self, request: Request) -> Response:
         payload = _valid(self.KeyUpdateInputSerializer, request.data)
         data = payload.validated_data
-        access = _org_access(request, data.get("organization"))
+        access = api_org_access(request, data.get("organization"))
         key = _key_from(request, access, data, Action.USE)
         limits = payload.limits()
         if limits:
@@ -249,7 +228,7 @@ class KeyRegenerateApi(APIView):
     @extend_schema(request=KeySelector, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = _valid(KeySelector, request.data).validated_data
-        access = _org_access(request, data.get("organization"))
+        access = api_org_access(request, data.get("organization"))
         key, secret = services.key_regenerate(key=_key_from(request, access, data, Action.USE), actor=access.user)
         return Response({"key": secret, **key_info(key)})
 
@@ -265,7 +244,7 @@ class KeyDeleteApi(APIView):
         data = _valid(self.KeyDeleteInputSerializer, request.data).validated_data
         if not data.get("keys") and not data.get("key_ids"):
             raise BadRequest("Give keys (clear text or SHA-256) or key_ids.", param="keys")
-        access = _org_access(request, data.get("organization"))
+        access = api_org_access(request, data.get("organization"))
         targets = [_key_from(request, access, {"key": raw}, Action.USE) for raw in data.get("keys", [])]
         targets += [_key_from(request, access, {"key_id": key_id}, Action.USE) for key_id in data.get("key_ids", [])]
         for key in targets:

@@ -133,6 +133,14 @@ def test_spend_logs_endpoint(committed, world, live_server_url, make_user, edge)
     assert http.get("/spend/logs", {"organization": world.organization.slug, "start": "nope"}).status_code == 400
     assert client_for(None).get("/spend/logs").status_code == 401
     assert client_for(make_user()).get("/spend/logs", {"organization": world.organization.slug}).status_code == 404
+    from django.test import Client
+
+    from apps.keys.services import management_key_create
+    from tests.conftest import EDGE_HOST
+
+    _, admin_key = management_key_create(organization=world.organization, name="spend", actor=owner)
+    by_key = Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION=f"Bearer {admin_key}").get("/spend/logs")
+    assert by_key.status_code == 200 and request_id in {row["request_id"] for row in by_key.json()["data"]}
 
 
 def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():

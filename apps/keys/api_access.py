@@ -1,0 +1,31 @@
+"""Which organisation a management API call acts on, for every API that takes management keys."""
+
+from rest_framework.request import Request
+
+from apps.core.errors import HyditeError, NotFound
+from apps.keys.models import ManagementKey
+from apps.orgs.access import OrgAccess, access_organization_by_slug
+from apps.orgs.models import Organization
+from apps.orgs.roles import Action, Role
+from apps.orgs.selectors import organization_list_for_user
+
+
+class BadRequest(HyditeError):
+    code = "invalid_parameter"
+
+
+def api_org_access(request: Request, slug: str | None, action: Action = Action.VIEW) -> OrgAccess:
+    """The organisation a call acts on: a management key's own, or one the session user belongs to."""
+    auth = request.auth
+    if isinstance(auth, ManagementKey):
+        organization = auth.organization
+        if organization is None:  # instance-wide (staff) key
+            organization = Organization.objects.filter(slug=slug or "").first()
+            if organization is None:
+                raise BadRequest("An instance-wide key must name the organization.", param="organization")
+        elif slug and slug != organization.slug:
+            raise NotFound("Organisation not found.")
+        return OrgAccess(user=auth.created_by, organization=organization, role=Role.ORG_ADMIN)
+    user = request.user
+    slug = slug or next((org.slug for org in organization_list_for_user(user=user)), "")
+    return access_organization_by_slug(user=user, slug=slug, action=action)
