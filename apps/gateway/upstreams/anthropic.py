@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 
 from apps.gateway.upstreams.openai_compatible import UpstreamRequest
+from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -229,31 +230,16 @@ def error_from_upstream(status: int, payload: bytes) -> dict[str, Any]:
     return {"message": message, "type": openai_type, "param": None, "code": code}
 
 
-class StreamTranslator:
+class StreamTranslator(OpenAIChunkWriter):
     """Anthropic SSE events in, OpenAI chat.completion.chunk events out, as they arrive."""
 
     def __init__(self, *, include_usage: bool) -> None:
-        self.include_usage = include_usage
-        self.pending = b""
-        self.id, self.model = "", ""
-        self.created = int(time.time())
+        super().__init__(include_usage=include_usage)
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}  # Anthropic block index → OpenAI tool_calls index
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        chunk = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-        }
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
     def feed(self, data: bytes) -> bytes:
-        events = (self.pending + data).split(b"\n\n")
-        self.pending = events.pop()
-        return b"".join(self._event(event) for event in events)
+        return b"".join(self._event(event) for event in self.events(data))
 
     def _event(self, raw: bytes) -> bytes:
         payload = next((line[5:].strip() for line in raw.split(b"\n") if line.startswith(b"data:")), b"")
@@ -268,7 +254,7 @@ class StreamTranslator:
             message = event.get("message") or {}
             self.id, self.model = message.get("id", ""), message.get("model", "")
             self.usage.update(message.get("usage") or {})
-            return self._chunk({"role": "assistant", "content": ""})
+            return self.chunk({"role": "assistant", "content": ""})
         if kind == "content_block_start":
             block = event.get("content_block") or {}
             if block.get("type") != "tool_use":
@@ -280,37 +266,26 @@ class StreamTranslator:
                 "type": "function",
                 "function": {"name": block.get("name"), "arguments": ""},
             }
-            return self._chunk({"tool_calls": [call]})
+            return self.chunk({"tool_calls": [call]})
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
-                return self._chunk({"content": delta.get("text", "")})
+                return self.chunk({"content": delta.get("text", "")})
             if delta.get("type") == "input_json_delta":
                 position = self.tool_index.get(event.get("index", 0), 0)
-                return self._chunk(
+                return self.chunk(
                     {"tool_calls": [{"index": position, "function": {"arguments": delta.get("partial_json", "")}}]}
                 )
             return b""
         if kind == "message_delta":
             self.usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
             reason = (event.get("delta") or {}).get("stop_reason") or ""
-            return self._chunk({}, FINISH_REASONS.get(reason, "stop"))
+            return self.chunk({}, FINISH_REASONS.get(reason, "stop"))
         if kind == "message_stop":
-            tail = b""
-            if self.include_usage:
-                usage_chunk = {
-                    "id": self.id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": _usage(self.usage),
-                }
-                tail = b"data: " + orjson.dumps(usage_chunk) + b"\n\n"
-            return tail + b"data: [DONE]\n\n"
+            return self.usage_chunk(_usage(self.usage)) + DONE
         if kind == "error":
             error = error_from_upstream(500, orjson.dumps(event))
-            return b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
+            return self.error_event(error) + DONE
         return b""  # ping and future event types
 
     def finish(self) -> bytes:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import orjson
 
 from apps.gateway.upstreams.openai_compatible import UpstreamRequest
+from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -202,33 +203,17 @@ def error_from_upstream(status: int, payload: bytes) -> dict[str, Any]:
     return {"message": message, "type": kind, "param": None, "code": code}
 
 
-class StreamTranslator:
+class StreamTranslator(OpenAIChunkWriter):
     """Gemini's SSE responses in, OpenAI chunks out; Gemini has no end event, so `finish` closes the stream."""
 
     def __init__(self, *, include_usage: bool) -> None:
-        self.include_usage = include_usage
-        self.pending = b""
+        super().__init__(include_usage=include_usage, chunk_id=f"chatcmpl-{time.time_ns()}")
         self.started = False
-        self.id = f"chatcmpl-{time.time_ns()}"
-        self.created = int(time.time())
-        self.model = ""
         self.usage: dict[str, Any] = {}
         self.calls = 0
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        chunk = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-        }
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
     def feed(self, data: bytes) -> bytes:
-        events = (self.pending + data).replace(b"\r\n", b"\n").split(b"\n\n")
-        self.pending = events.pop()
-        return b"".join(self._event(event) for event in events)
+        return b"".join(self._event(event) for event in self.events(data))
 
     def _event(self, raw: bytes) -> bytes:
         payload = next((line[5:].strip() for line in raw.split(b"\n") if line.startswith(b"data:")), b"")
@@ -240,18 +225,18 @@ class StreamTranslator:
             return b""
         if "error" in response:
             error = error_from_upstream(500, payload)
-            return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+            return self.error_event(error)
         self.model = response.get("modelVersion", self.model)
         self.usage = response.get("usageMetadata") or self.usage
         out = b""
         if not self.started:
             self.started = True
-            out += self._chunk({"role": "assistant", "content": ""})
+            out += self.chunk({"role": "assistant", "content": ""})
         text, calls, reason = _candidate_parts(response)
         if text:
-            out += self._chunk({"content": text})
+            out += self.chunk({"content": text})
         for call in calls:
-            out += self._chunk(
+            out += self.chunk(
                 {
                     "tool_calls": [
                         {"index": self.calls, "id": f"call_{self.calls}", "type": "function", "function": call}
@@ -260,20 +245,10 @@ class StreamTranslator:
             )
             self.calls += 1
         if reason:
-            out += self._chunk({}, "tool_calls" if self.calls else FINISH_REASONS.get(reason, "stop"))
+            out += self.chunk({}, "tool_calls" if self.calls else FINISH_REASONS.get(reason, "stop"))
         return out
 
     def finish(self) -> bytes:
         tail = self._event(self.pending) if self.pending.strip() else b""
         self.pending = b""
-        if self.include_usage:
-            usage_chunk = {
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": _usage(self.usage),
-            }
-            tail += b"data: " + orjson.dumps(usage_chunk) + b"\n\n"
-        return tail + b"data: [DONE]\n\n"
+        return tail + self.usage_chunk(_usage(self.usage)) + DONE
