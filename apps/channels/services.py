@@ -8,10 +8,11 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.channels.models import Channel, ChannelModel, Deployment
 from apps.channels.snapshots import channel_snapshot_publish
-from apps.core.errors import HyditeError
+from apps.core.errors import Conflict, HyditeError
 from apps.core.schemas import current_schema
 from apps.orgs.models import Organization
 from apps.providers.models import ProviderCredential, ProviderType
+from apps.providers.services import provider_credential_create
 from apps.providers.url_safety import UnsafeUpstream, api_base_check
 
 DEFAULT_CHANNEL_NAME = "Default Channel"
@@ -33,11 +34,17 @@ def _publish_on_commit(channel: Channel) -> None:
     transaction.on_commit(lambda: channel_snapshot_publish(schema=schema, channel_id=channel_id))
 
 
+class ChannelNameTaken(Conflict):
+    code = "channel_exists"
+
+
 @transaction.atomic
 def channel_create(*, organization: Organization, name: str, actor: User | None, is_default: bool = False) -> Channel:
-    channel = Channel.objects.create(
-        organization=organization, name=name, slug=slugify(name)[:60] or "channel", is_default=is_default
-    )
+    name = name.strip()
+    slug = slugify(name)[:60] or "channel"
+    if Channel.objects.filter(organization=organization, slug=slug).exists():
+        raise ChannelNameTaken(f"A channel named {name!r} already exists.", param="name")
+    channel = Channel.objects.create(organization=organization, name=name, slug=slug, is_default=is_default)
     audit_record(
         actor=actor,
         action="channel.create",
@@ -124,3 +131,78 @@ def channel_model_set(
     )
     _publish_on_commit(channel)
     return channel_model
+
+
+def _spec_of(deployment: Deployment) -> DeploymentSpec:
+    return DeploymentSpec(
+        provider=deployment.provider,
+        upstream_model=deployment.upstream_model,
+        api_base=deployment.api_base,
+        credential=deployment.credential,
+        api_version=deployment.api_version,
+        weight=deployment.weight,
+        tags=list(deployment.tags),
+    )
+
+
+def _alias_specs(channel: Channel, alias: str, *, without: Deployment | None = None) -> list[DeploymentSpec]:
+    deployments = Deployment.objects.filter(channel_model__channel=channel, channel_model__alias=alias).select_related(
+        "credential"
+    )
+    return [_spec_of(d) for d in deployments.order_by("id") if without is None or d.pk != without.pk]
+
+
+def _with_new_credential(spec: DeploymentSpec, *, channel: Channel, alias: str, api_key: str) -> DeploymentSpec:
+    credential = provider_credential_create(
+        organization=channel.organization, name=f"{channel.slug}/{alias}"[:100], provider=spec.provider, secret=api_key
+    )
+    return replace(spec, credential=credential)
+
+
+@transaction.atomic
+def deployment_add(
+    *, channel: Channel, alias: str, spec: DeploymentSpec, api_key: str = "", actor: User | None
+) -> ChannelModel:
+    """Add one deployment to `alias` (created if new), keeping the alias's other deployments.
+
+    A non-empty `api_key` is stored as a new credential of the channel's organisation.
+    """
+    alias = alias.strip()
+    if api_key:
+        spec = _with_new_credential(spec, channel=channel, alias=alias, api_key=api_key)
+    return channel_model_set(
+        channel=channel, alias=alias, deployments=[*_alias_specs(channel, alias), spec], actor=actor
+    )
+
+
+@transaction.atomic
+def deployment_replace(
+    *, deployment: Deployment, spec: DeploymentSpec, api_key: str = "", actor: User | None
+) -> ChannelModel:
+    """Change one deployment; an empty `api_key` keeps its current credential."""
+    channel_model = deployment.channel_model
+    channel = channel_model.channel
+    if api_key:
+        spec = _with_new_credential(spec, channel=channel, alias=channel_model.alias, api_key=api_key)
+    else:
+        spec = replace(spec, credential=deployment.credential)
+    others = _alias_specs(channel, channel_model.alias, without=deployment)
+    return channel_model_set(channel=channel, alias=channel_model.alias, deployments=[*others, spec], actor=actor)
+
+
+@transaction.atomic
+def deployment_remove(*, deployment: Deployment, actor: User | None) -> None:
+    """Remove one deployment; an alias left with none is removed from the channel."""
+    channel_model = deployment.channel_model
+    channel = channel_model.channel
+    deployment.delete()
+    if not channel_model.deployments.exists():
+        channel_model.delete()
+    audit_record(
+        actor=actor,
+        action="channel.deployment_remove",
+        target=channel,
+        organization_id=channel.organization_id,
+        before={"alias": channel_model.alias, "deployment": f"{deployment.provider}:{deployment.upstream_model}"},
+    )
+    _publish_on_commit(channel)

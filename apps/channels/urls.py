@@ -10,4 +10,20 @@ urlpatterns = [
         "o/<slug:org_slug>/channels/<slug:channel_slug>/export.yaml", views.channel_export_view, name="channel_export"
     ),
     path("o/<slug:org_slug>/channels/<slug:channel_slug>/import/", views.channel_import_view, name="channel_import"),
+    path("o/<slug:org_slug>/channels/+create/", views.channel_create_view, name="channel_create"),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/deployments/+add/",
+        views.deployment_add_view,
+        name="deployment_add",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/deployments/<int:deployment_id>/edit/",
+        views.deployment_edit_view,
+        name="deployment_edit",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/deployments/<int:deployment_id>/remove/",
+        views.deployment_remove_view,
+        name="deployment_remove",
+    ),
 ]

@@ -4,11 +4,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from apps.core.errors import NotFound, PermissionDenied
+from apps.core.errors import HyditeError, NotFound, PermissionDenied
 from apps.orgs.access import OrgAccess, access_organization_by_slug
 from apps.orgs.roles import Action
 
@@ -48,3 +49,9 @@ def org_page(action: Action = Action.VIEW) -> Callable[[OrgView], Callable[..., 
 
 def current_org_access(request: HttpRequest) -> OrgAccess | None:
     return getattr(request, "org_access", None)
+
+
+def form_error(form: forms.Form, exc: HyditeError) -> None:
+    """Show a service error on the form field it names (its `param`), or on the whole form."""
+    field = exc.param if exc.param in form.fields else None
+    form.add_error(field, exc.message)

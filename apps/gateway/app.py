@@ -248,7 +248,7 @@ class Gateway:
                         await self._stream(response, receive, send, headers, tap, translator)
                     finally:
                         record.usage = tap.final_usage() or record.estimate(
-                            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=max(0, tap.events - 2)
+                            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=tap.completion_tokens_seen()
                         )
                 else:
                     await self._relay(response, send, headers, record, adapter)
@@ -315,26 +315,36 @@ class Gateway:
             }
         )
 
-        async def pump() -> None:
+        # The chunks are pumped in this task; a watcher task cancels it if the client goes away,
+        # so a silent upstream is dropped at once rather than at its next chunk.
+        pumping = asyncio.current_task()
+        client_gone = False
+
+        async def watch_disconnect() -> None:
+            nonlocal client_gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            client_gone = True
+            if pumping is not None:
+                pumping.cancel()
+
+        watcher = asyncio.create_task(watch_disconnect())
+        try:
             async for chunk in response.content.iter_any():
                 forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
                 if forwarded:
                     await send({"type": "http.response.body", "body": forwarded, "more_body": True})
-
-        async def disconnected() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
-        pump_task, watch_task = asyncio.create_task(pump()), asyncio.create_task(disconnected())
-        done, _ = await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
-        if watch_task in done:
-            pump_task.cancel()
+            closing = tap.feed(translator.finish()) if translator is not None else b""
+            await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
+        except asyncio.CancelledError:
+            if not client_gone:
+                raise
+            if pumping is not None:
+                pumping.uncancel()
             response.close()
-            raise ClientDisconnected
-        watch_task.cancel()
-        try:
-            pump_task.result()
+            raise ClientDisconnected from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            watcher.cancel()  # before the next await, so the watcher cannot cancel the error event
             error = {
                 "message": f"The model provider's stream broke ({type(exc).__name__}).",
                 "type": "api_error",
@@ -344,8 +354,8 @@ class Gateway:
             tail = tap.leftover() + b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
             await send({"type": "http.response.body", "body": tail, "more_body": False})
             raise UpstreamStreamBroken() from exc
-        closing = tap.feed(translator.finish()) if translator is not None else b""
-        await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
+        finally:
+            watcher.cancel()
 
 
 class UpstreamStreamBroken(HyditeError):

@@ -59,12 +59,12 @@ class StreamTap:
         self.strip_usage_event = strip_usage_event
         self.tail = b""
         self.pending = b""
-        self.events = 0
+        self.data_events = 0
         self.usage: Usage | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what to send to the client for this upstream chunk."""
-        self.events += chunk.count(b"data: ")
+        self.data_events += chunk.count(b"data: {")
         if not self.strip_usage_event:
             self.tail = (self.tail + chunk)[-TAIL_BYTES:]
             return chunk
@@ -78,6 +78,10 @@ class StreamTap:
                 continue
             forwarded.append(event + b"\n\n")
         return b"".join(forwarded)
+
+    def completion_tokens_seen(self) -> int:
+        """A floor for a stream cut short: one token per content event (the first event carries only the role)."""
+        return max(0, self.data_events - 1)
 
     def leftover(self) -> bytes:
         rest, self.pending = self.pending, b""

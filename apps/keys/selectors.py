@@ -34,3 +34,23 @@ def key_list_with_spend(*, organization: Organization) -> list[KeyRow]:
         )
         for key in keys
     ]
+
+
+@dataclass(frozen=True)
+class KeyActivity:
+    requests: int
+    cost_micros: int
+    total_tokens: int
+    recent: list[SpendLog]
+
+
+def key_activity(*, key: VirtualKey, limit: int = 50) -> KeyActivity:
+    """Totals and the latest ledger rows of one key (failures and their reasons included)."""
+    rows = SpendLog.objects.filter(organization_id=key.organization_id, key_id=key.pk)
+    totals = rows.aggregate(requests=Count("id"), cost=Sum("cost_micros"), tokens=Sum("total_tokens"))
+    return KeyActivity(
+        requests=totals["requests"],
+        cost_micros=totals["cost"] or 0,
+        total_tokens=totals["tokens"] or 0,
+        recent=list(rows.order_by("-created_at", "-id")[:limit]),
+    )

@@ -13,7 +13,7 @@ from apps.keys import services
 from apps.keys.access import access_key_by_id, teams_where_user_may_mint
 from apps.keys.forms import KeyCreateForm, KeyRenameForm
 from apps.keys.models import KeyStatus
-from apps.keys.selectors import key_list_with_spend
+from apps.keys.selectors import key_activity, key_list_with_spend
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
 
@@ -47,6 +47,13 @@ def _page(
 @org_page()
 def key_list_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     return _page(request, access)
+
+
+@org_page()
+def key_detail_view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:
+    key = checked(access_key_by_id, org_access=access, key_id=key_id)
+    context = {"key": key, "activity": key_activity(key=key)}
+    return render(request, "keys/key_detail.html", context)
 
 
 @require_POST

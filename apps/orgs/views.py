@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import HyditeError
-from apps.dashboard.edge import checked, org_page
+from apps.dashboard.edge import checked, form_error, org_page
 from apps.orgs import services
 from apps.orgs.access import (
     OrgAccess,
@@ -38,11 +38,6 @@ def _invitation_url_base(request: HttpRequest) -> str:
     return request.build_absolute_uri(reverse("orgs:invitation_accept", kwargs={"token": "x"})).rsplit("/x/", 1)[0]
 
 
-def _form_error(form: forms.Form, exc: HyditeError) -> None:
-    field = exc.param if exc.param in form.fields else None
-    form.add_error(field, exc.message)
-
-
 def _team_list_page(request: HttpRequest, access: OrgAccess, **forms_: forms.Form) -> HttpResponse:
     context = {
         "teams": team_list(organization=access.organization),
@@ -72,7 +67,7 @@ def team_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
                 organization=access.organization, name=form.cleaned_data["name"], actor=access.user
             )
         except HyditeError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, f"Team {team.name} created.")
             return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team.slug)
@@ -94,7 +89,7 @@ def org_invite_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
                 accept_url_base=_invitation_url_base(request),
             )
         except HyditeError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("orgs:team_list", org_slug=access.organization.slug)
@@ -142,7 +137,7 @@ def team_invite_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
                 accept_url_base=_invitation_url_base(request),
             )
         except HyditeError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
@@ -158,7 +153,7 @@ def team_rename_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
         try:
             services.team_rename(team=team_access.team, name=form.cleaned_data["name"], actor=access.user)
         except HyditeError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, "Team renamed.")
             return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)

@@ -79,3 +79,30 @@ def test_keys_of_another_org_are_404(org_with_roles, second_org):
     client = client_for(org_with_roles["users"]["org_admin"])
     assert client.post(f"/o/{org_with_roles['organization'].slug}/keys/{key.pk}/revoke/").status_code == 404
     assert VirtualKey.objects.get(pk=key.pk).status == KeyStatus.ACTIVE
+
+
+def test_key_detail_shows_totals_and_recent_ledger_rows_with_reasons(org_with_roles, second_org):
+    from django.utils import timezone
+
+    from apps.spend.models import SpendLog
+
+    org, users = org_with_roles["organization"], org_with_roles["users"]
+    developer = users["developer"]
+    key, _ = key_generate(organization=org, team=org_with_roles["platform"], user=developer, name="ci", actor=developer)
+    common = {"organization_id": org.pk, "key_id": key.pk, "created_at": timezone.now(), "model_alias": "gpt-4o-mini"}
+    SpendLog.objects.create(
+        request_id="req_ok_1", status_code=200, prompt_tokens=10, completion_tokens=5, total_tokens=15,
+        cost_micros=1_500, **common,
+    )  # fmt: skip
+    SpendLog.objects.create(request_id="req_limited_1", status_code=429, error_code="rpm_limit", **common)
+    # the same key id in another org's rows must not be counted
+    SpendLog.objects.create(request_id="req_other_1", status_code=200, cost_micros=9_999_999, **{
+        **common, "organization_id": second_org.pk
+    })  # fmt: skip
+    page = client_for(users["viewer"]).get(f"/o/{org.slug}/keys/{key.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="key-requests">2<' in html and 'id="key-spend">0.001500<' in html
+    assert "req_limited_1" in html and "rpm_limit" in html and "req_other_1" not in html
+    assert client_for(second_org.memberships.first().user).get(f"/o/{org.slug}/keys/{key.pk}/").status_code == 404
+    assert client_for(users["viewer"]).get(f"/o/{org.slug}/keys/999999/").status_code == 404

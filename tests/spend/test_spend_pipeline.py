@@ -115,6 +115,26 @@ def test_every_request_becomes_one_ledger_row(committed, world, live_server_url)
     assert (rows[ids["rate_limited"]].status_code, rows[ids["rate_limited"]].error_code) == (429, "rate_limit_exceeded")
 
 
+def test_abandoned_stream_is_cut_upstream_and_metered_with_the_tokens_seen(committed, world, live_server_url):
+    """The drip model sends a chunk every 250 ms; the client leaves after two events."""
+    headers = {"Authorization": f"Bearer {world.key}"}
+    body = {"model": "drip", "stream": True, "messages": [{"role": "user", "content": "leave early"}]}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{live_server_url}/v1/chat/completions", headers=headers, json=body) as response:
+        request_id = response.headers["x-request-id"]
+        seen = 0
+        for line in response.iter_lines():
+            seen += line.startswith("data: {")
+            if seen == 2:
+                break
+    row = _drain_until(committed, {request_id})[request_id]
+    assert (row.status_code, row.error_code, row.stream) == (499, "client_disconnected", True)
+    assert row.usage_estimated and row.prompt_tokens > 0 and row.completion_tokens >= 1
+    # the gateway dropped the upstream stream when the client left, instead of reading all 20 chunks (5 s)
+    assert row.latency_provider_ms < 3000, row.latency_provider_ms
+    assert time.monotonic() - started < 5
+
+
 def test_spend_logs_endpoint(committed, world, live_server_url, make_user, edge):
     from tests.conftest import client_for
 
