@@ -261,6 +261,7 @@ def main() -> int:
                 "--http",
                 "httptools",
                 "--no-access-log",
+                "--no-proxy-headers",
                 "--log-level",
                 "warning",
             ]

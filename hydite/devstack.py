@@ -237,6 +237,7 @@ def _children(env: dict[str, str], pids: PidFile) -> Iterator[list[tuple[str, su
             "uvloop",
             "--http",
             "httptools",
+            "--no-proxy-headers",  # client IPs follow GATEWAY_TRUSTED_PROXIES only
             # On SIGTERM, in-flight requests (streams included) get this long to finish.
             "--timeout-graceful-shutdown",
             "30",

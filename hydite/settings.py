@@ -286,6 +286,16 @@ GATEWAY_SNAPSHOT_TTL_MS = _env_int("GATEWAY_SNAPSHOT_TTL_MS", 1000)
 # except hosts/CIDRs listed here by the operator (make run lists 127.0.0.1 for the mock).
 GATEWAY_UPSTREAM_ALLOWLIST = _env_list("GATEWAY_UPSTREAM_ALLOWLIST", "")
 GATEWAY_UPSTREAM_REQUIRE_HTTPS = _env_bool("GATEWAY_UPSTREAM_REQUIRE_HTTPS", not DEBUG)
+# Redis connections per gateway process (requests beyond it wait for one).
+GATEWAY_REDIS_MAX_CONNECTIONS = _env_int("GATEWAY_REDIS_MAX_CONNECTIONS", 64)
+# The Shared Edge's gateway layer: a sliding-window limit per key and per client IP (0 turns one off).
+GATEWAY_DEFAULT_RPM = _env_int("GATEWAY_DEFAULT_RPM", 60)
+GATEWAY_DEFAULT_TPM = _env_int("GATEWAY_DEFAULT_TPM", 1_000_000)
+# Tokens reserved for a completion that sets no max_tokens (budgets and TPM reserve the worst case).
+GATEWAY_DEFAULT_RESERVE_TOKENS = _env_int("GATEWAY_DEFAULT_RESERVE_TOKENS", 4096)
+# The client IP comes from this header only when the TCP peer is one of these proxies (CIDRs).
+GATEWAY_TRUSTED_PROXIES = _env_list("GATEWAY_TRUSTED_PROXIES", "")
+GATEWAY_CLIENT_IP_HEADER = os.environ.get("GATEWAY_CLIENT_IP_HEADER", "x-forwarded-for").lower()
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")

@@ -20,13 +20,14 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from apps.core.redis import redis_client
 from apps.orgs.models import Organization
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
 from apps.tenancy.models import Domain, Instance
 from apps.tenancy.services import instance_create
 from tests.factories import UserFactory
-from tests.live import ROOT, free_port, stop, wait_for_http
+from tests.live import ROOT, free_port, stop, uvicorn_server, wait_for_http
 
 pytest_plugins = ["tests.world"]
 
@@ -57,7 +58,16 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
             name="Shared Edge", schema_name="edge", kind="shared", domains=[EDGE_HOST, "localhost", "127.0.0.1"]
         )
         instance_create(name="Acme Dedicated", schema_name="acme", kind="dedicated", tier="pro", domains=[ACME_HOST])
+    _forget_quota_counters()
     yield
+
+
+def _forget_quota_counters() -> None:
+    """Quota counters are keyed by database ids, which a new test database hands out again."""
+    client = redis_client()
+    for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*"):
+        for name in client.scan_iter(match=pattern, count=1000):
+            client.delete(name)
 
 
 @pytest.fixture(autouse=True)
@@ -168,30 +178,24 @@ LIVE_UPSTREAM_TIMEOUT_S = 2
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """uvicorn serving hydite.asgi over real TCP, on the test database."""
-    port = free_port()
-    env = {
+    with uvicorn_server(live_server_env(), tmp_path_factory.mktemp("live-server") / "uvicorn.log") as base_url:
+        yield base_url
+
+
+def live_server_env(**overrides: str) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": database_url_for_test_db(),
         "DEBUG": "1",
         "CACHE_KEY_PREFIX": f"live-{uuid.uuid4().hex[:8]}",
         "GATEWAY_MAX_BODY_BYTES": str(LIVE_MAX_BODY_BYTES),
         "GATEWAY_UPSTREAM_TIMEOUT_S": str(LIVE_UPSTREAM_TIMEOUT_S),
+        # Every test shares 127.0.0.1: the gateway layer's per-IP default is tested on its own server.
+        "GATEWAY_DEFAULT_RPM": "0",
+        "GATEWAY_DEFAULT_TPM": "0",
+        "GATEWAY_TRUSTED_PROXIES": "127.0.0.1",
+        **overrides,
     }
-    log_path = tmp_path_factory.mktemp("live-server") / "uvicorn.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "uvicorn", "hydite.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_http(f"{base_url}/healthz", server, log_path)
-            yield base_url
-        finally:
-            stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,11 @@
 
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +37,26 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def uvicorn_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """uvicorn serving hydite.asgi on a free loopback port with `env`; yields its base URL."""
+    port = free_port()
+    with log_path.open("w") as log:
+        server = subprocess.Popen(  # noqa: S603
+            [
+                *[sys.executable, "-m", "uvicorn", "hydite.asgi:application", "--no-proxy-headers"],
+                *["--host", "127.0.0.1", "--port", str(port)],
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{base_url}/healthz", server, log_path)
+            yield base_url
+        finally:
+            stop(server)

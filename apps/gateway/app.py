@@ -1,6 +1,7 @@
 """The /v1 ASGI application: authenticate, resolve the model in the key's channel, forward, stream back."""
 
 import asyncio
+import datetime as dt
 import ipaddress
 import logging
 import random
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from apps.core.errors import HyditeError
@@ -26,6 +28,7 @@ from apps.gateway.asgi_io import (
     read_body,
     send_bytes,
 )
+from apps.gateway.client_ip import client_ip
 from apps.gateway.errors import (
     GatewayServerError,
     MethodNotAllowed,
@@ -38,12 +41,15 @@ from apps.gateway.errors import (
     error_body,
 )
 from apps.gateway.lookup import Snapshots, provider_secret
+from apps.gateway.quota import GatewayDefaults, Quotas, access_checks, layers_for, model_refusal
 from apps.gateway.record import RequestRecord
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens, usage_from_body
+from apps.providers.prices import price_sheet
 from apps.providers.url_safety import UnsafeUpstream, address_check
+from apps.spend.selectors import spend_micros_since
 
 logger = logging.getLogger("hydite.gateway")
 
@@ -95,12 +101,35 @@ def _upstream_body(body: dict[str, Any], path: str) -> tuple[dict[str, Any], boo
     return {**body, "stream_options": {**options, "include_usage": True}}, False
 
 
+RESERVATION_SWEEP_S = 30
+
+
+def _spent_since(scope: str, scope_id: int, start_iso: str, schema: str) -> int:
+    return spend_micros_since(schema=schema, scope=scope, scope_id=scope_id, since=dt.datetime.fromisoformat(start_iso))
+
+
+def _reserve_tokens(body: dict[str, Any], path: str) -> tuple[int, int]:
+    """The worst case of a request: its prompt estimate, and max_tokens (or the configured default)."""
+    prompt = estimate_prompt_tokens(body)
+    if path == "/embeddings":
+        return prompt, 0
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        return prompt, limit
+    return prompt, settings.GATEWAY_DEFAULT_RESERVE_TOKENS
+
+
 class Gateway:
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
         self.snapshots: Snapshots | None = None
         self.spend: SpendEmitter | None = None
+        self.quotas: Quotas | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._checked_hosts: set[str] = set()
+        self.defaults = GatewayDefaults(
+            rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
+        )
 
     async def startup(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -115,12 +144,29 @@ class Gateway:
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
         )
-        redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        # A blocking pool: a burst waits briefly for a connection instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=settings.GATEWAY_REDIS_MAX_CONNECTIONS, timeout=5
+        )
+        redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
         self.snapshots = Snapshots(redis, ttl_s=settings.GATEWAY_SNAPSHOT_TTL_MS / 1000)
         self.spend = SpendEmitter(redis)
         self.spend.start()
+        self.quotas = Quotas(redis, load_spent=sync_to_async(_spent_since))
+        self._sweeper = asyncio.create_task(self._sweep_reservations())
+
+    async def _sweep_reservations(self) -> None:
+        """Release budget and token reservations of processes that died before settling them."""
+        while True:
+            await asyncio.sleep(RESERVATION_SWEEP_S)
+            try:
+                await self._started(self.quotas).sweep()
+            except Exception:
+                logger.exception("reservation sweep failed; retrying in %s s", RESERVATION_SWEEP_S)
 
     async def shutdown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self.spend is not None:
             await self.spend.close()
         if self.session is not None:
@@ -168,15 +214,27 @@ class Gateway:
         except HyditeError as exc:
             record.fail(exc.status, exc.code)
             if not response_started:
-                await send_bytes(send, exc.status, error_body(exc), [JSON, *headers])
+                await send_bytes(send, exc.status, error_body(exc), [JSON, *headers, *getattr(exc, "headers", ())])
         except Exception:
             logger.exception("gateway error request_id=%s", record.request_id)
             record.fail(500, "internal_error")
             if not response_started:
                 await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *headers])
         finally:
+            if record.admission is not None:
+                await self._settle(record)
             if record.key is not None and self.spend is not None:
                 self.spend.emit(record.event())
+
+    async def _settle(self, record: RequestRecord) -> None:
+        assert record.admission is not None  # noqa: S101
+        usage_tokens = record.usage.total_tokens if record.usage is not None else 0
+        try:
+            await self._started(self.quotas).settle(
+                record.admission, tokens=usage_tokens, micros=record.cost_micros() or 0
+            )
+        except Exception:  # the reservation then expires and is released by the sweeper
+            logger.exception("settling the quota reservation failed request_id=%s", record.request_id)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers, record: RequestRecord) -> None:
         path, method = scope["path"].rstrip("/"), scope["method"]
@@ -191,26 +249,33 @@ class Gateway:
             raise MethodNotAllowed(f"Use POST for {path}.")
         await self._proxy(scope, receive, send, headers, path.removeprefix("/v1"), record)
 
-    async def _channel_for(self, scope: Scope, record: RequestRecord | None = None) -> dict[str, Any]:
+    async def _key_and_channel(
+        self, scope: Scope, record: RequestRecord | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         snapshots: Snapshots = self._started(self.snapshots)
         key = await snapshots.key(bearer_key(scope))
         if record is not None:
-            record.key = key
-        return await snapshots.channel(schema=key["schema"], channel_id=key["channel_id"])
+            record.key = key  # from here on, a refusal is in the key's ledger
+        access_checks(
+            key,
+            client_ip=client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER),
+            now_ms=int(time.time() * 1000),
+        )
+        return key, await snapshots.channel(schema=key["schema"], channel_id=key["channel_id"])
 
     async def _models(self, scope: Scope, send: Send, headers: Headers) -> None:
-        channel = await self._channel_for(scope)
+        key, channel = await self._key_and_channel(scope)
         data = [
             {"id": alias, "object": "model", "created": 0, "owned_by": "hydite"}
             for alias, deployments in sorted(channel["models"].items())
-            if deployments
+            if deployments and model_refusal(key, alias) is None
         ]
         await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON, *headers])
 
     async def _proxy(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, path: str, record: RequestRecord
     ) -> None:
-        channel = await self._channel_for(scope, record)
+        key, channel = await self._key_and_channel(scope, record)
         body = _parse_json_body(await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
         record.model_alias, record.stream = body["model"], bool(body.get("stream"))
         deployments = channel["models"].get(body["model"])
@@ -218,8 +283,22 @@ class Gateway:
             raise ModelNotFound(
                 f"The model `{body['model']}` does not exist or you do not have access to it.", param="model"
             )
+        refusal = model_refusal(key, body["model"])
+        if refusal is not None:
+            raise refusal
         deployment = _pick(deployments)
         record.deployment = deployment
+        ip = client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
+        layers = layers_for(key, client_ip=ip, defaults=self.defaults, now=dt.datetime.now(dt.UTC))
+        if layers:
+            tokens = _reserve_tokens(body, path)
+            micros = price_sheet().cost_micros(
+                model=deployment["upstream_model"], prompt_tokens=tokens[0], completion_tokens=tokens[1]
+            )
+            record.admission = await self._started(self.quotas).admit(
+                key, layers, request_id=record.request_id, tokens=sum(tokens), micros=micros or 0
+            )
+            headers = [*headers, *record.admission.headers]
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
         upstream_body, client_wants_usage = _upstream_body(body, path)
         try:

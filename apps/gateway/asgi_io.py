@@ -3,13 +3,12 @@
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from apps.gateway.errors import BodyTooLarge, InvalidApiKey
+from apps.gateway.errors import BodyTooLarge, Headers, InvalidApiKey
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 
 
 class ClientDisconnected(Exception):

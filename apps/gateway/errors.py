@@ -4,6 +4,8 @@ import orjson
 
 from apps.core.errors import HyditeError
 
+Headers = list[tuple[bytes, bytes]]
+
 
 class InvalidApiKey(HyditeError):
     status, type, code = 401, "invalid_request_error", "invalid_api_key"
@@ -29,6 +31,31 @@ class MethodNotAllowed(HyditeError):
 
 class BodyTooLarge(HyditeError):
     status, type, code = 413, "invalid_request_error", "request_too_large"
+
+
+class ModelNotAllowed(HyditeError):
+    status, type, code = 403, "invalid_request_error", "model_not_allowed"
+
+
+class IpNotAllowed(HyditeError):
+    status, type, code = 403, "invalid_request_error", "ip_not_allowed"
+
+
+class KeyExpired(HyditeError):
+    status, type, code = 401, "invalid_request_error", "key_expired"
+    default_message = "This key has expired."
+
+
+class QuotaExceeded(HyditeError):
+    """A 429 with the headers clients use to back off."""
+
+    status, type, code = 429, "rate_limit_error", "rate_limit"
+
+    def __init__(self, message: str, *, code: str, type_: str, headers: Headers) -> None:
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]  # per instance: rpm_limit, tpm_limit, budget_exceeded
+        self.type = type_  # type: ignore[misc]
+        self.headers = headers
 
 
 class UpstreamTimeout(HyditeError):

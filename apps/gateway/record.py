@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.gateway.quota import Admission
 from apps.gateway.usage import Usage
 from apps.providers.prices import price_sheet
 
@@ -21,6 +22,7 @@ class RequestRecord:
     error_code: str = ""
     provider_started: float | None = None
     provider_finished: float | None = None
+    admission: Admission | None = None
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
     def fail(self, status: int, code: str) -> None:
@@ -32,15 +34,21 @@ class RequestRecord:
     def estimate(*, prompt_tokens: int, completion_tokens: int) -> Usage:
         return Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, estimated=True)
 
+    def cost_micros(self) -> int | None:
+        """The request's cost from the price sheet (None: the model has no price)."""
+        usage = self.usage or Usage()
+        upstream_model = self.deployment["upstream_model"] if self.deployment else ""
+        return price_sheet().cost_micros(
+            model=upstream_model, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+        )
+
     def event(self) -> dict[str, Any]:
         assert self.key is not None  # noqa: S101 - only called for authenticated requests
         finished = time.perf_counter()
         usage = self.usage or Usage()
         upstream_model = self.deployment["upstream_model"] if self.deployment else ""
         sheet = price_sheet()
-        cost = sheet.cost_micros(
-            model=upstream_model, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
-        )
+        cost = self.cost_micros()
         provider_ms = 0.0
         if self.provider_started is not None and self.provider_finished is not None:
             provider_ms = (self.provider_finished - self.provider_started) * 1000

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from apps.quotas.models import QuotaFields
+
 
 class KeyStatus(models.TextChoices):
     ACTIVE = "active", "Active"
@@ -8,7 +10,7 @@ class KeyStatus(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
-class VirtualKey(models.Model):
+class VirtualKey(QuotaFields):
     """A Hydite key (sk-hydite-…). Only its SHA-256 is stored; the clear text is shown once."""
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="keys")
@@ -21,11 +23,6 @@ class VirtualKey(models.Model):
     key_suffix = models.CharField(max_length=4)
     status = models.CharField(max_length=16, choices=KeyStatus.choices, default=KeyStatus.ACTIVE)
     metadata = models.JSONField(default=dict, blank=True)
-    # Limits accepted through the management API (LiteLLM's names); enforced by the quota layer.
-    allowed_models = models.JSONField(default=list, blank=True)
-    max_budget_micros = models.BigIntegerField(null=True, blank=True)
-    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
-    tpm_limit = models.PositiveBigIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     regenerated_at = models.DateTimeField(null=True, blank=True)

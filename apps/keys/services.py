@@ -16,6 +16,7 @@ from apps.keys.errors import InvalidKey, KeyRevoked
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.snapshots import key_snapshot_publish
 from apps.orgs.models import Organization, Team
+from apps.quotas.models import QUOTA_FIELD_NAMES
 from apps.tenancy.models import KeyRoute
 
 KEY_PREFIX = "sk-hydite-"
@@ -181,8 +182,8 @@ def management_key_create(
 
 @transaction.atomic
 def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> VirtualKey:
-    """Set any of: allowed_models, max_budget_micros, rpm_limit, tpm_limit, expires_at, metadata, name."""
-    allowed = {"allowed_models", "max_budget_micros", "rpm_limit", "tpm_limit", "expires_at", "metadata", "name"}
+    """Set any quota field (apps.quotas.models.QuotaFields), expires_at, metadata or name."""
+    allowed = {*QUOTA_FIELD_NAMES, "expires_at", "metadata", "name"}
     unknown = set(limits) - allowed
     if unknown:
         raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])

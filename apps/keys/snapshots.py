@@ -1,5 +1,6 @@
 """What the gateway knows about a key, by its SHA-256: published to Redis on every change."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -7,7 +8,8 @@ from django_tenants.utils import schema_context
 
 from apps.core.redis import global_key, redis_client
 from apps.keys.models import KeyStatus, VirtualKey
-from apps.tenancy.models import KeyRoute
+from apps.quotas.limits import limits_snapshot
+from apps.tenancy.models import Instance, InstanceKind, KeyRoute
 
 # An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
 UNKNOWN_KEY_TTL_S = 30
@@ -21,8 +23,9 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
     route = KeyRoute.objects.filter(key_hash=key_hash).first()
     if route is None:
         return None
+    instance = Instance.objects.filter(schema_name=route.schema_name).first()
     with schema_context(route.schema_name):
-        key = VirtualKey.objects.filter(key_hash=key_hash).first()
+        key = VirtualKey.objects.filter(key_hash=key_hash).select_related("team", "organization").first()
         if key is None:
             return None
         return {
@@ -33,6 +36,14 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
             "user_id": key.user_id,
             "channel_id": key.channel_id,
             "status": key.status,
+            "expires_at_ms": int(key.expires_at.timestamp() * 1000) if key.expires_at else None,
+            "shared_instance": instance is not None and instance.kind == InstanceKind.SHARED,
+            "limits": {
+                "key": limits_snapshot(key),
+                "team": limits_snapshot(key.team),
+                "org": limits_snapshot(key.organization),
+            },
+            "tier": instance.tier if instance is not None else "free",
         }
 
 
@@ -46,3 +57,9 @@ def key_snapshot_publish(*, key_hash: str) -> dict[str, Any]:
         return tombstone
     client.set(key_snapshot_key(key_hash=key_hash), orjson.dumps(snapshot))
     return snapshot
+
+
+def key_snapshots_publish_for(*, keys: Iterable[VirtualKey]) -> None:
+    """Republish the snapshots of keys whose team or organisation limits changed."""
+    for key_hash in [key.key_hash for key in keys]:
+        key_snapshot_publish(key_hash=key_hash)

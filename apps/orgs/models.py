@@ -3,11 +3,12 @@ from django.db import models
 from django.db.models import Q
 
 from apps.orgs.roles import Role
+from apps.quotas.models import QuotaFields
 
 ORGANIZATION_NAME_MAX_LENGTH = 120
 
 
-class Organization(models.Model):
+class Organization(QuotaFields):
     name = models.CharField(max_length=ORGANIZATION_NAME_MAX_LENGTH)
     slug = models.SlugField(max_length=60, unique=True)
     is_personal = models.BooleanField(default=False)
@@ -17,7 +18,7 @@ class Organization(models.Model):
         return self.name
 
 
-class Team(models.Model):
+class Team(QuotaFields):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60)

@@ -1,8 +1,9 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from apps.spend.models import SpendLog
 
@@ -33,3 +34,13 @@ def spend_log_list(*, organization_id: int, filters: SpendFilters) -> QuerySet[S
     if filters.end:
         logs = logs.filter(created_at__lt=_day_start(filters.end + timedelta(days=1)))
     return logs.order_by("-created_at", "-id")
+
+
+SPEND_SCOPE_COLUMNS = {"key": "key_id", "team": "team_id", "org": "organization_id"}
+
+
+def spend_micros_since(*, schema: str, scope: str, scope_id: int, since: datetime) -> int:
+    """Micro-USD the ledger holds for one key, team or organisation since `since` (budget counters start here)."""
+    with schema_context(schema):
+        rows = SpendLog.objects.filter(**{SPEND_SCOPE_COLUMNS[scope]: scope_id, "created_at__gte": since})
+        return int(rows.aggregate(total=Sum("cost_micros"))["total"] or 0)

@@ -39,6 +39,7 @@ def test_in_flight_stream_finishes_after_sigterm(world, tmp_path):
                 str(port),
                 "--timeout-graceful-shutdown",
                 "10",
+                "--no-proxy-headers",
             ],
             cwd=ROOT,
             env=env,

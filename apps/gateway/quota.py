@@ -1,0 +1,377 @@
+"""Quotas on the hot path: static checks from the key snapshot, then one atomic Redis script.
+
+Layers stack (key, team, org, plan, gateway); a request must pass all of them and the error
+names the layer that tripped. Requests and tokens per minute are counted in one-second buckets
+over a sliding 60-second window (no 2x burst at a minute boundary). Budgets reserve the request's
+worst-case cost before it is forwarded and settle to the real cost afterwards; a reservation that
+is never settled (a crashed process) is released by `sweep`.
+"""
+
+import datetime as dt
+import fnmatch
+import ipaddress
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from apps.core.redis import global_key, tenant_key
+from apps.gateway.asgi_io import Headers
+from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded
+from apps.quotas.limits import TIER_CAPS
+
+WINDOW_S = 60
+RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
+
+# KEYS: per layer (rate hash, budget counter), then the reservations zset and hash.
+# ARGV: now_ms, tokens, micros, request_id, expires_ms, then per layer rpm, tpm, budget, budget_ttl_s (-1: none).
+# Returns {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms}
+#      or {0, layer_index, dimension, limit, reset_ms} or {-1, layer_index} (budget counter needs loading).
+ADMIT_LUA = """
+local now_ms = tonumber(ARGV[1])
+local now_s = math.floor(now_ms / 1000)
+local tokens = tonumber(ARGV[2])
+local micros = tonumber(ARGV[3])
+local layers = (#ARGV - 5) / 4
+local window = {}
+local function reset_ms(oldest)
+  if not oldest then return 60000 end
+  return (oldest + 60) * 1000 - now_ms
+end
+for i = 1, layers do
+  local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
+  local reqs, toks, oldest_r, oldest_t = 0, 0, nil, nil
+  if rpm >= 0 or tpm >= 0 then
+    local flat = redis.call('HGETALL', KEYS[2 * i - 1])
+    local stale = {}
+    for j = 1, #flat, 2 do
+      local sec = tonumber(string.sub(flat[j], 3))
+      local value = tonumber(flat[j + 1])
+      if sec <= now_s - 60 then
+        stale[#stale + 1] = flat[j]
+      elseif string.sub(flat[j], 1, 1) == 'r' then
+        reqs = reqs + value
+        if value > 0 and (not oldest_r or sec < oldest_r) then oldest_r = sec end
+      else
+        toks = toks + value
+        if value > 0 and (not oldest_t or sec < oldest_t) then oldest_t = sec end
+      end
+    end
+    if #stale > 0 then redis.call('HDEL', KEYS[2 * i - 1], unpack(stale)) end
+    if rpm >= 0 and reqs + 1 > rpm then return {0, i, 'rpm', rpm, reset_ms(oldest_r)} end
+    if tpm >= 0 and toks + tokens > tpm then return {0, i, 'tpm', tpm, reset_ms(oldest_t)} end
+  end
+  if budget >= 0 then
+    local spent = redis.call('GET', KEYS[2 * i])
+    if not spent then return {-1, i} end
+    if tonumber(spent) + micros > budget then return {0, i, 'budget', budget, 0} end
+  end
+  window[i] = {reqs, toks, oldest_r or now_s, oldest_t or now_s}
+end
+local best = {-1, -1, 60000, -1, -1, 60000}
+local rates, budgets = {}, {}
+for i = 1, layers do
+  local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
+  if rpm >= 0 or tpm >= 0 then
+    redis.call('HINCRBY', KEYS[2 * i - 1], 'r:' .. now_s, 1)
+    redis.call('HINCRBY', KEYS[2 * i - 1], 't:' .. now_s, tokens)
+    redis.call('PEXPIRE', KEYS[2 * i - 1], 61000)
+    rates[#rates + 1] = KEYS[2 * i - 1]
+    local remaining = rpm - window[i][1] - 1
+    if rpm >= 0 and (best[1] < 0 or remaining < best[2]) then
+      best[1], best[2], best[3] = rpm, remaining, reset_ms(window[i][3])
+    end
+    remaining = tpm - window[i][2] - tokens
+    if tpm >= 0 and (best[4] < 0 or remaining < best[5]) then
+      best[4], best[5], best[6] = tpm, remaining, reset_ms(window[i][4])
+    end
+  end
+  if budget >= 0 then
+    redis.call('INCRBY', KEYS[2 * i], micros)
+    budgets[#budgets + 1] = KEYS[2 * i]
+  end
+end
+if #rates + #budgets > 0 then
+  redis.call('ZADD', KEYS[#KEYS - 1], tonumber(ARGV[5]), ARGV[4])
+  redis.call('HSET', KEYS[#KEYS], ARGV[4], cjson.encode({s = now_s, t = tokens, m = micros, r = rates, b = budgets}))
+end
+return {1, best[1], best[2], best[3], best[4], best[5], best[6], now_s}
+"""
+
+# KEYS: reservations zset, reservations hash, then the request's rate hashes and budget counters.
+# ARGV: request_id, admission second, rate key count, tokens, micros (real), tokens, micros (reserved).
+# A held reservation moves by the difference; one the sweeper already released gets the real amounts.
+SETTLE_LUA = """
+local held = redis.call('HDEL', KEYS[2], ARGV[1]) == 1
+redis.call('ZREM', KEYS[1], ARGV[1])
+local dt, dm = tonumber(ARGV[4]), tonumber(ARGV[5])
+if held then dt, dm = dt - tonumber(ARGV[6]), dm - tonumber(ARGV[7]) end
+local rates = tonumber(ARGV[3])
+for i = 3, #KEYS do
+  if i - 2 <= rates then
+    if dt ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HINCRBY', KEYS[i], 't:' .. ARGV[2], dt) end
+  elseif dm ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCRBY', KEYS[i], dm)
+  end
+end
+return held and 1 or 0
+"""
+
+# KEYS: reservations zset, reservations hash. ARGV: now_ms. Releases reservations past their expiry.
+SWEEP_LUA = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+for _, id in ipairs(expired) do
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw then
+    local held = cjson.decode(raw)
+    for _, key in ipairs(held.r) do
+      if redis.call('EXISTS', key) == 1 then redis.call('HINCRBY', key, 't:' .. held.s, -held.t) end
+    end
+    for _, key in ipairs(held.b) do
+      if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, -held.m) end
+    end
+  end
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #expired
+"""
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # key, team, org, plan, gateway
+    rate_key: str
+    budget_key: str
+    rpm: int | None = None
+    tpm: int | None = None
+    budget: int | None = None
+    budget_ttl_s: int = -1
+    budget_scope: tuple[str, int, str] | None = None  # (scope, id, period start ISO) to load the counter
+
+
+@dataclass
+class Admission:
+    """What the script granted; settled once the real usage is known."""
+
+    request_id: str
+    tokens: int
+    micros: int
+    headers: Headers = field(default_factory=list)
+    held: bool = False
+    second: int = 0
+    rate_keys: list[str] = field(default_factory=list)
+    budget_keys: list[str] = field(default_factory=list)
+
+
+def _period(duration: str, now: dt.datetime) -> tuple[str, dt.datetime, int]:
+    """The budget period's id, start, and a TTL that outlives it by a day (-1: never expires)."""
+    if duration == "total":
+        return "total", dt.datetime(1970, 1, 1, tzinfo=dt.UTC), -1
+    if duration == "daily":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + dt.timedelta(days=1)
+    elif duration == "weekly":
+        start = (now - dt.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + dt.timedelta(days=7)
+    else:
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+    ttl = int((end - now).total_seconds()) + 86_400
+    return start.strftime("%Y%m%d"), start, ttl
+
+
+def _matches(model: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(model, pattern) for pattern in patterns)
+
+
+def _in_networks(ip: str, networks: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network) for network in networks)
+
+
+LAYER_LABEL = {"key": "key", "team": "team", "org": "organisation", "plan": "plan", "gateway": "gateway"}
+
+
+def access_checks(key: dict[str, Any], *, client_ip: str, now_ms: int) -> None:
+    """Expiry and the IP allow lists of every layer: for every route a key can call."""
+    expires = key.get("expires_at_ms")
+    if expires is not None and now_ms >= expires:
+        raise KeyExpired()
+    for name, limits in key.get("limits", {}).items():
+        if "ips" in limits and not _in_networks(client_ip, limits["ips"]):
+            raise IpNotAllowed(f"Requests from {client_ip} are not allowed by the {LAYER_LABEL[name]}'s IP allow list.")
+
+
+def model_refusal(key: dict[str, Any], model: str) -> ModelNotAllowed | None:
+    """Why a layer's model allow or deny list refuses `model`, or None."""
+    for name, limits in key.get("limits", {}).items():
+        label = LAYER_LABEL[name]
+        if "blocked" in limits and _matches(model, limits["blocked"]):
+            return ModelNotAllowed(f"The model `{model}` is blocked for this {label}.", param="model")
+        if "models" in limits and not _matches(model, limits["models"]):
+            return ModelNotAllowed(f"The model `{model}` is not in this {label}'s allowed models.", param="model")
+    return None
+
+
+@dataclass(frozen=True)
+class GatewayDefaults:
+    rpm: int | None
+    tpm: int | None
+
+
+def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults, now: dt.datetime) -> list[Layer]:
+    schema = key["schema"]
+    ids = {"key": key["id"], "team": key["team_id"], "org": key["organization_id"]}
+    layers = []
+    for name, limits in key.get("limits", {}).items():
+        rpm, tpm, budget = limits.get("rpm"), limits.get("tpm"), limits.get("budget")
+        if rpm is None and tpm is None and budget is None:
+            continue
+        period, start, ttl = _period(limits.get("period", "monthly"), now)
+        layers.append(
+            Layer(
+                name=name,
+                rate_key=tenant_key(schema, "quota", "rate", name, ids[name]),
+                budget_key=tenant_key(schema, "quota", "spent", name, ids[name], period),
+                rpm=rpm,
+                tpm=tpm,
+                budget=budget,
+                budget_ttl_s=ttl,
+                budget_scope=(name, ids[name], start.isoformat()) if budget is not None else None,
+            )
+        )
+    tier_rpm, tier_tpm = TIER_CAPS.get(key.get("tier", "free"), (None, None))
+    if tier_rpm is not None or tier_tpm is not None:
+        # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
+        scope = f"org{key['organization_id']}" if key.get("shared_instance") else "instance"
+        layers.append(Layer("plan", tenant_key(schema, "quota", "rate", "plan", scope), "", rpm=tier_rpm, tpm=tier_tpm))
+    if key.get("shared_instance") and (defaults.rpm is not None or defaults.tpm is not None):
+        for scope in (f"key{key['id']}", f"ip{client_ip}"):
+            rate_key = tenant_key(schema, "quota", "rate", "gateway", scope)
+            layers.append(Layer("gateway", rate_key, "", rpm=defaults.rpm, tpm=defaults.tpm))
+    return layers
+
+
+def _reset(ms: int) -> str:
+    """OpenAI's duration format: 20ms, 1s, 6m0s."""
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(seconds // 60)}m{int(seconds % 60)}s"
+
+
+def _rate_headers(values: list[Any]) -> Headers:
+    headers: Headers = []
+    for offset, kind in ((0, "requests"), (3, "tokens")):
+        limit, remaining, reset_ms = (int(values[offset + n]) for n in range(3))
+        if limit >= 0:
+            headers += [
+                (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
+                (f"x-ratelimit-remaining-{kind}".encode(), str(max(remaining, 0)).encode()),
+                (f"x-ratelimit-reset-{kind}".encode(), _reset(reset_ms).encode()),
+            ]
+    return headers
+
+
+class Quotas:
+    def __init__(self, redis: aioredis.Redis, load_spent: Any) -> None:
+        """`load_spent(scope, id, period_start_iso, schema)` → micro-USD already spent (the ledger's sum)."""
+        self.redis = redis
+        self.load_spent = load_spent
+        self._admit = redis.register_script(ADMIT_LUA)
+        self._settle = redis.register_script(SETTLE_LUA)
+        self._sweep = redis.register_script(SWEEP_LUA)
+        self.reservations = global_key("quota", "reservations")
+        self.reservation_data = global_key("quota", "reservations", "data")
+
+    async def admit(
+        self, key: dict[str, Any], layers: list[Layer], *, request_id: str, tokens: int, micros: int
+    ) -> Admission:
+        admission = Admission(request_id=request_id, tokens=tokens, micros=micros)
+        if not layers:
+            return admission
+        keys = [name for layer in layers for name in (layer.rate_key, layer.budget_key or layer.rate_key + ":b")]
+        keys += [self.reservations, self.reservation_data]
+        for _attempt in range(3):
+            now_ms = int(time.time() * 1000)
+            argv: list[Any] = [now_ms, tokens, micros, request_id, now_ms + RESERVATION_TTL_S * 1000]
+            for layer in layers:
+                argv += [_or_none(layer.rpm), _or_none(layer.tpm), _or_none(layer.budget), layer.budget_ttl_s]
+            result = await self._admit(keys=keys, args=argv)
+            if result[0] == 1:
+                admission.headers = _rate_headers(result[1:7])
+                admission.held, admission.second = True, int(result[7])
+                admission.rate_keys = [
+                    layer.rate_key for layer in layers if layer.rpm is not None or layer.tpm is not None
+                ]
+                admission.budget_keys = [layer.budget_key for layer in layers if layer.budget is not None]
+                return admission
+            layer = layers[int(result[1]) - 1]
+            if result[0] == -1:
+                await self._load_budget(key["schema"], layer)
+                continue
+            raise self._exceeded(layer, dimension=result[2].decode(), limit=int(result[3]), reset_ms=int(result[4]))
+        raise RuntimeError("the budget counter could not be loaded")
+
+    async def _load_budget(self, schema: str, layer: Layer) -> None:
+        assert layer.budget_scope is not None  # noqa: S101 - only budget layers ask to be loaded
+        scope, scope_id, start = layer.budget_scope
+        spent = await self.load_spent(scope, scope_id, start, schema)
+        ttl = layer.budget_ttl_s if layer.budget_ttl_s > 0 else None
+        await self.redis.set(layer.budget_key, spent, nx=True, ex=ttl)
+
+    @staticmethod
+    def _exceeded(layer: Layer, *, dimension: str, limit: int, reset_ms: int) -> QuotaExceeded:
+        label = LAYER_LABEL[layer.name]
+        if dimension == "budget":
+            return QuotaExceeded(
+                f"The {label}'s budget of ${limit / 1_000_000:.2f} is used up for this period.",
+                code="budget_exceeded",
+                type_="budget_exceeded",
+                headers=[],
+            )
+        kind = "requests" if dimension == "rpm" else "tokens"
+        headers: Headers = [
+            (b"retry-after", str(max(1, math.ceil(reset_ms / 1000))).encode()),
+            (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
+            (f"x-ratelimit-remaining-{kind}".encode(), b"0"),
+            (f"x-ratelimit-reset-{kind}".encode(), _reset(reset_ms).encode()),
+            (b"x-ratelimit-layer", layer.name.encode()),
+        ]
+        return QuotaExceeded(
+            "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
+        )
+
+    async def settle(self, admission: Admission, *, tokens: int, micros: int) -> None:
+        if not admission.held:
+            return
+        admission.held = False
+        await self._settle(
+            keys=[self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys],
+            args=[
+                admission.request_id,
+                admission.second,
+                len(admission.rate_keys),
+                tokens,
+                micros,
+                admission.tokens,
+                admission.micros,
+            ],
+        )
+
+    async def sweep(self, *, now_ms: int | None = None) -> int:
+        """Release reservations past their expiry; returns how many."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        return int(await self._sweep(keys=[self.reservations, self.reservation_data], args=[now_ms]))
+
+
+def _or_none(value: int | None) -> int:
+    return -1 if value is None else value

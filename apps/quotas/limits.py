@@ -1,0 +1,48 @@
+"""Quota limits as the gateway reads them: plain dicts in the key snapshot, and their validation."""
+
+import ipaddress
+from typing import Any
+
+from apps.core.errors import HyditeError
+from apps.quotas.models import QuotaFields
+
+# Requests and tokens per minute of each instance tier (None: no cap at this layer).
+TIER_CAPS: dict[str, tuple[int | None, int | None]] = {
+    "free": (None, None),
+    "pro": (600, 5_000_000),
+    "team": (3_000, 30_000_000),
+    "business": (10_000, None),
+    "enterprise": (None, None),
+}
+
+
+class InvalidLimit(HyditeError):
+    code = "invalid_limit"
+
+
+def limits_snapshot(holder: QuotaFields) -> dict[str, Any]:
+    """Only the limits that are set; an empty dict is a layer without limits."""
+    limits: dict[str, Any] = {
+        "rpm": holder.rpm_limit,
+        "tpm": holder.tpm_limit,
+        "budget": holder.max_budget_micros,
+        "soft_budget": holder.soft_budget_micros,
+        "models": holder.allowed_models or None,
+        "blocked": holder.blocked_models or None,
+        "ips": holder.allowed_ips or None,
+    }
+    limits = {name: value for name, value in limits.items() if value is not None}
+    if "budget" in limits or "soft_budget" in limits:
+        limits["period"] = holder.budget_duration
+    return limits
+
+
+def allowed_ips_clean(values: list[str], *, param: str = "allowed_ips") -> list[str]:
+    """CIDR blocks (a bare address is a /32 or /128), normalised; raises InvalidLimit naming the entry."""
+    cleaned = []
+    for index, value in enumerate(values):
+        try:
+            cleaned.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise InvalidLimit(f"{value!r} is not an IP address or CIDR block.", param=f"{param}[{index}]") from None
+    return cleaned

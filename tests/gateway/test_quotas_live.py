@@ -1,0 +1,244 @@
+"""Quotas through the live /v1 endpoint: each dimension and layer, with status, body and headers."""
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from contextlib import ExitStack
+
+import httpx
+import openai
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core.redis import redis_client, tenant_key
+from apps.gateway.quota import RESERVATION_TTL_S
+from apps.keys.models import VirtualKey
+from apps.keys.services import key_generate, key_update_limits
+from apps.orgs.models import Team
+from apps.orgs.services import team_create
+from apps.providers.prices import price_sheet
+from apps.quotas.services import quota_limits_update
+from tests.conftest import live_server_env
+from tests.live import uvicorn_server
+
+pytestmark = pytest.mark.django_db
+
+PROMPT = [{"role": "user", "content": "x"}]
+
+
+def _post(url: str, key: str, *, model: str = "gpt-4o-mini", headers: dict[str, str] | None = None, **body):  # type: ignore[no-untyped-def]
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key}", **(headers or {})},
+        json={"model": model, "messages": PROMPT, **body},
+        timeout=20,
+    )
+
+
+def _limited_key(committed, world, **limits):  # type: ignore[no-untyped-def]
+    def make() -> tuple[VirtualKey, str]:
+        owner = world.organization.memberships.filter(team__isnull=True).first().user
+        key, plaintext = key_generate(
+            organization=world.organization, team=world.team, user=owner, name=f"q-{uuid.uuid4().hex[:6]}", actor=owner
+        )
+        if limits:
+            key_update_limits(key=key, actor=owner, **limits)
+        return key, plaintext
+
+    return committed(make)
+
+
+def test_rpm_limit_of_a_key(committed, world, live_server_url):
+    _, key = _limited_key(committed, world, rpm_limit=3)
+    for remaining in (2, 1, 0):
+        response = _post(live_server_url, key)
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-limit-requests"] == "3"
+        assert response.headers["x-ratelimit-remaining-requests"] == str(remaining)
+        assert response.headers["x-ratelimit-reset-requests"].endswith("s")
+    refused = _post(live_server_url, key)
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "error": {"type": "rate_limit_error", "code": "rpm_limit", "message": "Rate limit exceeded", "param": None}
+    }
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    assert refused.headers["x-ratelimit-layer"] == "key"
+    with pytest.raises(openai.RateLimitError) as caught:
+        openai.OpenAI(api_key=key, base_url=f"{live_server_url}/v1", max_retries=0).chat.completions.create(
+            model="gpt-4o-mini", messages=PROMPT
+        )
+    assert caught.value.code == "rpm_limit"
+
+
+def test_tpm_limit_reserves_max_tokens_and_settles_to_real_usage(committed, world, live_server_url):
+    _, key = _limited_key(committed, world, tpm_limit=100)
+    first = _post(live_server_url, key, max_tokens=40)
+    assert first.status_code == 200
+    used = first.json()["usage"]["total_tokens"]
+    # settled to the real usage: the remaining tokens of the next answer count it, not the reservation
+    second = _post(live_server_url, key, max_tokens=10)
+    assert second.status_code == 200
+    assert int(second.headers["x-ratelimit-remaining-tokens"]) <= 100 - used
+    refused = _post(live_server_url, key, max_tokens=90)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "tpm_limit"
+    assert refused.headers["x-ratelimit-limit-tokens"] == "100" and "retry-after" in refused.headers
+
+
+def test_models_allow_and_deny_lists_with_wildcards(committed, world, live_server_url):
+    _, key = _limited_key(committed, world, allowed_models=["gpt-4o*", "text-*"], blocked_models=["*-3-small"])
+    assert _post(live_server_url, key, model="gpt-4o-mini").status_code == 200
+    blocked = httpx.post(
+        f"{live_server_url}/v1/embeddings",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "text-embedding-3-small", "input": "x"},
+    )
+    assert blocked.status_code == 403
+    assert blocked.json()["error"]["code"] == "model_not_allowed" and blocked.json()["error"]["param"] == "model"
+    outside = _post(live_server_url, key, model="claude")
+    assert outside.status_code == 403 and outside.json()["error"]["code"] == "model_not_allowed"
+
+
+def test_expired_key_is_401_key_expired(committed, world, live_server_url):
+    _, key = _limited_key(committed, world, expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = _post(live_server_url, key)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "key_expired"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(api_key=key, base_url=f"{live_server_url}/v1", max_retries=0).models.list()
+
+
+def test_allowed_ips_use_the_forwarded_address_only_from_a_trusted_proxy(committed, world, live_server_url):
+    # The test server trusts 127.0.0.1 as a proxy, so X-Forwarded-For names the client.
+    _, key = _limited_key(committed, world, allowed_ips=["10.0.0.0/8"])
+    assert _post(live_server_url, key, headers={"X-Forwarded-For": "10.1.2.3"}).status_code == 200
+    assert _post(live_server_url, key, headers={"X-Forwarded-For": "10.1.2.3, 127.0.0.1"}).status_code == 200
+    refused = _post(live_server_url, key, headers={"X-Forwarded-For": "192.168.7.7"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "ip_not_allowed"
+    assert _post(live_server_url, key).status_code == 403  # the peer itself, 127.0.0.1
+
+
+def _team_with_key(world, **limits):  # type: ignore[no-untyped-def]
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    team = team_create(organization=world.organization, name=f"Quota {uuid.uuid4().hex[:6]}", actor=owner)
+    quota_limits_update(holder=team, actor=owner, **limits)
+    _, plaintext = key_generate(organization=world.organization, team=team, user=owner, name="t", actor=owner)
+    return team, plaintext
+
+
+def test_the_strictest_layer_wins_and_is_named(committed, world, live_server_url):
+    team, key = committed(_team_with_key, world, rpm_limit=2)
+    committed(lambda: key_update_limits(key=VirtualKey.objects.get(team=team), actor=None, rpm_limit=100))
+    assert [_post(live_server_url, key).status_code for _ in range(2)] == [200, 200]
+    refused = _post(live_server_url, key)
+    assert refused.status_code == 429 and refused.headers["x-ratelimit-layer"] == "team"
+
+    # a second key of the same team shares the team's window
+    def second_key() -> str:
+        owner = world.organization.memberships.filter(team__isnull=True).first().user
+        team_now = Team.objects.get(pk=team.pk)
+        return key_generate(organization=world.organization, team=team_now, user=owner, name="u", actor=owner)[1]
+
+    other = committed(second_key)
+    assert _post(live_server_url, other).status_code == 429
+
+
+BUDGET_MAX_TOKENS = 1000  # the mock answers with exactly max_tokens words, so reserved == real cost
+
+
+def _one_request_cost() -> int:
+    price = price_sheet().models["mock-gpt-4o-mini"]
+    prompt_estimate = len(orjson.dumps(PROMPT)) // 4  # the gateway's reservation
+    prompt_real = 1 + 4  # the mock: words + 4 per message
+
+    def cost(prompt: int) -> int:
+        micros = prompt * price.input_micros_per_mtok + BUDGET_MAX_TOKENS * price.output_micros_per_mtok
+        return (micros + 500_000) // 1_000_000
+
+    assert cost(prompt_estimate) == cost(prompt_real)  # the test's premise
+    return cost(prompt_real)
+
+
+async def _fire(urls: list[str], key: str, count: int) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        return await asyncio.gather(
+            *(
+                client.post(
+                    f"{urls[n % len(urls)]}/v1/chat/completions",
+                    headers={"Authorization": f"Bearer {key}"},
+                    json={"model": "gpt-4o-mini", "messages": PROMPT, "max_tokens": BUDGET_MAX_TOKENS},
+                )
+                for n in range(count)
+            )
+        )
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_200_concurrent_requests_against_a_budget_for_50(committed, world, live_server_url, tmp_path, processes):
+    cost = _one_request_cost()
+    key, plaintext = _limited_key(committed, world, max_budget_micros=50 * cost)
+    with ExitStack() as stack:
+        urls = [live_server_url]
+        if processes == 2:
+            urls.append(stack.enter_context(uvicorn_server(live_server_env(), tmp_path / "second.log")))
+        responses = asyncio.run(_fire(urls, plaintext, 200))
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) == 50, sorted(set(statuses))
+    refused = [response for response in responses if response.status_code != 200]
+    assert {response.status_code for response in refused} == {429}
+    assert {response.json()["error"]["code"] for response in refused} == {"budget_exceeded"}
+    assert refused[0].json()["error"]["type"] == "budget_exceeded"
+    spent_keys = list(redis_client().scan_iter(match=tenant_key("edge", "quota", "spent", "key", key.pk, "*")))
+    assert len(spent_keys) == 1
+    assert int(redis_client().get(spent_keys[0])) == 50 * cost  # settled: never above the budget
+
+
+def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_path):
+    env = live_server_env(GATEWAY_DEFAULT_RPM="3", GATEWAY_DEFAULT_TPM="1000000", GATEWAY_TRUSTED_PROXIES="")
+    redis_client().delete(tenant_key("edge", "quota", "rate", "gateway", "ip127.0.0.1"))
+    _, first = _limited_key(committed, world)
+    _, second = _limited_key(committed, world)
+    with uvicorn_server(env, tmp_path / "defaults.log") as url:
+        assert [_post(url, first).status_code for _ in range(3)] == [200, 200, 200]
+        by_key = _post(url, first)
+        assert by_key.status_code == 429 and by_key.headers["x-ratelimit-layer"] == "gateway"
+        # another key from the same address: the per-IP window is full too, and a forged
+        # X-Forwarded-For is ignored because the peer is not a trusted proxy
+        by_ip = _post(url, second, headers={"X-Forwarded-For": "203.0.113.9"})
+        assert by_ip.status_code == 429 and by_ip.json()["error"]["code"] == "rpm_limit"
+    redis_client().delete(tenant_key("edge", "quota", "rate", "gateway", "ip127.0.0.1"))
+
+
+def test_a_reservation_never_settled_is_released_by_the_sweeper(committed, world):
+    from apps.gateway.quota import Layer, Quotas
+
+    async def scenario() -> tuple[int, int, int]:
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        name = uuid.uuid4().hex
+        budget_key = tenant_key("edge", "quota", "spent", "test", name)
+        rate_key = tenant_key("edge", "quota", "rate", "test", name)
+        await client.set(budget_key, 0)
+
+        async def nothing_spent(*_args: object) -> int:
+            return 0
+
+        quotas = Quotas(client, load_spent=nothing_spent)
+        layer = Layer("key", rate_key, budget_key, rpm=100, tpm=10_000, budget=1_000)
+        await quotas.admit({"schema": "edge"}, [layer], request_id=f"req_{name}", tokens=500, micros=700)
+        held = int(await client.get(budget_key))
+        # a crashed process never settles; past the reservation's lifetime the sweeper gives it back
+        released = await quotas.sweep(now_ms=int(time.time() * 1000) + (RESERVATION_TTL_S + 1) * 1000)
+        after = int(await client.get(budget_key))
+        tokens = sum(int(v) for f, v in (await client.hgetall(rate_key)).items() if f.startswith(b"t:"))
+        await client.delete(budget_key, rate_key)
+        await client.aclose()
+        return held, after + tokens, released
+
+    held, left, released = asyncio.run(scenario())
+    assert (held, left) == (700, 0) and released >= 1
