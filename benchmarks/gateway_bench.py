@@ -150,6 +150,33 @@ def measure(target: str, url: str, *, model: str, key: str | None, duration: int
     return results
 
 
+LIMITS = """
+from django_tenants.utils import schema_context
+from apps.keys.models import VirtualKey
+from apps.keys.services import key_hash, key_update_limits
+from apps.quotas.services import quota_limits_update
+ON = {on}
+with schema_context("edge"):
+    key = VirtualKey.objects.select_related("team", "organization").get(key_hash=key_hash("{key}"))
+    rpm, tpm, budget = (10**9, 10**12, 10**15) if ON else (None, None, None)
+    key_update_limits(key=key, actor=None, rpm_limit=rpm, tpm_limit=tpm, max_budget_micros=budget)
+    quota_limits_update(holder=key.team, actor=None, rpm_limit=rpm, tpm_limit=tpm, max_budget_micros=budget)
+    quota_limits_update(holder=key.organization, actor=None, rpm_limit=rpm, max_budget_micros=budget)
+"""
+
+
+def limits_set(env: dict[str, str], key: str, *, on: bool) -> None:
+    """Key, team and organisation limits (RPM, TPM, budget): none, or high enough never to refuse."""
+    script = LIMITS.replace("{key}", key).replace("{on}", str(on))
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)  # noqa: S603
+
+
+def gateway_defaults(*, on: bool) -> dict[str, str]:
+    """The Shared Edge's per-key and per-IP gateway layer: off, or on with limits that never refuse."""
+    value = str(10**9) if on else "0"
+    return {"GATEWAY_DEFAULT_RPM": value, "GATEWAY_DEFAULT_TPM": value}
+
+
 def start(
     command: list[str], env: dict[str, str], pids: PidFile, name: str, stack: ExitStack
 ) -> subprocess.Popen[bytes]:
@@ -242,8 +269,10 @@ def main() -> int:
         ttfb = {"direct (mock)": ttfb_ms(direct, model="mock-gpt-4o-mini", key=None)}
         rss: dict[str, float] = {}
         gateway_url = f"http://127.0.0.1:{GATEWAY_PORT}/v1/chat/completions"
-        for workers, cores in ((1, "0"), (2, "0,1")):
-            name = f"gateway {workers}w"
+        runs = [(1, "0", False), (1, "0", True), (2, "0,1", True)]
+        for workers, cores, quotas in runs:
+            name = f"gateway {workers}w" + (" quotas" if quotas else "")
+            limits_set(env, key, on=quotas)
             command = [
                 *taskset(cores),
                 PYTHON,
@@ -266,7 +295,7 @@ def main() -> int:
                 "warning",
             ]
             with ExitStack() as gateway_stack:
-                process = start(command, env, pids, name, gateway_stack)
+                process = start(command, {**env, **gateway_defaults(on=quotas)}, pids, name, gateway_stack)
                 wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/healthz")
                 results += measure(name, gateway_url, model="gpt-4o-mini", key=key, duration=args.duration)
                 ttfb[name] = ttfb_ms(gateway_url, model="gpt-4o-mini", key=key)
@@ -302,6 +331,11 @@ def report(results: list[Result], ttfb: dict[str, float], rss: dict[str, float])
             f"| {target} | " + " | ".join(cells) + f" | {c1:.2f} | {c1 - direct_c1:+.2f} | {ttfb[target]:.2f} | "
             f"{ttfb[target] - ttfb['direct (mock)']:+.2f} | {rss.get(target, 0):.0f} | {errors} |"
         )
+    if ("gateway 1w", "c32 plain") in by and ("gateway 1w quotas", "c32 plain") in by:
+        drops = ", ".join(
+            f"{s}: {100 * (1 - by[('gateway 1w quotas', s)].rps / by[('gateway 1w', s)].rps):+.1f}%" for s in scenarios
+        )
+        print(f"\nrequests/s lost with every quota layer on (1 worker): {drops}")
     if "litellm" in targets:
         for target in (t for t in targets if t.startswith("gateway")):
             ratios = ", ".join(

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.dashboard.views import healthz
 from apps.keys import api as keys_api
+from apps.quotas import api as quotas_api
 from apps.spend.api import SpendLogListApi
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("key/update", keys_api.KeyUpdateApi.as_view(), name="key_update"),
     path("key/regenerate", keys_api.KeyRegenerateApi.as_view(), name="key_regenerate"),
     path("key/delete", keys_api.KeyDeleteApi.as_view(), name="key_delete"),
+    path("team/update", quotas_api.TeamUpdateApi.as_view(), name="team_update"),
+    path("organization/update", quotas_api.OrganizationUpdateApi.as_view(), name="organization_update"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),

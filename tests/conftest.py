@@ -41,6 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.SECURE_SSL_REDIRECT = False
+    # 127.0.0.1 is every test's address: the gateway layer's defaults are tested on a server of their own.
+    settings.GATEWAY_DEFAULT_RPM = settings.GATEWAY_DEFAULT_TPM = 0
     settings.ALLOWED_HOSTS = [EDGE_HOST, ".localhost", "localhost", "127.0.0.1"]
     settings.STORAGES = {
         **settings.STORAGES,

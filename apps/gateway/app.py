@@ -127,9 +127,7 @@ class Gateway:
         self.quotas: Quotas | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._checked_hosts: set[str] = set()
-        self.defaults = GatewayDefaults(
-            rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
-        )
+        self.defaults = GatewayDefaults(rpm=None, tpm=None)
 
     async def startup(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -152,6 +150,9 @@ class Gateway:
         self.snapshots = Snapshots(redis, ttl_s=settings.GATEWAY_SNAPSHOT_TTL_MS / 1000)
         self.spend = SpendEmitter(redis)
         self.spend.start()
+        self.defaults = GatewayDefaults(
+            rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
+        )
         self.quotas = Quotas(redis, load_spent=sync_to_async(_spent_since))
         self._sweeper = asyncio.create_task(self._sweep_reservations())
 
@@ -222,19 +223,18 @@ class Gateway:
                 await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *headers])
         finally:
             if record.admission is not None:
-                await self._settle(record)
+                self._settle(record)
             if record.key is not None and self.spend is not None:
                 self.spend.emit(record.event())
 
-    async def _settle(self, record: RequestRecord) -> None:
+    def _settle(self, record: RequestRecord) -> None:
+        """Queue the quota settlement with the request's spend event: one pipeline, no extra round trip."""
         assert record.admission is not None  # noqa: S101
         usage_tokens = record.usage.total_tokens if record.usage is not None else 0
-        try:
-            await self._started(self.quotas).settle(
-                record.admission, tokens=usage_tokens, micros=record.cost_micros() or 0
-            )
-        except Exception:  # the reservation then expires and is released by the sweeper
-            logger.exception("settling the quota reservation failed request_id=%s", record.request_id)
+        settlement = self._started(self.quotas).settlement(
+            record.admission, tokens=usage_tokens, micros=record.cost_micros() or 0
+        )
+        self._started(self.spend).emit_script(*settlement)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers, record: RequestRecord) -> None:
         path, method = scope["path"].rstrip("/"), scope["method"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 from apps.core.redis import global_key, tenant_key
 from apps.gateway.asgi_io import Headers
@@ -35,57 +36,70 @@ local now_s = math.floor(now_ms / 1000)
 local tokens = tonumber(ARGV[2])
 local micros = tonumber(ARGV[3])
 local layers = (#ARGV - 5) / 4
-local window = {}
+local first_live = now_s - 59
+-- A rate hash keeps running totals R and T of its live buckets r:<second> and t:<second>, and o,
+-- the oldest second it still counts: expiring is O(seconds elapsed), never a scan of the window.
+local function live_window(key)
+  local state = redis.call('HMGET', key, 'o', 'R', 'T')
+  if not state[1] then return 0, 0, now_s end
+  local oldest, reqs, toks = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
+  if oldest >= first_live then return reqs, toks, oldest end
+  if first_live - oldest > 60 then
+    redis.call('DEL', key)
+    return 0, 0, now_s
+  end
+  local fields = {}
+  for sec = oldest, first_live - 1 do
+    fields[#fields + 1] = 'r:' .. sec
+    fields[#fields + 1] = 't:' .. sec
+  end
+  local values = redis.call('HMGET', key, unpack(fields))
+  for j = 1, #fields, 2 do
+    reqs = reqs - (tonumber(values[j]) or 0)
+    toks = toks - (tonumber(values[j + 1]) or 0)
+  end
+  redis.call('HDEL', key, unpack(fields))
+  redis.call('HSET', key, 'o', first_live, 'R', reqs, 'T', toks)
+  return reqs, toks, first_live
+end
 local function reset_ms(oldest)
-  if not oldest then return 60000 end
   return (oldest + 60) * 1000 - now_ms
 end
+local window = {}
 for i = 1, layers do
   local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
-  local reqs, toks, oldest_r, oldest_t = 0, 0, nil, nil
   if rpm >= 0 or tpm >= 0 then
-    local flat = redis.call('HGETALL', KEYS[2 * i - 1])
-    local stale = {}
-    for j = 1, #flat, 2 do
-      local sec = tonumber(string.sub(flat[j], 3))
-      local value = tonumber(flat[j + 1])
-      if sec <= now_s - 60 then
-        stale[#stale + 1] = flat[j]
-      elseif string.sub(flat[j], 1, 1) == 'r' then
-        reqs = reqs + value
-        if value > 0 and (not oldest_r or sec < oldest_r) then oldest_r = sec end
-      else
-        toks = toks + value
-        if value > 0 and (not oldest_t or sec < oldest_t) then oldest_t = sec end
-      end
-    end
-    if #stale > 0 then redis.call('HDEL', KEYS[2 * i - 1], unpack(stale)) end
-    if rpm >= 0 and reqs + 1 > rpm then return {0, i, 'rpm', rpm, reset_ms(oldest_r)} end
-    if tpm >= 0 and toks + tokens > tpm then return {0, i, 'tpm', tpm, reset_ms(oldest_t)} end
+    local reqs, toks, oldest = live_window(KEYS[2 * i - 1])
+    if rpm >= 0 and reqs + 1 > rpm then return {0, i, 'rpm', rpm, reset_ms(oldest)} end
+    if tpm >= 0 and toks + tokens > tpm then return {0, i, 'tpm', tpm, reset_ms(oldest)} end
+    window[i] = {reqs, toks, oldest}
   end
   if budget >= 0 then
     local spent = redis.call('GET', KEYS[2 * i])
     if not spent then return {-1, i} end
     if tonumber(spent) + micros > budget then return {0, i, 'budget', budget, 0} end
   end
-  window[i] = {reqs, toks, oldest_r or now_s, oldest_t or now_s}
 end
 local best = {-1, -1, 60000, -1, -1, 60000}
 local rates, budgets = {}, {}
 for i = 1, layers do
   local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
   if rpm >= 0 or tpm >= 0 then
-    redis.call('HINCRBY', KEYS[2 * i - 1], 'r:' .. now_s, 1)
-    redis.call('HINCRBY', KEYS[2 * i - 1], 't:' .. now_s, tokens)
-    redis.call('PEXPIRE', KEYS[2 * i - 1], 61000)
-    rates[#rates + 1] = KEYS[2 * i - 1]
+    local key = KEYS[2 * i - 1]
+    redis.call('HINCRBY', key, 'r:' .. now_s, 1)
+    redis.call('HINCRBY', key, 't:' .. now_s, tokens)
+    redis.call('HINCRBY', key, 'R', 1)
+    redis.call('HINCRBY', key, 'T', tokens)
+    redis.call('HSETNX', key, 'o', now_s)
+    redis.call('PEXPIRE', key, 61000)
+    rates[#rates + 1] = key
     local remaining = rpm - window[i][1] - 1
     if rpm >= 0 and (best[1] < 0 or remaining < best[2]) then
       best[1], best[2], best[3] = rpm, remaining, reset_ms(window[i][3])
     end
     remaining = tpm - window[i][2] - tokens
     if tpm >= 0 and (best[4] < 0 or remaining < best[5]) then
-      best[4], best[5], best[6] = tpm, remaining, reset_ms(window[i][4])
+      best[4], best[5], best[6] = tpm, remaining, reset_ms(window[i][3])
     end
   end
   if budget >= 0 then
@@ -101,22 +115,24 @@ return {1, best[1], best[2], best[3], best[4], best[5], best[6], now_s}
 """
 
 # KEYS: reservations zset, reservations hash, then the request's rate hashes and budget counters.
-# ARGV: request_id, admission second, rate key count, tokens, micros (real), tokens, micros (reserved).
-# A held reservation moves by the difference; one the sweeper already released gets the real amounts.
+# ARGV: request_id, admission second, rate key count, token delta, micros delta (real minus reserved).
+# Idempotent: only a reservation still held moves, once (a swept one was already given back).
 SETTLE_LUA = """
-local held = redis.call('HDEL', KEYS[2], ARGV[1]) == 1
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local dt, dm = tonumber(ARGV[4]), tonumber(ARGV[5])
-if held then dt, dm = dt - tonumber(ARGV[6]), dm - tonumber(ARGV[7]) end
 local rates = tonumber(ARGV[3])
 for i = 3, #KEYS do
   if i - 2 <= rates then
-    if dt ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HINCRBY', KEYS[i], 't:' .. ARGV[2], dt) end
+    if dt ~= 0 and redis.call('HEXISTS', KEYS[i], 't:' .. ARGV[2]) == 1 then
+      redis.call('HINCRBY', KEYS[i], 't:' .. ARGV[2], dt)
+      redis.call('HINCRBY', KEYS[i], 'T', dt)
+    end
   elseif dm ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('INCRBY', KEYS[i], dm)
   end
 end
-return held and 1 or 0
+return 1
 """
 
 # KEYS: reservations zset, reservations hash. ARGV: now_ms. Releases reservations past their expiry.
@@ -127,7 +143,10 @@ for _, id in ipairs(expired) do
   if raw then
     local held = cjson.decode(raw)
     for _, key in ipairs(held.r) do
-      if redis.call('EXISTS', key) == 1 then redis.call('HINCRBY', key, 't:' .. held.s, -held.t) end
+      if redis.call('HEXISTS', key, 't:' .. held.s) == 1 then
+        redis.call('HINCRBY', key, 't:' .. held.s, -held.t)
+        redis.call('HINCRBY', key, 'T', -held.t)
+      end
     end
     for _, key in ipairs(held.b) do
       if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, -held.m) end
@@ -160,7 +179,6 @@ class Admission:
     tokens: int
     micros: int
     headers: Headers = field(default_factory=list)
-    held: bool = False
     second: int = 0
     rate_keys: list[str] = field(default_factory=list)
     budget_keys: list[str] = field(default_factory=list)
@@ -293,22 +311,29 @@ class Quotas:
         self.reservation_data = global_key("quota", "reservations", "data")
 
     async def admit(
-        self, key: dict[str, Any], layers: list[Layer], *, request_id: str, tokens: int, micros: int
+        self,
+        key: dict[str, Any],
+        layers: list[Layer],
+        *,
+        request_id: str,
+        tokens: int,
+        micros: int,
+        now_ms: int | None = None,
     ) -> Admission:
         admission = Admission(request_id=request_id, tokens=tokens, micros=micros)
         if not layers:
             return admission
         keys = [name for layer in layers for name in (layer.rate_key, layer.budget_key or layer.rate_key + ":b")]
         keys += [self.reservations, self.reservation_data]
-        for _attempt in range(3):
-            now_ms = int(time.time() * 1000)
-            argv: list[Any] = [now_ms, tokens, micros, request_id, now_ms + RESERVATION_TTL_S * 1000]
+        for _attempt in range(len(layers) + 1):  # each budget layer's counter may need loading once
+            at_ms = int(time.time() * 1000) if now_ms is None else now_ms
+            argv: list[Any] = [at_ms, tokens, micros, request_id, at_ms + RESERVATION_TTL_S * 1000]
             for layer in layers:
                 argv += [_or_none(layer.rpm), _or_none(layer.tpm), _or_none(layer.budget), layer.budget_ttl_s]
             result = await self._admit(keys=keys, args=argv)
             if result[0] == 1:
                 admission.headers = _rate_headers(result[1:7])
-                admission.held, admission.second = True, int(result[7])
+                admission.second = int(result[7])
                 admission.rate_keys = [
                     layer.rate_key for layer in layers if layer.rpm is not None or layer.tpm is not None
                 ]
@@ -350,22 +375,21 @@ class Quotas:
             "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
         )
 
+    def settlement(self, admission: Admission, *, tokens: int, micros: int) -> tuple[AsyncScript, list[str], list[Any]]:
+        """The idempotent script call that moves a held reservation to the real usage."""
+        keys = [self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys]
+        args = [
+            admission.request_id,
+            admission.second,
+            len(admission.rate_keys),
+            tokens - admission.tokens,
+            micros - admission.micros,
+        ]
+        return self._settle, keys, args
+
     async def settle(self, admission: Admission, *, tokens: int, micros: int) -> None:
-        if not admission.held:
-            return
-        admission.held = False
-        await self._settle(
-            keys=[self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys],
-            args=[
-                admission.request_id,
-                admission.second,
-                len(admission.rate_keys),
-                tokens,
-                micros,
-                admission.tokens,
-                admission.micros,
-            ],
-        )
+        script, keys, args = self.settlement(admission, tokens=tokens, micros=micros)
+        await script(keys=keys, args=args)
 
     async def sweep(self, *, now_ms: int | None = None) -> int:
         """Release reservations past their expiry; returns how many."""

@@ -1,9 +1,11 @@
 """Spend events leave the gateway through a Redis stream without ever blocking a response.
 
 Events are queued in process memory and written by one background task in
-pipelined batches. While Redis is unreachable they wait in a bounded buffer
-and are retried; if the buffer overflows, the oldest events are dropped,
-counted in `dropped` and logged, never silently.
+pipelined batches, together with the quota settlements of the same requests
+(scripts queued with `emit_script`, idempotent, so a retried batch is
+harmless). While Redis is unreachable they wait in a bounded buffer and are
+retried; if the buffer overflows, the oldest entries are dropped, counted in
+`dropped` and logged, never silently.
 """
 
 import asyncio
@@ -13,6 +15,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 from apps.spend.stream import SPEND_STREAM
 
@@ -27,7 +30,8 @@ RETRY_DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0)
 class SpendEmitter:
     def __init__(self, redis: aioredis.Redis, *, max_buffered: int = MAX_BUFFERED) -> None:
         self.redis = redis
-        self.buffer: deque[bytes] = deque()
+        # a spend event (bytes), or an idempotent script call: (script, keys, args)
+        self.buffer: deque[bytes | tuple[AsyncScript, list[str], list[Any]]] = deque()
         self.max_buffered = max_buffered
         self.dropped = 0
         self.written = 0
@@ -39,12 +43,19 @@ class SpendEmitter:
         self._task = asyncio.create_task(self._run())
 
     def emit(self, event: dict[str, Any]) -> None:
+        self._append(orjson.dumps(event))
+
+    def emit_script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+        """Run an idempotent script in the next batch (a quota settlement: no round trip of its own)."""
+        self._append((script, keys, args))
+
+    def _append(self, entry: bytes | tuple[AsyncScript, list[str], list[Any]]) -> None:
         if len(self.buffer) >= self.max_buffered:
             self.buffer.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.error("spend buffer full: %d events dropped so far", self.dropped)
-        self.buffer.append(orjson.dumps(event))
+                logger.error("spend buffer full: %d entries dropped so far", self.dropped)
+        self.buffer.append(entry)
         self._wake.set()
 
     async def _run(self) -> None:
@@ -62,8 +73,13 @@ class SpendEmitter:
             batch = [self.buffer[i] for i in range(min(BATCH, len(self.buffer)))]
             try:
                 pipe = self.redis.pipeline(transaction=False)
-                for payload in batch:
-                    pipe.xadd(SPEND_STREAM, {"e": payload})
+                for entry in batch:
+                    if isinstance(entry, bytes):
+                        pipe.xadd(SPEND_STREAM, {"e": entry})
+                    else:
+                        script, keys, args = entry
+                        pipe.scripts.add(script)  # type: ignore[arg-type]  # execute() loads it if Redis lost it
+                        pipe.evalsha(script.sha, len(keys), *keys, *args)
                 await pipe.execute()
             except (aioredis.RedisError, OSError) as exc:
                 delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
@@ -76,11 +92,11 @@ class SpendEmitter:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            for payload in batch:
+            for entry in batch:
                 # An overflow may have dropped some of this batch from the front meanwhile.
-                if self.buffer and self.buffer[0] is payload:
+                if self.buffer and self.buffer[0] is entry:
                     self.buffer.popleft()
-            self.written += len(batch)
+            self.written += sum(isinstance(entry, bytes) for entry in batch)
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Flush what is buffered (bounded in time), then stop."""

@@ -6,7 +6,7 @@ Authenticated by the dashboard session or `Authorization: Bearer sk-hydite-admin
 
 import re
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.channels.models import Channel
+from apps.core.api import validated
 from apps.core.errors import NotFound, PermissionDenied
 from apps.keys import services
 from apps.keys.access import access_key_by_id
@@ -26,6 +27,7 @@ from apps.keys.models import KeyStatus, VirtualKey
 from apps.orgs.access import OrgAccess, access_team_by_slug
 from apps.orgs.models import Membership, Team
 from apps.orgs.roles import Action
+from apps.quotas.api import QuotaLimitFields, quota_info
 
 MICROS = Decimal(1_000_000)
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
@@ -41,10 +43,6 @@ def _expires_at(duration: str | None) -> Any:
     return timezone.now() + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def _budget_micros(budget: Decimal | None) -> int | None:
-    return None if budget is None else int((budget * MICROS).to_integral_value(rounding=ROUND_HALF_UP))
-
-
 def key_info(key: VirtualKey) -> dict[str, Any]:
     return {
         "key_id": key.pk,
@@ -56,48 +54,31 @@ def key_info(key: VirtualKey) -> dict[str, Any]:
         "channel_id": key.channel_id,
         "status": key.status,
         "blocked": key.status == KeyStatus.PAUSED,
-        "models": key.allowed_models,
-        "max_budget": None if key.max_budget_micros is None else str(Decimal(key.max_budget_micros) / MICROS),
-        "rpm_limit": key.rpm_limit,
-        "tpm_limit": key.tpm_limit,
+        **quota_info(key),
         "expires": key.expires_at.isoformat() if key.expires_at else None,
         "metadata": key.metadata,
         "created_at": key.created_at.isoformat(),
     }
 
 
-class LimitFields(serializers.Serializer):
+class LimitFields(QuotaLimitFields):
     key_alias = serializers.CharField(required=False, max_length=100)
-    models = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=500)
-    max_budget = serializers.DecimalField(
-        required=False, allow_null=True, max_digits=14, decimal_places=6, min_value=Decimal(0)
-    )
-    rpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10**9)
-    tpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10**12)
     duration = serializers.CharField(required=False, allow_null=True, max_length=10)
+    expires = serializers.DateTimeField(required=False, allow_null=True)
     metadata = serializers.DictField(required=False)
 
     def limits(self) -> dict[str, Any]:
         data = self.validated_data
-        limits: dict[str, Any] = {}
+        limits: dict[str, Any] = self.quota_changes()
         if "key_alias" in data:
             limits["name"] = data["key_alias"]
-        if "models" in data:
-            limits["allowed_models"] = data["models"]
-        if "max_budget" in data:
-            limits["max_budget_micros"] = _budget_micros(data["max_budget"])
-        for name in ("rpm_limit", "tpm_limit", "metadata"):
-            if name in data:
-                limits[name] = data[name]
+        if "metadata" in data:
+            limits["metadata"] = data["metadata"]
         if "duration" in data:
             limits["expires_at"] = _expires_at(data["duration"])
+        if "expires" in data:
+            limits["expires_at"] = data["expires"]
         return limits
-
-
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> Any:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer
 
 
 class KeyGenerateApi(APIView):
@@ -109,7 +90,7 @@ class KeyGenerateApi(APIView):
 
     @extend_schema(request=KeyGenerateInputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
-        payload = _valid(self.KeyGenerateInputSerializer, request.data)
+        payload = validated(self.KeyGenerateInputSerializer, request.data)
         data = payload.validated_data
         access = api_org_access(request, data.get("organization"))
         organization = access.organization
@@ -174,7 +155,7 @@ class KeySelector(serializers.Serializer):
 class KeyInfoApi(APIView):
     @extend_schema(parameters=[KeySelector], responses={200: dict})
     def get(self, request: Request) -> Response:
-        data = _valid(KeySelector, request.query_params).validated_data
+        data = validated(KeySelector, request.query_params).validated_data
         access = api_org_access(request, data.get("organization"))
         key = _key_from(request, access, data, Action.VIEW)
         return Response({"key": key.display, "info": key_info(key)})
@@ -189,7 +170,7 @@ class KeyListApi(APIView):
 
     @extend_schema(parameters=[KeyListQuerySerializer], responses={200: dict})
     def get(self, request: Request) -> Response:
-        data = _valid(self.KeyListQuerySerializer, request.query_params).validated_data
+        data = validated(self.KeyListQuerySerializer, request.query_params).validated_data
         access = api_org_access(request, data.get("organization"))
         keys = VirtualKey.objects.filter(organization=access.organization).select_related("organization")
         if "team_id" in data:
@@ -211,7 +192,7 @@ class KeyUpdateApi(APIView):
 
     @extend_schema(request=KeyUpdateInputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
-        payload = _valid(self.KeyUpdateInputSerializer, request.data)
+        payload = validated(self.KeyUpdateInputSerializer, request.data)
         data = payload.validated_data
         access = api_org_access(request, data.get("organization"))
         key = _key_from(request, access, data, Action.USE)
@@ -227,7 +208,7 @@ class KeyUpdateApi(APIView):
 class KeyRegenerateApi(APIView):
     @extend_schema(request=KeySelector, responses={200: dict})
     def post(self, request: Request) -> Response:
-        data = _valid(KeySelector, request.data).validated_data
+        data = validated(KeySelector, request.data).validated_data
         access = api_org_access(request, data.get("organization"))
         key, secret = services.key_regenerate(key=_key_from(request, access, data, Action.USE), actor=access.user)
         return Response({"key": secret, **key_info(key)})
@@ -241,7 +222,7 @@ class KeyDeleteApi(APIView):
 
     @extend_schema(request=KeyDeleteInputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
-        data = _valid(self.KeyDeleteInputSerializer, request.data).validated_data
+        data = validated(self.KeyDeleteInputSerializer, request.data).validated_data
         if not data.get("keys") and not data.get("key_ids"):
             raise BadRequest("Give keys (clear text or SHA-256) or key_ids.", param="keys")
         access = api_org_access(request, data.get("organization"))

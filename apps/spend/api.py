@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api import validated
 from apps.keys.api_access import api_org_access
 from apps.spend.models import SpendLog
 from apps.spend.selectors import SpendFilters, spend_log_list
@@ -71,9 +72,7 @@ class SpendLogListApi(APIView):
 
     @extend_schema(parameters=[SpendLogQuerySerializer], responses={200: dict})
     def get(self, request: Request) -> Response:
-        query = self.SpendLogQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = validated(self.SpendLogQuerySerializer, request.query_params).validated_data
         access = api_org_access(request, data.get("organization"))
         filters = SpendFilters(
             key_id=data.get("key_id"),

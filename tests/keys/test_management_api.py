@@ -131,3 +131,75 @@ def test_openapi_schema_and_docs_are_published(org_with_roles, path):
     assert response.status_code == 200
     if path == "/api/schema/":
         assert b"/key/generate" in response.content
+
+
+def test_quota_fields_on_keys_teams_and_the_organisation(org_with_roles, django_capture_on_commit_callbacks):
+    from apps.core.redis import redis_client
+    from apps.keys.snapshots import key_snapshot_key
+
+    org, platform = org_with_roles["organization"], org_with_roles["platform"]
+    http, _ = _admin_client(org, org_with_roles["users"]["org_admin"])
+    with django_capture_on_commit_callbacks(execute=True):
+        created = http.post(
+            "/key/generate",
+            {
+                "team_id": platform.pk,
+                "max_budget": "5",
+                "soft_budget": "4",
+                "budget_duration": "daily",
+                "blocked_models": ["gpt-4o*"],
+                "allowed_ips": ["10.0.0.1", "192.168.0.0/16"],
+                "expires": "2030-01-01T00:00:00Z",
+            },
+            content_type="application/json",
+        )
+    assert created.status_code == 200, created.content
+    info = created.json()
+    assert (info["max_budget"], info["soft_budget"], info["budget_duration"]) == ("5", "4", "daily")
+    assert info["allowed_ips"] == ["10.0.0.1/32", "192.168.0.0/16"] and info["blocked_models"] == ["gpt-4o*"]
+    assert info["expires"].startswith("2030-01-01")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team = http.post(
+            "/team/update",
+            {"team_id": platform.pk, "rpm_limit": 7, "max_budget": "1.25"},
+            content_type="application/json",
+        )
+        organization = http.post("/organization/update", {"tpm_limit": 9000}, content_type="application/json")
+    assert team.status_code == 200 and (team.json()["rpm_limit"], team.json()["max_budget"]) == (7, "1.25")
+    assert organization.status_code == 200 and organization.json()["tpm_limit"] == 9000
+    # the gateway's copy of the key carries every layer's limits
+    import orjson
+
+    key = VirtualKey.objects.get(pk=info["key_id"])
+    snapshot = orjson.loads(redis_client().get(key_snapshot_key(key_hash=key.key_hash)))
+    assert snapshot["limits"]["team"] == {"rpm": 7, "budget": 1_250_000, "period": "monthly"}
+    assert snapshot["limits"]["org"] == {"tpm": 9000}
+    assert snapshot["limits"]["key"]["budget"] == 5_000_000 and snapshot["limits"]["key"]["period"] == "daily"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/key/generate", {"allowed_ips": ["10.0.0.300"]}, "allowed_ips[0]"),
+        ("/key/generate", {"budget_duration": "hourly"}, "budget_duration"),
+        ("/key/generate", {"max_budget": "-1"}, "max_budget"),
+        ("/team/update", {"rpm_limit": 5}, "team_id"),
+        ("/team/update", {"team_id": 999999, "rpm_limit": 5}, None),
+        ("/organization/update", {"tpm_limit": -5}, "tpm_limit"),
+    ],
+)
+def test_bad_quota_fields_name_the_field(org_with_roles, path, body, param):
+    http, _ = _admin_client(org_with_roles["organization"], org_with_roles["users"]["org_admin"])
+    response = http.post(path, body, content_type="application/json")
+    assert response.status_code == (404 if param is None else 400)
+    assert _error(response)["param"] == param
+
+
+def test_only_org_admins_change_team_and_org_limits(org_with_roles):
+    lead = client_for(org_with_roles["users"]["team_lead"])
+    team_id = org_with_roles["platform"].pk
+    response = lead.post("/team/update", {"team_id": team_id, "rpm_limit": 1}, content_type="application/json")
+    assert response.status_code == 403 and _error(response)["code"] == "permission_denied"
+    response = lead.post("/organization/update", {"rpm_limit": 1}, content_type="application/json")
+    assert response.status_code == 403

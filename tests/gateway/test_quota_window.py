@@ -1,0 +1,86 @@
+"""The quota script on real Redis, with a controlled clock: sliding windows and reservations."""
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from apps.core.redis import tenant_key
+from apps.gateway.errors import QuotaExceeded
+from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas
+
+T0 = 1_900_000_000_000  # ms; a minute boundary falls at T0 + 20 s (1_900_000_020_000 = 31,666,667 min)
+
+
+async def _nothing_spent(*_args: object) -> int:
+    return 0
+
+
+def _run(scenario):  # type: ignore[no-untyped-def]
+    async def main():  # type: ignore[no-untyped-def]
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        name = uuid.uuid4().hex
+        keys = [tenant_key("edge", "quota", "test", name, part) for part in ("rate", "spent")]
+        try:
+            return await scenario(Quotas(client, load_spent=_nothing_spent), keys, client)
+        finally:
+            await client.delete(*keys)
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+async def _admitted(quotas: Quotas, layer: Layer, at_ms: int, *, tokens: int = 1) -> bool:
+    try:
+        await quotas.admit(
+            {"schema": "edge"}, [layer], request_id=uuid.uuid4().hex, tokens=tokens, micros=0, now_ms=at_ms
+        )
+    except QuotaExceeded:
+        return False
+    return True
+
+
+def test_a_full_window_stays_full_across_a_minute_boundary():
+    async def scenario(quotas, keys, _client):  # type: ignore[no-untyped-def]
+        layer = Layer("key", keys[0], "", rpm=10)
+        burst = [await _admitted(quotas, layer, T0 + 19_500) for _ in range(10)]  # just before the boundary
+        after_boundary = await _admitted(quotas, layer, T0 + 20_500)  # a fixed minute bucket would allow 10 more
+        just_before_expiry = await _admitted(quotas, layer, T0 + 78_900)
+        once_expired = [await _admitted(quotas, layer, T0 + 79_100) for _ in range(11)]
+        return burst, after_boundary, just_before_expiry, once_expired
+
+    burst, after_boundary, just_before_expiry, once_expired = _run(scenario)
+    assert burst == [True] * 10
+    assert after_boundary is False and just_before_expiry is False
+    assert once_expired == [True] * 10 + [False]
+
+
+def test_tokens_slide_out_second_by_second():
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        layer = Layer("key", keys[0], "", tpm=100)
+        results = [await _admitted(quotas, layer, T0 + second * 1000, tokens=30) for second in range(3)]
+        results.append(await _admitted(quotas, layer, T0 + 3000, tokens=30))  # 120 > 100
+        results.append(await _admitted(quotas, layer, T0 + 60_100, tokens=30))  # second 0 left the window
+        return results, int(await client.hget(keys[0], "T"))
+
+    results, total = _run(scenario)
+    assert results == [True, True, True, False, True]
+    assert total == 90  # seconds 1, 2 and 60
+
+
+@pytest.mark.parametrize("settled", [True, False])
+def test_reservations_settle_or_expire(settled):
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        await client.set(keys[1], 0)
+        layer = Layer("key", keys[0], keys[1], tpm=10_000, budget=1_000)
+        admission = await quotas.admit({"schema": "edge"}, [layer], request_id=uuid.uuid4().hex, tokens=500, micros=700)
+        if settled:
+            await quotas.settle(admission, tokens=120, micros=90)
+        else:  # a crashed process: past the reservation's lifetime the sweeper gives it back
+            await quotas.sweep(now_ms=admission.second * 1000 + (RESERVATION_TTL_S + 1) * 1000)
+            await quotas.settle(admission, tokens=0, micros=0)  # nothing left to settle: changes nothing
+        return int(await client.get(keys[1])), int(await client.hget(keys[0], "T"))
+
+    assert _run(scenario) == ((90, 120) if settled else (0, 0))
