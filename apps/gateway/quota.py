@@ -7,6 +7,7 @@ worst-case cost before it is forwarded and settle to the real cost afterwards; a
 is never settled (a crashed process) is released by `sweep`.
 """
 
+import asyncio
 import datetime as dt
 import fnmatch
 import ipaddress
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from apps.core.redis import global_key, tenant_key
 from apps.gateway.asgi_io import Headers
@@ -299,12 +301,70 @@ def _rate_headers(values: list[Any]) -> Headers:
     return headers
 
 
+ScriptCall = tuple[AsyncScript, list[str], list[Any]]
+
+
+async def run_scripts(redis: aioredis.Redis, calls: list[ScriptCall]) -> list[Any]:
+    """EVALSHA each call in one pipeline; results in order (an error is returned, not raised).
+
+    A script Redis no longer knows (restarted, flushed) is loaded and only those calls are run
+    again: NOSCRIPT means they did not run.
+    """
+    pipe = redis.pipeline(transaction=False)
+    for script, keys, args in calls:
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+    results = await pipe.execute(raise_on_error=False)
+    missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
+    if missing:
+        for script in {id(calls[index][0]): calls[index][0] for index in missing}.values():
+            await redis.script_load(script.script)
+        retried = await run_scripts(redis, [calls[index] for index in missing])
+        for index, result in zip(missing, retried, strict=True):
+            results[index] = result
+    return list(results)
+
+
+class ScriptBatcher:
+    """Script calls made in the same event-loop turn go to Redis as one pipeline: one round trip per burst."""
+
+    def __init__(self, redis: aioredis.Redis, script: AsyncScript) -> None:
+        self.redis, self.script = redis, script
+        self.pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._running: set[asyncio.Task[None]] = set()  # held, so a flush is not garbage-collected mid-way
+
+    async def __call__(self, *, keys: list[str], args: list[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.pending.append((keys, args, future))
+        if len(self.pending) == 1:
+            loop.call_soon(self._flush)  # after the callbacks already due in this turn joined the batch
+        result = await future
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        task = asyncio.create_task(self._run(batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            results = await run_scripts(self.redis, [(self.script, keys, args) for keys, args, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+            results = [exc] * len(batch)
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
 class Quotas:
     def __init__(self, redis: aioredis.Redis, load_spent: Any) -> None:
         """`load_spent(scope, id, period_start_iso, schema)` → micro-USD already spent (the ledger's sum)."""
         self.redis = redis
         self.load_spent = load_spent
-        self._admit = redis.register_script(ADMIT_LUA)
+        self._admit = ScriptBatcher(redis, redis.register_script(ADMIT_LUA))
         self._settle = redis.register_script(SETTLE_LUA)
         self._sweep = redis.register_script(SWEEP_LUA)
         self.reservations = global_key("quota", "reservations")
@@ -375,7 +435,7 @@ class Quotas:
             "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
         )
 
-    def settlement(self, admission: Admission, *, tokens: int, micros: int) -> tuple[AsyncScript, list[str], list[Any]]:
+    def settlement(self, admission: Admission, *, tokens: int, micros: int) -> ScriptCall:
         """The idempotent script call that moves a held reservation to the real usage."""
         keys = [self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys]
         args = [

@@ -17,6 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from apps.gateway.quota import run_scripts
 from apps.spend.stream import SPEND_STREAM
 
 logger = logging.getLogger("hydite.gateway.spend")
@@ -76,11 +77,10 @@ class SpendEmitter:
                 for entry in batch:
                     if isinstance(entry, bytes):
                         pipe.xadd(SPEND_STREAM, {"e": entry})
-                    else:
-                        script, keys, args = entry
-                        pipe.scripts.add(script)  # type: ignore[arg-type]  # execute() loads it if Redis lost it
-                        pipe.evalsha(script.sha, len(keys), *keys, *args)
                 await pipe.execute()
+                scripts = [entry for entry in batch if not isinstance(entry, bytes)]
+                if scripts:
+                    await run_scripts(self.redis, scripts)
             except (aioredis.RedisError, OSError) as exc:
                 delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
                 failures += 1

@@ -84,3 +84,14 @@ def test_reservations_settle_or_expire(settled):
         return int(await client.get(keys[1])), int(await client.hget(keys[0], "T"))
 
     assert _run(scenario) == ((90, 120) if settled else (0, 0))
+
+
+def test_scripts_redis_forgot_are_loaded_again():
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        layer = Layer("key", keys[0], "", rpm=5)
+        first = await _admitted(quotas, layer, T0)
+        await client.script_flush()  # as after a Redis restart
+        second = await _admitted(quotas, layer, T0 + 1)
+        return first, second, int(await client.hget(keys[0], "R"))
+
+    assert _run(scenario) == (True, True, 2)
