@@ -9,6 +9,9 @@ pinned to core 0; wrk, the mock and the consumer to core 1 (where taskset
 exists). Measured in one run, for each target: requests/s at concurrency 32
 and 64 (non-streaming, and streaming with 20 chunks), p50/p99, added latency
 at concurrency 1, added time to first byte of streams, RSS after load, errors.
+The gateway runs with no limits ("gateway 1w"), then with every quota layer
+counting ("quotas": key, team and organisation RPM/TPM/budget, and the gateway
+layer per key and per IP, all too high to refuse), and prints the cost.
 Loopback only; every load is bounded by --duration.
 """
 
