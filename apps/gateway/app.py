@@ -41,7 +41,7 @@ from apps.gateway.errors import (
     error_body,
 )
 from apps.gateway.lookup import Snapshots, provider_secret
-from apps.gateway.quota import GatewayDefaults, Quotas, access_checks, layers_for, model_refusal
+from apps.gateway.quota import GatewayDefaults, PlanCache, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
@@ -125,6 +125,7 @@ class Gateway:
         self.snapshots: Snapshots | None = None
         self.spend: SpendEmitter | None = None
         self.quotas: Quotas | None = None
+        self.plans: PlanCache | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._checked_hosts: set[str] = set()
         self.defaults = GatewayDefaults(rpm=None, tpm=None)
@@ -154,6 +155,7 @@ class Gateway:
             rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
         )
         self.quotas = Quotas(redis, load_spent=sync_to_async(_spent_since))
+        self.plans = PlanCache(self.defaults, reservations=[self.quotas.reservations, self.quotas.reservation_data])
         self._sweeper = asyncio.create_task(self._sweep_reservations())
 
     async def _sweep_reservations(self) -> None:
@@ -289,14 +291,14 @@ class Gateway:
         deployment = _pick(deployments)
         record.deployment = deployment
         ip = client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
-        layers = layers_for(key, client_ip=ip, defaults=self.defaults, now=dt.datetime.now(dt.UTC))
-        if layers:
+        plan = self._started(self.plans).plan(key, ip)
+        if plan.layers:
             tokens = _reserve_tokens(body, path)
             micros = price_sheet().cost_micros(
                 model=deployment["upstream_model"], prompt_tokens=tokens[0], completion_tokens=tokens[1]
             )
             record.admission = await self._started(self.quotas).admit(
-                key, layers, request_id=record.request_id, tokens=sum(tokens), micros=micros or 0
+                key, plan, request_id=record.request_id, tokens=sum(tokens), micros=micros or 0
             )
             headers = [*headers, *record.admission.headers]
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None

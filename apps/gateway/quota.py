@@ -13,6 +13,7 @@ import fnmatch
 import ipaddress
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,12 +89,14 @@ for i = 1, layers do
   local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
   if rpm >= 0 or tpm >= 0 then
     local key = KEYS[2 * i - 1]
-    redis.call('HINCRBY', key, 'r:' .. now_s, 1)
+    if redis.call('HINCRBY', key, 'r:' .. now_s, 1) == 1 then
+      -- the first request of this second: the hash lives 61 s past its newest bucket
+      redis.call('HSETNX', key, 'o', now_s)
+      redis.call('PEXPIRE', key, 61000)
+    end
     redis.call('HINCRBY', key, 't:' .. now_s, tokens)
     redis.call('HINCRBY', key, 'R', 1)
     redis.call('HINCRBY', key, 'T', tokens)
-    redis.call('HSETNX', key, 'o', now_s)
-    redis.call('PEXPIRE', key, 61000)
     rates[#rates + 1] = key
     local remaining = rpm - window[i][1] - 1
     if rpm >= 0 and (best[1] < 0 or remaining < best[2]) then
@@ -182,8 +185,8 @@ class Admission:
     micros: int
     headers: Headers = field(default_factory=list)
     second: int = 0
-    rate_keys: list[str] = field(default_factory=list)
-    budget_keys: list[str] = field(default_factory=list)
+    rate_keys: list[bytes] = field(default_factory=list)
+    budget_keys: list[bytes] = field(default_factory=list)
 
 
 def _period(duration: str, now: dt.datetime) -> tuple[str, dt.datetime, int]:
@@ -278,6 +281,54 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
     return layers
 
 
+@dataclass(frozen=True)
+class QuotaPlan:
+    """A key's layers, with the script's KEYS and per-layer ARGV already built (reused while valid)."""
+
+    layers: list[Layer]
+    keys: list[bytes]  # encoded once: redis-py passes bytes through as they are
+    argv_tail: list[bytes]
+    rate_keys: list[bytes]
+    budget_keys: list[bytes]
+
+
+def quota_plan(layers: list[Layer], *, reservations: list[str]) -> QuotaPlan:
+    keys = [name for layer in layers for name in (layer.rate_key, layer.budget_key or layer.rate_key + ":b")]
+    argv_tail: list[int] = []
+    for layer in layers:
+        argv_tail += [_or_none(layer.rpm), _or_none(layer.tpm), _or_none(layer.budget), layer.budget_ttl_s]
+    return QuotaPlan(
+        layers=layers,
+        keys=[name.encode() for name in [*keys, *reservations]],
+        argv_tail=[str(value).encode() for value in argv_tail],
+        rate_keys=[layer.rate_key.encode() for layer in layers if layer.rpm is not None or layer.tpm is not None],
+        budget_keys=[layer.budget_key.encode() for layer in layers if layer.budget is not None],
+    )
+
+
+MAX_PLANS = 100_000
+
+
+class PlanCache:
+    """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds."""
+
+    def __init__(self, defaults: GatewayDefaults, reservations: list[str]) -> None:
+        self.defaults, self.reservations = defaults, reservations
+        self._plans: dict[tuple[int, str, int], tuple[dict[str, Any], QuotaPlan]] = {}
+
+    def plan(self, key: dict[str, Any], client_ip: str) -> QuotaPlan:
+        day = int(time.time() // 86_400)
+        cached = self._plans.get((id(key), client_ip, day))
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        layers = layers_for(key, client_ip=client_ip, defaults=self.defaults, now=dt.datetime.now(dt.UTC))
+        plan = quota_plan(layers, reservations=self.reservations)
+        if len(self._plans) >= MAX_PLANS:
+            self._plans.clear()
+        self._plans[(id(key), client_ip, day)] = (key, plan)
+        return plan
+
+
 def _reset(ms: int) -> str:
     """OpenAI's duration format: 20ms, 1s, 6m0s."""
     if ms < 1000:
@@ -301,7 +352,8 @@ def _rate_headers(values: list[Any]) -> Headers:
     return headers
 
 
-ScriptCall = tuple[AsyncScript, list[str], list[Any]]
+RedisKey = str | bytes
+ScriptCall = tuple[AsyncScript, list[RedisKey], list[Any]]
 
 
 async def run_scripts(redis: aioredis.Redis, calls: list[ScriptCall]) -> list[Any]:
@@ -329,13 +381,13 @@ class ScriptBatcher:
 
     def __init__(self, redis: aioredis.Redis, script: AsyncScript) -> None:
         self.redis, self.script = redis, script
-        self.pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self.pending: list[tuple[list[RedisKey], list[Any], asyncio.Future[Any]]] = []
         self._running: set[asyncio.Task[None]] = set()  # held, so a flush is not garbage-collected mid-way
 
-    async def __call__(self, *, keys: list[str], args: list[Any]) -> Any:
+    async def __call__(self, *, keys: Sequence[RedisKey], args: list[Any]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self.pending.append((keys, args, future))
+        self.pending.append((list(keys), args, future))
         if len(self.pending) == 1:
             loop.call_soon(self._flush)  # after the callbacks already due in this turn joined the batch
         result = await future
@@ -349,7 +401,7 @@ class ScriptBatcher:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
+    async def _run(self, batch: list[tuple[list[RedisKey], list[Any], asyncio.Future[Any]]]) -> None:
         try:
             results = await run_scripts(self.redis, [(self.script, keys, args) for keys, args, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
@@ -373,7 +425,7 @@ class Quotas:
     async def admit(
         self,
         key: dict[str, Any],
-        layers: list[Layer],
+        plan: QuotaPlan,
         *,
         request_id: str,
         tokens: int,
@@ -381,25 +433,18 @@ class Quotas:
         now_ms: int | None = None,
     ) -> Admission:
         admission = Admission(request_id=request_id, tokens=tokens, micros=micros)
-        if not layers:
+        if not plan.layers:
             return admission
-        keys = [name for layer in layers for name in (layer.rate_key, layer.budget_key or layer.rate_key + ":b")]
-        keys += [self.reservations, self.reservation_data]
-        for _attempt in range(len(layers) + 1):  # each budget layer's counter may need loading once
+        for _attempt in range(len(plan.layers) + 1):  # each budget layer's counter may need loading once
             at_ms = int(time.time() * 1000) if now_ms is None else now_ms
-            argv: list[Any] = [at_ms, tokens, micros, request_id, at_ms + RESERVATION_TTL_S * 1000]
-            for layer in layers:
-                argv += [_or_none(layer.rpm), _or_none(layer.tpm), _or_none(layer.budget), layer.budget_ttl_s]
-            result = await self._admit(keys=keys, args=argv)
+            argv = [at_ms, tokens, micros, request_id, at_ms + RESERVATION_TTL_S * 1000, *plan.argv_tail]
+            result = await self._admit(keys=plan.keys, args=argv)
             if result[0] == 1:
                 admission.headers = _rate_headers(result[1:7])
                 admission.second = int(result[7])
-                admission.rate_keys = [
-                    layer.rate_key for layer in layers if layer.rpm is not None or layer.tpm is not None
-                ]
-                admission.budget_keys = [layer.budget_key for layer in layers if layer.budget is not None]
+                admission.rate_keys, admission.budget_keys = plan.rate_keys, plan.budget_keys
                 return admission
-            layer = layers[int(result[1]) - 1]
+            layer = plan.layers[int(result[1]) - 1]
             if result[0] == -1:
                 await self._load_budget(key["schema"], layer)
                 continue
@@ -437,7 +482,7 @@ class Quotas:
 
     def settlement(self, admission: Admission, *, tokens: int, micros: int) -> ScriptCall:
         """The idempotent script call that moves a held reservation to the real usage."""
-        keys = [self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys]
+        keys: list[RedisKey] = [self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys]
         args = [
             admission.request_id,
             admission.second,

@@ -17,7 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from apps.gateway.quota import run_scripts
+from apps.gateway.quota import RedisKey, ScriptCall, run_scripts
 from apps.spend.stream import SPEND_STREAM
 
 logger = logging.getLogger("hydite.gateway.spend")
@@ -32,7 +32,7 @@ class SpendEmitter:
     def __init__(self, redis: aioredis.Redis, *, max_buffered: int = MAX_BUFFERED) -> None:
         self.redis = redis
         # a spend event (bytes), or an idempotent script call: (script, keys, args)
-        self.buffer: deque[bytes | tuple[AsyncScript, list[str], list[Any]]] = deque()
+        self.buffer: deque[bytes | ScriptCall] = deque()
         self.max_buffered = max_buffered
         self.dropped = 0
         self.written = 0
@@ -46,11 +46,11 @@ class SpendEmitter:
     def emit(self, event: dict[str, Any]) -> None:
         self._append(orjson.dumps(event))
 
-    def emit_script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+    def emit_script(self, script: AsyncScript, keys: list[RedisKey], args: list[Any]) -> None:
         """Run an idempotent script in the next batch (a quota settlement: no round trip of its own)."""
         self._append((script, keys, args))
 
-    def _append(self, entry: bytes | tuple[AsyncScript, list[str], list[Any]]) -> None:
+    def _append(self, entry: bytes | ScriptCall) -> None:
         if len(self.buffer) >= self.max_buffered:
             self.buffer.popleft()
             self.dropped += 1

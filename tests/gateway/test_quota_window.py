@@ -9,7 +9,7 @@ from django.conf import settings
 
 from apps.core.redis import tenant_key
 from apps.gateway.errors import QuotaExceeded
-from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas
+from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, quota_plan
 
 T0 = 1_900_000_000_000  # ms; a minute boundary falls at T0 + 20 s (1_900_000_020_000 = 31,666,667 min)
 
@@ -34,9 +34,8 @@ def _run(scenario):  # type: ignore[no-untyped-def]
 
 async def _admitted(quotas: Quotas, layer: Layer, at_ms: int, *, tokens: int = 1) -> bool:
     try:
-        await quotas.admit(
-            {"schema": "edge"}, [layer], request_id=uuid.uuid4().hex, tokens=tokens, micros=0, now_ms=at_ms
-        )
+        plan = quota_plan([layer], reservations=[quotas.reservations, quotas.reservation_data])
+        await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=tokens, micros=0, now_ms=at_ms)
     except QuotaExceeded:
         return False
     return True
@@ -75,7 +74,8 @@ def test_reservations_settle_or_expire(settled):
     async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
         await client.set(keys[1], 0)
         layer = Layer("key", keys[0], keys[1], tpm=10_000, budget=1_000)
-        admission = await quotas.admit({"schema": "edge"}, [layer], request_id=uuid.uuid4().hex, tokens=500, micros=700)
+        plan = quota_plan([layer], reservations=[quotas.reservations, quotas.reservation_data])
+        admission = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
         if settled:
             await quotas.settle(admission, tokens=120, micros=90)
         else:  # a crashed process: past the reservation's lifetime the sweeper gives it back
