@@ -11,14 +11,19 @@ import orjson
 import pytest
 from django.utils import timezone
 
+from apps.accounts.services import user_create
+from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import Team
-from apps.orgs.services import team_create
+from apps.orgs.services import organization_create, team_create
+from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
+from apps.providers.services import provider_credential_create
 from apps.quotas.services import quota_limits_update
-from tests.conftest import live_server_env
+from apps.tenancy.models import Instance
+from tests.conftest import UPSTREAM_API_KEY, live_server_env
 from tests.live import uvicorn_server
 
 pytestmark = pytest.mark.django_db
@@ -209,3 +214,45 @@ def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_
         by_ip = _post(url, second, headers={"X-Forwarded-For": "203.0.113.9"})
         assert by_ip.status_code == 429 and by_ip.json()["error"]["code"] == "rpm_limit"
     redis_client().delete(tenant_key("edge", "quota", "rate", "gateway", "ip127.0.0.1"))
+
+
+def _org_key_on_tier(mock_url: str, tier: str) -> str:
+    """A new organisation whose key is minted while the Shared Edge is on `tier` (its snapshot carries it)."""
+    Instance.objects.filter(schema_name="edge").update(tier=tier)
+    owner = user_create(email=f"tier-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    organization = organization_create(name=f"Tier {uuid.uuid4().hex[:6]}", owner=owner)
+    credential = provider_credential_create(
+        organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
+    )
+    channel = channel_default_ensure(organization=organization, actor=owner)
+    spec = DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url, credential)
+    channel_model_set(channel=channel, alias="gpt-4o-mini", deployments=[spec], actor=owner, platform_managed=True)
+    team = Team.objects.get(organization=organization, is_default=True)
+    return key_generate(organization=organization, team=team, user=owner, name="tier", actor=owner)[1]
+
+
+def test_the_plan_tier_caps_an_organisation(committed, mock_provider_url, live_server_url):
+    try:
+        key = committed(_org_key_on_tier, mock_provider_url, "pro")  # Pro: 600 requests a minute
+    finally:
+        committed(lambda: Instance.objects.filter(schema_name="edge").update(tier="free"))
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        f"{live_server_url}/v1/chat/completions",
+                        headers={"Authorization": f"Bearer {key}"},
+                        json={"model": "gpt-4o-mini", "messages": PROMPT, "max_tokens": 1},
+                    )
+                    for _ in range(610)
+                )
+            )
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses].count(200) == 600
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(refused) == 10 and {r.headers["x-ratelimit-layer"] for r in refused} == {"plan"}
+    assert refused[0].headers["x-ratelimit-limit-requests"] == "600"
