@@ -288,6 +288,11 @@ GATEWAY_UPSTREAM_ALLOWLIST = _env_list("GATEWAY_UPSTREAM_ALLOWLIST", "")
 GATEWAY_UPSTREAM_REQUIRE_HTTPS = _env_bool("GATEWAY_UPSTREAM_REQUIRE_HTTPS", not DEBUG)
 # Redis connections per gateway process (requests beyond it wait for one).
 GATEWAY_REDIS_MAX_CONNECTIONS = _env_int("GATEWAY_REDIS_MAX_CONNECTIONS", 64)
+# When Redis (quota counters) is unreachable: "closed" answers 503 quota_unavailable to requests that
+# have limits; "open" serves them with per-process RPM/TPM limits (budgets unchecked) until it returns.
+GATEWAY_QUOTA_REDIS_DOWN = os.environ.get("GATEWAY_QUOTA_REDIS_DOWN", "closed").strip().lower()
+if GATEWAY_QUOTA_REDIS_DOWN not in {"closed", "open"}:
+    raise ImproperlyConfigured("GATEWAY_QUOTA_REDIS_DOWN is closed or open")
 # The Shared Edge's gateway layer: a sliding-window limit per key and per client IP (0 turns one off).
 GATEWAY_DEFAULT_RPM = _env_int("GATEWAY_DEFAULT_RPM", 60)
 GATEWAY_DEFAULT_TPM = _env_int("GATEWAY_DEFAULT_TPM", 1_000_000)

@@ -145,7 +145,11 @@ class Gateway:
         )
         # A blocking pool: a burst waits briefly for a connection instead of failing with "Too many connections".
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=settings.GATEWAY_REDIS_MAX_CONNECTIONS, timeout=5
+            settings.REDIS_URL,
+            max_connections=settings.GATEWAY_REDIS_MAX_CONNECTIONS,
+            timeout=5,
+            socket_connect_timeout=1,  # an outage must cost a request little, not the OS connect timeout
+            socket_timeout=2,
         )
         redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
         self.snapshots = Snapshots(redis, ttl_s=settings.GATEWAY_SNAPSHOT_TTL_MS / 1000)
@@ -154,7 +158,9 @@ class Gateway:
         self.defaults = GatewayDefaults(
             rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
         )
-        self.quotas = Quotas(redis, load_spent=sync_to_async(_spent_since))
+        self.quotas = Quotas(
+            redis, load_spent=sync_to_async(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
+        )
         self.plans = PlanCache(self.defaults, reservations=[self.quotas.reservations, self.quotas.reservation_data])
         self._sweeper = asyncio.create_task(self._sweep_reservations())
 

@@ -58,6 +58,11 @@ class QuotaExceeded(HyditeError):
         self.headers = headers
 
 
+class QuotaUnavailable(HyditeError):
+    status, type, code = 503, "api_error", "quota_unavailable"
+    default_message = "Quota counters are unreachable; the gateway refuses requests it cannot meter. Retry shortly."
+
+
 class UpstreamTimeout(HyditeError):
     status, type, code = 504, "timeout_error", "upstream_timeout"
     default_message = "The model provider did not answer in time."

@@ -7,13 +7,15 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
+from django_tenants.utils import schema_context
+from redis.exceptions import RedisError
 
-from apps.channels.snapshots import channel_snapshot_key, channel_snapshot_publish
+from apps.channels.snapshots import channel_snapshot_build, channel_snapshot_key, channel_snapshot_publish
 from apps.core.secrets import secret_decrypt
 from apps.gateway.errors import InvalidApiKey, KeyPaused
 from apps.keys.models import KeyStatus
 from apps.keys.services import KEY_PREFIX, key_hash
-from apps.keys.snapshots import key_snapshot_key, key_snapshot_publish
+from apps.keys.snapshots import key_snapshot_build, key_snapshot_key, key_snapshot_publish
 
 _MISSING = object()
 MAX_CACHED = 100_000
@@ -32,6 +34,11 @@ class TtlCache:
             return _MISSING
         return item[1]
 
+    def stale(self, key: Any) -> Any:
+        """The last value even if expired (for when the source of truth is unreachable)."""
+        item = self._items.get(key)
+        return _MISSING if item is None else item[1]
+
     def put(self, key: Any, value: Any) -> None:
         if len(self._items) >= MAX_CACHED:
             self._items.clear()  # crude but bounded: a flood of distinct keys cannot grow memory
@@ -42,6 +49,11 @@ class TtlCache:
 def provider_secret(token: str) -> str:
     """Decrypted provider credential, kept in process memory only."""
     return secret_decrypt(token)
+
+
+def _channel_from_database(schema: str, channel_id: int) -> dict[str, Any] | None:
+    with schema_context(schema):
+        return channel_snapshot_build(channel_id=channel_id)
 
 
 class Snapshots:
@@ -57,11 +69,18 @@ class Snapshots:
         hashed = key_hash(plaintext)
         snapshot = self.keys.get(hashed)
         if snapshot is _MISSING:
-            raw = await self.redis.get(key_snapshot_key(key_hash=hashed))
-            if raw is not None:
-                snapshot = orjson.loads(raw)
+            try:
+                raw = await self.redis.get(key_snapshot_key(key_hash=hashed))
+            except (RedisError, OSError):
+                # Redis is down: the last copy, else the database (read only; nothing to publish to).
+                snapshot = self.keys.stale(hashed)
+                if snapshot is _MISSING:
+                    snapshot = await sync_to_async(key_snapshot_build)(key_hash=hashed) or {"status": KeyStatus.REVOKED}
             else:
-                snapshot = await sync_to_async(key_snapshot_publish)(key_hash=hashed)
+                if raw is not None:
+                    snapshot = orjson.loads(raw)
+                else:
+                    snapshot = await sync_to_async(key_snapshot_publish)(key_hash=hashed)
             self.keys.put(hashed, snapshot)
         status = snapshot["status"]
         if status == KeyStatus.ACTIVE:
@@ -74,11 +93,17 @@ class Snapshots:
         cache_key = (schema, channel_id)
         snapshot = self.channels.get(cache_key)
         if snapshot is _MISSING:
-            raw = await self.redis.get(channel_snapshot_key(schema=schema, channel_id=channel_id))
-            if raw is not None:
-                snapshot = orjson.loads(raw)
+            try:
+                raw = await self.redis.get(channel_snapshot_key(schema=schema, channel_id=channel_id))
+            except (RedisError, OSError):
+                snapshot = self.channels.stale(cache_key)
+                if snapshot is _MISSING:
+                    snapshot = await sync_to_async(_channel_from_database)(schema, channel_id)
             else:
-                snapshot = await sync_to_async(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
-                snapshot = snapshot or {"id": channel_id, "models": {}}
+                if raw is not None:
+                    snapshot = orjson.loads(raw)
+                else:
+                    snapshot = await sync_to_async(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
+            snapshot = snapshot or {"id": channel_id, "models": {}}
             self.channels.put(cache_key, snapshot)
         return snapshot

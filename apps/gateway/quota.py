@@ -11,20 +11,24 @@ import asyncio
 import datetime as dt
 import fnmatch
 import ipaddress
+import logging
 import math
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from apps.core.redis import global_key, tenant_key
 from apps.gateway.asgi_io import Headers
-from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded
+from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
 from apps.quotas.limits import TIER_CAPS
+
+logger = logging.getLogger("hydite.gateway.quota")
 
 WINDOW_S = 60
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
@@ -411,11 +415,51 @@ class ScriptBatcher:
                 future.set_result(result)
 
 
+class LocalLimiter:
+    """Per-process sliding windows of RPM/TPM, used only while Redis is unreachable (fail-open policy).
+
+    Each process enforces each layer's limits on its own traffic; budgets go unchecked until Redis
+    returns (the ledger still records every request).
+    """
+
+    def __init__(self) -> None:
+        self.windows: dict[bytes, deque[tuple[float, int]]] = {}
+
+    def admit(self, plan: QuotaPlan, tokens: int) -> None:
+        now = time.monotonic()
+        rated = [(layer, name) for layer, name in zip(plan.layers, plan.keys[::2], strict=False) if _rated(layer)]
+        for layer, name in rated:
+            window = self.windows.setdefault(name, deque())
+            while window and window[0][0] <= now - WINDOW_S:
+                window.popleft()
+            if layer.rpm is not None and len(window) + 1 > layer.rpm:
+                raise Quotas._exceeded(layer, dimension="rpm", limit=layer.rpm, reset_ms=_local_reset(window, now))
+            used = sum(count for _, count in window)
+            if layer.tpm is not None and used + tokens > layer.tpm:
+                raise Quotas._exceeded(layer, dimension="tpm", limit=layer.tpm, reset_ms=_local_reset(window, now))
+        for _, name in rated:
+            self.windows[name].append((now, tokens))
+
+
+def _rated(layer: Layer) -> bool:
+    return layer.rpm is not None or layer.tpm is not None
+
+
+def _local_reset(window: deque[tuple[float, int]], now: float) -> int:
+    return int(((window[0][0] + WINDOW_S) - now) * 1000) if window else WINDOW_S * 1000
+
+
 class Quotas:
-    def __init__(self, redis: aioredis.Redis, load_spent: Any) -> None:
-        """`load_spent(scope, id, period_start_iso, schema)` → micro-USD already spent (the ledger's sum)."""
+    def __init__(self, redis: aioredis.Redis, load_spent: Any, *, fail_open: bool = False) -> None:
+        """`load_spent(scope, id, period_start_iso, schema)` → micro-USD already spent (the ledger's sum).
+
+        `fail_open`: while Redis is unreachable, limit RPM/TPM per process instead of answering 503.
+        """
         self.redis = redis
         self.load_spent = load_spent
+        self.fail_open = fail_open
+        self.local = LocalLimiter()
+        self._last_outage_log = 0.0
         self._admit = ScriptBatcher(redis, redis.register_script(ADMIT_LUA))
         self._settle = redis.register_script(SETTLE_LUA)
         self._sweep = redis.register_script(SWEEP_LUA)
@@ -435,6 +479,23 @@ class Quotas:
         admission = Admission(request_id=request_id, tokens=tokens, micros=micros)
         if not plan.layers:
             return admission
+        try:
+            return await self._admit_shared(key, plan, admission, now_ms=now_ms)
+        except (RedisError, OSError) as exc:
+            if time.monotonic() - self._last_outage_log > 10:
+                self._last_outage_log = time.monotonic()
+                logger.warning(
+                    "quota counters unreachable (%s); failing %s", exc, "open" if self.fail_open else "closed"
+                )
+            if not self.fail_open:
+                raise QuotaUnavailable() from exc
+            self.local.admit(plan, admission.tokens)
+            return admission  # nothing reserved in Redis, so nothing to settle
+
+    async def _admit_shared(
+        self, key: dict[str, Any], plan: QuotaPlan, admission: Admission, *, now_ms: int | None
+    ) -> Admission:
+        tokens, micros, request_id = admission.tokens, admission.micros, admission.request_id
         for _attempt in range(len(plan.layers) + 1):  # each budget layer's counter may need loading once
             at_ms = int(time.time() * 1000) if now_ms is None else now_ms
             argv = [at_ms, tokens, micros, request_id, at_ms + RESERVATION_TTL_S * 1000, *plan.argv_tail]
