@@ -26,7 +26,7 @@ from redis.exceptions import NoScriptError, RedisError
 from apps.core.redis import global_key, tenant_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
-from apps.quotas.limits import TIER_CAPS
+from apps.quotas.limits import TIER_CAPS, budget_period
 
 logger = logging.getLogger("hydite.gateway.quota")
 
@@ -193,23 +193,6 @@ class Admission:
     budget_keys: list[bytes] = field(default_factory=list)
 
 
-def _period(duration: str, now: dt.datetime) -> tuple[str, dt.datetime, int]:
-    """The budget period's id, start, and a TTL that outlives it by a day (-1: never expires)."""
-    if duration == "total":
-        return "total", dt.datetime(1970, 1, 1, tzinfo=dt.UTC), -1
-    if duration == "daily":
-        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + dt.timedelta(days=1)
-    elif duration == "weekly":
-        start = (now - dt.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + dt.timedelta(days=7)
-    else:
-        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (start + dt.timedelta(days=32)).replace(day=1)
-    ttl = int((end - now).total_seconds()) + 86_400
-    return start.strftime("%Y%m%d"), start, ttl
-
-
 def _matches(model: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(model, pattern) for pattern in patterns)
 
@@ -260,7 +243,7 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
         rpm, tpm, budget = limits.get("rpm"), limits.get("tpm"), limits.get("budget")
         if rpm is None and tpm is None and budget is None:
             continue
-        period, start, ttl = _period(limits.get("period", "monthly"), now)
+        period, start, ttl = budget_period(limits.get("period", "monthly"), now)
         layers.append(
             Layer(
                 name=name,

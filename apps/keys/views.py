@@ -16,6 +16,7 @@ from apps.keys.models import KeyStatus
 from apps.keys.selectors import key_activity, key_list_with_spend
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
+from apps.quotas.selectors import budget_usage_for_key
 
 
 def _create_form(access: OrgAccess, data: object = None) -> KeyCreateForm:
@@ -52,7 +53,15 @@ def key_list_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_page()
 def key_detail_view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:
     key = checked(access_key_by_id, org_access=access, key_id=key_id)
-    context = {"key": key, "activity": key_activity(key=key)}
+    team_budget = key.team.max_budget_micros
+    context = {
+        "key": key,
+        "activity": key_activity(key=key),
+        "budgets": budget_usage_for_key(key=key),
+        "capped_by_team": key.max_budget_micros is not None
+        and team_budget is not None
+        and key.max_budget_micros > team_budget,
+    }
     return render(request, "keys/key_detail.html", context)
 
 

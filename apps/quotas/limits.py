@@ -1,5 +1,6 @@
 """Quota limits as the gateway reads them: plain dicts in the key snapshot, and their validation."""
 
+import datetime as dt
 import ipaddress
 from typing import Any
 
@@ -14,6 +15,23 @@ TIER_CAPS: dict[str, tuple[int | None, int | None]] = {
     "business": (10_000, None),
     "enterprise": (None, None),
 }
+
+
+def budget_period(duration: str, now: dt.datetime) -> tuple[str, dt.datetime, int]:
+    """The budget period's id, start, and a TTL that outlives it by a day (-1: never expires)."""
+    if duration == "total":
+        return "total", dt.datetime(1970, 1, 1, tzinfo=dt.UTC), -1
+    if duration == "daily":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + dt.timedelta(days=1)
+    elif duration == "weekly":
+        start = (now - dt.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + dt.timedelta(days=7)
+    else:
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+    ttl = int((end - now).total_seconds()) + 86_400
+    return start.strftime("%Y%m%d"), start, ttl
 
 
 class InvalidLimit(HyditeError):

@@ -39,8 +39,12 @@ def spend_log_list(*, organization_id: int, filters: SpendFilters) -> QuerySet[S
 SPEND_SCOPE_COLUMNS = {"key": "key_id", "team": "team_id", "org": "organization_id"}
 
 
-def spend_micros_since(*, schema: str, scope: str, scope_id: int, since: datetime) -> int:
+def spend_micros_since(
+    *, schema: str, scope: str, scope_id: int, since: datetime, organization_id: int | None = None
+) -> int:
     """Micro-USD the ledger holds for one key, team or organisation since `since` (budget counters start here)."""
     with schema_context(schema):
         rows = SpendLog.objects.filter(**{SPEND_SCOPE_COLUMNS[scope]: scope_id, "created_at__gte": since})
+        if organization_id is not None:
+            rows = rows.filter(organization_id=organization_id)
         return int(rows.aggregate(total=Sum("cost_micros"))["total"] or 0)

@@ -5,7 +5,8 @@ import re
 
 from apps.audit.models import AuditEvent
 from apps.keys.models import KeyStatus, VirtualKey
-from apps.keys.services import key_generate
+from apps.keys.services import key_generate, key_update_limits
+from apps.quotas.services import quota_limits_update
 from tests.conftest import client_for
 
 SECRET = re.compile(r"sk-hydite-[0-9a-f]{32}")
@@ -89,7 +90,15 @@ def test_key_detail_shows_totals_and_recent_ledger_rows_with_reasons(org_with_ro
     org, users = org_with_roles["organization"], org_with_roles["users"]
     developer = users["developer"]
     key, _ = key_generate(organization=org, team=org_with_roles["platform"], user=developer, name="ci", actor=developer)
-    common = {"organization_id": org.pk, "key_id": key.pk, "created_at": timezone.now(), "model_alias": "gpt-4o-mini"}
+    key_update_limits(key=key, actor=developer, max_budget_micros=10_000, rpm_limit=5, blocked_models=["gpt-4o"])
+    quota_limits_update(holder=org_with_roles["platform"], actor=developer, max_budget_micros=5_000)
+    common = {
+        "organization_id": org.pk,
+        "team_id": org_with_roles["platform"].pk,
+        "key_id": key.pk,
+        "created_at": timezone.now(),
+        "model_alias": "gpt-4o-mini",
+    }
     SpendLog.objects.create(
         request_id="req_ok_1", status_code=200, prompt_tokens=10, completion_tokens=5, total_tokens=15,
         cost_micros=1_500, **common,
@@ -104,5 +113,9 @@ def test_key_detail_shows_totals_and_recent_ledger_rows_with_reasons(org_with_ro
     html = page.content.decode()
     assert 'id="key-requests">2<' in html and 'id="key-spend">0.001500<' in html
     assert "req_limited_1" in html and "rpm_limit" in html and "req_other_1" not in html
+    # budgets of the key and its team, with this period's spend from the ledger
+    assert "Key budget (monthly): 0.001500 of 0.010000 USD" in html and 'value="15"' in html
+    assert "Team budget (monthly): 0.001500 of 0.005000 USD" in html and 'value="30"' in html
+    assert 'id="capped-by-team"' in html and "blocked: gpt-4o" in html
     assert client_for(second_org.memberships.first().user).get(f"/o/{org.slug}/keys/{key.pk}/").status_code == 404
     assert client_for(users["viewer"]).get(f"/o/{org.slug}/keys/999999/").status_code == 404
