@@ -108,6 +108,10 @@ def _spent_since(scope: str, scope_id: int, start_iso: str, schema: str) -> int:
     return spend_micros_since(schema=schema, scope=scope, scope_id=scope_id, since=dt.datetime.fromisoformat(start_iso))
 
 
+def _client_ip(scope: Scope) -> str:
+    return client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
+
+
 def _reserve_tokens(body: dict[str, Any], path: str) -> tuple[int, int]:
     """The worst case of a request: its prompt estimate, and max_tokens (or the configured default)."""
     prompt = estimate_prompt_tokens(body)
@@ -258,21 +262,17 @@ class Gateway:
         await self._proxy(scope, receive, send, headers, path.removeprefix("/v1"), record)
 
     async def _key_and_channel(
-        self, scope: Scope, record: RequestRecord | None = None
+        self, scope: Scope, ip: str, record: RequestRecord | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         snapshots: Snapshots = self._started(self.snapshots)
         key = await snapshots.key(bearer_key(scope))
         if record is not None:
             record.key = key  # from here on, a refusal is in the key's ledger
-        access_checks(
-            key,
-            client_ip=client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER),
-            now_ms=int(time.time() * 1000),
-        )
+        access_checks(key, client_ip=ip, now_ms=int(time.time() * 1000))
         return key, await snapshots.channel(schema=key["schema"], channel_id=key["channel_id"])
 
     async def _models(self, scope: Scope, send: Send, headers: Headers) -> None:
-        key, channel = await self._key_and_channel(scope)
+        key, channel = await self._key_and_channel(scope, _client_ip(scope))
         data = [
             {"id": alias, "object": "model", "created": 0, "owned_by": "hydite"}
             for alias, deployments in sorted(channel["models"].items())
@@ -283,7 +283,8 @@ class Gateway:
     async def _proxy(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, path: str, record: RequestRecord
     ) -> None:
-        key, channel = await self._key_and_channel(scope, record)
+        ip = _client_ip(scope)
+        key, channel = await self._key_and_channel(scope, ip, record)
         body = _parse_json_body(await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
         record.model_alias, record.stream = body["model"], bool(body.get("stream"))
         deployments = channel["models"].get(body["model"])
@@ -296,7 +297,6 @@ class Gateway:
             raise refusal
         deployment = _pick(deployments)
         record.deployment = deployment
-        ip = client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
         plan = self._started(self.plans).plan(key, ip)
         if plan.layers:
             tokens = _reserve_tokens(body, path)

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from apps.channels.snapshots import channel_snapshot_build, channel_snapshot_key, channel_snapshot_publish
 from apps.core.secrets import secret_decrypt
 from apps.gateway.errors import InvalidApiKey, KeyPaused
+from apps.gateway.outage import redis_outage_log
 from apps.keys.models import KeyStatus
 from apps.keys.services import KEY_PREFIX, key_hash
 from apps.keys.snapshots import key_snapshot_build, key_snapshot_key, key_snapshot_publish
@@ -71,8 +72,9 @@ class Snapshots:
         if snapshot is _MISSING:
             try:
                 raw = await self.redis.get(key_snapshot_key(key_hash=hashed))
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
                 # Redis is down: the last copy, else the database (read only; nothing to publish to).
+                redis_outage_log("key lookup", exc, "serving the last copy or the database's")
                 snapshot = self.keys.stale(hashed)
                 if snapshot is _MISSING:
                     snapshot = await sync_to_async(key_snapshot_build)(key_hash=hashed) or {"status": KeyStatus.REVOKED}
@@ -95,7 +97,8 @@ class Snapshots:
         if snapshot is _MISSING:
             try:
                 raw = await self.redis.get(channel_snapshot_key(schema=schema, channel_id=channel_id))
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
+                redis_outage_log("channel lookup", exc, "serving the last copy or the database's")
                 snapshot = self.channels.stale(cache_key)
                 if snapshot is _MISSING:
                     snapshot = await sync_to_async(_channel_from_database)(schema, channel_id)

@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import fnmatch
 import ipaddress
-import logging
 import math
 import time
 from collections import deque
@@ -26,9 +25,8 @@ from redis.exceptions import NoScriptError, RedisError
 from apps.core.redis import global_key, tenant_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
+from apps.gateway.outage import redis_outage_log
 from apps.quotas.limits import TIER_CAPS, budget_period
-
-logger = logging.getLogger("hydite.gateway.quota")
 
 WINDOW_S = 60
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
@@ -406,13 +404,13 @@ class LocalLimiter:
     """
 
     def __init__(self) -> None:
-        self.windows: dict[bytes, deque[tuple[float, int]]] = {}
+        self.windows: dict[str, deque[tuple[float, int]]] = {}
 
     def admit(self, plan: QuotaPlan, tokens: int) -> None:
         now = time.monotonic()
-        rated = [(layer, name) for layer, name in zip(plan.layers, plan.keys[::2], strict=False) if _rated(layer)]
-        for layer, name in rated:
-            window = self.windows.setdefault(name, deque())
+        rated = [layer for layer in plan.layers if _rated(layer)]
+        for layer in rated:
+            window = self.windows.setdefault(layer.rate_key, deque())
             while window and window[0][0] <= now - WINDOW_S:
                 window.popleft()
             if layer.rpm is not None and len(window) + 1 > layer.rpm:
@@ -420,8 +418,8 @@ class LocalLimiter:
             used = sum(count for _, count in window)
             if layer.tpm is not None and used + tokens > layer.tpm:
                 raise Quotas._exceeded(layer, dimension="tpm", limit=layer.tpm, reset_ms=_local_reset(window, now))
-        for _, name in rated:
-            self.windows[name].append((now, tokens))
+        for layer in rated:
+            self.windows[layer.rate_key].append((now, tokens))
 
 
 def _rated(layer: Layer) -> bool:
@@ -442,7 +440,6 @@ class Quotas:
         self.load_spent = load_spent
         self.fail_open = fail_open
         self.local = LocalLimiter()
-        self._last_outage_log = 0.0
         self._admit = ScriptBatcher(redis, redis.register_script(ADMIT_LUA))
         self._settle = redis.register_script(SETTLE_LUA)
         self._sweep = redis.register_script(SWEEP_LUA)
@@ -465,11 +462,8 @@ class Quotas:
         try:
             return await self._admit_shared(key, plan, admission, now_ms=now_ms)
         except (RedisError, OSError) as exc:
-            if time.monotonic() - self._last_outage_log > 10:
-                self._last_outage_log = time.monotonic()
-                logger.warning(
-                    "quota counters unreachable (%s); failing %s", exc, "open" if self.fail_open else "closed"
-                )
+            consequence = "limits enforced per process" if self.fail_open else "answering 503 quota_unavailable"
+            redis_outage_log("quotas", exc, consequence)
             if not self.fail_open:
                 raise QuotaUnavailable() from exc
             self.local.admit(plan, admission.tokens)
