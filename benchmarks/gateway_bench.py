@@ -5,8 +5,8 @@
 Starts (embedded, unless DATABASE_URL/REDIS_URL say otherwise) PostgreSQL and
 Redis, the mock provider, the spend consumer and the gateway with production
 settings (key auth, channel resolution and spend events on). The gateway is
-pinned to core 0; wrk, the mock and the consumer to core 1 (where taskset
-exists). Measured in one run, for each target: requests/s at concurrency 32
+pinned to core 0; wrk, the mock, the consumer, PostgreSQL and Redis to core 1
+(where taskset exists). Measured in one run, for each target: requests/s at concurrency 32
 and 64 (non-streaming, and streaming with 20 chunks), p50/p99, added latency
 at concurrency 1, added time to first byte of streams, RSS after load, errors.
 The gateway runs with no limits ("gateway 1w"), then with every quota layer
@@ -42,11 +42,22 @@ from hydite.devstack import PidFile, _stop, service_env  # noqa: E402
 PYTHON = sys.executable
 MOCK_PORT, GATEWAY_PORT, LITELLM_PORT = 9411, 9412, 9413
 STREAM_CHUNKS = 20
+LITELLM = "litellm[proxy]==1.108.7"  # the release measured in README
 PROMPT = [{"role": "user", "content": "hello from the benchmark"}]
 
 
 def taskset(cores: str) -> list[str]:
     return ["taskset", "-c", cores] if shutil.which("taskset") else []
+
+
+def pin_services(pids: PidFile, cores: str) -> None:
+    """Move the embedded PostgreSQL and Valkey (and every thread and backend they fork) off the gateway's core."""
+    if not shutil.which("taskset"):
+        return
+    for line in pids.path.read_text().splitlines():
+        pid, name = line.split(" ", 1)
+        if name in {"postgres", "valkey"}:
+            subprocess.run(["taskset", "-a", "-p", "-c", cores, pid], check=True, stdout=subprocess.DEVNULL)  # noqa: S603, S607
 
 
 @dataclass
@@ -193,7 +204,7 @@ def litellm_target(env: dict[str, str], stack: ExitStack, pids: PidFile) -> tupl
     venv = ROOT / ".hydite" / "litellm-venv"
     if not (venv / "bin" / "litellm").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)  # noqa: S603
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", LITELLM], check=True)  # noqa: S603
     config = ROOT / ".hydite" / "litellm-bench.yaml"
     config.write_text(
         "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/mock-gpt-4o-mini\n"
@@ -224,11 +235,14 @@ def main() -> int:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
 
+    if shutil.which("taskset") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {1})  # this driver measures TTFB itself: keep it off the gateway's core
     state = ROOT / ".hydite" / "bench"
     state.mkdir(parents=True, exist_ok=True)
     pids = PidFile(state / "bench.pids")
     with ExitStack() as stack:
         env = service_env(stack, pids, "-bench")
+        pin_services(pids, "1")
         env.update(
             {
                 "DEBUG": "0",

@@ -43,6 +43,7 @@ from apps.gateway.errors import (
 from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.quota import GatewayDefaults, PlanCache, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord
+from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
@@ -102,6 +103,7 @@ def _upstream_body(body: dict[str, Any], path: str) -> tuple[dict[str, Any], boo
 
 
 RESERVATION_SWEEP_S = 30
+MAX_CHECKED_URLS = 10_000
 
 
 def _spent_since(scope: str, scope_id: int, start_iso: str, schema: str) -> int:
@@ -128,10 +130,11 @@ class Gateway:
         self.session: aiohttp.ClientSession | None = None
         self.snapshots: Snapshots | None = None
         self.spend: SpendEmitter | None = None
+        self.wire: RedisWire | None = None
         self.quotas: Quotas | None = None
         self.plans: PlanCache | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._checked_hosts: set[str] = set()
+        self._checked_urls: set[str] = set()
         self.defaults = GatewayDefaults(rpm=None, tpm=None)
 
     async def startup(self) -> None:
@@ -157,15 +160,16 @@ class Gateway:
         )
         redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
         self.snapshots = Snapshots(redis, ttl_s=settings.GATEWAY_SNAPSHOT_TTL_MS / 1000)
-        self.spend = SpendEmitter(redis)
+        self.wire = RedisWire(settings.REDIS_URL, connect_timeout_s=1, reply_timeout_s=2)
+        self.spend = SpendEmitter(self.wire)
         self.spend.start()
         self.defaults = GatewayDefaults(
             rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
         )
         self.quotas = Quotas(
-            redis, load_spent=sync_to_async(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
+            self.wire, load_spent=sync_to_async(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
         )
-        self.plans = PlanCache(self.defaults, reservations=[self.quotas.reservations, self.quotas.reservation_data])
+        self.plans = PlanCache(self.defaults)
         self._sweeper = asyncio.create_task(self._sweep_reservations())
 
     async def _sweep_reservations(self) -> None:
@@ -182,23 +186,27 @@ class Gateway:
             self._sweeper.cancel()
         if self.spend is not None:
             await self.spend.close()
+        if self.wire is not None:
+            await self.wire.close()
         if self.session is not None:
             await self.session.close()
         if self.snapshots is not None:
             await self.snapshots.redis.aclose()
 
     def _check_literal_host(self, url: str) -> None:
-        """aiohttp skips the resolver for IP literals, so those are checked here (once per host)."""
-        host = urlsplit(url).hostname or ""
-        if host in self._checked_hosts:
+        """aiohttp skips the resolver for IP literals, so those are checked here (once per URL)."""
+        if url in self._checked_urls:
             return
+        host = urlsplit(url).hostname or ""
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            self._checked_hosts.add(host)  # a name: CheckedResolver checks every address it resolves to
-            return
-        address_check(host, host, settings.GATEWAY_UPSTREAM_ALLOWLIST)
-        self._checked_hosts.add(host)
+            pass  # a name: CheckedResolver checks every address it resolves to
+        else:
+            address_check(host, host, settings.GATEWAY_UPSTREAM_ALLOWLIST)
+        if len(self._checked_urls) >= MAX_CHECKED_URLS:
+            self._checked_urls.clear()
+        self._checked_urls.add(url)
 
     @staticmethod
     def _started(resource: Any) -> Any:
@@ -234,7 +242,7 @@ class Gateway:
             if not response_started:
                 await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *headers])
         finally:
-            if record.admission is not None:
+            if record.admission is not None and record.admission.held:
                 self._settle(record)
             if record.key is not None and self.spend is not None:
                 self.spend.emit(record.event())
@@ -246,7 +254,7 @@ class Gateway:
         settlement = self._started(self.quotas).settlement(
             record.admission, tokens=usage_tokens, micros=record.cost_micros() or 0
         )
-        self._started(self.spend).emit_script(*settlement)
+        self._started(self.spend).emit_settlement(settlement)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers, record: RequestRecord) -> None:
         path, method = scope["path"].rstrip("/"), scope["method"]

@@ -10,6 +10,7 @@ is never settled (a crashed process) is released by `sweep`.
 import asyncio
 import datetime as dt
 import fnmatch
+import hashlib
 import ipaddress
 import math
 import time
@@ -18,152 +19,321 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from apps.core.redis import global_key, tenant_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
 from apps.gateway.outage import redis_outage_log
+from apps.gateway.redis_wire import Arg, RedisWire, resp_args, resp_command, resp_header
 from apps.quotas.limits import TIER_CAPS, budget_period
 
 WINDOW_S = 60
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
 
-# KEYS: per layer (rate hash, budget counter), then the reservations zset and hash.
-# ARGV: now_ms, tokens, micros, request_id, expires_ms, then per layer rpm, tpm, budget, budget_ttl_s (-1: none).
-# Returns {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms}
+# A layer's sliding window is one string (a "ring"): a header of four 16-digit fields (newest second,
+# requests R and tokens T in the window, the second the ring began) and 60 slots of two (requests and
+# tokens of second s at slot s % 60). Reading or writing it is one GET or SET of 2 KB, whatever the
+# traffic; the seconds that leave the window are subtracted as the ring advances, so the totals are
+# never a scan. A ring lives 61 s past its newest second.
+RING_LUA = """
+local HEAD, SLOT, WIDTH = 64, 32, 16
+local function num(raw, at) return tonumber(string.sub(raw, at + 1, at + WIDTH)) end
+local function digits(value) return string.format('%016d', value) end
+local function slot(sec) return HEAD + (sec % 60) * SLOT end
+local function zero_slots(key, from_sec, count)  -- the slots of `count` seconds from `from_sec`: two ranges at most
+  local first = from_sec % 60
+  local head_count = math.min(count, 60 - first)
+  redis.call('SETRANGE', key, HEAD + first * SLOT, string.rep('0', head_count * SLOT))
+  if count > head_count then redis.call('SETRANGE', key, HEAD, string.rep('0', (count - head_count) * SLOT)) end
+end
+local function ring_read(key, now_s)
+  local head = redis.call('GETRANGE', key, 0, HEAD - 1)
+  local state = {key = key}
+  if head ~= '' then
+    state.newest, state.reqs, state.toks, state.first = num(head, 0), num(head, 16), num(head, 32), num(head, 48)
+  end
+  if head == '' or now_s - state.newest >= 60 then
+    state.newest, state.reqs, state.toks, state.first, state.fresh = now_s, 0, 0, now_s, true
+  elseif now_s > state.newest then  -- seconds that left the window: subtract them, zero their slots
+    local ring = redis.call('GET', key)
+    for sec = state.newest + 1, now_s do
+      local at = slot(sec)
+      state.reqs, state.toks = state.reqs - num(ring, at), state.toks - num(ring, at + WIDTH)
+    end
+    zero_slots(key, state.newest + 1, now_s - state.newest)
+    state.newest, state.moved = now_s, true
+  end
+  -- a process whose clock lags counts in its own second while that is still in the window
+  state.sec = (now_s > state.newest - 60) and now_s or state.newest
+  return state
+end
+local function ring_write_head(state)
+  local head = digits(state.newest) .. digits(state.reqs) .. digits(state.toks) .. digits(state.first)
+  redis.call('SETRANGE', state.key, 0, head)
+end
+local function ring_write(state, add_reqs, add_toks)
+  local key, at = state.key, slot(state.sec)
+  local reqs, toks = add_reqs, add_toks
+  if state.fresh then
+    redis.call('SET', key, string.rep('0', HEAD + 60 * SLOT), 'PX', 61000)
+  else
+    if state.moved then redis.call('PEXPIRE', key, 61000) end  -- 61 s past its newest second
+    local current = redis.call('GETRANGE', key, at, at + SLOT - 1)
+    reqs, toks = reqs + num(current, 0), toks + num(current, WIDTH)
+  end
+  redis.call('SETRANGE', key, at, digits(reqs) .. digits(toks))
+  ring_write_head(state)
+end
+"""
+
+
+# One call admits a batch of requests (those of one event-loop turn), reading and writing each
+# layer key once however many of the batch's requests share it: Redis time is per key, not per request.
+# KEYS: the reservations zset and hash, then per plan its layers' (rate ring, budget counter) pairs.
+# ARGV: now_ms, reservation expiry ms, plan count, then per plan: its first key's index, the key of its
+#       record (see QuotaPlan.record_key), the record to write ("" when written recently), its layer
+#       count and per layer rpm, tpm, budget (-1: none); then request count and per request:
+#       plan number, request_id, tokens, micros.
+# A reservation is recorded as "second tokens micros plan-record-key"; the plan record ("rate keys|budget
+# keys") lives an hour past its last write, longer than any reservation.
+# Returns per request {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms, second}
 #      or {0, layer_index, dimension, limit, reset_ms} or {-1, layer_index} (budget counter needs loading).
-ADMIT_LUA = """
+ADMIT_LUA = (
+    RING_LUA
+    + """
 local now_ms = tonumber(ARGV[1])
 local now_s = math.floor(now_ms / 1000)
-local tokens = tonumber(ARGV[2])
-local micros = tonumber(ARGV[3])
-local layers = (#ARGV - 5) / 4
-local first_live = now_s - 59
--- A rate hash keeps running totals R and T of its live buckets r:<second> and t:<second>, and o,
--- the oldest second it still counts: expiring is O(seconds elapsed), never a scan of the window.
-local function live_window(key)
-  local state = redis.call('HMGET', key, 'o', 'R', 'T')
-  if not state[1] then return 0, 0, now_s end
-  local oldest, reqs, toks = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
-  if oldest >= first_live then return reqs, toks, oldest end
-  if first_live - oldest > 60 then
-    redis.call('DEL', key)
-    return 0, 0, now_s
-  end
-  local fields = {}
-  for sec = oldest, first_live - 1 do
-    fields[#fields + 1] = 'r:' .. sec
-    fields[#fields + 1] = 't:' .. sec
-  end
-  local values = redis.call('HMGET', key, unpack(fields))
-  for j = 1, #fields, 2 do
-    reqs = reqs - (tonumber(values[j]) or 0)
-    toks = toks - (tonumber(values[j + 1]) or 0)
-  end
-  redis.call('HDEL', key, unpack(fields))
-  redis.call('HSET', key, 'o', first_live, 'R', reqs, 'T', toks)
-  return reqs, toks, first_live
-end
-local function reset_ms(oldest)
-  return (oldest + 60) * 1000 - now_ms
-end
-local window = {}
-for i = 1, layers do
-  local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
-  if rpm >= 0 or tpm >= 0 then
-    local reqs, toks, oldest = live_window(KEYS[2 * i - 1])
-    if rpm >= 0 and reqs + 1 > rpm then return {0, i, 'rpm', rpm, reset_ms(oldest)} end
-    if tpm >= 0 and toks + tokens > tpm then return {0, i, 'tpm', tpm, reset_ms(oldest)} end
-    window[i] = {reqs, toks, oldest}
-  end
-  if budget >= 0 then
-    local spent = redis.call('GET', KEYS[2 * i])
-    if not spent then return {-1, i} end
-    if tonumber(spent) + micros > budget then return {0, i, 'budget', budget, 0} end
-  end
-end
-local best = {-1, -1, 60000, -1, -1, 60000}
 local rates, budgets = {}, {}
-for i = 1, layers do
-  local rpm, tpm, budget = tonumber(ARGV[2 + 4 * i]), tonumber(ARGV[3 + 4 * i]), tonumber(ARGV[4 + 4 * i])
-  if rpm >= 0 or tpm >= 0 then
-    local key = KEYS[2 * i - 1]
-    if redis.call('HINCRBY', key, 'r:' .. now_s, 1) == 1 then
-      -- the first request of this second: the hash lives 61 s past its newest bucket
-      redis.call('HSETNX', key, 'o', now_s)
-      redis.call('PEXPIRE', key, 61000)
+local function rate_state(key)
+  local state = rates[key]
+  if not state then
+    state = ring_read(key, now_s)
+    state.add_reqs, state.add_toks = 0, 0
+    rates[key] = state
+  end
+  return state
+end
+local function budget_state(key)
+  local state = budgets[key]
+  if state then return state end
+  local spent = redis.call('GET', key)
+  if not spent then return nil end
+  state = {spent = tonumber(spent), add = 0}
+  budgets[key] = state
+  return state
+end
+local function reset_ms(state)
+  return (math.max(state.first, now_s - 59) + 60) * 1000 - now_ms
+end
+local plans, at = {}, 4
+for p = 1, tonumber(ARGV[3]) do
+  local plan = {first = tonumber(ARGV[at]), ref = ARGV[at + 1], layers = {}}
+  if ARGV[at + 2] ~= '' then redis.call('SET', plan.ref, ARGV[at + 2], 'EX', 3600) end
+  for i = 1, tonumber(ARGV[at + 3]) do
+    local base = at + 4 + 3 * (i - 1)
+    plan.layers[i] = {tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])}
+  end
+  plans[p] = plan
+  at = at + 4 + 3 * #plan.layers
+end
+local results, held, records = {}, {}, {}
+for n = 1, tonumber(ARGV[at]) do
+  local base = at + 1 + 4 * (n - 1)
+  local plan, request_id = plans[tonumber(ARGV[base])], ARGV[base + 1]
+  local tokens, micros = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local refusal = nil
+  for i, limits in ipairs(plan.layers) do
+    local rpm, tpm, budget = limits[1], limits[2], limits[3]
+    if rpm >= 0 or tpm >= 0 then
+      local state = rate_state(KEYS[plan.first + 2 * i - 2])
+      if rpm >= 0 and state.reqs + 1 > rpm then refusal = {0, i, 'rpm', rpm, reset_ms(state)} break end
+      if tpm >= 0 and state.toks + tokens > tpm then refusal = {0, i, 'tpm', tpm, reset_ms(state)} break end
     end
-    redis.call('HINCRBY', key, 't:' .. now_s, tokens)
-    redis.call('HINCRBY', key, 'R', 1)
-    redis.call('HINCRBY', key, 'T', tokens)
-    rates[#rates + 1] = key
-    local remaining = rpm - window[i][1] - 1
-    if rpm >= 0 and (best[1] < 0 or remaining < best[2]) then
-      best[1], best[2], best[3] = rpm, remaining, reset_ms(window[i][3])
-    end
-    remaining = tpm - window[i][2] - tokens
-    if tpm >= 0 and (best[4] < 0 or remaining < best[5]) then
-      best[4], best[5], best[6] = tpm, remaining, reset_ms(window[i][3])
+    if budget >= 0 then
+      local state = budget_state(KEYS[plan.first + 2 * i - 1])
+      if not state then refusal = {-1, i} break end
+      if state.spent + state.add + micros > budget then refusal = {0, i, 'budget', budget, 0} break end
     end
   end
-  if budget >= 0 then
-    redis.call('INCRBY', KEYS[2 * i], micros)
-    budgets[#budgets + 1] = KEYS[2 * i]
-  end
-end
-if #rates + #budgets > 0 then
-  redis.call('ZADD', KEYS[#KEYS - 1], tonumber(ARGV[5]), ARGV[4])
-  redis.call('HSET', KEYS[#KEYS], ARGV[4], cjson.encode({s = now_s, t = tokens, m = micros, r = rates, b = budgets}))
-end
-return {1, best[1], best[2], best[3], best[4], best[5], best[6], now_s}
-"""
-
-# KEYS: reservations zset, reservations hash, then the request's rate hashes and budget counters.
-# ARGV: request_id, admission second, rate key count, token delta, micros delta (real minus reserved).
-# Idempotent: only a reservation still held moves, once (a swept one was already given back).
-SETTLE_LUA = """
-if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-local dt, dm = tonumber(ARGV[4]), tonumber(ARGV[5])
-local rates = tonumber(ARGV[3])
-for i = 3, #KEYS do
-  if i - 2 <= rates then
-    if dt ~= 0 and redis.call('HEXISTS', KEYS[i], 't:' .. ARGV[2]) == 1 then
-      redis.call('HINCRBY', KEYS[i], 't:' .. ARGV[2], dt)
-      redis.call('HINCRBY', KEYS[i], 'T', dt)
-    end
-  elseif dm ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
-    redis.call('INCRBY', KEYS[i], dm)
-  end
-end
-return 1
-"""
-
-# KEYS: reservations zset, reservations hash. ARGV: now_ms. Releases reservations past their expiry.
-SWEEP_LUA = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
-for _, id in ipairs(expired) do
-  local raw = redis.call('HGET', KEYS[2], id)
-  if raw then
-    local held = cjson.decode(raw)
-    for _, key in ipairs(held.r) do
-      if redis.call('HEXISTS', key, 't:' .. held.s) == 1 then
-        redis.call('HINCRBY', key, 't:' .. held.s, -held.t)
-        redis.call('HINCRBY', key, 'T', -held.t)
+  if refusal then
+    results[n] = refusal
+  else
+    local best, second, holds = {-1, -1, 60000, -1, -1, 60000}, now_s, false
+    for i, limits in ipairs(plan.layers) do
+      local rpm, tpm, budget = limits[1], limits[2], limits[3]
+      if rpm >= 0 or tpm >= 0 then
+        local state = rates[KEYS[plan.first + 2 * i - 2]]
+        if rpm >= 0 and (best[1] < 0 or rpm - state.reqs - 1 < best[2]) then
+          best[1], best[2], best[3] = rpm, rpm - state.reqs - 1, reset_ms(state)
+        end
+        if tpm >= 0 and (best[4] < 0 or tpm - state.toks - tokens < best[5]) then
+          best[4], best[5], best[6] = tpm, tpm - state.toks - tokens, reset_ms(state)
+        end
+        state.reqs, state.toks = state.reqs + 1, state.toks + tokens
+        state.add_reqs, state.add_toks = state.add_reqs + 1, state.add_toks + tokens
+        second, holds = state.sec, true
+      end
+      if budget >= 0 then
+        local state = budgets[KEYS[plan.first + 2 * i - 1]]
+        state.add, holds = state.add + micros, true
       end
     end
-    for _, key in ipairs(held.b) do
-      if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, -held.m) end
+    if holds then
+      held[#held + 1] = ARGV[2]
+      held[#held + 1] = request_id
+      records[#records + 1] = request_id
+      records[#records + 1] = second .. ' ' .. tokens .. ' ' .. micros .. ' ' .. plan.ref
+    end
+    results[n] = {1, best[1], best[2], best[3], best[4], best[5], best[6], second}
+  end
+end
+for _, state in pairs(rates) do
+  if state.add_reqs > 0 then
+    ring_write(state, state.add_reqs, state.add_toks)
+  elseif state.moved then
+    ring_write_head(state)
+    redis.call('PEXPIRE', state.key, 61000)
+  end
+end
+for key, state in pairs(budgets) do
+  if state.add ~= 0 then redis.call('INCRBY', key, state.add) end
+end
+if #held > 0 then
+  redis.call('ZADD', KEYS[1], unpack(held))
+  redis.call('HSET', KEYS[2], unpack(records))
+end
+return results
+"""
+)
+
+# Applies summed token corrections to rings and micro-USD corrections to budget counters; shared by
+# settling and sweeping. A ring second that left the window stays out; a counter whose period ended
+# stays gone.
+CORRECT_LUA = (
+    RING_LUA
+    + """
+local function held_keys(ref)
+  local raw = redis.call('GET', ref)
+  if not raw then return {}, {} end
+  local rate_part, budget_part = string.match(raw, '^([^|]*)|(.*)$')
+  local rate_keys, budget_keys = {}, {}
+  for key in string.gmatch(rate_part, '%S+') do rate_keys[#rate_keys + 1] = key end
+  for key in string.gmatch(budget_part, '%S+') do budget_keys[#budget_keys + 1] = key end
+  return rate_keys, budget_keys
+end
+local tokens, micros, plan_keys = {}, {}, {}
+local function correct(record, dt, dm)
+  local sec, held_t, held_m, ref = string.match(record, '^(%S+) (%S+) (%S+) (%S+)$')
+  dt, dm = dt - tonumber(held_t), dm - tonumber(held_m)
+  if not plan_keys[ref] then plan_keys[ref] = {held_keys(ref)} end
+  local rate_keys, budget_keys = plan_keys[ref][1], plan_keys[ref][2]
+  if dt ~= 0 then
+    for _, key in ipairs(rate_keys) do
+      tokens[key] = tokens[key] or {}
+      tokens[key][sec] = (tokens[key][sec] or 0) + dt
     end
   end
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('ZREM', KEYS[1], id)
+  if dm ~= 0 then
+    for _, key in ipairs(budget_keys) do micros[key] = (micros[key] or 0) + dm end
+  end
 end
+local function apply()
+  for key, seconds in pairs(tokens) do
+    local head = redis.call('GETRANGE', key, 0, HEAD - 1)
+    if head ~= '' then
+      local newest, total, changed = num(head, 0), num(head, 32), false
+      for sec, delta in pairs(seconds) do
+        sec = tonumber(sec)
+        if delta ~= 0 and sec <= newest and sec > newest - 60 then
+          local at = slot(sec) + WIDTH
+          redis.call('SETRANGE', key, at, digits(num(redis.call('GETRANGE', key, at, at + WIDTH - 1), 0) + delta))
+          total, changed = total + delta, true
+        end
+      end
+      if changed then redis.call('SETRANGE', key, 32, digits(total)) end
+    end
+  end
+  for key, delta in pairs(micros) do
+    if delta ~= 0 and redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, delta) end
+  end
+end
+"""
+)
+
+# KEYS: reservations zset, reservations hash. ARGV: per request request_id, real tokens, real micros.
+# Moves each reservation still held to the request's real usage, once: a swept one was already given
+# back, a settled one is gone. The corrections of a batch are summed per key before they are applied.
+SETTLE_LUA = (
+    CORRECT_LUA
+    + """
+local ids = {}
+for n = 1, #ARGV / 3 do ids[n] = ARGV[3 * n - 2] end
+local raw = redis.call('HMGET', KEYS[2], unpack(ids))
+local settled = {}
+for n = 1, #ids do
+  if raw[n] then
+    correct(raw[n], tonumber(ARGV[3 * n - 1]), tonumber(ARGV[3 * n]))
+    settled[#settled + 1] = ids[n]
+  end
+end
+if #settled == 0 then return 0 end
+redis.call('HDEL', KEYS[2], unpack(settled))
+redis.call('ZREM', KEYS[1], unpack(settled))
+apply()
+return #settled
+"""
+)
+
+# KEYS: reservations zset, reservations hash. ARGV: now_ms. Releases reservations past their expiry
+# (a process that died before settling them): as a settlement to zero usage.
+SWEEP_LUA = (
+    CORRECT_LUA
+    + """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+if #expired == 0 then return 0 end
+local raw = redis.call('HMGET', KEYS[2], unpack(expired))
+for n = 1, #expired do
+  if raw[n] then correct(raw[n], 0, 0) end
+end
+redis.call('HDEL', KEYS[2], unpack(expired))
+redis.call('ZREM', KEYS[1], unpack(expired))
+apply()
 return #expired
 """
+)
+
+
+RING_HEAD, RING_FIELD = 64, 16
+
+
+def window_totals(ring: bytes | None, *, now_s: int) -> tuple[int, int]:
+    """Requests and tokens a ring (RING_LUA) counts in the window ending at `now_s`."""
+    if not ring:
+        return 0, 0
+    newest, requests, tokens = (int(ring[i * RING_FIELD : (i + 1) * RING_FIELD]) for i in range(3))
+    if now_s - newest >= WINDOW_S:
+        return 0, 0
+    for second in range(newest + 1, now_s + 1):  # seconds that left the window since the ring last moved
+        at = RING_HEAD + (second % WINDOW_S) * 2 * RING_FIELD
+        requests -= int(ring[at : at + RING_FIELD])
+        tokens -= int(ring[at + RING_FIELD : at + 2 * RING_FIELD])
+    return requests, tokens
+
+
+@dataclass(frozen=True)
+class LuaScript:
+    source: str
+    sha: str
+
+
+def lua_script(source: str) -> LuaScript:
+    return LuaScript(source, hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
+
+
+ADMIT = lua_script(ADMIT_LUA)
+SETTLE = lua_script(SETTLE_LUA)
+SWEEP = lua_script(SWEEP_LUA)
 
 
 @dataclass(frozen=True)
@@ -187,8 +357,7 @@ class Admission:
     micros: int
     headers: Headers = field(default_factory=list)
     second: int = 0
-    rate_keys: list[bytes] = field(default_factory=list)
-    budget_keys: list[bytes] = field(default_factory=list)
+    held: bool = False  # something is reserved in Redis, to be settled
 
 
 def _matches(model: str, patterns: list[str]) -> bool:
@@ -245,7 +414,7 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
         layers.append(
             Layer(
                 name=name,
-                rate_key=tenant_key(schema, "quota", "rate", name, ids[name]),
+                rate_key=tenant_key(schema, "quota", "window", name, ids[name]),
                 budget_key=tenant_key(schema, "quota", "spent", name, ids[name], period),
                 rpm=rpm,
                 tpm=tpm,
@@ -258,36 +427,44 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
     if tier_rpm is not None or tier_tpm is not None:
         # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
         scope = f"org{key['organization_id']}" if key.get("shared_instance") else "instance"
-        layers.append(Layer("plan", tenant_key(schema, "quota", "rate", "plan", scope), "", rpm=tier_rpm, tpm=tier_tpm))
+        window = tenant_key(schema, "quota", "window", "plan", scope)
+        layers.append(Layer("plan", window, "", rpm=tier_rpm, tpm=tier_tpm))
     if key.get("shared_instance") and (defaults.rpm is not None or defaults.tpm is not None):
         for scope in (f"key{key['id']}", f"ip{client_ip}"):
-            rate_key = tenant_key(schema, "quota", "rate", "gateway", scope)
+            rate_key = tenant_key(schema, "quota", "window", "gateway", scope)
             layers.append(Layer("gateway", rate_key, "", rpm=defaults.rpm, tpm=defaults.tpm))
     return layers
 
 
 @dataclass(frozen=True)
 class QuotaPlan:
-    """A key's layers, with the script's KEYS and per-layer ARGV already built (reused while valid)."""
+    """A key's layers, with their part of the admission script's KEYS and ARGV packed once (reused while valid)."""
 
     layers: list[Layer]
-    keys: list[bytes]  # encoded once: redis-py passes bytes through as they are
-    argv_tail: list[bytes]
-    rate_keys: list[bytes]
-    budget_keys: list[bytes]
+    keys: bytes  # per layer its rate ring and budget counter, as RESP bulk strings
+    key_count: int
+    limits: bytes  # layer count, then per layer rpm, tpm, budget (-1: none)
+    limit_count: int
+    record_key: bytes  # where the keys a reservation holds are recorded, for settling and sweeping
+    record: bytes  # "rate keys|budget keys"
 
 
-def quota_plan(layers: list[Layer], *, reservations: list[str]) -> QuotaPlan:
+def quota_plan(layers: list[Layer]) -> QuotaPlan:
     keys = [name for layer in layers for name in (layer.rate_key, layer.budget_key or layer.rate_key + ":b")]
-    argv_tail: list[int] = []
+    limits = [len(layers)]
     for layer in layers:
-        argv_tail += [_or_none(layer.rpm), _or_none(layer.tpm), _or_none(layer.budget), layer.budget_ttl_s]
+        limits += [_or_none(layer.rpm), _or_none(layer.tpm), _or_none(layer.budget)]
+    rate_keys = " ".join(layer.rate_key for layer in layers if _rated(layer))
+    budget_keys = " ".join(layer.budget_key for layer in layers if layer.budget is not None)
+    record = f"{rate_keys}|{budget_keys}".encode()
     return QuotaPlan(
         layers=layers,
-        keys=[name.encode() for name in [*keys, *reservations]],
-        argv_tail=[str(value).encode() for value in argv_tail],
-        rate_keys=[layer.rate_key.encode() for layer in layers if layer.rpm is not None or layer.tpm is not None],
-        budget_keys=[layer.budget_key.encode() for layer in layers if layer.budget is not None],
+        keys=resp_args(keys),
+        key_count=len(keys),
+        limits=resp_args(limits),
+        limit_count=len(limits),
+        record_key=global_key("quota", "plan", hashlib.sha256(record).hexdigest()[:24]).encode(),
+        record=record,
     )
 
 
@@ -297,8 +474,8 @@ MAX_PLANS = 100_000
 class PlanCache:
     """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds."""
 
-    def __init__(self, defaults: GatewayDefaults, reservations: list[str]) -> None:
-        self.defaults, self.reservations = defaults, reservations
+    def __init__(self, defaults: GatewayDefaults) -> None:
+        self.defaults = defaults
         self._plans: dict[tuple[int, str, int], tuple[dict[str, Any], QuotaPlan]] = {}
 
     def plan(self, key: dict[str, Any], client_ip: str) -> QuotaPlan:
@@ -307,7 +484,7 @@ class PlanCache:
         if cached is not None and cached[0] is key:
             return cached[1]
         layers = layers_for(key, client_ip=client_ip, defaults=self.defaults, now=dt.datetime.now(dt.UTC))
-        plan = quota_plan(layers, reservations=self.reservations)
+        plan = quota_plan(layers)
         if len(self._plans) >= MAX_PLANS:
             self._plans.clear()
         self._plans[(id(key), client_ip, day)] = (key, plan)
@@ -324,76 +501,173 @@ def _reset(ms: int) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60)}s"
 
 
+RATE_HEADER_NAMES: list[tuple[int, bytes, bytes, bytes]] = [
+    (
+        offset,
+        f"x-ratelimit-limit-{kind}".encode(),
+        f"x-ratelimit-remaining-{kind}".encode(),
+        f"x-ratelimit-reset-{kind}".encode(),
+    )
+    for offset, kind in ((0, "requests"), (3, "tokens"))
+]
+
+
 def _rate_headers(values: list[Any]) -> Headers:
     headers: Headers = []
-    for offset, kind in ((0, "requests"), (3, "tokens")):
-        limit, remaining, reset_ms = (int(values[offset + n]) for n in range(3))
+    for offset, limit_name, remaining_name, reset_name in RATE_HEADER_NAMES:
+        limit = values[offset]
         if limit >= 0:
             headers += [
-                (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
-                (f"x-ratelimit-remaining-{kind}".encode(), str(max(remaining, 0)).encode()),
-                (f"x-ratelimit-reset-{kind}".encode(), _reset(reset_ms).encode()),
+                (limit_name, b"%d" % limit),
+                (remaining_name, b"%d" % max(values[offset + 1], 0)),
+                (reset_name, _reset(values[offset + 2]).encode()),
             ]
     return headers
 
 
-RedisKey = str | bytes
-ScriptCall = tuple[AsyncScript, list[RedisKey], list[Any]]
+@dataclass(frozen=True)
+class ScriptCall:
+    """One EVALSHA of `script`, packed (RESP bytes)."""
+
+    script: LuaScript
+    command: bytes
 
 
-async def run_scripts(redis: aioredis.Redis, calls: list[ScriptCall]) -> list[Any]:
-    """EVALSHA each call in one pipeline; results in order (an error is returned, not raised).
+async def run_scripts(wire: RedisWire, calls: list[ScriptCall], *, before: Sequence[bytes] = ()) -> list[Any]:
+    """Send `before` (packed commands) and every call in one write; the replies of the calls, in order.
 
-    A script Redis no longer knows (restarted, flushed) is loaded and only those calls are run
-    again: NOSCRIPT means they did not run.
+    An error reply is returned, not raised. A script Redis no longer knows (restarted, flushed) is
+    loaded and only those calls are sent again: NOSCRIPT means they did not run. An error reply to a
+    `before` command is raised.
     """
-    pipe = redis.pipeline(transaction=False)
-    for script, keys, args in calls:
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
-    results = await pipe.execute(raise_on_error=False)
+    replies = await wire.execute([*before, *(call.command for call in calls)])
+    for reply in replies[: len(before)]:
+        if isinstance(reply, Exception):
+            raise reply
+    results = replies[len(before) :]
     missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
     if missing:
-        for script in {id(calls[index][0]): calls[index][0] for index in missing}.values():
-            await redis.script_load(script.script)
-        retried = await run_scripts(redis, [calls[index] for index in missing])
+        scripts = {calls[index].script.sha: calls[index].script for index in missing}.values()
+        await wire.execute([resp_command(b"SCRIPT", b"LOAD", script.source) for script in scripts])
+        retried = await run_scripts(wire, [calls[index] for index in missing])
         for index, result in zip(missing, retried, strict=True):
             results[index] = result
-    return list(results)
+    return results
 
 
-class ScriptBatcher:
-    """Script calls made in the same event-loop turn go to Redis as one pipeline: one round trip per burst."""
+@dataclass(frozen=True)
+class Settlement:
+    """A request's real usage, to replace what its admission reserved."""
 
-    def __init__(self, redis: aioredis.Redis, script: AsyncScript) -> None:
-        self.redis, self.script = redis, script
-        self.pending: list[tuple[list[RedisKey], list[Any], asyncio.Future[Any]]] = []
-        self._running: set[asyncio.Task[None]] = set()  # held, so a flush is not garbage-collected mid-way
+    request_id: str
+    tokens: int
+    micros: int
 
-    async def __call__(self, *, keys: Sequence[RedisKey], args: list[Any]) -> Any:
+
+RESERVATIONS = global_key("quota", "held")  # request ids by expiry
+RESERVATION_DATA = global_key("quota", "held", "data")  # request id -> "second tokens micros plan-record-key"
+PLAN_RECORD_EVERY_S = 600  # a plan record lives an hour; rewritten at most this often
+_RESERVATION_KEYS = resp_args([RESERVATIONS, RESERVATION_DATA])
+MAX_BATCH = 200  # requests per script call (Lua's unpack has a limit)
+
+
+def settle_call(settlements: Sequence[Settlement]) -> ScriptCall:
+    """One idempotent script call settling every reservation in `settlements`."""
+    args: list[Arg] = [value for item in settlements for value in (item.request_id, item.tokens, item.micros)]
+    header = resp_header(5 + len(args)) + resp_args([b"EVALSHA", SETTLE.sha, 2])
+    return ScriptCall(SETTLE, header + _RESERVATION_KEYS + resp_args(args))
+
+
+@dataclass
+class _Pending:
+    plan: QuotaPlan
+    request_id: str
+    tokens: int
+    micros: int
+    future: "asyncio.Future[Any]"
+
+
+class Admitter:
+    """Admissions made in the same event-loop turn go to Redis as one script call.
+
+    The script reads and writes each layer key once per call, so the Redis time of a burst is per
+    key, not per request. `now_ms` (tests with a controlled clock) is one per call.
+    """
+
+    def __init__(self, wire: RedisWire) -> None:
+        self.wire = wire
+        self.pending: dict[int | None, list[_Pending]] = {}
+        self._recorded: dict[bytes, float] = {}  # plan record key -> when last written
+        self._running: set[asyncio.Task[None]] = set()  # held, so a call is not garbage-collected mid-way
+
+    async def __call__(self, plan: QuotaPlan, *, request_id: str, tokens: int, micros: int, now_ms: int | None) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self.pending.append((list(keys), args, future))
-        if len(self.pending) == 1:
-            loop.call_soon(self._flush)  # after the callbacks already due in this turn joined the batch
+        batch = self.pending.setdefault(now_ms, [])
+        batch.append(_Pending(plan, request_id, tokens, micros, future))
+        if len(batch) == 1:
+            loop.call_soon(self._flush, now_ms)  # after the callbacks already due in this turn joined the batch
         result = await future
         if isinstance(result, Exception):
             raise result
         return result
 
-    def _flush(self) -> None:
-        batch, self.pending = self.pending, []
-        task = asyncio.create_task(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+    def _flush(self, now_ms: int | None) -> None:
+        batch = self.pending.pop(now_ms, [])
+        for start in range(0, len(batch), MAX_BATCH):
+            task = asyncio.create_task(self._run(batch[start : start + MAX_BATCH], now_ms))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
-    async def _run(self, batch: list[tuple[list[RedisKey], list[Any], asyncio.Future[Any]]]) -> None:
+    async def _run(self, batch: list[_Pending], now_ms: int | None) -> None:
         try:
-            results = await run_scripts(self.redis, [(self.script, keys, args) for keys, args, _ in batch])
+            (replies,) = await run_scripts(self.wire, [self._call(batch, now_ms)])
+            if isinstance(replies, Exception):
+                raise replies
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
-            results = [exc] * len(batch)
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+            for pending in batch:  # the plan records may not have been written: write them next time
+                self._recorded.pop(pending.plan.record_key, None)
+            replies = [exc] * len(batch)
+        for pending, reply in zip(batch, replies, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(reply)
+
+    def _record_due(self, plan: QuotaPlan) -> bytes:
+        now = time.monotonic()
+        if now - self._recorded.get(plan.record_key, -PLAN_RECORD_EVERY_S) < PLAN_RECORD_EVERY_S:
+            return b""
+        if len(self._recorded) >= MAX_PLANS:
+            self._recorded.clear()
+        self._recorded[plan.record_key] = now
+        return plan.record
+
+    def _call(self, batch: list[_Pending], now_ms: int | None) -> ScriptCall:
+        at_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        plans: dict[int, tuple[int, QuotaPlan]] = {}
+        first_key = 3  # after the reservations zset and hash
+        for pending in batch:
+            if id(pending.plan) not in plans:
+                plans[id(pending.plan)] = (len(plans) + 1, pending.plan)
+        keys, plan_args, key_count, arg_count = [_RESERVATION_KEYS], [], 2, 3
+        for _, plan in plans.values():
+            keys.append(plan.keys)
+            plan_args.append(resp_args([first_key + key_count - 2, plan.record_key, self._record_due(plan)]))
+            plan_args.append(plan.limits)
+            key_count += plan.key_count
+            arg_count += 3 + plan.limit_count
+        requests = [
+            resp_args([plans[id(pending.plan)][0], pending.request_id, pending.tokens, pending.micros])
+            for pending in batch
+        ]
+        arg_count += 1 + 4 * len(batch)
+        head = resp_header(3 + key_count + arg_count) + resp_args([b"EVALSHA", ADMIT.sha, key_count])
+        argv = resp_args([at_ms, at_ms + RESERVATION_TTL_S * 1000, len(plans)])
+        command = b"".join([head, *keys, argv, *plan_args, _bulk_int(len(batch)), *requests])
+        return ScriptCall(ADMIT, command)
+
+
+def _bulk_int(value: int) -> bytes:
+    return resp_args([value])
 
 
 class LocalLimiter:
@@ -431,20 +705,16 @@ def _local_reset(window: deque[tuple[float, int]], now: float) -> int:
 
 
 class Quotas:
-    def __init__(self, redis: aioredis.Redis, load_spent: Any, *, fail_open: bool = False) -> None:
+    def __init__(self, wire: RedisWire, load_spent: Any, *, fail_open: bool = False) -> None:
         """`load_spent(scope, id, period_start_iso, schema)` → micro-USD already spent (the ledger's sum).
 
         `fail_open`: while Redis is unreachable, limit RPM/TPM per process instead of answering 503.
         """
-        self.redis = redis
+        self.wire = wire
         self.load_spent = load_spent
         self.fail_open = fail_open
         self.local = LocalLimiter()
-        self._admit = ScriptBatcher(redis, redis.register_script(ADMIT_LUA))
-        self._settle = redis.register_script(SETTLE_LUA)
-        self._sweep = redis.register_script(SWEEP_LUA)
-        self.reservations = global_key("quota", "reservations")
-        self.reservation_data = global_key("quota", "reservations", "data")
+        self._admit = Admitter(wire)
 
     async def admit(
         self,
@@ -472,29 +742,30 @@ class Quotas:
     async def _admit_shared(
         self, key: dict[str, Any], plan: QuotaPlan, admission: Admission, *, now_ms: int | None
     ) -> Admission:
-        tokens, micros, request_id = admission.tokens, admission.micros, admission.request_id
         for _attempt in range(len(plan.layers) + 1):  # each budget layer's counter may need loading once
-            at_ms = int(time.time() * 1000) if now_ms is None else now_ms
-            argv = [at_ms, tokens, micros, request_id, at_ms + RESERVATION_TTL_S * 1000, *plan.argv_tail]
-            result = await self._admit(keys=plan.keys, args=argv)
+            result = await self._admit(
+                plan, request_id=admission.request_id, tokens=admission.tokens, micros=admission.micros, now_ms=now_ms
+            )
             if result[0] == 1:
                 admission.headers = _rate_headers(result[1:7])
-                admission.second = int(result[7])
-                admission.rate_keys, admission.budget_keys = plan.rate_keys, plan.budget_keys
+                admission.second = result[7]
+                admission.held = True
                 return admission
-            layer = plan.layers[int(result[1]) - 1]
+            layer = plan.layers[result[1] - 1]
             if result[0] == -1:
                 await self._load_budget(key["schema"], layer)
                 continue
-            raise self._exceeded(layer, dimension=result[2].decode(), limit=int(result[3]), reset_ms=int(result[4]))
+            raise self._exceeded(layer, dimension=result[2].decode(), limit=result[3], reset_ms=result[4])
         raise RuntimeError("the budget counter could not be loaded")
 
     async def _load_budget(self, schema: str, layer: Layer) -> None:
         assert layer.budget_scope is not None  # noqa: S101 - only budget layers ask to be loaded
         scope, scope_id, start = layer.budget_scope
         spent = await self.load_spent(scope, scope_id, start, schema)
-        ttl = layer.budget_ttl_s if layer.budget_ttl_s > 0 else None
-        await self.redis.set(layer.budget_key, spent, nx=True, ex=ttl)
+        expiry: list[Arg] = [b"EX", layer.budget_ttl_s] if layer.budget_ttl_s > 0 else []
+        (reply,) = await self.wire.execute([resp_command(b"SET", layer.budget_key, spent, b"NX", *expiry)])
+        if isinstance(reply, Exception):
+            raise reply
 
     @staticmethod
     def _exceeded(layer: Layer, *, dimension: str, limit: int, reset_ms: int) -> QuotaExceeded:
@@ -518,26 +789,25 @@ class Quotas:
             "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
         )
 
-    def settlement(self, admission: Admission, *, tokens: int, micros: int) -> ScriptCall:
-        """The idempotent script call that moves a held reservation to the real usage."""
-        keys: list[RedisKey] = [self.reservations, self.reservation_data, *admission.rate_keys, *admission.budget_keys]
-        args = [
-            admission.request_id,
-            admission.second,
-            len(admission.rate_keys),
-            tokens - admission.tokens,
-            micros - admission.micros,
-        ]
-        return self._settle, keys, args
+    @staticmethod
+    def settlement(admission: Admission, *, tokens: int, micros: int) -> Settlement:
+        """What moves the admission's reservation to the real usage (sent in batches: `settle_call`)."""
+        return Settlement(admission.request_id, tokens, micros)
 
     async def settle(self, admission: Admission, *, tokens: int, micros: int) -> None:
-        script, keys, args = self.settlement(admission, tokens=tokens, micros=micros)
-        await script(keys=keys, args=args)
+        call = settle_call([self.settlement(admission, tokens=tokens, micros=micros)])
+        (result,) = await run_scripts(self.wire, [call])
+        if isinstance(result, Exception):
+            raise result
 
     async def sweep(self, *, now_ms: int | None = None) -> int:
         """Release reservations past their expiry; returns how many."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        return int(await self._sweep(keys=[self.reservations, self.reservation_data], args=[now_ms]))
+        command = resp_command(b"EVALSHA", SWEEP.sha, 2, RESERVATIONS, RESERVATION_DATA, now_ms)
+        (result,) = await run_scripts(self.wire, [ScriptCall(SWEEP, command)])
+        if isinstance(result, Exception):
+            raise result
+        return int(result)
 
 
 def _or_none(value: int | None) -> int:

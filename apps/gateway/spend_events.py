@@ -1,9 +1,11 @@
 """Spend events leave the gateway through a Redis stream without ever blocking a response.
 
-Events are queued in process memory and written by one background task in
-pipelined batches, together with the quota settlements of the same requests
-(scripts queued with `emit_script`, idempotent, so a retried batch is
-harmless). While Redis is unreachable they wait in a bounded buffer and are
+Events are queued in process memory and written by one background task:
+each batch is one stream entry (`events`: the events as JSON lines, see
+`apps.spend.stream`), sent in one write with one script call settling the
+quota reservations of the same requests (queued with `emit_settlement`;
+idempotent, so a retried batch is harmless; a retried stream entry only
+repeats events the ledger skips by request_id). While Redis is unreachable they wait in a bounded buffer and are
 retried; if the buffer overflows, the oldest entries are dropped, counted in
 `dropped` and logged, never silently.
 """
@@ -14,25 +16,25 @@ from collections import deque
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
-from apps.gateway.quota import RedisKey, ScriptCall, run_scripts
-from apps.spend.stream import SPEND_STREAM
+from apps.gateway.quota import Settlement, run_scripts, settle_call
+from apps.gateway.redis_wire import RedisWire, resp_command
+from apps.spend.stream import SPEND_STREAM, spend_stream_entry
 
 logger = logging.getLogger("hydite.gateway.spend")
 
 MAX_BUFFERED = 50_000
 BATCH = 500
-GATHER_S = 0.005
+GATHER_S = 0.01
 RETRY_DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 class SpendEmitter:
-    def __init__(self, redis: aioredis.Redis, *, max_buffered: int = MAX_BUFFERED) -> None:
-        self.redis = redis
-        # a spend event (bytes), or an idempotent script call: (script, keys, args)
-        self.buffer: deque[bytes | ScriptCall] = deque()
+    def __init__(self, wire: RedisWire, *, max_buffered: int = MAX_BUFFERED) -> None:
+        self.wire = wire
+        # a spend event (bytes), or a quota settlement
+        self.buffer: deque[bytes | Settlement] = deque()
         self.max_buffered = max_buffered
         self.dropped = 0
         self.written = 0
@@ -46,11 +48,11 @@ class SpendEmitter:
     def emit(self, event: dict[str, Any]) -> None:
         self._append(orjson.dumps(event))
 
-    def emit_script(self, script: AsyncScript, keys: list[RedisKey], args: list[Any]) -> None:
-        """Run an idempotent script in the next batch (a quota settlement: no round trip of its own)."""
-        self._append((script, keys, args))
+    def emit_settlement(self, settlement: Settlement) -> None:
+        """Settle a quota reservation with the next batch: no round trip of its own."""
+        self._append(settlement)
 
-    def _append(self, entry: bytes | ScriptCall) -> None:
+    def _append(self, entry: bytes | Settlement) -> None:
         if len(self.buffer) >= self.max_buffered:
             self.buffer.popleft()
             self.dropped += 1
@@ -73,15 +75,12 @@ class SpendEmitter:
                 continue
             batch = [self.buffer[i] for i in range(min(BATCH, len(self.buffer)))]
             try:
-                pipe = self.redis.pipeline(transaction=False)
-                for entry in batch:
-                    if isinstance(entry, bytes):
-                        pipe.xadd(SPEND_STREAM, {"e": entry})
-                await pipe.execute()
-                scripts = [entry for entry in batch if not isinstance(entry, bytes)]
-                if scripts:
-                    await run_scripts(self.redis, scripts)
-            except (aioredis.RedisError, OSError) as exc:
+                events = [entry for entry in batch if isinstance(entry, bytes)]
+                settlements = [entry for entry in batch if isinstance(entry, Settlement)]
+                # One stream entry and one settling script call for the whole batch, in one write.
+                xadd = [resp_command(b"XADD", SPEND_STREAM, b"*", *spend_stream_entry(events))] if events else []
+                await run_scripts(self.wire, [settle_call(settlements)] if settlements else [], before=xadd)
+            except (RedisError, OSError) as exc:
                 delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
                 failures += 1
                 if failures == 1 or failures % 50 == 0:
@@ -97,6 +96,9 @@ class SpendEmitter:
                 if self.buffer and self.buffer[0] is entry:
                     self.buffer.popleft()
             self.written += sum(isinstance(entry, bytes) for entry in batch)
+            if len(self.buffer) < BATCH and not self._closing:
+                # Under steady traffic too: gather for a few ms, not a round trip per request that came meanwhile.
+                await asyncio.sleep(GATHER_S)
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Flush what is buffered (bounded in time), then stop."""

@@ -7,6 +7,7 @@ without creating duplicates.
 """
 
 import logging
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +18,12 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from apps.spend.models import SpendLog
-from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_GROUP, SPEND_STREAM
+from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_GROUP, SPEND_STREAM, spend_stream_events
 from apps.tenancy.models import Instance
 
 logger = logging.getLogger("hydite.spend")
 
+WRITE_BATCH = 1000  # rows per INSERT statement
 SPEND_FIELDS = [field.name for field in SpendLog._meta.get_fields() if field.name not in {"id", "created_at"}]
 
 
@@ -41,33 +43,57 @@ def _spend_log(event: dict[str, Any]) -> SpendLog:
 
 def spend_events_write(*, events: list[dict[str, Any]]) -> int:
     """Insert events (any instances, any order); an event already in the ledger is skipped."""
+    return _spend_logs_write([(event["schema"], _spend_log(event)) for event in events])
+
+
+def _spend_logs_write(rows_with_schema: list[tuple[str, SpendLog]]) -> int:
     by_schema: dict[str, list[SpendLog]] = defaultdict(list)
-    for event in events:
-        by_schema[event["schema"]].append(_spend_log(event))
+    for schema, row in rows_with_schema:
+        by_schema[schema].append(row)
     written = 0
     for schema, rows in by_schema.items():
         with schema_context(schema), transaction.atomic():
-            written += len(SpendLog.objects.bulk_create(rows, ignore_conflicts=True))
+            written += len(SpendLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=WRITE_BATCH))
     return written
 
 
+class _KnownSchemas:
+    """The instances' schema names, re-read every few seconds or when an event names one not seen yet."""
+
+    REFRESH_S = 10.0
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.read_at = float("-inf")
+
+    def __contains__(self, schema: object) -> bool:
+        if schema not in self.names or time.monotonic() - self.read_at > self.REFRESH_S:
+            self.names = set(Instance.objects.values_list("schema_name", flat=True))
+            self.read_at = time.monotonic()
+        return schema in self.names
+
+
+_known_schemas = _KnownSchemas()
+
+
 def _decode(
-    entries: list[tuple[bytes, dict[bytes, bytes]]], schemas: set[str]
-) -> tuple[list[dict[str, Any]], list[tuple[bytes, bytes]]]:
-    events, dead = [], []
+    entries: list[tuple[bytes, dict[bytes, bytes]]],
+) -> tuple[list[tuple[str, SpendLog]], list[tuple[bytes, bytes]]]:
+    """The ledger rows of the entries' events, with their schema, and the events that cannot be rows."""
+    rows, dead = [], []
     for entry_id, fields in entries:
-        payload = fields.get(b"e", b"")
-        try:
-            event = orjson.loads(payload)
-            _spend_log(event)  # every field converts
-            if event["schema"] not in schemas:
-                raise ValueError(f"unknown instance {event['schema']!r}")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            logger.error("spend event %s moved to dead letters: %s", entry_id, exc)
-            dead.append((entry_id, payload))
-            continue
-        events.append(event)
-    return events, dead
+        for payload in spend_stream_events(fields):
+            try:
+                event = orjson.loads(payload)
+                row = _spend_log(event)
+                if event["schema"] not in _known_schemas:
+                    raise ValueError(f"unknown instance {event['schema']!r}")
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                logger.error("spend event in entry %s moved to dead letters: %s", entry_id, exc)
+                dead.append((entry_id, payload))
+                continue
+            rows.append((event["schema"], row))
+    return rows, dead
 
 
 def _stream_entries(response: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -76,20 +102,34 @@ def _stream_entries(response: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
 
 
 def spend_consume_once(
-    *, client: redis.Redis, consumer: str, count: int = 500, block_ms: int = 1000, claim_idle_ms: int = 30_000
+    *,
+    client: redis.Redis,
+    consumer: str,
+    count: int = 50,
+    block_ms: int = 1000,
+    claim_idle_ms: int = 30_000,
+    claim: bool = True,
 ) -> int:
-    """Read one batch (entries abandoned by a dead consumer first), write it, then acknowledge it."""
-    _, claimed, _ = client.xautoclaim(SPEND_STREAM, SPEND_GROUP, consumer, min_idle_time=claim_idle_ms, count=count)
-    entries = list(claimed)
+    """Read up to `count` entries (with `claim`, those a dead consumer abandoned first), write them, acknowledge them.
+
+    Returns the number of entries read (an entry holds a batch of events).
+    """
+    entries = []
+    if claim:
+        _, claimed, _ = client.xautoclaim(SPEND_STREAM, SPEND_GROUP, consumer, min_idle_time=claim_idle_ms, count=count)
+        entries = list(claimed)
     if not entries:
         response: Any = client.xreadgroup(SPEND_GROUP, consumer, {SPEND_STREAM: ">"}, count=count, block=block_ms)
         entries = _stream_entries(response)
     if not entries:
         return 0
-    schemas = set(Instance.objects.values_list("schema_name", flat=True))
-    events, dead = _decode(entries, schemas)
-    spend_events_write(events=events)
+    rows, dead = _decode(entries)
+    _spend_logs_write(rows)
+    pipe = client.pipeline(transaction=False)
     for _, payload in dead:
-        client.xadd(SPEND_DEAD_LETTERS, {"e": payload})
-    client.xack(SPEND_STREAM, SPEND_GROUP, *[entry_id for entry_id, _ in entries])
+        pipe.xadd(SPEND_DEAD_LETTERS, {"e": payload})
+    done = [entry_id for entry_id, _ in entries]
+    pipe.xack(SPEND_STREAM, SPEND_GROUP, *done)
+    pipe.xdel(SPEND_STREAM, *done)  # in the ledger now: the stream keeps only what is still to be written
+    pipe.execute()
     return len(entries)

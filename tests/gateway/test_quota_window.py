@@ -9,7 +9,8 @@ from django.conf import settings
 
 from apps.core.redis import tenant_key
 from apps.gateway.errors import QuotaExceeded
-from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, quota_plan
+from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, quota_plan, window_totals
+from apps.gateway.redis_wire import RedisWire
 
 T0 = 1_900_000_000_000  # ms; a minute boundary falls at T0 + 20 s (1_900_000_020_000 = 31,666,667 min)
 
@@ -21,20 +22,22 @@ async def _nothing_spent(*_args: object) -> int:
 def _run(scenario):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
         client = aioredis.Redis.from_url(settings.REDIS_URL)
+        wire = RedisWire(settings.REDIS_URL)
         name = uuid.uuid4().hex
         keys = [tenant_key("edge", "quota", "test", name, part) for part in ("rate", "spent")]
         try:
-            return await scenario(Quotas(client, load_spent=_nothing_spent), keys, client)
+            return await scenario(Quotas(wire, load_spent=_nothing_spent), keys, client)
         finally:
             await client.delete(*keys)
             await client.aclose()
+            await wire.close()
 
     return asyncio.run(main())
 
 
 async def _admitted(quotas: Quotas, layer: Layer, at_ms: int, *, tokens: int = 1) -> bool:
     try:
-        plan = quota_plan([layer], reservations=[quotas.reservations, quotas.reservation_data])
+        plan = quota_plan([layer])
         await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=tokens, micros=0, now_ms=at_ms)
     except QuotaExceeded:
         return False
@@ -62,7 +65,7 @@ def test_tokens_slide_out_second_by_second():
         results = [await _admitted(quotas, layer, T0 + second * 1000, tokens=30) for second in range(3)]
         results.append(await _admitted(quotas, layer, T0 + 3000, tokens=30))  # 120 > 100
         results.append(await _admitted(quotas, layer, T0 + 60_100, tokens=30))  # second 0 left the window
-        return results, int(await client.hget(keys[0], "T"))
+        return results, window_totals(await client.get(keys[0]), now_s=(T0 + 60_100) // 1000)[1]
 
     results, total = _run(scenario)
     assert results == [True, True, True, False, True]
@@ -74,14 +77,14 @@ def test_reservations_settle_or_expire(settled):
     async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
         await client.set(keys[1], 0)
         layer = Layer("key", keys[0], keys[1], tpm=10_000, budget=1_000)
-        plan = quota_plan([layer], reservations=[quotas.reservations, quotas.reservation_data])
+        plan = quota_plan([layer])
         admission = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
         if settled:
             await quotas.settle(admission, tokens=120, micros=90)
         else:  # a crashed process: past the reservation's lifetime the sweeper gives it back
             await quotas.sweep(now_ms=admission.second * 1000 + (RESERVATION_TTL_S + 1) * 1000)
             await quotas.settle(admission, tokens=0, micros=0)  # nothing left to settle: changes nothing
-        return int(await client.get(keys[1])), int(await client.hget(keys[0], "T"))
+        return int(await client.get(keys[1])), window_totals(await client.get(keys[0]), now_s=admission.second)[1]
 
     assert _run(scenario) == ((90, 120) if settled else (0, 0))
 
@@ -92,6 +95,6 @@ def test_scripts_redis_forgot_are_loaded_again():
         first = await _admitted(quotas, layer, T0)
         await client.script_flush()  # as after a Redis restart
         second = await _admitted(quotas, layer, T0 + 1)
-        return first, second, int(await client.hget(keys[0], "R"))
+        return first, second, window_totals(await client.get(keys[0]), now_s=T0 // 1000)[0]
 
     assert _run(scenario) == (True, True, 2)

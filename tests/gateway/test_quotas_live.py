@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.accounts.services import user_create
 from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client, tenant_key
+from apps.gateway.quota import window_totals
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import Team
@@ -79,18 +80,22 @@ def test_rpm_limit_of_a_key(committed, world, live_server_url):
 
 def test_tpm_limit_reserves_max_tokens_and_settles_to_real_usage(committed, world, live_server_url):
     record, key = _limited_key(committed, world, tpm_limit=100)
-    window = tenant_key("edge", "quota", "rate", "key", record.pk)
+    window = tenant_key("edge", "quota", "window", "key", record.pk)
     reserve = len(orjson.dumps(PROMPT)) // 4  # the gateway's prompt estimate, plus max_tokens
     first = _post(live_server_url, key, max_tokens=40)
     assert first.status_code == 200
     assert int(first.headers["x-ratelimit-remaining-tokens"]) == 100 - (reserve + 40)
     used = first.json()["usage"]["total_tokens"]
     assert used != reserve + 40  # otherwise settling would not be visible
+
     # settlements ride the spend pipeline (a few ms): the window then holds the real usage
+    def tokens_in_window() -> int:
+        return window_totals(redis_client().get(window), now_s=int(time.time()))[1]
+
     deadline = time.monotonic() + 5
-    while int(redis_client().hget(window, "T") or 0) != used and time.monotonic() < deadline:
+    while tokens_in_window() != used and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert int(redis_client().hget(window, "T")) == used
+    assert tokens_in_window() == used
     second = _post(live_server_url, key, max_tokens=10)
     assert second.status_code == 200
     assert int(second.headers["x-ratelimit-remaining-tokens"]) == 100 - used - (reserve + 10)
@@ -211,7 +216,7 @@ def test_200_concurrent_requests_against_a_budget_for_50(committed, world, live_
 
 def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_path):
     env = live_server_env(GATEWAY_DEFAULT_RPM="3", GATEWAY_DEFAULT_TPM="1000000", GATEWAY_TRUSTED_PROXIES="")
-    redis_client().delete(tenant_key("edge", "quota", "rate", "gateway", "ip127.0.0.1"))
+    redis_client().delete(tenant_key("edge", "quota", "window", "gateway", "ip127.0.0.1"))
     _, first = _limited_key(committed, world)
     _, second = _limited_key(committed, world)
     with uvicorn_server(env, tmp_path / "defaults.log") as url:
@@ -222,7 +227,7 @@ def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_
         # X-Forwarded-For is ignored because the peer is not a trusted proxy
         by_ip = _post(url, second, headers={"X-Forwarded-For": "203.0.113.9"})
         assert by_ip.status_code == 429 and by_ip.json()["error"]["code"] == "rpm_limit"
-    redis_client().delete(tenant_key("edge", "quota", "rate", "gateway", "ip127.0.0.1"))
+    redis_client().delete(tenant_key("edge", "quota", "window", "gateway", "ip127.0.0.1"))
 
 
 def _org_key_on_tier(mock_url: str, tier: str) -> str:

@@ -15,15 +15,15 @@ import orjson
 import psycopg
 import pytest
 import redis as redis_lib
-import redis.asyncio as aioredis
 from django.conf import settings
 
 from apps.core.redis import redis_client
+from apps.gateway.redis_wire import RedisWire
 from apps.gateway.spend_events import SpendEmitter
 from apps.providers.prices import price_sheet
 from apps.spend.models import SpendLog
 from apps.spend.services import spend_consume_once, spend_stream_group_ensure
-from apps.spend.stream import SPEND_STREAM
+from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_STREAM, spend_stream_entry, spend_stream_events
 from tests.conftest import database_url_for_test_db
 from tests.live import ROOT, stop
 
@@ -165,7 +165,7 @@ def test_spend_logs_endpoint(committed, world, live_server_url, make_user, edge)
 
 def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():
     async def run() -> tuple[int, int, int]:
-        dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+        dead = RedisWire("redis://127.0.0.1:1", connect_timeout_s=0.2)
         emitter = SpendEmitter(dead)
         emitter.start()
         marker = uuid.uuid4().hex
@@ -173,17 +173,43 @@ def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():
             emitter.emit({"request_id": f"{marker}-{n}"})
         await asyncio.sleep(0.5)
         buffered_while_down = len(emitter.buffer)
-        emitter.redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        emitter.wire = RedisWire(settings.REDIS_URL)
         await emitter.close()
-        found = sum(marker.encode() in fields[b"e"] for _, fields in redis_client().xrevrange(SPEND_STREAM, count=50))
+        found = sum(
+            marker.encode() in event
+            for _, fields in redis_client().xrevrange(SPEND_STREAM, count=50)
+            for event in spend_stream_events(fields)
+        )
         overflow = SpendEmitter(dead, max_buffered=2)
         for n in range(3):
             overflow.emit({"request_id": f"overflow-{n}"})
-        await emitter.redis.aclose()
-        await dead.aclose()
+        await emitter.wire.close()
+        await dead.close()
         return buffered_while_down, found, overflow.dropped
 
     assert asyncio.run(run()) == (3, 3, 1)
+
+
+def test_consumer_writes_the_good_events_of_an_entry_and_dead_letters_the_rest(committed, world):
+    marker = f"dead-{uuid.uuid4().hex[:8]}"
+    good = {"request_id": f"{marker}-ok", "created_at_ms": int(time.time() * 1000), "schema": "edge"}
+    good |= {"organization_id": world.organization.pk, "model_alias": marker, "status_code": 200}
+    unknown_instance = {**good, "request_id": f"{marker}-elsewhere", "schema": "no_such_instance"}
+    client = redis_client()
+    spend_stream_group_ensure(client=client)
+    entry_id = client.xadd(
+        SPEND_STREAM, dict([spend_stream_entry([orjson.dumps(good), b"{not json", orjson.dumps(unknown_instance)])])
+    )
+
+    rows = _drain_until(committed, {good["request_id"]})
+
+    assert set(rows) == {good["request_id"]}
+    dead = {fields[b"e"] for _, fields in client.xrevrange(SPEND_DEAD_LETTERS, count=100)}
+    assert {b"{not json", orjson.dumps(unknown_instance)} <= dead
+    assert not committed(lambda: SpendLog.objects.filter(request_id=unknown_instance["request_id"]).exists())
+    still_pending = client.xpending_range(SPEND_STREAM, "spend-writers", min=entry_id, max=entry_id, count=1)
+    assert still_pending == [], "the entry is acknowledged once its good events are committed"
+    assert client.xrange(SPEND_STREAM, min=entry_id, max=entry_id) == [], "and deleted: the stream does not grow"
 
 
 @pytest.mark.slow
@@ -193,16 +219,21 @@ def test_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(committed, 
     spend_stream_group_ensure(client=client)
     pipe = client.pipeline(transaction=False)
     now_ms = int(time.time() * 1000)
-    for n in range(total):
-        event = {
-            "request_id": f"{marker}-{n}",
-            "created_at_ms": now_ms,
-            "schema": "edge",
-            "organization_id": world.organization.pk,
-            "model_alias": marker,
-            "status_code": 200,
-        }
-        pipe.xadd(SPEND_STREAM, {"e": orjson.dumps(event)})
+    events = [
+        orjson.dumps(
+            {
+                "request_id": f"{marker}-{n}",
+                "created_at_ms": now_ms,
+                "schema": "edge",
+                "organization_id": world.organization.pk,
+                "model_alias": marker,
+                "status_code": 200,
+            }
+        )
+        for n in range(total)
+    ]
+    for start in range(0, total, 10):  # entries of 10 events, as the gateway batches them
+        pipe.xadd(SPEND_STREAM, dict([spend_stream_entry(events[start : start + 10])]))
     pipe.execute()
 
     def rows() -> int:
@@ -212,7 +243,7 @@ def test_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(committed, 
             ).fetchone()[0]
 
     env = {**os.environ, "DATABASE_URL": database_url_for_test_db()}
-    command = [sys.executable, "manage.py", "spend_consumer", "--batch", "10", "--claim-idle-ms", "300"]
+    command = [sys.executable, "manage.py", "spend_consumer", "--batch", "2", "--claim-idle-ms", "300"]
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
     deadline = time.monotonic() + 60
     while rows() == 0 and time.monotonic() < deadline:

@@ -1,6 +1,7 @@
 import os
 import signal
 import socket
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -13,12 +14,20 @@ class Command(BaseCommand):
     help = "Write spend events from the Redis stream into the ledger until stopped (SIGTERM/SIGINT)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batch", type=int, default=500)
+        parser.add_argument(
+            "--batch", type=int, default=50, help="stream entries per transaction (an entry holds up to 500 events)"
+        )
         parser.add_argument(
             "--claim-idle-ms",
             type=int,
             default=30_000,
             help="re-read entries a dead consumer left unacknowledged this long",
+        )
+        parser.add_argument(
+            "--linger-ms",
+            type=int,
+            default=100,
+            help="after a partial batch, wait this long so that the next transaction carries more rows",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,8 +43,20 @@ class Command(BaseCommand):
         spend_stream_group_ensure(client=client)
         consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.stdout.write(f"spend consumer {consumer} started")
+        claim_every_s = options["claim_idle_ms"] / 2000
+        claimed_at = float("-inf")
         while not stopping:
-            spend_consume_once(
-                client=client, consumer=consumer, count=options["batch"], claim_idle_ms=options["claim_idle_ms"]
+            claim = time.monotonic() - claimed_at >= claim_every_s
+            if claim:
+                claimed_at = time.monotonic()
+            written = spend_consume_once(
+                client=client,
+                consumer=consumer,
+                count=options["batch"],
+                claim_idle_ms=options["claim_idle_ms"],
+                claim=claim,
             )
+            if 0 < written < options["batch"] and not stopping:
+                # A trickle: fewer, larger transactions cost the database far less than one per event.
+                time.sleep(options["linger_ms"] / 1000)
         self.stdout.write(f"spend consumer {consumer} stopped")
