@@ -298,6 +298,8 @@ GATEWAY_DEFAULT_RPM = _env_int("GATEWAY_DEFAULT_RPM", 60)
 GATEWAY_DEFAULT_TPM = _env_int("GATEWAY_DEFAULT_TPM", 1_000_000)
 # Tokens reserved for a completion that sets no max_tokens (budgets and TPM reserve the worst case).
 GATEWAY_DEFAULT_RESERVE_TOKENS = _env_int("GATEWAY_DEFAULT_RESERVE_TOKENS", 4096)
+# A stream that runs past its reservation reserves this many more tokens at a time (budgets and TPM).
+GATEWAY_STREAM_EXTEND_TOKENS = max(1, _env_int("GATEWAY_STREAM_EXTEND_TOKENS", 1024))
 # The client IP comes from this header only when the TCP peer is one of these proxies (CIDRs).
 GATEWAY_TRUSTED_PROXIES = _env_list("GATEWAY_TRUSTED_PROXIES", "")
 GATEWAY_CLIENT_IP_HEADER = os.environ.get("GATEWAY_CLIENT_IP_HEADER", "x-forwarded-for").lower()

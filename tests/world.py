@@ -24,6 +24,7 @@ ALIASES = {
     "slow": "mock-timeout",
     "broken-stream": "mock-broken-stream",
     "drip": "mock-drip-250",
+    "long": "mock-gpt-4o-mini-long",
     "unreachable": None,
 }
 

@@ -41,13 +41,14 @@ from apps.gateway.errors import (
     error_body,
 )
 from apps.gateway.lookup import Snapshots, provider_secret
-from apps.gateway.quota import GatewayDefaults, PlanCache, Quotas, access_checks, model_refusal
+from apps.gateway.quota import GatewayDefaults, PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
+from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
-from apps.gateway.usage import StreamTap, estimate_prompt_tokens, usage_from_body
+from apps.gateway.usage import StreamTap, estimate_prompt_tokens, events_prefix, usage_from_body
 from apps.providers.prices import price_sheet
 from apps.providers.url_safety import UnsafeUpstream, address_check
 from apps.spend.selectors import spend_micros_since
@@ -248,13 +249,39 @@ class Gateway:
                 self.spend.emit(record.event())
 
     def _settle(self, record: RequestRecord) -> None:
-        """Queue the quota settlement with the request's spend event: one pipeline, no extra round trip."""
+        """Queue the quota settlements with the request's spend event: one write, no extra round trip.
+
+        A stream's extensions are filled in order with the real usage; the last takes what is left.
+        """
         assert record.admission is not None  # noqa: S101
-        usage_tokens = record.usage.total_tokens if record.usage is not None else 0
-        settlement = self._started(self.quotas).settlement(
-            record.admission, tokens=usage_tokens, micros=record.cost_micros() or 0
+        tokens = record.usage.total_tokens if record.usage is not None else 0
+        micros = record.cost_micros() or 0
+        admissions = [record.admission, *record.extensions]
+        for number, admission in enumerate(admissions, start=1):
+            last = number == len(admissions)
+            share_tokens = tokens if last else min(tokens, admission.tokens)
+            share_micros = micros if last else min(micros, admission.micros)
+            tokens, micros = tokens - share_tokens, micros - share_micros
+            settlement = self._started(self.quotas).settlement(admission, tokens=share_tokens, micros=share_micros)
+            self._started(self.spend).emit_settlement(settlement)
+
+    def _stream_allowance(
+        self, key: dict[str, Any], plan: QuotaPlan, record: RequestRecord, *, completion_tokens: int
+    ) -> StreamAllowance:
+        assert record.deployment is not None  # noqa: S101
+        block = settings.GATEWAY_STREAM_EXTEND_TOKENS
+        block_micros = price_sheet().cost_micros(
+            model=record.deployment["upstream_model"], prompt_tokens=0, completion_tokens=block
         )
-        self._started(self.spend).emit_settlement(settlement)
+        return StreamAllowance(
+            self._started(self.quotas),
+            key,
+            plan,
+            request_id=record.request_id,
+            completion_tokens=completion_tokens,
+            block_tokens=block,
+            block_micros=block_micros or 0,
+        )
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers, record: RequestRecord) -> None:
         path, method = scope["path"].rstrip("/"), scope["method"]
@@ -306,6 +333,7 @@ class Gateway:
         deployment = _pick(deployments)
         record.deployment = deployment
         plan = self._started(self.plans).plan(key, ip)
+        allowance = None
         if plan.layers:
             tokens = _reserve_tokens(body, path)
             micros = price_sheet().cost_micros(
@@ -315,6 +343,8 @@ class Gateway:
                 key, plan, request_id=record.request_id, tokens=sum(tokens), micros=micros or 0
             )
             headers = [*headers, *record.admission.headers]
+            if record.stream and record.admission.held and any(layer.tpm or layer.budget for layer in plan.layers):
+                allowance = self._stream_allowance(key, plan, record, completion_tokens=tokens[1])
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
         upstream_body, client_wants_usage = _upstream_body(body, path)
         try:
@@ -331,19 +361,24 @@ class Gateway:
         record.provider_started = time.perf_counter()
         try:
             self._check_literal_host(upstream.url)
-            # Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere.
-            async with session.post(
-                upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False
-            ) as response:
+            async with await _upstream_post(session, upstream) as response:
                 if record.stream and response.status == 200:
                     tap = StreamTap(strip_usage_event=not client_wants_usage)
                     translator_class = getattr(adapter, "StreamTranslator", None)
                     translator = translator_class(include_usage=True) if translator_class else None
+                    sent_tokens = None
                     try:
-                        await self._stream(response, receive, send, headers, tap, translator)
+                        await self._stream(response, receive, send, headers, tap, translator, allowance)
+                    except StreamCut as cut:
+                        sent_tokens = cut.sent_tokens
+                        raise
                     finally:
-                        record.usage = tap.final_usage() or record.estimate(
-                            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=tap.completion_tokens_seen()
+                        if allowance is not None:
+                            await allowance.close()
+                            record.extensions = allowance.extensions
+                        completion = tap.completion_tokens_seen() if sent_tokens is None else sent_tokens
+                        record.usage = (None if sent_tokens is not None else tap.final_usage()) or record.estimate(
+                            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=completion
                         )
                 else:
                     await self._relay(response, send, headers, record, adapter)
@@ -396,6 +431,7 @@ class Gateway:
         headers: Headers,
         tap: StreamTap,
         translator: Any = None,
+        allowance: StreamAllowance | None = None,
     ) -> None:
         """Pass upstream chunks through as they arrive; a client disconnect cancels the upstream read."""
         await send(
@@ -426,11 +462,24 @@ class Gateway:
         watcher = asyncio.create_task(watch_disconnect())
         try:
             async for chunk in response.content.iter_any():
+                events_before = tap.data_events
                 forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
                 if forwarded:
+                    reach = await allowance.admit(tap.completion_tokens_seen()) if allowance is not None else None
+                    if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
+                        fitting = events_prefix(forwarded, reach + 1 - events_before)  # +1: the role event
+                        if fitting:
+                            await send({"type": "http.response.body", "body": fitting, "more_body": True})
+                        raise allowance.cut()  # type: ignore[union-attr]
                     await send({"type": "http.response.body", "body": forwarded, "more_body": True})
             closing = tap.feed(translator.finish()) if translator is not None else b""
             await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
+        except StreamCut as cut:
+            watcher.cancel()
+            response.close()
+            tail = b"data: " + error_body(cut) + b"\n\ndata: [DONE]\n\n"
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+            raise
         except asyncio.CancelledError:
             if not client_gone:
                 raise
@@ -451,6 +500,18 @@ class Gateway:
             raise UpstreamStreamBroken() from exc
         finally:
             watcher.cancel()
+
+
+async def _upstream_post(session: aiohttp.ClientSession, upstream: Any) -> aiohttp.ClientResponse:
+    # Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere.
+    try:
+        return await session.post(upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False)
+    except aiohttp.ClientConnectorError:
+        raise
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+        # A pooled connection the upstream closed while idle (its keep-alive is often shorter than ours):
+        # the request did not get through. Once more, on a new connection.
+        return await session.post(upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False)
 
 
 class UpstreamStreamBroken(HyditeError):

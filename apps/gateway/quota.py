@@ -94,7 +94,7 @@ end
 # ARGV: now_ms, reservation expiry ms, plan count, then per plan: its first key's index, the key of its
 #       record (see QuotaPlan.record_key), the record to write ("" when written recently), its layer
 #       count and per layer rpm, tpm, budget (-1: none); then request count and per request:
-#       plan number, request_id, tokens, micros.
+#       plan number, request_id, requests (1, or 0 for a stream's extension), tokens, micros.
 # A reservation is recorded as "second tokens micros plan-record-key"; the plan record ("rate keys|budget
 # keys") lives an hour past its last write, longer than any reservation.
 # Returns per request {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms, second}
@@ -139,15 +139,15 @@ for p = 1, tonumber(ARGV[3]) do
 end
 local results, held, records = {}, {}, {}
 for n = 1, tonumber(ARGV[at]) do
-  local base = at + 1 + 4 * (n - 1)
+  local base = at + 1 + 5 * (n - 1)
   local plan, request_id = plans[tonumber(ARGV[base])], ARGV[base + 1]
-  local tokens, micros = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local reqs, tokens, micros = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
   local refusal = nil
   for i, limits in ipairs(plan.layers) do
     local rpm, tpm, budget = limits[1], limits[2], limits[3]
     if rpm >= 0 or tpm >= 0 then
       local state = rate_state(KEYS[plan.first + 2 * i - 2])
-      if rpm >= 0 and state.reqs + 1 > rpm then refusal = {0, i, 'rpm', rpm, reset_ms(state)} break end
+      if rpm >= 0 and reqs > 0 and state.reqs + reqs > rpm then refusal = {0, i, 'rpm', rpm, reset_ms(state)} break end
       if tpm >= 0 and state.toks + tokens > tpm then refusal = {0, i, 'tpm', tpm, reset_ms(state)} break end
     end
     if budget >= 0 then
@@ -164,14 +164,14 @@ for n = 1, tonumber(ARGV[at]) do
       local rpm, tpm, budget = limits[1], limits[2], limits[3]
       if rpm >= 0 or tpm >= 0 then
         local state = rates[KEYS[plan.first + 2 * i - 2]]
-        if rpm >= 0 and (best[1] < 0 or rpm - state.reqs - 1 < best[2]) then
-          best[1], best[2], best[3] = rpm, rpm - state.reqs - 1, reset_ms(state)
+        if rpm >= 0 and (best[1] < 0 or rpm - state.reqs - reqs < best[2]) then
+          best[1], best[2], best[3] = rpm, rpm - state.reqs - reqs, reset_ms(state)
         end
         if tpm >= 0 and (best[4] < 0 or tpm - state.toks - tokens < best[5]) then
           best[4], best[5], best[6] = tpm, tpm - state.toks - tokens, reset_ms(state)
         end
-        state.reqs, state.toks = state.reqs + 1, state.toks + tokens
-        state.add_reqs, state.add_toks = state.add_reqs + 1, state.add_toks + tokens
+        state.reqs, state.toks = state.reqs + reqs, state.toks + tokens
+        state.add_reqs, state.add_toks = state.add_reqs + reqs, state.add_toks + tokens
         second, holds = state.sec, true
       end
       if budget >= 0 then
@@ -189,7 +189,7 @@ for n = 1, tonumber(ARGV[at]) do
   end
 end
 for _, state in pairs(rates) do
-  if state.add_reqs > 0 then
+  if state.add_reqs > 0 or state.add_toks ~= 0 then
     ring_write(state, state.add_reqs, state.add_toks)
   elseif state.moved then
     ring_write_head(state)
@@ -355,6 +355,7 @@ class Admission:
     request_id: str
     tokens: int
     micros: int
+    requests: int = 1
     headers: Headers = field(default_factory=list)
     second: int = 0
     held: bool = False  # something is reserved in Redis, to be settled
@@ -582,6 +583,7 @@ def settle_call(settlements: Sequence[Settlement]) -> ScriptCall:
 class _Pending:
     plan: QuotaPlan
     request_id: str
+    requests: int
     tokens: int
     micros: int
     future: "asyncio.Future[Any]"
@@ -600,11 +602,12 @@ class Admitter:
         self._recorded: dict[bytes, float] = {}  # plan record key -> when last written
         self._running: set[asyncio.Task[None]] = set()  # held, so a call is not garbage-collected mid-way
 
-    async def __call__(self, plan: QuotaPlan, *, request_id: str, tokens: int, micros: int, now_ms: int | None) -> Any:
+    async def __call__(self, plan: QuotaPlan, admission: "Admission", *, now_ms: int | None) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         batch = self.pending.setdefault(now_ms, [])
-        batch.append(_Pending(plan, request_id, tokens, micros, future))
+        pending = _Pending(plan, admission.request_id, admission.requests, admission.tokens, admission.micros, future)
+        batch.append(pending)
         if len(batch) == 1:
             loop.call_soon(self._flush, now_ms)  # after the callbacks already due in this turn joined the batch
         result = await future
@@ -656,10 +659,12 @@ class Admitter:
             key_count += plan.key_count
             arg_count += 3 + plan.limit_count
         requests = [
-            resp_args([plans[id(pending.plan)][0], pending.request_id, pending.tokens, pending.micros])
+            resp_args(
+                [plans[id(pending.plan)][0], pending.request_id, pending.requests, pending.tokens, pending.micros]
+            )
             for pending in batch
         ]
-        arg_count += 1 + 4 * len(batch)
+        arg_count += 1 + 5 * len(batch)
         head = resp_header(3 + key_count + arg_count) + resp_args([b"EVALSHA", ADMIT.sha, key_count])
         argv = resp_args([at_ms, at_ms + RESERVATION_TTL_S * 1000, len(plans)])
         command = b"".join([head, *keys, argv, *plan_args, _bulk_int(len(batch)), *requests])
@@ -678,29 +683,30 @@ class LocalLimiter:
     """
 
     def __init__(self) -> None:
-        self.windows: dict[str, deque[tuple[float, int]]] = {}
+        self.windows: dict[str, deque[tuple[float, int, int]]] = {}  # (when, requests, tokens)
 
-    def admit(self, plan: QuotaPlan, tokens: int) -> None:
+    def admit(self, plan: QuotaPlan, *, requests: int, tokens: int) -> None:
         now = time.monotonic()
         rated = [layer for layer in plan.layers if _rated(layer)]
         for layer in rated:
             window = self.windows.setdefault(layer.rate_key, deque())
             while window and window[0][0] <= now - WINDOW_S:
                 window.popleft()
-            if layer.rpm is not None and len(window) + 1 > layer.rpm:
+            counted = sum(count for _, count, _ in window)
+            if layer.rpm is not None and requests and counted + requests > layer.rpm:
                 raise Quotas._exceeded(layer, dimension="rpm", limit=layer.rpm, reset_ms=_local_reset(window, now))
-            used = sum(count for _, count in window)
+            used = sum(count for _, _, count in window)
             if layer.tpm is not None and used + tokens > layer.tpm:
                 raise Quotas._exceeded(layer, dimension="tpm", limit=layer.tpm, reset_ms=_local_reset(window, now))
         for layer in rated:
-            self.windows[layer.rate_key].append((now, tokens))
+            self.windows[layer.rate_key].append((now, requests, tokens))
 
 
 def _rated(layer: Layer) -> bool:
     return layer.rpm is not None or layer.tpm is not None
 
 
-def _local_reset(window: deque[tuple[float, int]], now: float) -> int:
+def _local_reset(window: deque[tuple[float, int, int]], now: float) -> int:
     return int(((window[0][0] + WINDOW_S) - now) * 1000) if window else WINDOW_S * 1000
 
 
@@ -724,9 +730,11 @@ class Quotas:
         request_id: str,
         tokens: int,
         micros: int,
+        requests: int = 1,
         now_ms: int | None = None,
     ) -> Admission:
-        admission = Admission(request_id=request_id, tokens=tokens, micros=micros)
+        """Reserve on every layer; `requests=0` extends a running stream (tokens and cost only)."""
+        admission = Admission(request_id=request_id, tokens=tokens, micros=micros, requests=requests)
         if not plan.layers:
             return admission
         try:
@@ -736,16 +744,14 @@ class Quotas:
             redis_outage_log("quotas", exc, consequence)
             if not self.fail_open:
                 raise QuotaUnavailable() from exc
-            self.local.admit(plan, admission.tokens)
+            self.local.admit(plan, requests=requests, tokens=tokens)
             return admission  # nothing reserved in Redis, so nothing to settle
 
     async def _admit_shared(
         self, key: dict[str, Any], plan: QuotaPlan, admission: Admission, *, now_ms: int | None
     ) -> Admission:
         for _attempt in range(len(plan.layers) + 1):  # each budget layer's counter may need loading once
-            result = await self._admit(
-                plan, request_id=admission.request_id, tokens=admission.tokens, micros=admission.micros, now_ms=now_ms
-            )
+            result = await self._admit(plan, admission, now_ms=now_ms)
             if result[0] == 1:
                 admission.headers = _rate_headers(result[1:7])
                 admission.second = result[7]

@@ -23,6 +23,7 @@ class RequestRecord:
     provider_started: float | None = None
     provider_finished: float | None = None
     admission: Admission | None = None
+    extensions: list[Admission] = field(default_factory=list)  # a stream's further reservations
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
     def fail(self, status: int, code: str) -> None:

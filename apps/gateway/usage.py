@@ -97,6 +97,18 @@ class StreamTap:
         return None
 
 
+def events_prefix(data: bytes, count: int) -> bytes:
+    """The whole events at the start of `data`, up to its `count`-th data event (never a partial event)."""
+    end = seen = 0
+    while seen < count:
+        boundary = data.find(b"\n\n", end)
+        if boundary < 0:
+            break
+        seen += data.find(b"data: {", end, boundary) >= 0
+        end = boundary + 2
+    return data[:end]
+
+
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
     """A rough count (4 bytes a token) for a stream abandoned before the provider reported usage."""
     return max(1, len(orjson.dumps(body.get("messages") or body.get("prompt") or body.get("input") or "")) // 4)

@@ -12,6 +12,8 @@ the model name when a client cannot set headers:
 | x-mock-break-after: 3   | mock-broken-stream        | drop the connection after 3 stream chunks   |
 | x-mock-chunks: 20       |                           | content chunks in a stream (default 8)      |
 | x-mock-chunk-delay-ms: 5| mock-drip-5               | pause between stream chunks                 |
+|                         | mock-gpt-4o-mini-long     | a long answer (400 words, or max_tokens),   |
+|                         |                           | one word per stream chunk                   |
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-MODELS = ["mock-gpt-4o-mini", "mock-gpt-4o", "mock-embedding-small"]
+MODELS = ["mock-gpt-4o-mini", "mock-gpt-4o-mini-long", "mock-gpt-4o", "mock-embedding-small"]
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_COMPLETION_WORDS = 12
+LONG_COMPLETION_WORDS = 400  # models named "...-long"
 MAX_COMPLETION_WORDS = 4096
 DEFAULT_CHUNKS = 8
 TIMEOUT_SLEEP_S = 3600.0
@@ -79,6 +82,7 @@ class Behaviour:
     break_after: int | None = None
     chunks: int = DEFAULT_CHUNKS
     chunk_delay_s: float = 0.0
+    word_per_chunk: bool = False
 
     @classmethod
     def from_request(cls, headers: dict[str, str], model: str, *, default_chunks: int = DEFAULT_CHUNKS) -> Behaviour:
@@ -102,6 +106,7 @@ class Behaviour:
                 _int(headers.get("x-mock-chunk-delay-ms")) or (int(drip_match.group(1)) if drip_match else 0)
             )
             / 1000,
+            word_per_chunk=model.endswith("-long"),
         )
 
 
@@ -135,7 +140,7 @@ def _reply_words(seed_text: str, count: int) -> list[str]:
 def _completion_words(body: dict[str, Any]) -> int:
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if limit is None:
-        return DEFAULT_COMPLETION_WORDS
+        return LONG_COMPLETION_WORDS if str(body.get("model", "")).endswith("-long") else DEFAULT_COMPLETION_WORDS
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise MockError(400, "max_tokens must be a positive integer.", param="max_tokens")
     return min(limit, MAX_COMPLETION_WORDS)
@@ -233,7 +238,7 @@ class ChatPlan:
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         }
 
-    def deltas(self, chunks: int) -> Iterator[dict[str, Any]]:
+    def deltas(self, chunks: int, *, by_word: bool = False) -> Iterator[dict[str, Any]]:
         if self.tool_name is not None:
             call = self.message()["tool_calls"][0]
             yield {
@@ -251,6 +256,10 @@ class ChatPlan:
             yield {"tool_calls": [{"index": 0, "function": {"arguments": self.tool_arguments}}]}
             return
         yield {"role": "assistant", "content": "", "refusal": None}
+        if by_word and not self.json_mode:
+            for index, word in enumerate(self.words):
+                yield {"content": word if index == len(self.words) - 1 else word + " "}
+            return
         content = self.content
         size = max(1, -(-len(content) // chunks))
         for start in range(0, len(content), size):
@@ -409,7 +418,7 @@ class MockProvider:
                 "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")],
             }
         )
-        for sent, delta in enumerate(plan.deltas(behaviour.chunks)):
+        for sent, delta in enumerate(plan.deltas(behaviour.chunks, by_word=behaviour.word_per_chunk)):
             if behaviour.break_after is not None and sent >= behaviour.break_after:
                 raise BrokenStream("mock provider dropped the stream on purpose")
             await send({"type": "http.response.body", "body": _sse(plan.chunk(delta)), "more_body": True})
