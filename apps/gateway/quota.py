@@ -31,13 +31,14 @@ from apps.quotas.limits import TIER_CAPS, budget_period
 WINDOW_S = 60
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
 
-# A layer's sliding window is one string (a "ring"): a header of four 16-digit fields (newest second,
-# requests R and tokens T in the window, the second the ring began) and 60 slots of two (requests and
-# tokens of second s at slot s % 60). Reading or writing it is one GET or SET of 2 KB, whatever the
-# traffic; the seconds that leave the window are subtracted as the ring advances, so the totals are
-# never a scan. A ring lives 61 s past its newest second.
+# A layer's sliding window is one string (a "ring"): a header of six 16-digit fields (newest second,
+# requests R and tokens T in the window, the second the ring began, and the requests and tokens of the
+# newest second) and 60 slots of two (requests and tokens of an earlier second s at slot s % 60). An
+# admission in the newest second reads and writes the header only; once a second, when the ring
+# advances, the newest second moves into its slot and the seconds that left the window are subtracted,
+# so the totals are never a scan. A ring lives 61 s past its newest second.
 RING_LUA = """
-local HEAD, SLOT, WIDTH = 64, 32, 16
+local HEAD, SLOT, WIDTH = 96, 32, 16
 local function num(raw, at) return tonumber(string.sub(raw, at + 1, at + WIDTH)) end
 local function digits(value) return string.format('%016d', value) end
 local function slot(sec) return HEAD + (sec % 60) * SLOT end
@@ -47,56 +48,66 @@ local function zero_slots(key, from_sec, count)  -- the slots of `count` seconds
   redis.call('SETRANGE', key, HEAD + first * SLOT, string.rep('0', head_count * SLOT))
   if count > head_count then redis.call('SETRANGE', key, HEAD, string.rep('0', (count - head_count) * SLOT)) end
 end
+local function head_read(state, head)
+  state.newest, state.reqs, state.toks = num(head, 0), num(head, 16), num(head, 32)
+  state.first, state.cur_reqs, state.cur_toks = num(head, 48), num(head, 64), num(head, 80)
+end
+local function head_write(state)
+  redis.call('SETRANGE', state.key, 0, digits(state.newest) .. digits(state.reqs) .. digits(state.toks)
+    .. digits(state.first) .. digits(state.cur_reqs) .. digits(state.cur_toks))
+end
 local function ring_read(key, now_s)
   local head = redis.call('GETRANGE', key, 0, HEAD - 1)
   local state = {key = key}
-  if head ~= '' then
-    state.newest, state.reqs, state.toks, state.first = num(head, 0), num(head, 16), num(head, 32), num(head, 48)
-  end
+  if head ~= '' then head_read(state, head) end
   if head == '' or now_s - state.newest >= 60 then
     state.newest, state.reqs, state.toks, state.first, state.fresh = now_s, 0, 0, now_s, true
-  elseif now_s > state.newest then  -- seconds that left the window: subtract them, zero their slots
+    state.cur_reqs, state.cur_toks = 0, 0
+  elseif now_s > state.newest then
+    -- the newest second takes its slot; the seconds newest-59 .. now_s-60 leave the window
     local ring = redis.call('GET', key)
-    for sec = state.newest + 1, now_s do
+    for sec = state.newest - 59, now_s - 60 do
       local at = slot(sec)
       state.reqs, state.toks = state.reqs - num(ring, at), state.toks - num(ring, at + WIDTH)
     end
-    zero_slots(key, state.newest + 1, now_s - state.newest)
-    state.newest, state.moved = now_s, true
+    zero_slots(key, state.newest - 59, now_s - state.newest)
+    redis.call('SETRANGE', key, slot(state.newest), digits(state.cur_reqs) .. digits(state.cur_toks))
+    state.newest, state.cur_reqs, state.cur_toks, state.moved = now_s, 0, 0, true
   end
   -- a process whose clock lags counts in its own second while that is still in the window
   state.sec = (now_s > state.newest - 60) and now_s or state.newest
   return state
 end
-local function ring_write_head(state)
-  local head = digits(state.newest) .. digits(state.reqs) .. digits(state.toks) .. digits(state.first)
-  redis.call('SETRANGE', state.key, 0, head)
+local function ring_add(state, sec, add_reqs, add_toks)  -- R and T are the caller's to move
+  if sec == state.newest then
+    state.cur_reqs, state.cur_toks = state.cur_reqs + add_reqs, state.cur_toks + add_toks
+  else
+    local at = slot(sec)
+    local current = redis.call('GETRANGE', state.key, at, at + SLOT - 1)
+    redis.call('SETRANGE', state.key, at, digits(num(current, 0) + add_reqs) .. digits(num(current, WIDTH) + add_toks))
+  end
 end
 local function ring_write(state, add_reqs, add_toks)
-  local key, at = state.key, slot(state.sec)
-  local reqs, toks = add_reqs, add_toks
   if state.fresh then
-    redis.call('SET', key, string.rep('0', HEAD + 60 * SLOT), 'PX', 61000)
-  else
-    if state.moved then redis.call('PEXPIRE', key, 61000) end  -- 61 s past its newest second
-    local current = redis.call('GETRANGE', key, at, at + SLOT - 1)
-    reqs, toks = reqs + num(current, 0), toks + num(current, WIDTH)
+    redis.call('SET', state.key, string.rep('0', HEAD + 60 * SLOT), 'PX', 61000)
+  elseif state.moved then
+    redis.call('PEXPIRE', state.key, 61000)  -- 61 s past its newest second
   end
-  redis.call('SETRANGE', key, at, digits(reqs) .. digits(toks))
-  ring_write_head(state)
+  ring_add(state, state.sec, add_reqs, add_toks)
+  head_write(state)
 end
 """
 
 
 # One call admits a batch of requests (those of one event-loop turn), reading and writing each
 # layer key once however many of the batch's requests share it: Redis time is per key, not per request.
-# KEYS: the reservations zset and hash, then per plan its layers' (rate ring, budget counter) pairs.
-# ARGV: now_ms, reservation expiry ms, plan count, then per plan: its first key's index, the key of its
-#       record (see QuotaPlan.record_key), the record to write ("" when written recently), its layer
-#       count and per layer rpm, tpm, budget (-1: none); then request count and per request:
+# KEYS: per plan its layers' (rate ring, budget counter) pairs.
+# ARGV: now_ms, the reservations' key prefix, plan count, then per plan: its first key's index, the key
+#       of its record (see QuotaPlan.record_key), the record to write ("" when written recently), its
+#       layer count and per layer rpm, tpm, budget (-1: none); then request count and per request:
 #       plan number, request_id, requests (1, or 0 for a stream's extension), tokens, micros.
-# A reservation is recorded as "second tokens micros plan-record-key"; the plan record ("rate keys|budget
-# keys") lives an hour past its last write, longer than any reservation.
+# Reservations of second s are the hash <prefix><s>: request id -> "ring-second tokens micros
+# plan-record-key"; the plan record ("rate keys|budget keys") lives an hour past its last write.
 # Returns per request {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms, second}
 #      or {0, layer_index, dimension, limit, reset_ms} or {-1, layer_index} (budget counter needs loading).
 ADMIT_LUA = (
@@ -137,7 +148,7 @@ for p = 1, tonumber(ARGV[3]) do
   plans[p] = plan
   at = at + 4 + 3 * #plan.layers
 end
-local results, held, records = {}, {}, {}
+local results, records = {}, {}
 for n = 1, tonumber(ARGV[at]) do
   local base = at + 1 + 5 * (n - 1)
   local plan, request_id = plans[tonumber(ARGV[base])], ARGV[base + 1]
@@ -180,28 +191,27 @@ for n = 1, tonumber(ARGV[at]) do
       end
     end
     if holds then
-      held[#held + 1] = ARGV[2]
-      held[#held + 1] = request_id
       records[#records + 1] = request_id
       records[#records + 1] = second .. ' ' .. tokens .. ' ' .. micros .. ' ' .. plan.ref
     end
-    results[n] = {1, best[1], best[2], best[3], best[4], best[5], best[6], second}
+    results[n] = {1, best[1], best[2], best[3], best[4], best[5], best[6], now_s}
   end
 end
 for _, state in pairs(rates) do
   if state.add_reqs > 0 or state.add_toks ~= 0 then
     ring_write(state, state.add_reqs, state.add_toks)
   elseif state.moved then
-    ring_write_head(state)
+    head_write(state)
     redis.call('PEXPIRE', state.key, 61000)
   end
 end
 for key, state in pairs(budgets) do
   if state.add ~= 0 then redis.call('INCRBY', key, state.add) end
 end
-if #held > 0 then
-  redis.call('ZADD', KEYS[1], unpack(held))
-  redis.call('HSET', KEYS[2], unpack(records))
+if #records > 0 then
+  local held = ARGV[2] .. now_s
+  redis.call('HSET', held, unpack(records))
+  redis.call('EXPIRE', held, 4500, 'NX')  -- the sweeper's work, should every process be down that long
 end
 return results
 """
@@ -242,16 +252,17 @@ local function apply()
   for key, seconds in pairs(tokens) do
     local head = redis.call('GETRANGE', key, 0, HEAD - 1)
     if head ~= '' then
-      local newest, total, changed = num(head, 0), num(head, 32), false
+      local state = {key = key}
+      head_read(state, head)
+      local changed = false
       for sec, delta in pairs(seconds) do
         sec = tonumber(sec)
-        if delta ~= 0 and sec <= newest and sec > newest - 60 then
-          local at = slot(sec) + WIDTH
-          redis.call('SETRANGE', key, at, digits(num(redis.call('GETRANGE', key, at, at + WIDTH - 1), 0) + delta))
-          total, changed = total + delta, true
+        if delta ~= 0 and sec <= state.newest and sec > state.newest - 60 then
+          ring_add(state, sec, 0, delta)
+          state.toks, changed = state.toks + delta, true
         end
       end
-      if changed then redis.call('SETRANGE', key, 32, digits(total)) end
+      if changed then head_write(state) end
     end
   end
   for key, delta in pairs(micros) do
@@ -261,50 +272,66 @@ end
 """
 )
 
-# KEYS: reservations zset, reservations hash. ARGV: per request request_id, real tokens, real micros.
-# Moves each reservation still held to the request's real usage, once: a swept one was already given
-# back, a settled one is gone. The corrections of a batch are summed per key before they are applied.
+# ARGV: the reservations' key prefix, then per request its admission second, request_id, real tokens,
+# real micros. Moves each reservation still held to the request's real usage, once: a swept one was
+# already given back, a settled one is gone. The corrections of a batch are summed per key first.
 SETTLE_LUA = (
     CORRECT_LUA
     + """
-local ids = {}
-for n = 1, #ARGV / 3 do ids[n] = ARGV[3 * n - 2] end
-local raw = redis.call('HMGET', KEYS[2], unpack(ids))
-local settled = {}
-for n = 1, #ids do
-  if raw[n] then
-    correct(raw[n], tonumber(ARGV[3 * n - 1]), tonumber(ARGV[3 * n]))
-    settled[#settled + 1] = ids[n]
-  end
+local by_second = {}
+for n = 1, (#ARGV - 1) / 4 do
+  local base = 2 + 4 * (n - 1)
+  local second = ARGV[base]
+  by_second[second] = by_second[second] or {}
+  table.insert(by_second[second], {ARGV[base + 1], tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])})
 end
-if #settled == 0 then return 0 end
-redis.call('HDEL', KEYS[2], unpack(settled))
-redis.call('ZREM', KEYS[1], unpack(settled))
+local settled = 0
+for second, items in pairs(by_second) do
+  local held, ids = ARGV[1] .. second, {}
+  for n, item in ipairs(items) do ids[n] = item[1] end
+  local raw = redis.call('HMGET', held, unpack(ids))
+  local found = {}
+  for n, item in ipairs(items) do
+    if raw[n] then
+      correct(raw[n], item[2], item[3])
+      found[#found + 1] = item[1]
+    end
+  end
+  if #found > 0 then redis.call('HDEL', held, unpack(found)) end
+  settled = settled + #found
+end
 apply()
-return #settled
+return settled
 """
 )
 
-# KEYS: reservations zset, reservations hash. ARGV: now_ms. Releases reservations past their expiry
-# (a process that died before settling them): as a settlement to zero usage.
+# ARGV: the reservations' key prefix, now_ms, the age in seconds past which a reservation belongs to a
+# process that died. Releases them (as a settlement to zero usage), at most 300 seconds' worth a call,
+# remembering in <prefix>swept the last second done.
 SWEEP_LUA = (
     CORRECT_LUA
     + """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
-if #expired == 0 then return 0 end
-local raw = redis.call('HMGET', KEYS[2], unpack(expired))
-for n = 1, #expired do
-  if raw[n] then correct(raw[n], 0, 0) end
+local now_s, age = math.floor(tonumber(ARGV[2]) / 1000), tonumber(ARGV[3])
+local upto = now_s - age
+local last = tonumber(redis.call('GET', ARGV[1] .. 'swept'))
+if not last or last > upto + 3600 then last = upto - 600 end  -- first sweep, or a clock that went back
+local stop = math.min(upto, last + 300)
+local released = 0
+for second = last + 1, stop do
+  local held = ARGV[1] .. second
+  local raw = redis.call('HGETALL', held)
+  for n = 2, #raw, 2 do correct(raw[n], 0, 0) end
+  if #raw > 0 then redis.call('DEL', held) end
+  released = released + #raw / 2
 end
-redis.call('HDEL', KEYS[2], unpack(expired))
-redis.call('ZREM', KEYS[1], unpack(expired))
+if stop > last then redis.call('SET', ARGV[1] .. 'swept', stop) end
 apply()
-return #expired
+return released
 """
 )
 
 
-RING_HEAD, RING_FIELD = 64, 16
+RING_HEAD, RING_FIELD = 96, 16
 
 
 def window_totals(ring: bytes | None, *, now_s: int) -> tuple[int, int]:
@@ -558,25 +585,30 @@ async def run_scripts(wire: RedisWire, calls: list[ScriptCall], *, before: Seque
 
 @dataclass(frozen=True)
 class Settlement:
-    """A request's real usage, to replace what its admission reserved."""
+    """A request's real usage, to replace what its admission (of `second`) reserved."""
 
     request_id: str
+    second: int
     tokens: int
     micros: int
 
 
-RESERVATIONS = global_key("quota", "held")  # request ids by expiry
-RESERVATION_DATA = global_key("quota", "held", "data")  # request id -> "second tokens micros plan-record-key"
+# Reservations admitted in second s: the hash <HELD_PREFIX><s>, request id -> what is held (ADMIT_LUA).
+HELD_PREFIX = global_key("quota", "held", "")
 PLAN_RECORD_EVERY_S = 600  # a plan record lives an hour; rewritten at most this often
-_RESERVATION_KEYS = resp_args([RESERVATIONS, RESERVATION_DATA])
 MAX_BATCH = 200  # requests per script call (Lua's unpack has a limit)
+
+
+def held_key(second: int) -> str:
+    return f"{HELD_PREFIX}{second}"
 
 
 def settle_call(settlements: Sequence[Settlement]) -> ScriptCall:
     """One idempotent script call settling every reservation in `settlements`."""
-    args: list[Arg] = [value for item in settlements for value in (item.request_id, item.tokens, item.micros)]
-    header = resp_header(5 + len(args)) + resp_args([b"EVALSHA", SETTLE.sha, 2])
-    return ScriptCall(SETTLE, header + _RESERVATION_KEYS + resp_args(args))
+    args: list[Arg] = [HELD_PREFIX]
+    for item in settlements:
+        args += [item.second, item.request_id, item.tokens, item.micros]
+    return ScriptCall(SETTLE, resp_command(b"EVALSHA", SETTLE.sha, 0, *args))
 
 
 @dataclass
@@ -647,14 +679,15 @@ class Admitter:
     def _call(self, batch: list[_Pending], now_ms: int | None) -> ScriptCall:
         at_ms = int(time.time() * 1000) if now_ms is None else now_ms
         plans: dict[int, tuple[int, QuotaPlan]] = {}
-        first_key = 3  # after the reservations zset and hash
         for pending in batch:
             if id(pending.plan) not in plans:
                 plans[id(pending.plan)] = (len(plans) + 1, pending.plan)
-        keys, plan_args, key_count, arg_count = [_RESERVATION_KEYS], [], 2, 3
+        keys: list[bytes] = []
+        plan_args: list[bytes] = []
+        key_count, arg_count = 0, 3
         for _, plan in plans.values():
             keys.append(plan.keys)
-            plan_args.append(resp_args([first_key + key_count - 2, plan.record_key, self._record_due(plan)]))
+            plan_args.append(resp_args([key_count + 1, plan.record_key, self._record_due(plan)]))
             plan_args.append(plan.limits)
             key_count += plan.key_count
             arg_count += 3 + plan.limit_count
@@ -666,7 +699,7 @@ class Admitter:
         ]
         arg_count += 1 + 5 * len(batch)
         head = resp_header(3 + key_count + arg_count) + resp_args([b"EVALSHA", ADMIT.sha, key_count])
-        argv = resp_args([at_ms, at_ms + RESERVATION_TTL_S * 1000, len(plans)])
+        argv = resp_args([at_ms, HELD_PREFIX, len(plans)])
         command = b"".join([head, *keys, argv, *plan_args, _bulk_int(len(batch)), *requests])
         return ScriptCall(ADMIT, command)
 
@@ -798,7 +831,7 @@ class Quotas:
     @staticmethod
     def settlement(admission: Admission, *, tokens: int, micros: int) -> Settlement:
         """What moves the admission's reservation to the real usage (sent in batches: `settle_call`)."""
-        return Settlement(admission.request_id, tokens, micros)
+        return Settlement(admission.request_id, admission.second, tokens, micros)
 
     async def settle(self, admission: Admission, *, tokens: int, micros: int) -> None:
         call = settle_call([self.settlement(admission, tokens=tokens, micros=micros)])
@@ -807,9 +840,9 @@ class Quotas:
             raise result
 
     async def sweep(self, *, now_ms: int | None = None) -> int:
-        """Release reservations past their expiry; returns how many."""
+        """Release reservations older than RESERVATION_TTL_S (their process died); returns how many."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        command = resp_command(b"EVALSHA", SWEEP.sha, 2, RESERVATIONS, RESERVATION_DATA, now_ms)
+        command = resp_command(b"EVALSHA", SWEEP.sha, 0, HELD_PREFIX, now_ms, RESERVATION_TTL_S)
         (result,) = await run_scripts(self.wire, [ScriptCall(SWEEP, command)])
         if isinstance(result, Exception):
             raise result

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.quota import RESERVATION_DATA
+from apps.gateway.quota import HELD_PREFIX
 from apps.gateway.usage import estimate_prompt_tokens
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
@@ -85,7 +85,13 @@ def _settled(request_id: str, timeout_s: float = 5) -> bool:
     """No reservation of the request (or of its extensions) is still held."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        held = [field for field in redis_client().hkeys(RESERVATION_DATA) if field.decode().startswith(request_id)]
+        held = [
+            field
+            for name in redis_client().scan_iter(match=f"{HELD_PREFIX}*")
+            if redis_client().type(name) == b"hash"
+            for field in redis_client().hkeys(name)
+            if field.decode().startswith(request_id)
+        ]
         if not held:
             return True
         time.sleep(0.05)
