@@ -23,6 +23,7 @@ class Receiver:
     port: int = 0
     requests: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    delay_s: float = 0.0  # how long each answer takes
 
     @property
     def url(self) -> str:
@@ -47,6 +48,7 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             state.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             status, headers, payload = state.script.pop(0) if state.script else (200, {}, b'{"ok": true}')
+            time.sleep(state.delay_s)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -14,6 +14,7 @@ from apps.audit.models import AuditEvent
 from apps.keys.services import key_update_limits
 from apps.notifications.models import AlertKind, BudgetAlert, WebhookDelivery, WebhookEndpoint
 from apps.notifications.services.alerts import BudgetHolder, budget_alert_create
+from apps.notifications.services.delivery import Delivery, webhook_deliver
 from apps.notifications.services.endpoints import webhook_endpoint_create
 from apps.notifications.tasks import webhook_deliver_task
 from apps.quotas.limits import budget_period
@@ -155,6 +156,17 @@ def test_long_responses_are_kept_as_a_short_excerpt(org_with_roles, receiver):
     receiver.script = [(200, {}, b"x" * 100_000)]
     assert _deliver(_alert(organization, org_with_roles["research"].pk), endpoint) == "delivered"
     assert WebhookDelivery.objects.get(endpoint=endpoint).response_excerpt == "x" * 200
+
+
+def test_a_receiver_slower_than_the_timeout_is_retried(org_with_roles, receiver, settings):
+    settings.WEBHOOK_TIMEOUT_S = 1
+    receiver.delay_s = 1.5
+    endpoint, _ = _soft_endpoint(org_with_roles, receiver)
+    alert = _alert(org_with_roles["organization"], org_with_roles["research"].pk)
+    assert webhook_deliver(alert_id=alert.pk, endpoint_id=endpoint.pk, attempt=1) is Delivery.RETRY
+    [delivery] = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert (delivery.status_code, delivery.error) == (None, "timeout after 1 s")
+    assert 1000 <= delivery.duration_ms < 1500
 
 
 @pytest.mark.slow
