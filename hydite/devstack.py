@@ -208,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
             env.setdefault("SECRET_KEY", _dev_secret_key())
             env.setdefault("HYDITE_MOCK_PROVIDER_URL", f"http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1")
             env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", LOOPBACK_ALLOWLIST)
+            env.setdefault("WEBHOOK_ALLOWLIST", LOOPBACK_ALLOWLIST)  # a webhook receiver on this machine
             log("applying migrations")
             _manage(env, "migrate_schemas", "--noinput", "-v", "0")
             _manage(env, "seed_demo")
@@ -329,6 +330,7 @@ def test(args: argparse.Namespace) -> int:
         env.setdefault("SECRET_KEY", "hydite-test-" + secrets.token_urlsafe(16))
         env.setdefault("HYDITE_FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
         env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", LOOPBACK_ALLOWLIST)
+        env.setdefault("WEBHOOK_ALLOWLIST", LOOPBACK_ALLOWLIST)  # the tests' webhook receiver
         command = [PYTHON, "-m", "pytest", *args.pytest_args]
         code = subprocess.run(command, cwd=ROOT, env=env).returncode  # noqa: S603
     return code

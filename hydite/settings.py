@@ -83,6 +83,7 @@ TENANT_APPS = [
     "apps.channels",
     "apps.keys",
     "apps.spend",
+    "apps.notifications",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -120,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.dashboard.context_processors.navigation",
+                "apps.notifications.context_processors.budget_alert_banner",
             ],
         },
     }
@@ -303,6 +305,16 @@ GATEWAY_STREAM_EXTEND_TOKENS = max(1, _env_int("GATEWAY_STREAM_EXTEND_TOKENS", 1
 # The client IP comes from this header only when the TCP peer is one of these proxies (CIDRs).
 GATEWAY_TRUSTED_PROXIES = _env_list("GATEWAY_TRUSTED_PROXIES", "")
 GATEWAY_CLIENT_IP_HEADER = os.environ.get("GATEWAY_CLIENT_IP_HEADER", "x-forwarded-for").lower()
+# ------------------------------------------------------------- notifications
+# Webhook URLs (tenant-supplied) are checked like upstreams, at save and at send time, against their own
+# allow-list: opening a host to LLM upstreams (GATEWAY_UPSTREAM_ALLOWLIST) does not open it to webhooks.
+WEBHOOK_ALLOWLIST = _env_list("WEBHOOK_ALLOWLIST", "")
+WEBHOOK_REQUIRE_HTTPS = _env_bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
+WEBHOOK_TIMEOUT_S = _env_int("WEBHOOK_TIMEOUT_S", 5)
+# Attempts per event and endpoint; a 5xx, 429, timeout or connection error is retried after
+# WEBHOOK_RETRY_BASE_S * 2**(attempt - 1) seconds.
+WEBHOOK_MAX_ATTEMPTS = _env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BASE_S = _env_int("WEBHOOK_RETRY_BASE_S", 30)
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")
@@ -311,5 +323,9 @@ CELERY_BEAT_SCHEDULE = {
     "invitations-purge-expired": {
         "task": "apps.orgs.tasks.invitations_purge_expired_task",
         "schedule": 24 * 60 * 60,
+    },
+    "budget-alerts-dispatch-pending": {
+        "task": "apps.notifications.tasks.budget_alerts_dispatch_pending_task",
+        "schedule": 5 * 60,
     },
 }

@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("apps.keys.urls")),
     path("", include("apps.channels.urls")),
     path("", include("apps.audit.urls")),
+    path("", include("apps.notifications.urls")),
     path("", include("apps.dashboard.urls")),
 ]

@@ -26,10 +26,11 @@ from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
 from apps.tenancy.models import Domain, Instance
 from apps.tenancy.services import instance_create
+from hydite.celery import app as celery_app
 from tests.factories import UserFactory
 from tests.live import ROOT, free_port, stop, uvicorn_server, wait_for_http
 
-pytest_plugins = ["tests.world"]
+pytest_plugins = ["tests.world", "tests.webhook_receiver"]
 
 EDGE_HOST = "testserver"
 ACME_HOST = "acme.localhost"
@@ -61,13 +62,14 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         )
         instance_create(name="Acme Dedicated", schema_name="acme", kind="dedicated", tier="pro", domains=[ACME_HOST])
     _forget_quota_counters()
+    celery_app.control.purge()  # tasks a previous session queued name ids this database hands out again
     yield
 
 
 def _forget_quota_counters() -> None:
-    """Quota counters are keyed by database ids, which a new test database hands out again."""
+    """Quota counters and budget-alert estimates are keyed by database ids, which a new test database reuses."""
     client = redis_client()
-    for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*"):
+    for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*", "hydite:*:budget_watch:*"):
         for name in client.scan_iter(match=pattern, count=1000):
             client.delete(name)
 

@@ -65,13 +65,7 @@ PAGES = [
         "Settings",
         "Budgets, RPM/TPM and model limits for the organisation, its teams and keys.",
     ),
-    Page(
-        "settings/notifications",
-        "Notifications",
-        "dashboard:settings_notifications",
-        "Settings",
-        "Email and webhook notifications for budgets, anomalies and key events.",
-    ),
+    Page("settings/notifications", "Notifications", "dashboard:settings_notifications", "Settings"),
     Page("audit", "Audit log", "audit:event_list", "Settings"),
 ]
 

@@ -1,10 +1,11 @@
-"""Where a tenant-supplied upstream URL may point.
+"""Where a tenant-supplied URL (an upstream's api_base, a webhook) may point.
 
-Checked when a deployment is saved and again when the gateway connects (its
-resolver refuses the same addresses), so DNS that changes between the two
-cannot smuggle a request to loopback, private, link-local, CGNAT,
-IPv4-mapped or cloud-metadata addresses. An operator allow-list
-(GATEWAY_UPSTREAM_ALLOWLIST: host names or CIDRs) opens exceptions.
+Checked when a deployment (or webhook endpoint) is saved and again when the
+gateway (or the webhook sender) connects (its resolver refuses the same
+addresses), so DNS that changes between the two cannot smuggle a request to
+loopback, private, link-local, CGNAT, IPv4-mapped or cloud-metadata
+addresses. An operator allow-list (GATEWAY_UPSTREAM_ALLOWLIST for upstreams,
+WEBHOOK_ALLOWLIST for webhooks: host names or CIDRs) opens exceptions.
 Imports no Django: settings are passed in.
 """
 
@@ -62,17 +63,19 @@ def address_check(host: str, address: str, allowlist: Iterable[str]) -> None:
         raise UnsafeUpstream(f"{host} resolves to {parsed}, a non-public address the operator has not allowed.")
 
 
-def api_base_check(url: str, *, allowlist: Iterable[str], require_https: bool, resolve: bool = True) -> str:
-    """Validate a tenant-supplied api_base; returns it normalised (no trailing slash)."""
+def url_check(
+    url: str, *, allowlist: Iterable[str], require_https: bool, resolve: bool = True, name: str = "URL"
+) -> None:
+    """Refuse a tenant-supplied URL that may reach a non-public address; `name` says which field it is."""
     allowlist = list(allowlist)
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
     if parts.scheme not in {"https", "http"} or not host:
-        raise UnsafeUpstream("api_base must be an http(s) URL with a host.")
+        raise UnsafeUpstream(f"{name} must be an http(s) URL with a host.")
     if parts.username or parts.password:
-        raise UnsafeUpstream("api_base must not carry credentials.")
+        raise UnsafeUpstream(f"{name} must not carry credentials.")
     if require_https and parts.scheme != "https" and not _allowed_by_list(host, None, allowlist):
-        raise UnsafeUpstream("api_base must use https.")
+        raise UnsafeUpstream(f"{name} must use https.")
     if host in METADATA_HOSTS and not _allowed_by_list(host, None, allowlist):
         raise UnsafeUpstream(f"{host} is a cloud metadata endpoint.")
     try:
@@ -88,4 +91,9 @@ def api_base_check(url: str, *, allowlist: Iterable[str], require_https: bool, r
             raise UnsafeUpstream(f"{host} does not resolve.") from exc
         for info in infos:
             address_check(host, str(info[4][0]), allowlist)
+
+
+def api_base_check(url: str, *, allowlist: Iterable[str], require_https: bool, resolve: bool = True) -> str:
+    """Validate a tenant-supplied api_base; returns it normalised (no trailing slash)."""
+    url_check(url, allowlist=allowlist, require_https=require_https, resolve=resolve, name="api_base")
     return url.strip().rstrip("/")

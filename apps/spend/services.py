@@ -17,6 +17,7 @@ import redis
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from apps.notifications.services.alerts import TouchedHolders, budget_alerts_check
 from apps.spend.models import SpendLog
 from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_GROUP, SPEND_STREAM, spend_stream_events
 from apps.tenancy.models import Instance
@@ -54,7 +55,21 @@ def _spend_logs_write(rows_with_schema: list[tuple[str, SpendLog]]) -> int:
     for schema, rows in by_schema.items():
         with schema_context(schema), transaction.atomic():
             written += len(SpendLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=WRITE_BATCH))
+        _budget_alerts_after_commit(schema, rows)
     return written
+
+
+def _budget_alerts_after_commit(schema: str, rows: list[SpendLog]) -> None:
+    """Alerts for the budgets this committed batch crossed; entries are acknowledged only after this ran."""
+    touched = TouchedHolders()
+    for row in rows:
+        touched.add(
+            key_id=row.key_id, team_id=row.team_id, organization_id=row.organization_id, cost_micros=row.cost_micros
+        )
+    try:
+        budget_alerts_check(schema=schema, touched=touched)
+    except Exception:  # the ledger is committed: a failed alert check must not stop the consumer
+        logger.exception("budget alert check failed in %s; the next batch touching these holders checks again", schema)
 
 
 class _KnownSchemas:

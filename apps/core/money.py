@@ -1,0 +1,16 @@
+"""Money is integer micro-USD everywhere; Decimal only turns it into text for people."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+MICROS_PER_USD = 1_000_000
+
+
+def usd_cents_text(micros: int) -> str:
+    """'$41.00': dollars and cents, rounded half up (for banners and emails)."""
+    dollars = (Decimal(micros) / MICROS_PER_USD).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"${dollars:,}"
+
+
+def usd_text(micros: int) -> str:
+    """'41.000001': exact dollars as a decimal string (machine-readable payloads)."""
+    return str(Decimal(micros) / MICROS_PER_USD)
