@@ -21,21 +21,20 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
-from apps.core.redis import global_key, tenant_key
+from apps.core.redis import global_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
 from apps.gateway.outage import redis_outage_log
 from apps.gateway.redis_wire import Arg, RedisWire, resp_args, resp_command, resp_header
-from apps.quotas.limits import TIER_CAPS, budget_period
+from apps.quotas.limits import TIER_CAPS, budget_period, spent_key, window_key
+from apps.quotas.windows import WINDOW_S
 
-WINDOW_S = 60
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
 
-# A layer's sliding window is one string (a "ring"): a header of four 16-digit fields (newest second,
-# requests R and tokens T in the window, the second the ring began) and 60 slots of two (requests and
-# tokens of second s at slot s % 60). Reading or writing it is one GET or SET of 2 KB, whatever the
-# traffic; the seconds that leave the window are subtracted as the ring advances, so the totals are
-# never a scan. A ring lives 61 s past its newest second.
+# A layer's sliding window is one string (a "ring"; its layout and its reader: apps/quotas/windows.py).
+# Reading or writing it is one GET or SET of 2 KB, whatever the traffic; the seconds that leave the
+# window are subtracted as the ring advances, so the totals are never a scan. A ring lives 61 s past
+# its newest second.
 RING_LUA = """
 local HEAD, SLOT, WIDTH = 64, 32, 16
 local function num(raw, at) return tonumber(string.sub(raw, at + 1, at + WIDTH)) end
@@ -304,23 +303,6 @@ return #expired
 )
 
 
-RING_HEAD, RING_FIELD = 64, 16
-
-
-def window_totals(ring: bytes | None, *, now_s: int) -> tuple[int, int]:
-    """Requests and tokens a ring (RING_LUA) counts in the window ending at `now_s`."""
-    if not ring:
-        return 0, 0
-    newest, requests, tokens = (int(ring[i * RING_FIELD : (i + 1) * RING_FIELD]) for i in range(3))
-    if now_s - newest >= WINDOW_S:
-        return 0, 0
-    for second in range(newest + 1, now_s + 1):  # seconds that left the window since the ring last moved
-        at = RING_HEAD + (second % WINDOW_S) * 2 * RING_FIELD
-        requests -= int(ring[at : at + RING_FIELD])
-        tokens -= int(ring[at + RING_FIELD : at + 2 * RING_FIELD])
-    return requests, tokens
-
-
 @dataclass(frozen=True)
 class LuaScript:
     source: str
@@ -414,8 +396,8 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
         layers.append(
             Layer(
                 name=name,
-                rate_key=tenant_key(schema, "quota", "window", name, ids[name]),
-                budget_key=tenant_key(schema, "quota", "spent", name, ids[name], period),
+                rate_key=window_key(schema, name, ids[name]),
+                budget_key=spent_key(schema, name, ids[name], period),
                 rpm=rpm,
                 tpm=tpm,
                 budget=budget,
@@ -427,12 +409,12 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
     if tier_rpm is not None or tier_tpm is not None:
         # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
         scope = f"org{key['organization_id']}" if key.get("shared_instance") else "instance"
-        window = tenant_key(schema, "quota", "window", "plan", scope)
-        layers.append(Layer("plan", window, "", rpm=tier_rpm, tpm=tier_tpm))
+        layers.append(Layer("plan", window_key(schema, "plan", scope), "", rpm=tier_rpm, tpm=tier_tpm))
     if key.get("shared_instance") and (defaults.rpm is not None or defaults.tpm is not None):
         for scope in (f"key{key['id']}", f"ip{client_ip}"):
-            rate_key = tenant_key(schema, "quota", "window", "gateway", scope)
-            layers.append(Layer("gateway", rate_key, "", rpm=defaults.rpm, tpm=defaults.tpm))
+            layers.append(
+                Layer("gateway", window_key(schema, "gateway", scope), "", rpm=defaults.rpm, tpm=defaults.tpm)
+            )
     return layers
 
 

@@ -5,7 +5,10 @@ import ipaddress
 from typing import Any
 
 from apps.core.errors import HyditeError
+from apps.core.redis import tenant_key
 from apps.quotas.models import QuotaFields
+
+RPM_MAX, TPM_MAX = 10**9, 10**12  # the largest limits one may set
 
 # Requests and tokens per minute of each instance tier (None: no cap at this layer).
 TIER_CAPS: dict[str, tuple[int | None, int | None]] = {
@@ -64,3 +67,17 @@ def allowed_ips_clean(values: list[str], *, param: str = "allowed_ips") -> list[
         except ValueError:
             raise InvalidLimit(f"{value!r} is not an IP address or CIDR block.", param=f"{param}[{index}]") from None
     return cleaned
+
+
+def window_key(schema: str, layer: str, scope_id: int | str) -> str:
+    """The Redis key of a layer's sliding RPM/TPM window (apps/quotas/windows.py reads it).
+
+    `layer` is key, team or org with the holder's id; plan and gateway name their scope
+    (`org12`, `instance`, `key7`, `ip203.0.113.9`).
+    """
+    return tenant_key(schema, "quota", "window", layer, scope_id)
+
+
+def spent_key(schema: str, layer: str, scope_id: int, period: str) -> str:
+    """The Redis key of a layer's budget counter (micro-USD spent and reserved) in one budget period."""
+    return tenant_key(schema, "quota", "spent", layer, scope_id, period)

@@ -15,7 +15,6 @@ from django.utils import timezone
 from apps.accounts.services import user_create
 from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.quota import window_totals
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import Team
@@ -24,6 +23,7 @@ from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
 from apps.providers.services import provider_credential_create
 from apps.quotas.services import quota_limits_update
+from apps.quotas.windows import window_totals
 from apps.tenancy.models import Instance
 from tests.conftest import UPSTREAM_API_KEY, live_server_env
 from tests.live import uvicorn_server
