@@ -11,7 +11,6 @@ _COMING = [
     ("billing/", "dashboard:billing"),
     ("anomaly/", "dashboard:anomaly"),
     ("settings/sso/", "dashboard:settings_sso"),
-    ("settings/quotas/", "dashboard:settings_quotas"),
     ("settings/notifications/", "dashboard:settings_notifications"),
 ]
 

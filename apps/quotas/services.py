@@ -17,6 +17,8 @@ def quota_limits_update(*, holder: Team | Organization, actor: User | None, **li
     unknown = set(limits) - QUOTA_FIELD_NAMES
     if unknown:
         raise InvalidLimit(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
+    if not limits:
+        return holder
     before = {name: getattr(holder, name) for name in limits}
     for name, value in limits.items():
         setattr(holder, name, value)

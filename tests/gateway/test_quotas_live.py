@@ -25,7 +25,7 @@ from apps.providers.services import provider_credential_create
 from apps.quotas.services import quota_limits_update
 from apps.quotas.windows import window_totals
 from apps.tenancy.models import Instance
-from tests.conftest import UPSTREAM_API_KEY, live_server_env
+from tests.conftest import UPSTREAM_API_KEY, client_for, live_server_env
 from tests.live import uvicorn_server
 
 pytestmark = pytest.mark.django_db
@@ -270,3 +270,13 @@ def test_the_plan_tier_caps_an_organisation(committed, mock_provider_url, live_s
     refused = [r for r in responses if r.status_code == 429]
     assert len(refused) == 10 and {r.headers["x-ratelimit-layer"] for r in refused} == {"plan"}
     assert refused[0].headers["x-ratelimit-limit-requests"] == "600"
+
+
+def test_the_key_page_counts_the_requests_in_the_gateway_s_window(committed, world, live_server_url, edge):
+    record, key = _limited_key(committed, world, rpm_limit=100, tpm_limit=100_000)
+    sent = 3
+    assert [_post(live_server_url, key, max_tokens=5).status_code for _ in range(sent)] == [200] * sent
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    page = client_for(owner).get(f"/o/{world.organization.slug}/keys/{record.pk}/").content.decode()
+    assert f'Key requests in the last minute: <span class="rate-used">{sent}</span> of 100' in page
+    assert "Key tokens in the last minute:" in page and "of 100000" in page
