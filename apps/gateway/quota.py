@@ -26,7 +26,14 @@ from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
 from apps.gateway.outage import redis_outage_log
 from apps.gateway.redis_wire import Arg, RedisWire, resp_args, resp_command, resp_header
-from apps.quotas.limits import TIER_CAPS, budget_period, spent_key, window_key
+from apps.quotas.limits import (
+    TIER_CAPS,
+    GatewayDefaults,
+    budget_period,
+    gateway_defaults_from_snapshot,
+    spent_key,
+    window_key,
+)
 from apps.quotas.windows import WINDOW_S
 
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
@@ -378,13 +385,12 @@ def model_refusal(key: dict[str, Any], model: str) -> ModelNotAllowed | None:
     return None
 
 
-@dataclass(frozen=True)
-class GatewayDefaults:
-    rpm: int | None
-    tpm: int | None
-
-
 def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults, now: dt.datetime) -> list[Layer]:
+    """The layers a request of `key` from `client_ip` must pass.
+
+    The gateway layer takes the instance's saved defaults from the snapshot, else `defaults` (the process's
+    environment).
+    """
     schema = key["schema"]
     ids = {"key": key["id"], "team": key["team_id"], "org": key["organization_id"]}
     layers = []
@@ -410,11 +416,15 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
         # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
         scope = f"org{key['organization_id']}" if key.get("shared_instance") else "instance"
         layers.append(Layer("plan", window_key(schema, "plan", scope), "", rpm=tier_rpm, tpm=tier_tpm))
-    if key.get("shared_instance") and (defaults.rpm is not None or defaults.tpm is not None):
-        for scope in (f"key{key['id']}", f"ip{client_ip}"):
-            layers.append(
-                Layer("gateway", window_key(schema, "gateway", scope), "", rpm=defaults.rpm, tpm=defaults.tpm)
-            )
+    if key.get("shared_instance"):
+        gateway = gateway_defaults_from_snapshot(key.get("gateway_defaults")) or defaults
+        scopes = [
+            (f"key{key['id']}", gateway.key_rpm, gateway.key_tpm),
+            (f"ip{client_ip}", gateway.ip_rpm, gateway.ip_tpm),
+        ]
+        for scope, rpm, tpm in scopes:
+            if rpm is not None or tpm is not None:
+                layers.append(Layer("gateway", window_key(schema, "gateway", scope), "", rpm=rpm, tpm=tpm))
     return layers
 
 
@@ -454,7 +464,10 @@ MAX_PLANS = 100_000
 
 
 class PlanCache:
-    """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds."""
+    """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds.
+
+    A change of the instance's gateway defaults republishes every key snapshot, so it rebuilds too.
+    """
 
     def __init__(self, defaults: GatewayDefaults) -> None:
         self.defaults = defaults

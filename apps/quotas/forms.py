@@ -10,6 +10,7 @@ from django import forms
 
 from apps.core.errors import HyditeError
 from apps.quotas.api import QuotaLimitFields, quota_info
+from apps.quotas.limits import GATEWAY_DEFAULT_FIELDS, RPM_MAX, TPM_MAX, GatewayDefaults
 from apps.quotas.models import BudgetDuration, QuotaFields
 
 LINE_FIELDS = frozenset({"models", "blocked_models", "allowed_ips"})  # one entry per line
@@ -102,3 +103,17 @@ def _api_value(name: str, text: str) -> Any:
     if name in LINE_FIELDS:
         return [line.strip() for line in text.splitlines() if line.strip()]
     return text or None
+
+
+def _per_minute(label: str, maximum: int) -> forms.IntegerField:
+    return forms.IntegerField(label=label, required=False, min_value=0, max_value=maximum, help_text="0 or blank: off.")
+
+
+class GatewayDefaultsForm(forms.Form):
+    key_rpm = _per_minute("Per key: requests / minute", RPM_MAX)
+    key_tpm = _per_minute("Per key: tokens / minute", TPM_MAX)
+    ip_rpm = _per_minute("Per client IP: requests / minute", RPM_MAX)
+    ip_tpm = _per_minute("Per client IP: tokens / minute", TPM_MAX)
+
+    def defaults(self) -> GatewayDefaults:
+        return GatewayDefaults(**{name: self.cleaned_data[name] for name in GATEWAY_DEFAULT_FIELDS})

@@ -2,7 +2,10 @@
 
 import datetime as dt
 import ipaddress
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from django.conf import settings
 
 from apps.core.errors import HyditeError
 from apps.core.redis import tenant_key
@@ -81,3 +84,33 @@ def window_key(schema: str, layer: str, scope_id: int | str) -> str:
 def spent_key(schema: str, layer: str, scope_id: int, period: str) -> str:
     """The Redis key of a layer's budget counter (micro-USD spent and reserved) in one budget period."""
     return tenant_key(schema, "quota", "spent", layer, scope_id, period)
+
+
+@dataclass(frozen=True)
+class GatewayDefaults:
+    """The Shared Edge's gateway layer: limits on every key and on every client IP (None: off)."""
+
+    key_rpm: int | None = None
+    key_tpm: int | None = None
+    ip_rpm: int | None = None
+    ip_tpm: int | None = None
+
+
+GATEWAY_DEFAULT_FIELDS = tuple(field.name for field in fields(GatewayDefaults))
+
+
+def gateway_defaults_env() -> GatewayDefaults:
+    """GATEWAY_DEFAULT_RPM / _TPM, for keys and client IPs alike: what applies until the dashboard saves values."""
+    rpm, tpm = settings.GATEWAY_DEFAULT_RPM or None, settings.GATEWAY_DEFAULT_TPM or None
+    return GatewayDefaults(key_rpm=rpm, key_tpm=tpm, ip_rpm=rpm, ip_tpm=tpm)
+
+
+def gateway_defaults_snapshot(defaults: GatewayDefaults) -> dict[str, int | None]:
+    return asdict(defaults)
+
+
+def gateway_defaults_from_snapshot(raw: dict[str, Any] | None) -> GatewayDefaults | None:
+    """The defaults a key snapshot carries, or None (the snapshot has none: the process's own apply)."""
+    if raw is None:
+        return None
+    return GatewayDefaults(**{name: raw.get(name) or None for name in GATEWAY_DEFAULT_FIELDS})

@@ -8,8 +8,8 @@ from apps.core.redis import redis_client
 from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
 from apps.orgs.models import Organization, Team
-from apps.quotas.limits import budget_period, window_key
-from apps.quotas.models import QuotaFields
+from apps.quotas.limits import GATEWAY_DEFAULT_FIELDS, GatewayDefaults, budget_period, window_key
+from apps.quotas.models import GatewayDefaultsSetting, QuotaFields
 from apps.quotas.windows import window_totals
 from apps.spend.selectors import spend_micros_since
 
@@ -118,3 +118,11 @@ def _rate_usage(layers: list[_Layer]) -> list[RateUsage] | None:
             if limit is not None:
                 usage.append(RateUsage(layer.label, dimension, limit, used))
     return usage
+
+
+def gateway_defaults_saved() -> GatewayDefaults | None:
+    """The gateway layer's limits saved for this instance, or None (the environment's apply)."""
+    row = GatewayDefaultsSetting.objects.filter(pk=GatewayDefaultsSetting.SINGLETON_ID).first()
+    if row is None:
+        return None
+    return GatewayDefaults(**{name: getattr(row, name) for name in GATEWAY_DEFAULT_FIELDS})

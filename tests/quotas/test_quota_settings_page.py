@@ -1,10 +1,11 @@
-"""Settings → Quotas: the organisation's limits and usage; usage unavailable while Redis is down."""
+"""Settings → Quotas: the organisation's limits and usage; the Shared Edge gateway defaults (operators only)."""
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import orjson
+import pytest
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -14,9 +15,11 @@ from apps.keys.services import key_generate, key_update_limits
 from apps.keys.snapshots import key_snapshot_key
 from apps.orgs.models import Organization
 from apps.orgs.roles import Role
-from apps.quotas.services import quota_limits_update
+from apps.orgs.services import member_add, organization_create
+from apps.quotas.models import GatewayDefaultsSetting
+from apps.quotas.services import gateway_defaults_reset, quota_limits_update
 from apps.spend.models import SpendLog
-from tests.conftest import client_for
+from tests.conftest import ACME_HOST, client_for
 from tests.html_forms import form_fields
 from tests.live import free_port
 
@@ -94,6 +97,97 @@ def test_bad_organisation_limits_re_render_with_the_error(org_with_roles):
     }
     org.refresh_from_db()
     assert (org.soft_budget_micros, org.rpm_limit) == (None, None)
+
+
+def _operator(organization: Organization, make_user):  # type: ignore[no-untyped-def]
+    """A staff user (an operator of the instance) who is a member of `organization`."""
+    user = make_user()
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    admin = organization.memberships.filter(role=Role.ORG_ADMIN).first().user
+    member_add(organization=organization, team=None, user=user, role=Role.VIEWER, actor=admin)
+    return user
+
+
+@contextmanager
+def _reset_afterwards(capture) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Saved defaults reach every key snapshot of the Shared Edge, the live tests' keys too: always undo them."""
+    try:
+        yield
+    finally:
+        with capture(execute=True):
+            gateway_defaults_reset(actor=None)
+
+
+def test_an_operator_sets_gateway_defaults_that_every_key_snapshot_carries(
+    org_with_roles, make_user, settings, django_capture_on_commit_callbacks
+):
+    settings.GATEWAY_DEFAULT_RPM, settings.GATEWAY_DEFAULT_TPM = 60, 1_000_000
+    org = org_with_roles["organization"]
+    operator, key = _operator(org, make_user), _key(org)
+    client = client_for(operator)
+    page = client.get(_url(org)).content.decode()
+    assert "the environment (GATEWAY_DEFAULT_RPM, GATEWAY_DEFAULT_TPM)" in page
+    fields = form_fields(page, "gateway-defaults-form")
+    assert {name: fields[name] for name in ("key_rpm", "key_tpm", "ip_rpm", "ip_tpm")} == {
+        "key_rpm": "60",
+        "key_tpm": "1000000",
+        "ip_rpm": "60",
+        "ip_tpm": "1000000",
+    }
+    with _reset_afterwards(django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            saved = client.post(_url(org, "gateway/"), {"key_rpm": "2", "key_tpm": "", "ip_rpm": "0", "ip_tpm": "5000"})
+        assert saved.status_code == 302
+        row = GatewayDefaultsSetting.objects.get()
+        assert (row.key_rpm, row.key_tpm, row.ip_rpm, row.ip_tpm) == (2, None, None, 5000)  # 0 and blank: off
+        expected = {"key_rpm": 2, "key_tpm": None, "ip_rpm": None, "ip_tpm": 5000}
+        assert _snapshot(key)["gateway_defaults"] == expected
+        event = AuditEvent.objects.get(action="gateway.defaults_update", actor=operator)
+        assert event.organization_id is None and event.after == expected
+        assert event.before is None  # nothing was saved before: the environment applied
+        page = client.get(_url(org)).content.decode()
+        assert 'id="gateway-defaults-reset"' in page and "saved here" in page
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(_url(org, "gateway/reset/")).status_code == 302
+        assert not GatewayDefaultsSetting.objects.exists()
+        assert "gateway_defaults" not in _snapshot(key)
+        assert AuditEvent.objects.get(action="gateway.defaults_reset", actor=operator).before == expected
+
+
+def test_gateway_defaults_are_for_operators_only(org_with_roles, django_capture_on_commit_callbacks):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    client = client_for(admin)  # an org admin, not an operator of the instance
+    with _reset_afterwards(django_capture_on_commit_callbacks):
+        assert 'id="gateway-defaults-form"' not in client.get(_url(org)).content.decode()
+        assert client.post(_url(org, "gateway/"), {"key_rpm": "1"}).status_code == 403
+        assert client.post(_url(org, "gateway/reset/")).status_code == 403
+        assert not GatewayDefaultsSetting.objects.exists()
+
+
+def test_a_dedicated_instance_has_no_gateway_layer(acme, make_user):
+    owner = make_user()
+    organization = organization_create(name=f"Acme {uuid.uuid4().hex[:6]}", owner=owner)
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
+    client = client_for(owner, host=ACME_HOST)
+    page = client.get(_url(organization))
+    assert page.status_code == 200 and 'id="gateway-defaults-form"' not in page.content.decode()
+    assert client.post(_url(organization, "gateway/"), {"key_rpm": "1"}).status_code == 404
+    assert not GatewayDefaultsSetting.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"), [("-1", "Ensure this value is greater than or equal to 0."), ("x", "Enter a whole number.")]
+)
+def test_bad_gateway_defaults_re_render_with_the_error(org_with_roles, make_user, typed, message):
+    org = org_with_roles["organization"]
+    client = client_for(_operator(org, make_user))
+    response = client.post(_url(org, "gateway/"), {"key_rpm": "5", "ip_rpm": typed})
+    assert response.status_code == 400
+    assert response.context["defaults_form"].errors == {"ip_rpm": [message]}
+    assert not GatewayDefaultsSetting.objects.exists()
 
 
 @contextmanager
