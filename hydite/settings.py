@@ -84,6 +84,7 @@ TENANT_APPS = [
     "apps.keys",
     "apps.spend",
     "apps.notifications",
+    "apps.quotas",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("apps.orgs.urls")),
     path("", include("apps.keys.urls")),
     path("", include("apps.channels.urls")),
+    path("", include("apps.quotas.urls")),
     path("", include("apps.audit.urls")),
     path("", include("apps.notifications.urls")),
     path("", include("apps.dashboard.urls")),

@@ -9,6 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from tests.html_forms import form_fields
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,3 +65,21 @@ def uvicorn_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
             yield base_url
         finally:
             stop(server)
+
+
+def live_password_hash(password: str) -> str:
+    """A password hash a live server accepts: the test process hashes with MD5 only (tests/conftest.py)."""
+    hasher = PBKDF2PasswordHasher()
+    return hasher.encode(password, hasher.salt())
+
+
+@contextmanager
+def logged_in_client(base_url: str, email: str, password: str) -> Iterator[httpx.Client]:
+    """An HTTP client logged in to the dashboard of a live server through its login form."""
+    with httpx.Client(base_url=base_url, timeout=20) as client:
+        page = client.get("/accounts/login/")
+        fields = {**form_fields(page.text, None), "login": email, "password": password}
+        response = client.post("/accounts/login/", data=fields)
+        if response.status_code != 302:
+            raise RuntimeError(f"log-in as {email} failed: {response.status_code}")
+        yield client

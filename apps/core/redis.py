@@ -25,4 +25,5 @@ def global_key(*parts: str | int) -> str:
 
 @cache
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    # Bounded waits: a Redis that hangs fails a page or a task in seconds instead of holding it forever.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=10)

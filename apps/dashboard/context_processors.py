@@ -23,7 +23,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 "active": current == page.url_name
                 or (page.url_name == "orgs:team_list" and current.startswith("orgs:team"))
                 or (page.url_name == "keys:key_list" and current.startswith("keys:"))
-                or (page.url_name == "channels:channel_list" and current.startswith("channels:")),
+                or (page.url_name == "channels:channel_list" and current.startswith("channels:"))
+                or (page.url_name == "quotas:settings" and current.startswith("quotas:")),
             }
         )
     return {

@@ -55,3 +55,15 @@ def form_error(form: forms.Form, exc: HyditeError) -> None:
     """Show a service error on the form field it names (its `param`), or on the whole form."""
     field = exc.param if exc.param in form.fields else None
     form.add_error(field, exc.message)
+
+
+def form_saved(form: forms.Form, save: Callable[[], object]) -> bool:
+    """Validate `form`, then run `save` (one service call); a service error lands on the form. True if saved."""
+    if not form.is_valid():
+        return False
+    try:
+        save()
+    except HyditeError as exc:
+        form_error(form, exc)
+        return False
+    return True

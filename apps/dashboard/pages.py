@@ -58,13 +58,7 @@ PAGES = [
         "Settings",
         "SAML 2.0, OIDC and SCIM provisioning for your identity provider.",
     ),
-    Page(
-        "settings/quotas",
-        "Quotas",
-        "dashboard:settings_quotas",
-        "Settings",
-        "Budgets, RPM/TPM and model limits for the organisation, its teams and keys.",
-    ),
+    Page("settings/quotas", "Quotas", "quotas:settings", "Settings"),
     Page("settings/notifications", "Notifications", "dashboard:settings_notifications", "Settings"),
     Page("audit", "Audit log", "audit:event_list", "Settings"),
 ]

@@ -12,7 +12,6 @@ _COMING = [
     ("billing/", "dashboard:billing"),
     ("anomaly/", "dashboard:anomaly"),
     ("settings/sso/", "dashboard:settings_sso"),
-    ("settings/quotas/", "dashboard:settings_quotas"),
 ]
 
 urlpatterns = [

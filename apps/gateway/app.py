@@ -41,7 +41,7 @@ from apps.gateway.errors import (
     error_body,
 )
 from apps.gateway.lookup import Snapshots, provider_secret
-from apps.gateway.quota import GatewayDefaults, PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
+from apps.gateway.quota import PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
@@ -51,6 +51,7 @@ from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens, events_prefix, usage_from_body
 from apps.providers.prices import price_sheet
 from apps.providers.url_safety import UnsafeUpstream, address_check
+from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
 
 logger = logging.getLogger("hydite.gateway")
@@ -136,7 +137,7 @@ class Gateway:
         self.plans: PlanCache | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._checked_urls: set[str] = set()
-        self.defaults = GatewayDefaults(rpm=None, tpm=None)
+        self.defaults = GatewayDefaults()
 
     async def startup(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -164,9 +165,7 @@ class Gateway:
         self.wire = RedisWire(settings.REDIS_URL, connect_timeout_s=1, reply_timeout_s=2)
         self.spend = SpendEmitter(self.wire)
         self.spend.start()
-        self.defaults = GatewayDefaults(
-            rpm=settings.GATEWAY_DEFAULT_RPM or None, tpm=settings.GATEWAY_DEFAULT_TPM or None
-        )
+        self.defaults = gateway_defaults_env()  # the instance's saved defaults ride in each key snapshot
         self.quotas = Quotas(
             self.wire, load_spent=sync_to_async(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
         )

@@ -21,24 +21,30 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
-from apps.core.redis import global_key, tenant_key
+from apps.core.redis import global_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
 from apps.gateway.outage import redis_outage_log
 from apps.gateway.redis_wire import Arg, RedisWire, resp_args, resp_command, resp_header
-from apps.quotas.limits import TIER_CAPS, budget_period
+from apps.quotas.limits import (
+    TIER_CAPS,
+    GatewayDefaults,
+    budget_period,
+    gateway_defaults_from_snapshot,
+    spent_key,
+    window_key,
+)
+from apps.quotas.windows import RING_FIELD, RING_HEAD, WINDOW_S
 
-WINDOW_S = 60
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
 
-# A layer's sliding window is one string (a "ring"): a header of six 16-digit fields (newest second,
-# requests R and tokens T in the window, the second the ring began, and the requests and tokens of the
-# newest second) and 60 slots of two (requests and tokens of an earlier second s at slot s % 60). An
-# admission in the newest second reads and writes the header only; once a second, when the ring
-# advances, the newest second moves into its slot and the seconds that left the window are subtracted,
-# so the totals are never a scan. A ring lives 61 s past its newest second.
-RING_LUA = """
-local HEAD, SLOT, WIDTH = 96, 32, 16
+# A layer's sliding window is one string (a "ring"; its layout and its reader: apps/quotas/windows.py):
+# an admission in the newest second reads and writes the header only; once a second, when the ring
+# advances, the newest second moves into its slot and the seconds that left the window are
+# subtracted, so the totals are never a scan. A ring lives 61 s past its newest second.
+RING_LUA = (
+    f"local HEAD, SLOT, WIDTH = {RING_HEAD}, {2 * RING_FIELD}, {RING_FIELD}\n"
+    + """
 local function num(raw, at) return tonumber(string.sub(raw, at + 1, at + WIDTH)) end
 local function digits(value) return string.format('%016d', value) end
 local function slot(sec) return HEAD + (sec % 60) * SLOT end
@@ -97,6 +103,7 @@ local function ring_write(state, add_reqs, add_toks)
   head_write(state)
 end
 """
+)
 
 
 # One call admits a batch of requests (those of one event-loop turn), reading and writing each
@@ -331,23 +338,6 @@ return released
 )
 
 
-RING_HEAD, RING_FIELD = 96, 16
-
-
-def window_totals(ring: bytes | None, *, now_s: int) -> tuple[int, int]:
-    """Requests and tokens a ring (RING_LUA) counts in the window ending at `now_s`."""
-    if not ring:
-        return 0, 0
-    newest, requests, tokens = (int(ring[i * RING_FIELD : (i + 1) * RING_FIELD]) for i in range(3))
-    if now_s - newest >= WINDOW_S:
-        return 0, 0
-    for second in range(newest + 1, now_s + 1):  # seconds that left the window since the ring last moved
-        at = RING_HEAD + (second % WINDOW_S) * 2 * RING_FIELD
-        requests -= int(ring[at : at + RING_FIELD])
-        tokens -= int(ring[at + RING_FIELD : at + 2 * RING_FIELD])
-    return requests, tokens
-
-
 @dataclass(frozen=True)
 class LuaScript:
     source: str
@@ -424,13 +414,12 @@ def model_refusal(key: dict[str, Any], model: str) -> ModelNotAllowed | None:
     return None
 
 
-@dataclass(frozen=True)
-class GatewayDefaults:
-    rpm: int | None
-    tpm: int | None
-
-
 def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults, now: dt.datetime) -> list[Layer]:
+    """The layers a request of `key` from `client_ip` must pass.
+
+    The gateway layer takes the instance's saved defaults from the snapshot, else `defaults` (the process's
+    environment).
+    """
     schema = key["schema"]
     ids = {"key": key["id"], "team": key["team_id"], "org": key["organization_id"]}
     layers = []
@@ -442,8 +431,8 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
         layers.append(
             Layer(
                 name=name,
-                rate_key=tenant_key(schema, "quota", "window", name, ids[name]),
-                budget_key=tenant_key(schema, "quota", "spent", name, ids[name], period),
+                rate_key=window_key(schema, name, ids[name]),
+                budget_key=spent_key(schema, name, ids[name], period),
                 rpm=rpm,
                 tpm=tpm,
                 budget=budget,
@@ -455,12 +444,16 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
     if tier_rpm is not None or tier_tpm is not None:
         # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
         scope = f"org{key['organization_id']}" if key.get("shared_instance") else "instance"
-        window = tenant_key(schema, "quota", "window", "plan", scope)
-        layers.append(Layer("plan", window, "", rpm=tier_rpm, tpm=tier_tpm))
-    if key.get("shared_instance") and (defaults.rpm is not None or defaults.tpm is not None):
-        for scope in (f"key{key['id']}", f"ip{client_ip}"):
-            rate_key = tenant_key(schema, "quota", "window", "gateway", scope)
-            layers.append(Layer("gateway", rate_key, "", rpm=defaults.rpm, tpm=defaults.tpm))
+        layers.append(Layer("plan", window_key(schema, "plan", scope), "", rpm=tier_rpm, tpm=tier_tpm))
+    if key.get("shared_instance"):
+        gateway = gateway_defaults_from_snapshot(key.get("gateway_defaults")) or defaults
+        scopes = [
+            (f"key{key['id']}", gateway.key_rpm, gateway.key_tpm),
+            (f"ip{client_ip}", gateway.ip_rpm, gateway.ip_tpm),
+        ]
+        for scope, rpm, tpm in scopes:
+            if rpm is not None or tpm is not None:
+                layers.append(Layer("gateway", window_key(schema, "gateway", scope), "", rpm=rpm, tpm=tpm))
     return layers
 
 
@@ -500,7 +493,10 @@ MAX_PLANS = 100_000
 
 
 class PlanCache:
-    """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds."""
+    """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds.
+
+    A change of the instance's gateway defaults republishes every key snapshot, so it rebuilds too.
+    """
 
     def __init__(self, defaults: GatewayDefaults) -> None:
         self.defaults = defaults

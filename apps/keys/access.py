@@ -9,19 +9,22 @@ from apps.orgs.roles import Action
 
 def access_key_by_id(*, org_access: OrgAccess, key_id: int, action: Action = Action.VIEW) -> VirtualKey:
     key = (
-        VirtualKey.objects.select_related("team", "channel", "user")
+        VirtualKey.objects.select_related("team__organization", "channel", "user")
         .filter(organization=org_access.organization, pk=key_id)
         .first()
     )
     if key is None:
         raise NotFound("Key not found.")
-    if action is Action.VIEW:
-        return key
-    team_access = access_team_by_slug(org_access=org_access, slug=key.team.slug, action=Action.VIEW)
-    owner_may = key.user_id == org_access.user.pk and team_access.can(Action.USE)
-    if not (owner_may or team_access.can(Action.MANAGE_MEMBERS)):
+    if action is not Action.VIEW and not key_change_allowed(org_access=org_access, key=key):
         raise PermissionDenied("Only the key's owner, a lead of its team or an org admin may change it.")
     return key
+
+
+def key_change_allowed(*, org_access: OrgAccess, key: VirtualKey) -> bool:
+    """The key's owner (developer or above in its team), a lead of its team, or an org admin."""
+    team_access = access_team_by_slug(org_access=org_access, slug=key.team.slug, action=Action.VIEW)
+    owner_may = key.user_id == org_access.user.pk and team_access.can(Action.USE)
+    return owner_may or team_access.can(Action.MANAGE_MEMBERS)
 
 
 def teams_where_user_may_mint(*, org_access: OrgAccess) -> list[Team]:

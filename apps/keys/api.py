@@ -6,7 +6,6 @@ Authenticated by the dashboard session or `Authorization: Bearer sk-hydite-admin
 
 import re
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -29,7 +28,6 @@ from apps.orgs.models import Membership, Team
 from apps.orgs.roles import Action
 from apps.quotas.api import QuotaLimitFields, quota_info
 
-MICROS = Decimal(1_000_000)
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -69,7 +67,7 @@ class LimitFields(QuotaLimitFields):
 
     def limits(self) -> dict[str, Any]:
         data = self.validated_data
-        limits: dict[str, Any] = self.quota_changes()
+        limits: dict[str, Any] = super().limits()
         if "key_alias" in data:
             limits["name"] = data["key_alias"]
         if "metadata" in data:

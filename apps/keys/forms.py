@@ -1,7 +1,13 @@
+import datetime as dt
+from typing import Any
+
 from django import forms
 
 from apps.channels.models import Channel
+from apps.keys.api import LimitFields
+from apps.keys.models import VirtualKey
 from apps.orgs.models import Team
+from apps.quotas.forms import QuotaLimitsForm
 
 
 class KeyCreateForm(forms.Form):
@@ -22,3 +28,21 @@ class KeyCreateForm(forms.Form):
 
 class KeyRenameForm(forms.Form):
     name = forms.CharField(max_length=100)
+
+
+class KeyLimitsForm(QuotaLimitsForm):
+    """A key's limits: its layer's, and when it expires (validated as POST /key/update's `expires`)."""
+
+    serializer_class = LimitFields
+
+    expires = forms.CharField(
+        label="Expires (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
+        help_text="Blank: never.",
+    )
+
+    def __init__(self, data: Any = None, *, holder: VirtualKey) -> None:
+        super().__init__(data, holder=holder)
+        expires_at = holder.expires_at
+        self.initial["expires"] = expires_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if expires_at else ""

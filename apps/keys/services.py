@@ -189,6 +189,8 @@ def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> Virt
         raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
+    if not limits:
+        return key
     before = {name: _jsonable(getattr(key, name)) for name in limits}
     for name, value in limits.items():
         setattr(key, name, value)

@@ -8,7 +8,8 @@ from django_tenants.utils import schema_context
 
 from apps.core.redis import global_key, redis_client
 from apps.keys.models import KeyStatus, VirtualKey
-from apps.quotas.limits import limits_snapshot
+from apps.quotas.limits import gateway_defaults_snapshot, limits_snapshot
+from apps.quotas.selectors import gateway_defaults_saved
 from apps.tenancy.models import Instance, InstanceKind, KeyRoute
 
 # An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
@@ -28,7 +29,7 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
         key = VirtualKey.objects.filter(key_hash=key_hash).select_related("team", "organization").first()
         if key is None:
             return None
-        return {
+        snapshot: dict[str, Any] = {
             "id": key.pk,
             "schema": route.schema_name,
             "organization_id": key.organization_id,
@@ -45,6 +46,11 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
             },
             "tier": instance.tier if instance is not None else "free",
         }
+        # Only saved defaults travel: without them each gateway process applies its environment's.
+        defaults = gateway_defaults_saved()
+        if defaults is not None:
+            snapshot["gateway_defaults"] = gateway_defaults_snapshot(defaults)
+        return snapshot
 
 
 def key_snapshot_publish(*, key_hash: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/keys/", views.key_list_view, name="key_list"),
     path("o/<slug:org_slug>/keys/+create/", views.key_create_view, name="key_create"),
     path("o/<slug:org_slug>/keys/<int:key_id>/", views.key_detail_view, name="key_detail"),
+    path("o/<slug:org_slug>/keys/<int:key_id>/limits/", views.key_limits_view, name="key_limits"),
     *[
         path(
             f"o/<slug:org_slug>/keys/<int:key_id>/{operation}/",

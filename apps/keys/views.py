@@ -8,15 +8,15 @@ from django.views.decorators.http import require_POST
 
 from apps.channels.models import Channel
 from apps.core.errors import HyditeError
-from apps.dashboard.edge import checked, org_page
+from apps.dashboard.edge import checked, form_saved, org_page
 from apps.keys import services
-from apps.keys.access import access_key_by_id, teams_where_user_may_mint
-from apps.keys.forms import KeyCreateForm, KeyRenameForm
-from apps.keys.models import KeyStatus
+from apps.keys.access import access_key_by_id, key_change_allowed, teams_where_user_may_mint
+from apps.keys.forms import KeyCreateForm, KeyLimitsForm, KeyRenameForm
+from apps.keys.models import KeyStatus, VirtualKey
 from apps.keys.selectors import key_activity, key_list_with_spend
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
-from apps.quotas.selectors import budget_usage_for_key
+from apps.quotas.selectors import quota_usage
 
 
 def _create_form(access: OrgAccess, data: object = None) -> KeyCreateForm:
@@ -50,19 +50,38 @@ def key_list_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     return _page(request, access)
 
 
-@org_page()
-def key_detail_view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:
-    key = checked(access_key_by_id, org_access=access, key_id=key_id)
+def _detail_page(
+    request: HttpRequest, access: OrgAccess, key: VirtualKey, *, limits_form: KeyLimitsForm | None = None
+) -> HttpResponse:
     team_budget = key.team.max_budget_micros
+    may_change = key.status != KeyStatus.REVOKED and key_change_allowed(org_access=access, key=key)
     context = {
         "key": key,
         "activity": key_activity(key=key),
-        "budgets": budget_usage_for_key(key=key),
+        "usage": quota_usage(holder=key),
         "capped_by_team": key.max_budget_micros is not None
         and team_budget is not None
         and key.max_budget_micros > team_budget,
+        "limits_form": limits_form or (KeyLimitsForm(holder=key) if may_change else None),
     }
-    return render(request, "keys/key_detail.html", context)
+    return render(request, "keys/key_detail.html", context, status=400 if limits_form else 200)
+
+
+@org_page()
+def key_detail_view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:
+    return _detail_page(request, access, checked(access_key_by_id, org_access=access, key_id=key_id))
+
+
+@require_POST
+@org_page()
+def key_limits_view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:
+    """The limits form of the key page; the same permission and validation as POST /key/update."""
+    key = checked(access_key_by_id, org_access=access, key_id=key_id, action=Action.USE)
+    form = KeyLimitsForm(request.POST, holder=key)
+    if form_saved(form, lambda: services.key_update_limits(key=key, actor=access.user, **form.changes())):
+        messages.success(request, "Limits saved.")
+        return redirect("keys:key_detail", org_slug=access.organization.slug, key_id=key.pk)
+    return _detail_page(request, access, key, limits_form=form)
 
 
 @require_POST

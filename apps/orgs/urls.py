@@ -12,6 +12,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/teams/<slug:team_slug>/invite/", views.team_invite_view, name="team_invite"),
     path("o/<slug:org_slug>/teams/<slug:team_slug>/rename/", views.team_rename_view, name="team_rename"),
     path("o/<slug:org_slug>/teams/<slug:team_slug>/delete/", views.team_delete_view, name="team_delete"),
+    path("o/<slug:org_slug>/teams/<slug:team_slug>/limits/", views.team_limits_view, name="team_limits"),
     path("o/<slug:org_slug>/members/<int:membership_id>/role/", views.membership_role_view, name="membership_role"),
     path(
         "o/<slug:org_slug>/members/<int:membership_id>/remove/", views.membership_remove_view, name="membership_remove"

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import HyditeError
-from apps.dashboard.edge import checked, form_error, org_page
+from apps.dashboard.edge import checked, form_error, form_saved, org_page
 from apps.orgs import services
 from apps.orgs.access import (
     OrgAccess,
@@ -32,6 +32,9 @@ from apps.orgs.selectors import (
     team_list,
     team_member_list,
 )
+from apps.quotas.forms import QuotaLimitsForm
+from apps.quotas.selectors import quota_usage
+from apps.quotas.services import quota_limits_update
 
 
 def _invitation_url_base(request: HttpRequest) -> str:
@@ -98,8 +101,12 @@ def org_invite_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 
 def _team_detail_page(request: HttpRequest, access: OrgAccess, team_slug: str, **forms_: forms.Form) -> HttpResponse:
     team_access = _team_access(access, team_slug, Action.VIEW)
+    team = team_access.team
+    may_set_limits = access.can(Action.MANAGE_ORG)  # as POST /team/update
     context = {
-        "team": team_access.team,
+        "team": team,
+        "usage": quota_usage(holder=team),
+        "limits_form": forms_.get("limits_form") or (QuotaLimitsForm(holder=team) if may_set_limits else None),
         "members": team_member_list(team=team_access.team),
         "invitations": invitation_list_pending(organization=access.organization, team=team_access.team),
         "invite_form": forms_.get("invite_form") or TeamInviteForm(),
@@ -158,6 +165,18 @@ def team_rename_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
             messages.success(request, "Team renamed.")
             return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
     return _team_detail_page(request, access, team_slug, rename_form=form)
+
+
+@require_POST
+@org_page(Action.MANAGE_ORG)
+def team_limits_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
+    """The team page's limits form: org admins only, as POST /team/update."""
+    team = _team_access(access, team_slug, Action.MANAGE_ORG).team
+    form = QuotaLimitsForm(request.POST, holder=team)
+    if form_saved(form, lambda: quota_limits_update(holder=team, actor=access.user, **form.changes())):
+        messages.success(request, "Team limits saved.")
+        return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    return _team_detail_page(request, access, team_slug, limits_form=form)
 
 
 @require_POST

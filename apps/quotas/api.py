@@ -1,6 +1,6 @@
 """Quota fields in the management API, with LiteLLM's names; POST /team/update and /organization/update."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -11,28 +11,19 @@ from rest_framework.views import APIView
 
 from apps.core.api import validated
 from apps.core.errors import NotFound, PermissionDenied
+from apps.core.money import micros_to_usd, usd_to_micros
 from apps.keys.api_access import api_org_access
 from apps.orgs.models import Team
 from apps.orgs.roles import Action
-from apps.quotas.limits import allowed_ips_clean
+from apps.quotas.limits import RPM_MAX, TPM_MAX, allowed_ips_clean
 from apps.quotas.models import BudgetDuration, QuotaFields
 from apps.quotas.services import quota_limits_update
-
-MICROS = Decimal(1_000_000)
-
-
-def usd_to_micros(amount: Decimal | None) -> int | None:
-    return None if amount is None else int((amount * MICROS).to_integral_value(rounding=ROUND_HALF_UP))
-
-
-def _usd(micros: int | None) -> str | None:
-    return None if micros is None else str(Decimal(micros) / MICROS)
 
 
 def quota_info(holder: QuotaFields) -> dict[str, Any]:
     return {
-        "max_budget": _usd(holder.max_budget_micros),
-        "soft_budget": _usd(holder.soft_budget_micros),
+        "max_budget": micros_to_usd(holder.max_budget_micros),
+        "soft_budget": micros_to_usd(holder.soft_budget_micros),
         "budget_duration": holder.budget_duration,
         "rpm_limit": holder.rpm_limit,
         "tpm_limit": holder.tpm_limit,
@@ -56,8 +47,8 @@ class QuotaLimitFields(serializers.Serializer):
     max_budget = _money()
     soft_budget = _money()
     budget_duration = serializers.ChoiceField(choices=BudgetDuration.values, required=False)
-    rpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10**9)
-    tpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10**12)
+    rpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=RPM_MAX)
+    tpm_limit = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=TPM_MAX)
     models = _names()
     blocked_models = _names()
     allowed_ips = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=200)
@@ -65,8 +56,8 @@ class QuotaLimitFields(serializers.Serializer):
     def validate_allowed_ips(self, value: list[str]) -> list[str]:
         return allowed_ips_clean(value)
 
-    def quota_changes(self) -> dict[str, Any]:
-        """The model fields to set, for the quota fields the request named."""
+    def limits(self) -> dict[str, Any]:
+        """The model fields to set, for the fields the request named."""
         data = self.validated_data
         renamed = {"models": "allowed_models", "rpm_limit": "rpm_limit", "tpm_limit": "tpm_limit"}
         renamed |= {"blocked_models": "blocked_models", "allowed_ips": "allowed_ips"}
@@ -92,7 +83,7 @@ class TeamUpdateApi(APIView):
             raise NotFound("Team not found.")
         if not access.can(Action.MANAGE_ORG):
             raise PermissionDenied("Only an org admin may change a team's limits.")
-        quota_limits_update(holder=team, actor=access.user, **payload.quota_changes())
+        quota_limits_update(holder=team, actor=access.user, **payload.limits())
         return Response({"team_id": team.pk, "team_alias": team.name, **quota_info(team)})
 
 
@@ -107,5 +98,5 @@ class OrganizationUpdateApi(APIView):
         if not access.can(Action.MANAGE_ORG):
             raise PermissionDenied("Only an org admin may change the organisation's limits.")
         organization = access.organization
-        quota_limits_update(holder=organization, actor=access.user, **payload.quota_changes())
+        quota_limits_update(holder=organization, actor=access.user, **payload.limits())
         return Response({"organization": organization.slug, **quota_info(organization)})

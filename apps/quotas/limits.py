@@ -2,10 +2,16 @@
 
 import datetime as dt
 import ipaddress
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from django.conf import settings
+
 from apps.core.errors import HyditeError
+from apps.core.redis import tenant_key
 from apps.quotas.models import QuotaFields
+
+RPM_MAX, TPM_MAX = 10**9, 10**12  # the largest limits one may set
 
 # Requests and tokens per minute of each instance tier (None: no cap at this layer).
 TIER_CAPS: dict[str, tuple[int | None, int | None]] = {
@@ -64,3 +70,47 @@ def allowed_ips_clean(values: list[str], *, param: str = "allowed_ips") -> list[
         except ValueError:
             raise InvalidLimit(f"{value!r} is not an IP address or CIDR block.", param=f"{param}[{index}]") from None
     return cleaned
+
+
+def window_key(schema: str, layer: str, scope_id: int | str) -> str:
+    """The Redis key of a layer's sliding RPM/TPM window (apps/quotas/windows.py reads it).
+
+    `layer` is key, team or org with the holder's id; plan and gateway name their scope
+    (`org12`, `instance`, `key7`, `ip203.0.113.9`).
+    """
+    return tenant_key(schema, "quota", "window", layer, scope_id)
+
+
+def spent_key(schema: str, layer: str, scope_id: int, period: str) -> str:
+    """The Redis key of a layer's budget counter (micro-USD spent and reserved) in one budget period."""
+    return tenant_key(schema, "quota", "spent", layer, scope_id, period)
+
+
+@dataclass(frozen=True)
+class GatewayDefaults:
+    """The Shared Edge's gateway layer: limits on every key and on every client IP (None: off)."""
+
+    key_rpm: int | None = None
+    key_tpm: int | None = None
+    ip_rpm: int | None = None
+    ip_tpm: int | None = None
+
+
+GATEWAY_DEFAULT_FIELDS = tuple(field.name for field in fields(GatewayDefaults))
+
+
+def gateway_defaults_env() -> GatewayDefaults:
+    """GATEWAY_DEFAULT_RPM / _TPM, for keys and client IPs alike: what applies until the dashboard saves values."""
+    rpm, tpm = settings.GATEWAY_DEFAULT_RPM or None, settings.GATEWAY_DEFAULT_TPM or None
+    return GatewayDefaults(key_rpm=rpm, key_tpm=tpm, ip_rpm=rpm, ip_tpm=tpm)
+
+
+def gateway_defaults_snapshot(defaults: GatewayDefaults) -> dict[str, int | None]:
+    return asdict(defaults)
+
+
+def gateway_defaults_from_snapshot(raw: dict[str, Any] | None) -> GatewayDefaults | None:
+    """The defaults a key snapshot carries, or None (the snapshot has none: the process's own apply)."""
+    if raw is None:
+        return None
+    return GatewayDefaults(**{name: raw.get(name) or None for name in GATEWAY_DEFAULT_FIELDS})

@@ -34,3 +34,25 @@ class QuotaFields(models.Model):
 
 
 QUOTA_FIELD_NAMES = frozenset(field.name for field in QuotaFields._meta.local_fields)
+
+
+class GatewayDefaultsSetting(models.Model):
+    """The Shared Edge gateway layer's limits as the operators saved them: one row per instance.
+
+    Without a row the environment's GATEWAY_DEFAULT_RPM / _TPM apply; a null field is "off".
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    key_rpm = models.PositiveIntegerField(null=True, blank=True)
+    key_tpm = models.PositiveBigIntegerField(null=True, blank=True)
+    ip_rpm = models.PositiveIntegerField(null=True, blank=True)
+    ip_tpm = models.PositiveBigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="gateway_defaults_singleton")]
+
+    def __str__(self) -> str:
+        return "Gateway defaults"

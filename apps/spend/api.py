@@ -1,4 +1,3 @@
-from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -9,11 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import validated
+from apps.core.money import micros_to_usd
 from apps.keys.api_access import api_org_access
 from apps.spend.models import SpendLog
 from apps.spend.selectors import SpendFilters, spend_log_list
 
-MICROS_PER_USD = Decimal(1_000_000)
 MIN_DAY, MAX_DAY = "2000-01-01", "9000-12-31"
 
 
@@ -36,7 +35,7 @@ def spend_log_row(log: SpendLog) -> dict[str, Any]:
             "estimated": log.usage_estimated,
         },
         "cost_micros": log.cost_micros,
-        "cost_usd": str(Decimal(log.cost_micros) / MICROS_PER_USD),
+        "cost_usd": micros_to_usd(log.cost_micros),
         "priced": log.priced,
         "price_version": log.price_version,
         "latency_ms": {"gateway": log.latency_gateway_ms, "provider": log.latency_provider_ms},

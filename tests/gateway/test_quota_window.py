@@ -9,8 +9,9 @@ from django.conf import settings
 
 from apps.core.redis import tenant_key
 from apps.gateway.errors import QuotaExceeded
-from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, quota_plan, window_totals
+from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, quota_plan
 from apps.gateway.redis_wire import RedisWire
+from apps.quotas.windows import window_totals
 
 T0 = 1_900_000_000_000  # ms; a minute boundary falls at T0 + 20 s (1_900_000_020_000 = 31,666,667 min)
 

@@ -12,21 +12,25 @@ import orjson
 import pytest
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.quota import window_totals
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import Team
-from apps.orgs.services import organization_create, team_create
+from apps.orgs.roles import Role
+from apps.orgs.services import member_add, organization_create, team_create
 from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
 from apps.providers.services import provider_credential_create
-from apps.quotas.services import quota_limits_update
+from apps.quotas.limits import window_key
+from apps.quotas.services import gateway_defaults_reset, quota_limits_update
+from apps.quotas.windows import window_totals
 from apps.tenancy.models import Instance
-from tests.conftest import UPSTREAM_API_KEY, live_server_env
-from tests.live import uvicorn_server
+from tests.conftest import PASSWORD, UPSTREAM_API_KEY, client_for, live_server_env
+from tests.html_forms import form_fields
+from tests.live import live_password_hash, logged_in_client, uvicorn_server
 
 pytestmark = pytest.mark.django_db
 
@@ -270,3 +274,73 @@ def test_the_plan_tier_caps_an_organisation(committed, mock_provider_url, live_s
     refused = [r for r in responses if r.status_code == 429]
     assert len(refused) == 10 and {r.headers["x-ratelimit-layer"] for r in refused} == {"plan"}
     assert refused[0].headers["x-ratelimit-limit-requests"] == "600"
+
+
+def test_the_key_page_counts_the_requests_in_the_gateway_s_window(committed, world, live_server_url, edge):
+    record, key = _limited_key(committed, world, rpm_limit=100, tpm_limit=100_000)
+    sent = 3
+    assert [_post(live_server_url, key, max_tokens=5).status_code for _ in range(sent)] == [200] * sent
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    page = client_for(owner).get(f"/o/{world.organization.slug}/keys/{record.pk}/").content.decode()
+    assert f'Key requests in the last minute: <span class="rate-used">{sent}</span> of 100' in page
+    assert "Key tokens in the last minute:" in page and "of 100000" in page
+
+
+def _operator_of(committed, organization) -> str:  # type: ignore[no-untyped-def]
+    """A staff user (an operator of the Shared Edge), member of `organization`; returns the email."""
+
+    def make() -> str:
+        operator = user_create(email=f"ops-{uuid.uuid4().hex[:8]}@example.test", password=None)
+        User.objects.filter(pk=operator.pk).update(is_staff=True, password=live_password_hash(PASSWORD))
+        admin = organization.memberships.filter(team__isnull=True).first().user
+        member_add(organization=organization, team=None, user=operator, role=Role.VIEWER, actor=admin)
+        return operator.email
+
+    return committed(make)
+
+
+def _until(condition, timeout_s: float) -> float:  # type: ignore[no-untyped-def]
+    """Seconds until `condition()` held (polled), or raises after `timeout_s`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"not within {timeout_s} s")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_gateway_defaults_saved_in_settings_apply_without_a_restart(committed, world, tmp_path):
+    # A server of its own: a per-IP limit would reach every test on 127.0.0.1. Its environment turns the
+    # gateway layer off, so whatever limits it from here on came from the dashboard.
+    env = live_server_env(GATEWAY_TRUSTED_PROXIES="")
+    record, key = _limited_key(committed, world)
+    windows = [window_key("edge", "gateway", scope) for scope in (f"key{record.pk}", "ip127.0.0.1")]
+    redis_client().delete(*windows)
+    settings_url = f"/o/{world.organization.slug}/settings/quotas/"
+    email = _operator_of(committed, world.organization)
+    try:
+        with uvicorn_server(env, tmp_path / "defaults.log") as url, logged_in_client(url, email, PASSWORD) as ops:
+            assert [_post(url, key).status_code for _ in range(3)] == [200] * 3  # no gateway layer yet
+            fields = form_fields(ops.get(settings_url).text, "gateway-defaults-form")
+            saved = ops.post(f"{settings_url}gateway/", data={**fields, "key_rpm": "2", "key_tpm": "", "ip_rpm": ""})
+            assert saved.status_code == 302
+
+            refusals: list[httpx.Response] = []
+
+            def refused() -> bool:
+                response = _post(url, key)
+                if response.status_code == 429:
+                    refusals.append(response)
+                return bool(refusals)
+
+            assert _until(refused, timeout_s=2.5) < 2
+            assert refusals[0].headers["x-ratelimit-layer"] == "gateway"
+            assert refusals[0].headers["x-ratelimit-limit-requests"] == "2"
+            assert refusals[0].json()["error"]["code"] == "rpm_limit"
+
+            fields = form_fields(ops.get(settings_url).text, "gateway-defaults-reset")
+            assert ops.post(f"{settings_url}gateway/reset/", data=fields).status_code == 302
+            assert _until(lambda: _post(url, key).status_code == 200, timeout_s=2.5) < 2  # the environment's: off
+    finally:
+        committed(gateway_defaults_reset, actor=None)
+        redis_client().delete(*windows)
