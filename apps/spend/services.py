@@ -9,12 +9,15 @@ without creating duplicates.
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
 import redis
-from django.db import transaction
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import BooleanField, CharField, DateTimeField, Field, IntegerField, JSONField
 from django_tenants.utils import schema_context
 
 from apps.notifications.services.alerts import TouchedHolders, budget_alerts_check
@@ -23,9 +26,6 @@ from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_GROUP, SPEND_STREAM, spe
 from apps.tenancy.models import Instance
 
 logger = logging.getLogger("hydite.spend")
-
-WRITE_BATCH = 1000  # rows per INSERT statement
-SPEND_FIELDS = [field.name for field in SpendLog._meta.get_fields() if field.name not in {"id", "created_at"}]
 
 
 def spend_stream_group_ensure(*, client: redis.Redis) -> None:
@@ -36,36 +36,159 @@ def spend_stream_group_ensure(*, client: redis.Redis) -> None:
             raise
 
 
-def _spend_log(event: dict[str, Any]) -> SpendLog:
-    values = {name: event[name] for name in SPEND_FIELDS if name in event}
-    created_at = datetime.fromtimestamp(event["created_at_ms"] / 1000, tz=UTC)
-    return SpendLog(created_at=created_at, **values)
+LEDGER_COLUMNS = [field for field in SpendLog._meta.concrete_fields if not field.primary_key]
+_AT = {field.name: index for index, field in enumerate(LEDGER_COLUMNS)}
+LedgerRow = tuple[Any, ...]  # values in LEDGER_COLUMNS order, ready for COPY
 
 
-def spend_events_write(*, events: list[dict[str, Any]]) -> int:
-    """Insert events (any instances, any order); an event already in the ledger is skipped."""
-    return _spend_logs_write([(event["schema"], _spend_log(event)) for event in events])
+MAX_EPOCH_MS = 253_402_300_800_000  # 10000-01-01, past what a datetime holds
 
 
-def _spend_logs_write(rows_with_schema: list[tuple[str, SpendLog]]) -> int:
-    by_schema: dict[str, list[SpendLog]] = defaultdict(list)
-    for schema, row in rows_with_schema:
-        by_schema[schema].append(row)
-    written = 0
-    for schema, rows in by_schema.items():
-        with schema_context(schema), transaction.atomic():
-            written += len(SpendLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=WRITE_BATCH))
-        _budget_alerts_after_commit(schema, rows)
-    return written
+class UnfitEvent(ValueError):
+    pass
 
 
-def _budget_alerts_after_commit(schema: str, rows: list[SpendLog]) -> None:
+@dataclass(frozen=True)
+class _Column:
+    """What a ledger column takes, worked out once from the model field."""
+
+    name: str
+    kind: str  # int, bool, text, json, when
+    null: bool
+    default: Any
+    low: int = 0
+    high: int = 0
+    max_length: int = 0
+
+    @classmethod
+    def of(cls, field: Field) -> "_Column":
+        default = field.get_default()
+        if isinstance(field, DateTimeField):
+            return cls(field.name, "when", field.null, default)
+        if isinstance(field, JSONField):
+            return cls(field.name, "json", field.null, default)
+        if isinstance(field, BooleanField):
+            return cls(field.name, "bool", field.null, default)
+        if isinstance(field, IntegerField):
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+            return cls(field.name, "int", field.null, default, low=low, high=high)
+        if isinstance(field, CharField):
+            return cls(field.name, "text", field.null, default, max_length=field.max_length or 0)
+        raise TypeError(f"the ledger has no rule for {type(field).__name__} {field.name}")
+
+    def value(self, event: dict[str, Any]) -> Any:
+        """The event's value as the column takes it, or UnfitEvent: a bad event must not fail its batch."""
+        if self.kind == "when":
+            at_ms = event.get("created_at_ms")
+            if at_ms.__class__ is not int or not 0 <= at_ms < MAX_EPOCH_MS:
+                raise UnfitEvent("created_at_ms must be milliseconds since the epoch")
+            return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+        value = event.get(self.name, self.default)
+        if value is None:
+            if self.null:
+                return None
+            raise UnfitEvent(f"{self.name} must not be null")
+        kind = self.kind
+        if kind == "int":
+            if value.__class__ is not int or not self.low <= value <= self.high:
+                raise UnfitEvent(f"{self.name} must be an integer from {self.low} to {self.high}")
+        elif kind == "text":
+            if value.__class__ is not str or len(value) > self.max_length:
+                raise UnfitEvent(f"{self.name} must be text of at most {self.max_length} characters")
+        elif kind == "bool":
+            if value.__class__ is not bool:
+                raise UnfitEvent(f"{self.name} must be a boolean")
+        else:
+            return orjson.dumps(value).decode()
+        return value
+
+
+@cache
+def _ledger_columns() -> list[_Column]:
+    return [_Column.of(field) for field in LEDGER_COLUMNS]
+
+
+def _ledger_row(event: dict[str, Any]) -> LedgerRow:
+    """The ledger row of a spend event; UnfitEvent says which field does not fit."""
+    return tuple([column.value(event) for column in _ledger_columns()])
+
+
+@dataclass(frozen=True)
+class Decoded:
+    schema: str
+    row: LedgerRow
+    entry_id: bytes
+    payload: bytes
+
+
+def _spend_logs_write(decoded: list[Decoded]) -> list[tuple[bytes, bytes]]:
+    """Write the rows, one transaction per instance; returns the (entry id, payload) the database refused.
+
+    A batch the database refuses (a constraint no check here foresaw) is written again row by row,
+    so that one bad event goes to the dead letters instead of holding up every event behind it.
+    """
+    by_schema: dict[str, list[Decoded]] = defaultdict(list)
+    for item in decoded:
+        by_schema[item.schema].append(item)
+    refused = []
+    for schema, items in by_schema.items():
+        with schema_context(schema):
+            try:
+                with transaction.atomic():
+                    _ledger_insert([item.row for item in items])
+            except (DataError, IntegrityError) as exc:
+                logger.warning("a spend batch in %s was refused (%s); writing it row by row", schema, exc)
+                refused += _ledger_insert_one_by_one(items)
+        _budget_alerts_after_commit(schema, [item.row for item in items])
+    return refused
+
+
+def _ledger_insert_one_by_one(items: list[Decoded]) -> list[tuple[bytes, bytes]]:
+    refused = []
+    for item in items:
+        try:
+            with transaction.atomic():
+                _ledger_insert([item.row])
+        except (DataError, IntegrityError) as exc:
+            logger.error("spend event in entry %s moved to dead letters: %s", item.entry_id, exc)
+            refused.append((item.entry_id, item.payload))
+    return refused
+
+
+@cache
+def _ledger_sql() -> tuple[str, str, str]:
+    """The staging table, the COPY into it and the INSERT from it (names from the model's metadata only)."""
+    table = connection.ops.quote_name(SpendLog._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in LEDGER_COLUMNS)
+    stage = f"CREATE TEMP TABLE IF NOT EXISTS spend_incoming ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: E501, S608
+    copy = f"COPY spend_incoming ({columns}) FROM STDIN"
+    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM spend_incoming ON CONFLICT (request_id) DO NOTHING"  # noqa: S608
+    return stage, copy, insert
+
+
+def _ledger_insert(rows: list[LedgerRow]) -> int:
+    """COPY the rows into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING.
+
+    The ledger skips request ids it already holds, as bulk_create(ignore_conflicts) would, without
+    Django compiling every value of every row into SQL (most of the consumer's time before).
+    Returns the rows actually added.
+    """
+    stage, copy_sql, insert = _ledger_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(stage)
+        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:  # psycopg's errors as Django's
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(insert)
+        return int(cursor.rowcount)
+
+
+def _budget_alerts_after_commit(schema: str, rows: list[LedgerRow]) -> None:
     """Alerts for the budgets this committed batch crossed; entries are acknowledged only after this ran."""
     touched = TouchedHolders()
+    key, team, organization, cost = _AT["key_id"], _AT["team_id"], _AT["organization_id"], _AT["cost_micros"]
     for row in rows:
-        touched.add(
-            key_id=row.key_id, team_id=row.team_id, organization_id=row.organization_id, cost_micros=row.cost_micros
-        )
+        touched.add(key_id=row[key], team_id=row[team], organization_id=row[organization], cost_micros=row[cost])
     try:
         budget_alerts_check(schema=schema, touched=touched)
     except Exception:  # the ledger is committed: a failed alert check must not stop the consumer
@@ -93,21 +216,23 @@ _known_schemas = _KnownSchemas()
 
 def _decode(
     entries: list[tuple[bytes, dict[bytes, bytes]]],
-) -> tuple[list[tuple[str, SpendLog]], list[tuple[bytes, bytes]]]:
+) -> tuple[list[Decoded], list[tuple[bytes, bytes]]]:
     """The ledger rows of the entries' events, with their schema, and the events that cannot be rows."""
     rows, dead = [], []
     for entry_id, fields in entries:
         for payload in spend_stream_events(fields):
             try:
                 event = orjson.loads(payload)
-                row = _spend_log(event)
+                if not isinstance(event, dict):
+                    raise UnfitEvent("an event is a JSON object")
+                row = _ledger_row(event)
                 if event["schema"] not in _known_schemas:
                     raise ValueError(f"unknown instance {event['schema']!r}")
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 logger.error("spend event in entry %s moved to dead letters: %s", entry_id, exc)
                 dead.append((entry_id, payload))
                 continue
-            rows.append((event["schema"], row))
+            rows.append(Decoded(event["schema"], row, entry_id, payload))
     return rows, dead
 
 
@@ -139,7 +264,7 @@ def spend_consume_once(
     if not entries:
         return 0
     rows, dead = _decode(entries)
-    _spend_logs_write(rows)
+    dead += _spend_logs_write(rows)
     pipe = client.pipeline(transaction=False)
     for _, payload in dead:
         pipe.xadd(SPEND_DEAD_LETTERS, {"e": payload})

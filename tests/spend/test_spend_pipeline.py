@@ -195,18 +195,30 @@ def test_consumer_writes_the_good_events_of_an_entry_and_dead_letters_the_rest(c
     good = {"request_id": f"{marker}-ok", "created_at_ms": int(time.time() * 1000), "schema": "edge"}
     good |= {"organization_id": world.organization.pk, "model_alias": marker, "status_code": 200}
     unknown_instance = {**good, "request_id": f"{marker}-elsewhere", "schema": "no_such_instance"}
+    # each would fail the whole INSERT of its batch if it reached the database
+    unfit = [
+        {**good, "request_id": f"{marker}-negative", "prompt_tokens": -1},
+        {**good, "request_id": f"{marker}-long", "model_alias": "m" * 201},
+        {**good, "request_id": f"{marker}-text", "status_code": "200"},
+        {**good, "request_id": f"{marker}-flag", "stream": "yes"},
+        {key: value for key, value in good.items() if key != "organization_id"} | {"request_id": f"{marker}-no-org"},
+        {**good, "request_id": f"{marker}-when", "created_at_ms": -5},
+    ]
+    refused_by_the_database = {**good, "request_id": f"{marker}-nul", "error_code": "a\u0000b"}  # no check foresees
+    bad = [b"{not json", b"[1, 2]", orjson.dumps(unknown_instance), *(orjson.dumps(event) for event in unfit)]
+    bad.append(orjson.dumps(refused_by_the_database))
     client = redis_client()
     spend_stream_group_ensure(client=client)
-    entry_id = client.xadd(
-        SPEND_STREAM, dict([spend_stream_entry([orjson.dumps(good), b"{not json", orjson.dumps(unknown_instance)])])
-    )
+    entry_id = client.xadd(SPEND_STREAM, dict([spend_stream_entry([orjson.dumps(good), *bad])]))
 
     rows = _drain_until(committed, {good["request_id"]})
 
     assert set(rows) == {good["request_id"]}
     dead = {fields[b"e"] for _, fields in client.xrevrange(SPEND_DEAD_LETTERS, count=100)}
-    assert {b"{not json", orjson.dumps(unknown_instance)} <= dead
-    assert not committed(lambda: SpendLog.objects.filter(request_id=unknown_instance["request_id"]).exists())
+    assert set(bad) <= dead
+    assert not committed(
+        lambda: SpendLog.objects.filter(request_id__startswith=marker).exclude(request_id=good["request_id"]).exists()
+    )
     still_pending = client.xpending_range(SPEND_STREAM, "spend-writers", min=entry_id, max=entry_id, count=1)
     assert still_pending == [], "the entry is acknowledged once its good events are committed"
     assert client.xrange(SPEND_STREAM, min=entry_id, max=entry_id) == [], "and deleted: the stream does not grow"
