@@ -1,14 +1,17 @@
 """Load benchmark of the /v1 gateway against the built-in mock provider.
 
-    .venv/bin/python benchmarks/gateway_bench.py [--duration 10] [--compare litellm]
+    .venv/bin/python benchmarks/gateway_bench.py [--duration 5] [--rounds 3] [--compare litellm]
 
 Starts (embedded, unless DATABASE_URL/REDIS_URL say otherwise) PostgreSQL and
 Redis, the mock provider, the spend consumer and the gateway with production
 settings (key auth, channel resolution and spend events on). The gateway is
 pinned to core 0; wrk, the mock, the consumer, PostgreSQL and Redis to core 1
-(where taskset exists). Measured in one run, for each target: requests/s at concurrency 32
-and 64 (non-streaming, and streaming with 20 chunks), p50/p99, added latency
-at concurrency 1, added time to first byte of streams, RSS after load, errors.
+(where taskset exists). Every target runs from the start; the measurements go
+round by round over all of them, so a machine whose speed drifts affects all
+alike, and the table shows each figure's median over the rounds: requests/s at
+concurrency 32 and 64 (non-streaming, and streaming with 20 chunks), p50/p99,
+added latency at concurrency 1, added time to first byte of streams, RSS after
+load, errors (summed).
 The gateway runs with no limits ("gateway 1w"), then with every quota layer
 counting ("quotas": key, team and organisation RPM/TPM/budget, and the gateway
 layer per key and per IP, all too high to refuse), and prints the cost.
@@ -40,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from hydite.devstack import PidFile, _stop, service_env  # noqa: E402
 
 PYTHON = sys.executable
-MOCK_PORT, GATEWAY_PORT, LITELLM_PORT = 9411, 9412, 9413
+MOCK_PORT, LITELLM_PORT = 9411, 9413
 STREAM_CHUNKS = 20
 LITELLM = "litellm[proxy]==1.108.7"  # the release measured in README
 PROMPT = [{"role": "user", "content": "hello from the benchmark"}]
@@ -69,6 +72,67 @@ class Result:
     p99_ms: float = 0.0
     errors: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    model: str
+    key: str | None
+    quotas: bool | None = None  # ours: with every quota layer on, or none (their limits are set before each run)
+    pid: int | None = None
+
+
+# name, port, workers, cores, every quota layer on
+GATEWAYS = [
+    ("gateway 1w", 9412, 1, "0", False),
+    ("gateway 1w quotas", 9414, 1, "0", True),
+    ("gateway 2w quotas", 9415, 2, "0,1", True),
+]
+SNAPSHOT_SETTLE_S = 1.5  # changed limits reach every gateway process within a second
+
+
+def gateway_command(*, port: int, workers: int, cores: str) -> list[str]:
+    return [
+        *taskset(cores),
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "hydite.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-proxy-headers",
+        "--log-level",
+        "warning",
+    ]
+
+
+def medians(results: list[Result]) -> list[Result]:
+    """One result per target and scenario: the median of the rounds (errors: their sum)."""
+    grouped: dict[tuple[str, str], list[Result]] = {}
+    for result in results:
+        grouped.setdefault((result.target, result.scenario), []).append(result)
+    return [
+        Result(
+            target=target,
+            scenario=scenario,
+            rps=statistics.median(r.rps for r in runs),
+            p50_ms=statistics.median(r.p50_ms for r in runs),
+            p99_ms=statistics.median(r.p99_ms for r in runs),
+            errors=sum(r.errors for r in runs),
+        )
+        for (target, scenario), runs in grouped.items()
+    ]
 
 
 def _ms(value: str) -> float:
@@ -229,7 +293,10 @@ def litellm_target(env: dict[str, str], stack: ExitStack, pids: PidFile) -> tupl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds over every target, interleaved; medians reported (default 3)"
+    )
     parser.add_argument("--compare", choices=["litellm"], default=None)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -281,49 +348,41 @@ def main() -> int:
         start([*taskset("1"), PYTHON, "manage.py", "spend_consumer"], env, pids, "spend-consumer", stack)
         wait_http(f"http://127.0.0.1:{MOCK_PORT}/health")
         direct = f"http://127.0.0.1:{MOCK_PORT}/v1/chat/completions"
-        print(f"Gateway benchmark, {args.duration}s per run, {time.strftime('%Y-%m-%d')}", flush=True)
-        results = measure("direct (mock)", direct, model="mock-gpt-4o-mini", key=None, duration=args.duration)
-        ttfb = {"direct (mock)": ttfb_ms(direct, model="mock-gpt-4o-mini", key=None)}
-        rss: dict[str, float] = {}
-        gateway_url = f"http://127.0.0.1:{GATEWAY_PORT}/v1/chat/completions"
-        runs = [(1, "0", False), (1, "0", True), (2, "0,1", True)]
-        for workers, cores, quotas in runs:
-            name = f"gateway {workers}w" + (" quotas" if quotas else "")
-            limits_set(env, key, on=quotas)
-            command = [
-                *taskset(cores),
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "hydite.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(GATEWAY_PORT),
-                "--workers",
-                str(workers),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--no-proxy-headers",
-                "--log-level",
-                "warning",
-            ]
-            with ExitStack() as gateway_stack:
-                process = start(command, {**env, **gateway_defaults(on=quotas)}, pids, name, gateway_stack)
-                wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/healthz")
-                results += measure(name, gateway_url, model="gpt-4o-mini", key=key, duration=args.duration)
-                ttfb[name] = ttfb_ms(gateway_url, model="gpt-4o-mini", key=key)
-                rss[name] = rss_mib([process.pid])
+        targets = [Target("direct (mock)", direct, "mock-gpt-4o-mini", None)]
+        for name, port, workers, cores, quotas in GATEWAYS:
+            process = start(
+                gateway_command(port=port, workers=workers, cores=cores),
+                {**env, **gateway_defaults(on=quotas)},
+                pids,
+                name,
+                stack,
+            )
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            targets.append(Target(name, url, "gpt-4o-mini", key, quotas=quotas, pid=process.pid))
+            wait_http(f"http://127.0.0.1:{port}/healthz")
         if args.compare == "litellm":
-            with ExitStack() as litellm_stack:
-                url, litellm_key, process = litellm_target(env, litellm_stack, pids)
-                results += measure("litellm", url, model="gpt-4o-mini", key=litellm_key, duration=args.duration)
-                ttfb["litellm"] = ttfb_ms(url, model="gpt-4o-mini", key=litellm_key)
-                rss["litellm"] = rss_mib([process.pid])
-        report(results, ttfb, rss)
+            url, litellm_key, process = litellm_target(env, stack, pids)
+            targets.append(Target("litellm", url, "gpt-4o-mini", litellm_key, pid=process.pid))
+        print(
+            f"Gateway benchmark, {args.duration}s per run, {args.rounds} rounds, {time.strftime('%Y-%m-%d')}",
+            flush=True,
+        )
+        results: list[Result] = []
+        ttfb: dict[str, list[float]] = {target.name: [] for target in targets}
+        rss: dict[str, float] = {}
+        limits_on: bool | None = None
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number}", flush=True)
+            for target in targets:
+                if target.quotas is not None and target.quotas != limits_on:
+                    limits_set(env, key, on=target.quotas)
+                    limits_on = target.quotas
+                    time.sleep(SNAPSHOT_SETTLE_S)
+                results += measure(target.name, target.url, model=target.model, key=target.key, duration=args.duration)
+                ttfb[target.name].append(ttfb_ms(target.url, model=target.model, key=target.key))
+                if target.pid is not None:
+                    rss[target.name] = max(rss.get(target.name, 0.0), rss_mib([target.pid]))
+        report(medians(results), {name: statistics.median(samples) for name, samples in ttfb.items()}, rss)
     return 0
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import fnmatch
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 from collections import deque
@@ -35,6 +36,8 @@ from apps.quotas.limits import (
     window_key,
 )
 from apps.quotas.windows import RING_FIELD, RING_HEAD, WINDOW_S
+
+logger = logging.getLogger("hydite.gateway.quota")
 
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
 
@@ -115,7 +118,8 @@ end
 #       plan number, request_id, requests (1, or 0 for a stream's extension), tokens, micros.
 # Reservations of second s are the hash <prefix><s>: request id -> "ring-second tokens micros
 # plan-record-key"; the plan record ("rate keys|budget keys") lives an hour past its last write.
-# Returns per request {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms, second}
+# Returns per request {1, req_limit, req_remaining, req_reset_ms, tok_limit, tok_remaining, tok_reset_ms, second,
+#         then per layer the requests, tokens and micro-USD it has used with this request (-1: not counted)}
 #      or {0, layer_index, dimension, limit, reset_ms} or {-1, layer_index} (budget counter needs loading).
 ADMIT_LUA = (
     RING_LUA
@@ -178,6 +182,7 @@ for n = 1, tonumber(ARGV[at]) do
     results[n] = refusal
   else
     local best, second, holds = {-1, -1, 60000, -1, -1, 60000}, now_s, false
+    local used = {}
     for i, limits in ipairs(plan.layers) do
       local rpm, tpm, budget = limits[1], limits[2], limits[3]
       if rpm >= 0 or tpm >= 0 then
@@ -191,17 +196,25 @@ for n = 1, tonumber(ARGV[at]) do
         state.reqs, state.toks = state.reqs + reqs, state.toks + tokens
         state.add_reqs, state.add_toks = state.add_reqs + reqs, state.add_toks + tokens
         second, holds = state.sec, true
+        used[#used + 1], used[#used + 2] = state.reqs, state.toks
+      else
+        used[#used + 1], used[#used + 2] = -1, -1
       end
       if budget >= 0 then
         local state = budgets[KEYS[plan.first + 2 * i - 1]]
         state.add, holds = state.add + micros, true
+        used[#used + 1] = state.spent + state.add
+      else
+        used[#used + 1] = -1
       end
     end
     if holds then
       records[#records + 1] = request_id
       records[#records + 1] = second .. ' ' .. tokens .. ' ' .. micros .. ' ' .. plan.ref
     end
-    results[n] = {1, best[1], best[2], best[3], best[4], best[5], best[6], now_s}
+    local reply = {1, best[1], best[2], best[3], best[4], best[5], best[6], now_s}
+    for j = 1, #used do reply[8 + j] = used[j] end
+    results[n] = reply
   end
 end
 for _, state in pairs(rates) do
@@ -614,7 +627,92 @@ class _Pending:
     requests: int
     tokens: int
     micros: int
-    future: "asyncio.Future[Any]"
+    future: "asyncio.Future[Any] | None"  # None: admitted ahead of Redis (Headroom), nobody waits for the reply
+
+
+HEADROOM_TTL_S = 0.5  # what a reply said about a layer is trusted this long
+HEADROOM_SHARE = 10  # a request skips the wait only if a tenth of each limit stays free ...
+HEADROOM_REQUESTS = 50  # ... and room for this many more requests like it
+HEADROOM_PROCESSES = 4  # and what one process has admitted but Redis not yet confirmed stays a quarter of that
+
+
+class Headroom:
+    """What this process knows each layer has used, and what it has admitted since that Redis has not confirmed.
+
+    Far from every limit, waiting for Redis decides nothing: a request that would leave each of its
+    layers a tenth of its limit and room for fifty more like it is admitted at once, and its
+    reservation goes to Redis in the same batch as the others (counted, settled, swept alike). Near a
+    limit, or with nothing recent known, a request waits for the script's answer, which stays exact.
+    Another process's traffic is seen at the next reply (within a batch); the margin covers it: what
+    each process admits unconfirmed is at most a quarter of the margin, so up to four processes
+    grabbing at once cannot pass the limit. Should Redis refuse one admitted ahead, it is counted
+    (`Admitter.refused_ahead`) and logged.
+    """
+
+    def __init__(self) -> None:
+        # layer key -> [when known, used requests, tokens, micros, then the same not yet confirmed]
+        self.known: dict[str, list[float]] = {}
+
+    def fits(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int) -> bool:
+        now = time.monotonic()
+        for layer in plan.layers:
+            if _rated(layer):
+                state = self.known.get(layer.rate_key)
+                if state is None or now - state[0] > HEADROOM_TTL_S:
+                    return False
+                if layer.rpm is not None and requests and not _roomy(layer.rpm, state[1], state[4], requests):
+                    return False
+                if layer.tpm is not None and not _roomy(layer.tpm, state[2], state[5], tokens):
+                    return False
+            if layer.budget is not None:
+                state = self.known.get(layer.budget_key)
+                if state is None or now - state[0] > HEADROOM_TTL_S:
+                    return False
+                if not _roomy(layer.budget, state[3], state[6], micros):
+                    return False
+        return True
+
+    def hold(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int, sign: int = 1) -> None:
+        """Count (or, sign -1, uncount) a request admitted ahead of Redis on each of its layers."""
+        for layer in plan.layers:
+            if _rated(layer) and (state := self.known.get(layer.rate_key)) is not None:
+                state[4] += sign * requests
+                state[5] += sign * tokens
+            if layer.budget is not None and (state := self.known.get(layer.budget_key)) is not None:
+                state[6] += sign * micros
+
+    def learn(self, plan: QuotaPlan, reply: list[Any]) -> None:
+        """A reply's per-layer usage (RING_LUA's ADMIT reply, from its 9th value on)."""
+        now = time.monotonic()
+        for index, layer in enumerate(plan.layers):
+            requests, tokens, micros = reply[8 + 3 * index : 11 + 3 * index]
+            if requests >= 0:
+                self._set(layer.rate_key, now, requests, tokens, None)
+            if micros >= 0:
+                self._set(layer.budget_key, now, None, None, micros)
+
+    def _set(self, key: str, now: float, requests: int | None, tokens: int | None, micros: int | None) -> None:
+        state = self.known.get(key)
+        if state is None:
+            if len(self.known) >= MAX_PLANS:
+                self.known.clear()
+            state = self.known[key] = [now, 0, 0, 0, 0, 0, 0]
+        state[0] = now
+        if requests is not None and tokens is not None:
+            state[1], state[2] = requests, tokens
+        if micros is not None:
+            state[3] = micros
+
+    def forget(self, plan: QuotaPlan) -> None:
+        for layer in plan.layers:
+            self.known.pop(layer.rate_key, None)
+            self.known.pop(layer.budget_key, None)
+
+
+def _roomy(limit: int, used: float, unconfirmed: float, this: int) -> bool:
+    margin = max(limit // HEADROOM_SHARE, HEADROOM_REQUESTS * this)
+    # what one process admits between two replies stays a small part of the margin other processes rely on too
+    return limit - used - unconfirmed - this >= margin and unconfirmed + this <= margin // HEADROOM_PROCESSES
 
 
 class Admitter:
@@ -626,42 +724,78 @@ class Admitter:
 
     def __init__(self, wire: RedisWire) -> None:
         self.wire = wire
-        self.pending: dict[int | None, list[_Pending]] = {}
+        self.headroom = Headroom()
+        self.pending: dict[int | None, tuple[int, list[_Pending]]] = {}  # by now_ms override: (at_ms, batch)
         self._recorded: dict[bytes, float] = {}  # plan record key -> when last written
         self._running: set[asyncio.Task[None]] = set()  # held, so a call is not garbage-collected mid-way
+        self.refused_ahead = 0  # admitted ahead of Redis, which then said no: a margin too thin, counted
+
+    def _enqueue(
+        self, plan: QuotaPlan, admission: "Admission", future: "asyncio.Future[Any] | None", now_ms: int | None
+    ) -> int:
+        """Join this turn's batch; returns the batch's time (ms), the second its reservations are kept under."""
+        entry = self.pending.get(now_ms)
+        if entry is None:
+            entry = self.pending[now_ms] = (int(time.time() * 1000) if now_ms is None else now_ms, [])
+            asyncio.get_running_loop().call_soon(self._flush, now_ms)  # after this turn's callbacks joined
+        pending = _Pending(plan, admission.request_id, admission.requests, admission.tokens, admission.micros, future)
+        entry[1].append(pending)
+        return entry[0]
 
     async def __call__(self, plan: QuotaPlan, admission: "Admission", *, now_ms: int | None) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        batch = self.pending.setdefault(now_ms, [])
-        pending = _Pending(plan, admission.request_id, admission.requests, admission.tokens, admission.micros, future)
-        batch.append(pending)
-        if len(batch) == 1:
-            loop.call_soon(self._flush, now_ms)  # after the callbacks already due in this turn joined the batch
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._enqueue(plan, admission, future, now_ms)
         result = await future
         if isinstance(result, Exception):
             raise result
         return result
 
+    def ahead(self, plan: QuotaPlan, admission: "Admission") -> bool:
+        """Admit at once when Headroom says waiting decides nothing; the reservation rides this turn's batch."""
+        amounts = {"requests": admission.requests, "tokens": admission.tokens, "micros": admission.micros}
+        if not self.headroom.fits(plan, **amounts):
+            return False
+        self.headroom.hold(plan, **amounts)
+        admission.second = self._enqueue(plan, admission, None, None) // 1000
+        return True
+
     def _flush(self, now_ms: int | None) -> None:
-        batch = self.pending.pop(now_ms, [])
+        at_ms, batch = self.pending.pop(now_ms, (0, []))
         for start in range(0, len(batch), MAX_BATCH):
-            task = asyncio.create_task(self._run(batch[start : start + MAX_BATCH], now_ms))
+            task = asyncio.create_task(self._run(batch[start : start + MAX_BATCH], at_ms))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _run(self, batch: list[_Pending], now_ms: int | None) -> None:
+    async def _run(self, batch: list[_Pending], at_ms: int) -> None:
         try:
-            (replies,) = await run_scripts(self.wire, [self._call(batch, now_ms)])
+            (replies,) = await run_scripts(self.wire, [self._call(batch, at_ms)])
             if isinstance(replies, Exception):
                 raise replies
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
             for pending in batch:  # the plan records may not have been written: write them next time
                 self._recorded.pop(pending.plan.record_key, None)
+                self.headroom.forget(pending.plan)  # the next requests wait, and meet the outage policy
             replies = [exc] * len(batch)
         for pending, reply in zip(batch, replies, strict=True):
-            if not pending.future.done():
+            if pending.future is None:
+                self._settle_ahead(pending, reply)
+            elif not pending.future.done():
                 pending.future.set_result(reply)
+            if isinstance(reply, list) and reply[0] == 1:
+                self.headroom.learn(pending.plan, reply)
+
+    def _settle_ahead(self, pending: _Pending, reply: Any) -> None:
+        amounts = {"requests": pending.requests, "tokens": pending.tokens, "micros": pending.micros}
+        self.headroom.hold(pending.plan, **amounts, sign=-1)
+        if isinstance(reply, list) and reply[0] == 1:
+            return
+        self.refused_ahead += 1
+        logger.warning(
+            "request %s was admitted ahead of Redis, which then answered %r; %d so far",
+            pending.request_id,
+            reply if isinstance(reply, Exception) else reply[:3],
+            self.refused_ahead,
+        )
 
     def _record_due(self, plan: QuotaPlan) -> bytes:
         now = time.monotonic()
@@ -672,8 +806,7 @@ class Admitter:
         self._recorded[plan.record_key] = now
         return plan.record
 
-    def _call(self, batch: list[_Pending], now_ms: int | None) -> ScriptCall:
-        at_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    def _call(self, batch: list[_Pending], at_ms: int) -> ScriptCall:
         plans: dict[int, tuple[int, QuotaPlan]] = {}
         for pending in batch:
             if id(pending.plan) not in plans:
@@ -766,6 +899,10 @@ class Quotas:
         admission = Admission(request_id=request_id, tokens=tokens, micros=micros, requests=requests)
         if not plan.layers:
             return admission
+        if now_ms is None and self._admit.ahead(plan, admission):
+            admission.held = True  # its settlement follows it on the same connection: settled, or a no-op
+            admission.headers = self._headroom_headers(plan)
+            return admission
         try:
             return await self._admit_shared(key, plan, admission, now_ms=now_ms)
         except (RedisError, OSError) as exc:
@@ -792,6 +929,18 @@ class Quotas:
                 continue
             raise self._exceeded(layer, dimension=result[2].decode(), limit=result[3], reset_ms=result[4])
         raise RuntimeError("the budget counter could not be loaded")
+
+    def _headroom_headers(self, plan: QuotaPlan) -> Headers:
+        """x-ratelimit-* of the strictest layer, from what Headroom knows (reset: the full window)."""
+        values = [-1, -1, WINDOW_S * 1000, -1, -1, WINDOW_S * 1000]
+        for layer in plan.layers:
+            state = self._admit.headroom.known.get(layer.rate_key) if _rated(layer) else None
+            if state is None:
+                continue
+            for offset, limit, used in ((0, layer.rpm, state[1] + state[4]), (3, layer.tpm, state[2] + state[5])):
+                if limit is not None and (values[offset] < 0 or limit - used < values[offset + 1]):
+                    values[offset], values[offset + 1] = limit, int(limit - used)
+        return _rate_headers(values)
 
     async def _load_budget(self, schema: str, layer: Layer) -> None:
         assert layer.budget_scope is not None  # noqa: S101 - only budget layers ask to be loaded

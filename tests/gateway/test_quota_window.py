@@ -99,3 +99,67 @@ def test_scripts_redis_forgot_are_loaded_again():
         return first, second, window_totals(await client.get(keys[0]), now_s=T0 // 1000)[0]
 
     assert _run(scenario) == (True, True, 2)
+
+
+def _count_admitted(outcomes: list[object]) -> int:
+    return sum(1 for outcome in outcomes if not isinstance(outcome, QuotaExceeded))
+
+
+def test_far_from_its_limits_a_request_does_not_wait_for_redis_and_is_still_counted():
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        plan = quota_plan([Layer("key", keys[0], "", rpm=1000)])
+        await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)  # learns
+        ahead = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)
+        not_sent_yet = sum(len(batch) for _, batch in quotas._admit.pending.values())
+        await asyncio.sleep(0.05)
+        requests, _ = window_totals(await client.get(keys[0]), now_s=ahead.second)
+        return not_sent_yet, ahead.held, requests, quotas._admit.refused_ahead
+
+    assert _run(scenario) == (1, True, 2, 0)
+
+
+def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
+    async def scenario(quotas, keys, _client):  # type: ignore[no-untyped-def]
+        plan = quota_plan([Layer("key", keys[0], "", rpm=300)])
+
+        async def one() -> object:
+            try:
+                return await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)
+            except QuotaExceeded as refused:
+                return refused
+
+        outcomes = [await one() for _ in range(20)]  # one by one: many of these go ahead of Redis
+        outcomes += await asyncio.gather(*(one() for _ in range(400)))  # a burst: the rest waits near the limit
+        return _count_admitted(outcomes), quotas._admit.refused_ahead
+
+    assert _run(scenario) == (300, 0)
+
+
+def test_two_processes_far_from_a_limit_together_never_pass_it():
+    async def scenario(quotas, keys, _client):  # type: ignore[no-untyped-def]
+        other = Quotas(RedisWire(settings.REDIS_URL), load_spent=_nothing_spent)
+        plan = quota_plan([Layer("key", keys[0], "", rpm=2000)])
+
+        async def burst(gateway: Quotas, count: int) -> list[object]:
+            async def one() -> object:
+                try:
+                    return await gateway.admit(
+                        {"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0
+                    )
+                except QuotaExceeded as refused:
+                    return refused
+
+            results = [await one() for _ in range(5)]  # both learn the layer, then grab at once
+            for _ in range(30):
+                results += await asyncio.gather(*(one() for _ in range(count // 30)))
+            return results
+
+        try:
+            first, second = await asyncio.gather(burst(quotas, 1500), burst(other, 1500))
+        finally:
+            await other.wire.close()
+        return _count_admitted(first) + _count_admitted(
+            second
+        ), quotas._admit.refused_ahead + other._admit.refused_ahead
+
+    assert _run(scenario) == (2000, 0)
