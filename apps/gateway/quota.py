@@ -653,24 +653,38 @@ class Headroom:
         # layer key -> [when known, used requests, tokens, micros, then the same not yet confirmed]
         self.known: dict[str, list[float]] = {}
 
-    def fits(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int) -> bool:
+    def take(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int) -> list[int] | None:
+        """Hold the request and return its x-ratelimit values (as the script's), or None: it must wait."""
         now = time.monotonic()
+        values = [-1, -1, WINDOW_S * 1000, -1, -1, WINDOW_S * 1000]  # reset: the whole window, at the most
+        held: list[tuple[list[float], int, int]] = []
         for layer in plan.layers:
-            if _rated(layer):
+            if layer.rpm is not None or layer.tpm is not None:
                 state = self.known.get(layer.rate_key)
                 if state is None or now - state[0] > HEADROOM_TTL_S:
-                    return False
-                if layer.rpm is not None and requests and not _roomy(layer.rpm, state[1], state[4], requests):
-                    return False
-                if layer.tpm is not None and not _roomy(layer.tpm, state[2], state[5], tokens):
-                    return False
+                    return None
+                for limit, used, unconfirmed, this, offset in (
+                    (layer.rpm, state[1], state[4], requests, 0),
+                    (layer.tpm, state[2], state[5], tokens, 3),
+                ):
+                    if limit is None or (offset == 0 and not this):
+                        continue
+                    if not _roomy(limit, used, unconfirmed, this):
+                        return None
+                    left = int(limit - used - unconfirmed - this)
+                    if values[offset] < 0 or left < values[offset + 1]:
+                        values[offset], values[offset + 1] = limit, left
+                held += [(state, 4, requests), (state, 5, tokens)]
             if layer.budget is not None:
                 state = self.known.get(layer.budget_key)
                 if state is None or now - state[0] > HEADROOM_TTL_S:
-                    return False
+                    return None
                 if not _roomy(layer.budget, state[3], state[6], micros):
-                    return False
-        return True
+                    return None
+                held.append((state, 6, micros))
+        for state, index, amount in held:
+            state[index] += amount
+        return values
 
     def hold(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int, sign: int = 1) -> None:
         """Count (or, sign -1, uncount) a request admitted ahead of Redis on each of its layers."""
@@ -752,10 +766,10 @@ class Admitter:
 
     def ahead(self, plan: QuotaPlan, admission: "Admission") -> bool:
         """Admit at once when Headroom says waiting decides nothing; the reservation rides this turn's batch."""
-        amounts = {"requests": admission.requests, "tokens": admission.tokens, "micros": admission.micros}
-        if not self.headroom.fits(plan, **amounts):
+        values = self.headroom.take(plan, requests=admission.requests, tokens=admission.tokens, micros=admission.micros)
+        if values is None:
             return False
-        self.headroom.hold(plan, **amounts)
+        admission.headers = _rate_headers(values)
         admission.second = self._enqueue(plan, admission, None, None) // 1000
         return True
 
@@ -776,13 +790,16 @@ class Admitter:
                 self._recorded.pop(pending.plan.record_key, None)
                 self.headroom.forget(pending.plan)  # the next requests wait, and meet the outage policy
             replies = [exc] * len(batch)
-        for pending, reply in zip(batch, replies, strict=True):
+        latest: dict[int, tuple[int, QuotaPlan, list[Any]]] = {}  # per plan, its last admitted reply
+        for number, (pending, reply) in enumerate(zip(batch, replies, strict=True)):
             if pending.future is None:
                 self._settle_ahead(pending, reply)
             elif not pending.future.done():
                 pending.future.set_result(reply)
             if isinstance(reply, list) and reply[0] == 1:
-                self.headroom.learn(pending.plan, reply)
+                latest[id(pending.plan)] = (number, pending.plan, reply)
+        for _, plan, reply in sorted(latest.values(), key=lambda item: item[0]):
+            self.headroom.learn(plan, reply)
 
     def _settle_ahead(self, pending: _Pending, reply: Any) -> None:
         amounts = {"requests": pending.requests, "tokens": pending.tokens, "micros": pending.micros}
@@ -901,7 +918,6 @@ class Quotas:
             return admission
         if now_ms is None and self._admit.ahead(plan, admission):
             admission.held = True  # its settlement follows it on the same connection: settled, or a no-op
-            admission.headers = self._headroom_headers(plan)
             return admission
         try:
             return await self._admit_shared(key, plan, admission, now_ms=now_ms)
@@ -929,18 +945,6 @@ class Quotas:
                 continue
             raise self._exceeded(layer, dimension=result[2].decode(), limit=result[3], reset_ms=result[4])
         raise RuntimeError("the budget counter could not be loaded")
-
-    def _headroom_headers(self, plan: QuotaPlan) -> Headers:
-        """x-ratelimit-* of the strictest layer, from what Headroom knows (reset: the full window)."""
-        values = [-1, -1, WINDOW_S * 1000, -1, -1, WINDOW_S * 1000]
-        for layer in plan.layers:
-            state = self._admit.headroom.known.get(layer.rate_key) if _rated(layer) else None
-            if state is None:
-                continue
-            for offset, limit, used in ((0, layer.rpm, state[1] + state[4]), (3, layer.tpm, state[2] + state[5])):
-                if limit is not None and (values[offset] < 0 or limit - used < values[offset + 1]):
-                    values[offset], values[offset + 1] = limit, int(limit - used)
-        return _rate_headers(values)
 
     async def _load_budget(self, schema: str, layer: Layer) -> None:
         assert layer.budget_scope is not None  # noqa: S101 - only budget layers ask to be loaded
