@@ -1,6 +1,6 @@
 """Load benchmark of the /v1 gateway against the built-in mock provider.
 
-    .venv/bin/python benchmarks/gateway_bench.py [--duration 5] [--rounds 3] [--compare litellm]
+    .venv/bin/python benchmarks/gateway_bench.py [--duration 5] [--rounds 3] [--compare litellm] [--only TARGETS]
 
 Starts (embedded, unless DATABASE_URL/REDIS_URL say otherwise) PostgreSQL and
 Redis, the mock provider, the spend consumer and the gateway with production
@@ -298,7 +298,14 @@ def main() -> int:
         "--rounds", type=int, default=3, help="rounds over every target, interleaved; medians reported (default 3)"
     )
     parser.add_argument("--compare", choices=["litellm"], default=None)
+    parser.add_argument(
+        "--only", default="", help="comma-separated gateway targets to run, e.g. 'gateway 1w,gateway 1w quotas'"
+    )
     args = parser.parse_args()
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(chosen) - {gateway[0] for gateway in GATEWAYS}
+    if unknown:
+        raise SystemExit(f"--only: unknown targets {sorted(unknown)}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
 
@@ -308,7 +315,7 @@ def main() -> int:
     state.mkdir(parents=True, exist_ok=True)
     pids = PidFile(state / "bench.pids")
     with ExitStack() as stack:
-        env = service_env(stack, pids, "-bench")
+        env = service_env(stack, pids, "-bench", own_session=False)
         pin_services(pids, "1")
         env.update(
             {
@@ -350,6 +357,8 @@ def main() -> int:
         direct = f"http://127.0.0.1:{MOCK_PORT}/v1/chat/completions"
         targets = [Target("direct (mock)", direct, "mock-gpt-4o-mini", None)]
         for name, port, workers, cores, quotas in GATEWAYS:
+            if chosen and name not in chosen:
+                continue
             process = start(
                 gateway_command(port=port, workers=workers, cores=cores),
                 {**env, **gateway_defaults(on=quotas)},

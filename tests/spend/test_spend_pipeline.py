@@ -25,7 +25,7 @@ from apps.spend.models import SpendLog
 from apps.spend.services import spend_consume_once, spend_stream_group_ensure
 from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_STREAM, spend_stream_entry, spend_stream_events
 from tests.conftest import database_url_for_test_db
-from tests.live import ROOT, stop
+from tests.live import ROOT, free_port, stop, valkey
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +275,60 @@ def test_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(committed, 
         assert rows() == total
     finally:
         stop(second)
+
+
+def test_consumer_rides_out_a_redis_restart(committed, world, tmp_path):
+    """Redis dies under a running consumer and comes back empty (no group): the consumer waits, recreates
+    its group and writes what is sent afterwards; it never exits."""
+    marker = f"restart-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def send(first: int, count: int) -> None:
+        client = redis_lib.Redis.from_url(url)
+        events = [
+            orjson.dumps(
+                {
+                    "request_id": f"{marker}-{n}",
+                    "created_at_ms": int(time.time() * 1000),
+                    "schema": "edge",
+                    "organization_id": world.organization.pk,
+                    "model_alias": marker,
+                    "status_code": 200,
+                }
+            )
+            for n in range(first, first + count)
+        ]
+        client.xadd(SPEND_STREAM, dict([spend_stream_entry(events)]))
+
+    def rows_reach(count: int, timeout_s: float) -> int:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with psycopg.connect(database_url_for_test_db()) as conn:
+                found = conn.execute(
+                    "SELECT count(*) FROM edge.spend_spendlog WHERE model_alias = %s", (marker,)
+                ).fetchone()[0]
+            if found >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    env = {**os.environ, "DATABASE_URL": database_url_for_test_db(), "REDIS_URL": url}
+    log_path = tmp_path / "consumer.log"
+    with valkey(port, tmp_path) as first, log_path.open("w") as log:
+        consumer = subprocess.Popen(
+            [sys.executable, "manage.py", "spend_consumer"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            send(0, 5)
+            assert rows_reach(5, 30) == 5
+            first.kill()
+            first.wait()
+            time.sleep(1.5)  # the consumer meets the outage
+            assert consumer.poll() is None, log_path.read_text()
+            with valkey(port, tmp_path):
+                send(5, 5)
+                assert rows_reach(10, 30) == 10, log_path.read_text()
+                assert consumer.poll() is None
+        finally:
+            stop(consumer)
+    assert "retrying in" in log_path.read_text()
