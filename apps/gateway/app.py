@@ -184,6 +184,8 @@ class Gateway:
     async def shutdown(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self.quotas is not None:
+            await self.quotas.close()
         if self.spend is not None:
             await self.spend.close()
         if self.wire is not None:
@@ -248,7 +250,8 @@ class Gateway:
                 self.spend.emit(record.event())
 
     def _settle(self, record: RequestRecord) -> None:
-        """Queue the quota settlements with the request's spend event: one write, no extra round trip.
+        """Queue the quota settlements with the request's spend event (one write, no extra round trip), or,
+        for admissions made ahead of Redis, their corrections with the charges of their plan.
 
         A stream's extensions are filled in order with the real usage; the last takes what is left.
         """
@@ -262,7 +265,8 @@ class Gateway:
             share_micros = micros if last else min(micros, admission.micros)
             tokens, micros = tokens - share_tokens, micros - share_micros
             settlement = self._started(self.quotas).settlement(admission, tokens=share_tokens, micros=share_micros)
-            self._started(self.spend).emit_settlement(settlement)
+            if settlement is not None:
+                self._started(self.spend).emit_settlement(settlement)
 
     def _stream_allowance(
         self, key: dict[str, Any], plan: QuotaPlan, record: RequestRecord, *, completion_tokens: int

@@ -4,7 +4,11 @@ Layers stack (key, team, org, plan, gateway); a request must pass all of them an
 names the layer that tripped. Requests and tokens per minute are counted in one-second buckets
 over a sliding 60-second window (no 2x burst at a minute boundary). Budgets reserve the request's
 worst-case cost before it is forwarded and settle to the real cost afterwards; a reservation that
-is never settled (a crashed process) is released by `sweep`.
+is never settled (a crashed process) is released by `sweep`. Far from every limit a request does not
+wait for Redis (`Headroom`): what it reserves is charged in the same event-loop turn, summed with
+the others of its plan, and corrected to the real usage when it ends. Should its process die in
+between, the charge stays: a budget then counts the reserved cost instead of the real one (more,
+never less), and tokens leave the window with their second.
 """
 
 import asyncio
@@ -16,7 +20,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,12 +113,49 @@ end
 )
 
 
+# What the admission and charge scripts share: the time (ARGV[1], ms); the plans in ARGV from index
+# `count_at` (plan count, then per plan its first key's index, the key of its record, the record to
+# write ("" when written recently), its layer count and per layer rpm, tpm, budget (-1: none)); and
+# budget counters, read once per call.
+PLANS_LUA = (
+    RING_LUA
+    + """
+local now_ms = tonumber(ARGV[1])
+local now_s = math.floor(now_ms / 1000)
+local rates = {}  -- ring states by key, read once per call
+local function plans_read(count_at)
+  local plans, at = {}, count_at + 1
+  for p = 1, tonumber(ARGV[count_at]) do
+    local plan = {first = tonumber(ARGV[at]), ref = ARGV[at + 1], layers = {}, over = 0}
+    if ARGV[at + 2] ~= '' then redis.call('SET', plan.ref, ARGV[at + 2], 'EX', 3600) end
+    for i = 1, tonumber(ARGV[at + 3]) do
+      local base = at + 4 + 3 * (i - 1)
+      plan.layers[i] = {tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])}
+    end
+    plans[p] = plan
+    at = at + 4 + 3 * #plan.layers
+  end
+  return plans, at
+end
+local budgets = {}
+local function budget_state(key)  -- nil: not loaded, or its period ended (the ledger counts it)
+  local state = budgets[key]
+  if state then return state end
+  local spent = redis.call('GET', key)
+  if not spent then return nil end
+  state = {spent = tonumber(spent), add = 0}
+  budgets[key] = state
+  return state
+end
+"""
+)
+
+
 # One call admits a batch of requests (those of one event-loop turn), reading and writing each
 # layer key once however many of the batch's requests share it: Redis time is per key, not per request.
 # KEYS: per plan its layers' (rate ring, budget counter) pairs.
-# ARGV: now_ms, the reservations' key prefix, plan count, then per plan: its first key's index, the key
-#       of its record (see QuotaPlan.record_key), the record to write ("" when written recently), its
-#       layer count and per layer rpm, tpm, budget (-1: none); then request count and per request:
+# ARGV: now_ms, the reservations' key prefix, the plans (PLANS_LUA; a plan's record: QuotaPlan.record_key),
+#       then request count and per request:
 #       plan number, request_id, requests (1, or 0 for a stream's extension), tokens, micros.
 # Reservations of second s are the hash <prefix><s>: request id -> "ring-second tokens micros
 # plan-record-key"; the plan record ("rate keys|budget keys") lives an hour past its last write.
@@ -122,11 +163,8 @@ end
 #         then per layer the requests, tokens and micro-USD it has used with this request (-1: not counted)}
 #      or {0, layer_index, dimension, limit, reset_ms} or {-1, layer_index} (budget counter needs loading).
 ADMIT_LUA = (
-    RING_LUA
+    PLANS_LUA
     + """
-local now_ms = tonumber(ARGV[1])
-local now_s = math.floor(now_ms / 1000)
-local rates, budgets = {}, {}
 local function rate_state(key)
   local state = rates[key]
   if not state then
@@ -136,29 +174,10 @@ local function rate_state(key)
   end
   return state
 end
-local function budget_state(key)
-  local state = budgets[key]
-  if state then return state end
-  local spent = redis.call('GET', key)
-  if not spent then return nil end
-  state = {spent = tonumber(spent), add = 0}
-  budgets[key] = state
-  return state
-end
 local function reset_ms(state)
   return (math.max(state.first, now_s - 59) + 60) * 1000 - now_ms
 end
-local plans, at = {}, 4
-for p = 1, tonumber(ARGV[3]) do
-  local plan = {first = tonumber(ARGV[at]), ref = ARGV[at + 1], layers = {}}
-  if ARGV[at + 2] ~= '' then redis.call('SET', plan.ref, ARGV[at + 2], 'EX', 3600) end
-  for i = 1, tonumber(ARGV[at + 3]) do
-    local base = at + 4 + 3 * (i - 1)
-    plan.layers[i] = {tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])}
-  end
-  plans[p] = plan
-  at = at + 4 + 3 * #plan.layers
-end
+local plans, at = plans_read(3)
 local results, records = {}, {}
 for n = 1, tonumber(ARGV[at]) do
   local base = at + 1 + 5 * (n - 1)
@@ -351,6 +370,78 @@ return released
 )
 
 
+# Charges of requests admitted ahead of Redis (see Headroom): no reservation record, nothing to sweep.
+# A prepaid charge counts what was admitted (requests, reserved tokens and cost) in its admission second;
+# a correction later moves the tokens and cost to the real usage. A batch's charges are summed per
+# plan and second in the gateway, so Redis does a layer's work once per call.
+# KEYS: as ADMIT_LUA's. ARGV: now_ms, the plans (PLANS_LUA), then charge count and per charge: plan
+#       number, second, prepaid (1) or correction (0), requests, tokens, micros.
+# Returns per plan {prepaid charges that took a layer past its limit, then per layer the requests,
+#         tokens and micro-USD it has used after the call (-1: not counted)}.
+CHARGE_LUA = (
+    PLANS_LUA
+    + """
+local function rate_state(key, create)
+  local state = rates[key]
+  if state then return state end
+  state = ring_read(key, now_s)
+  if state.fresh then
+    if not create then return nil end  -- a correction of a ring that expired: nothing left to correct
+    redis.call('SET', key, string.rep('0', HEAD + 60 * SLOT), 'PX', 61000)
+  end
+  rates[key] = state
+  return state
+end
+local plans, at = plans_read(2)
+for n = 1, tonumber(ARGV[at]) do
+  local base = at + 1 + 6 * (n - 1)
+  local plan, sec, prepaid = plans[tonumber(ARGV[base])], tonumber(ARGV[base + 1]), ARGV[base + 2] == '1'
+  local reqs, tokens, micros = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
+  local over = false
+  for i, limits in ipairs(plan.layers) do
+    local rpm, tpm, budget = limits[1], limits[2], limits[3]
+    if rpm >= 0 or tpm >= 0 then
+      local state = rate_state(KEYS[plan.first + 2 * i - 2], prepaid)
+      if state and sec <= state.newest and sec > state.newest - 60 then
+        ring_add(state, sec, reqs, tokens)
+        state.reqs, state.toks, state.touched = state.reqs + reqs, state.toks + tokens, true
+        over = over or (rpm >= 0 and state.reqs > rpm) or (tpm >= 0 and state.toks > tpm)
+      end
+    end
+    if budget >= 0 then
+      local state = budget_state(KEYS[plan.first + 2 * i - 1])
+      if state then
+        state.add = state.add + micros
+        over = over or state.spent + state.add > budget
+      end
+    end
+  end
+  if prepaid and over then plan.over = plan.over + 1 end
+end
+for _, state in pairs(rates) do
+  if state.touched or state.moved then head_write(state) end
+  if state.moved then redis.call('PEXPIRE', state.key, 61000) end
+end
+for key, state in pairs(budgets) do
+  if state.add ~= 0 then redis.call('INCRBY', key, state.add) end
+end
+local results = {}
+for p, plan in ipairs(plans) do
+  local reply = {plan.over}
+  for i, limits in ipairs(plan.layers) do
+    local rate = (limits[1] >= 0 or limits[2] >= 0) and rates[KEYS[plan.first + 2 * i - 2]]
+    local budget = limits[3] >= 0 and budgets[KEYS[plan.first + 2 * i - 1]]
+    reply[#reply + 1] = rate and rate.reqs or -1
+    reply[#reply + 1] = rate and rate.toks or -1
+    reply[#reply + 1] = budget and (budget.spent + budget.add) or -1
+  end
+  results[p] = reply
+end
+return results
+"""
+)
+
+
 @dataclass(frozen=True)
 class LuaScript:
     source: str
@@ -364,6 +455,7 @@ def lua_script(source: str) -> LuaScript:
 ADMIT = lua_script(ADMIT_LUA)
 SETTLE = lua_script(SETTLE_LUA)
 SWEEP = lua_script(SWEEP_LUA)
+CHARGE = lua_script(CHARGE_LUA)
 
 
 @dataclass(frozen=True)
@@ -389,6 +481,7 @@ class Admission:
     headers: Headers = field(default_factory=list)
     second: int = 0
     held: bool = False  # something is reserved in Redis, to be settled
+    plan: "QuotaPlan | None" = None  # set when admitted ahead of Redis: it is charged, then corrected
 
 
 def _matches(model: str, patterns: list[str]) -> bool:
@@ -627,7 +720,7 @@ class _Pending:
     requests: int
     tokens: int
     micros: int
-    future: "asyncio.Future[Any] | None"  # None: admitted ahead of Redis (Headroom), nobody waits for the reply
+    future: "asyncio.Future[Any]"
 
 
 HEADROOM_TTL_S = 0.5  # what a reply said about a layer is trusted this long
@@ -640,13 +733,13 @@ class Headroom:
     """What this process knows each layer has used, and what it has admitted since that Redis has not confirmed.
 
     Far from every limit, waiting for Redis decides nothing: a request that would leave each of its
-    layers a tenth of its limit and room for fifty more like it is admitted at once, and its
-    reservation goes to Redis in the same batch as the others (counted, settled, swept alike). Near a
-    limit, or with nothing recent known, a request waits for the script's answer, which stays exact.
-    Another process's traffic is seen at the next reply (within a batch); the margin covers it: what
-    each process admits unconfirmed is at most a quarter of the margin, so up to four processes
-    grabbing at once cannot pass the limit. Should Redis refuse one admitted ahead, it is counted
-    (`Admitter.refused_ahead`) and logged.
+    layers a tenth of its limit and room for fifty more like it is admitted at once, and what it
+    reserves is charged to Redis a few milliseconds later with the others of its plan, as one sum
+    (CHARGE_LUA). Near a limit, or with nothing recent known, a request waits for the admission
+    script's answer, which stays exact. Another process's traffic is seen at the next reply; the
+    margin covers it: what each process admits unconfirmed is at most a quarter of the margin, so up
+    to four processes grabbing at once cannot pass the limit. A charge that takes a layer past its
+    limit is counted (`Admitter.overruns`) and logged.
     """
 
     def __init__(self) -> None:
@@ -686,20 +779,20 @@ class Headroom:
             state[index] += amount
         return values
 
-    def hold(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int, sign: int = 1) -> None:
-        """Count (or, sign -1, uncount) a request admitted ahead of Redis on each of its layers."""
-        for layer in plan.layers:
+    def release(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int) -> None:
+        """What `take` held is confirmed (Redis counts it) or given up: no longer this process's unconfirmed share."""
+        for layer in plan.layers:  # never below zero: a layer forgotten and learnt again starts from nothing
             if _rated(layer) and (state := self.known.get(layer.rate_key)) is not None:
-                state[4] += sign * requests
-                state[5] += sign * tokens
+                state[4] = max(0, state[4] - requests)
+                state[5] = max(0, state[5] - tokens)
             if layer.budget is not None and (state := self.known.get(layer.budget_key)) is not None:
-                state[6] += sign * micros
+                state[6] = max(0, state[6] - micros)
 
-    def learn(self, plan: QuotaPlan, reply: list[Any]) -> None:
-        """A reply's per-layer usage (RING_LUA's ADMIT reply, from its 9th value on)."""
+    def learn(self, plan: QuotaPlan, used: list[Any]) -> None:
+        """What a script said each layer has used: per layer requests, tokens, micros (-1: not counted)."""
         now = time.monotonic()
         for index, layer in enumerate(plan.layers):
-            requests, tokens, micros = reply[8 + 3 * index : 11 + 3 * index]
+            requests, tokens, micros = used[3 * index : 3 * index + 3]
             if requests >= 0:
                 self._set(layer.rate_key, now, requests, tokens, None)
             if micros >= 0:
@@ -729,56 +822,116 @@ def _roomy(limit: int, used: float, unconfirmed: float, this: int) -> bool:
     return limit - used - unconfirmed - this >= margin and unconfirmed + this <= margin // HEADROOM_PROCESSES
 
 
+CORRECTION_GATHER_S = 0.005  # corrections of charges wait this long for others of their plan
+
+
+@dataclass
+class _Charge:
+    plan: QuotaPlan
+    second: int
+    prepaid: bool  # what an admission reserved (released from Headroom once Redis has it); else a correction
+    requests: int = 0
+    tokens: int = 0
+    micros: int = 0
+
+
 class Admitter:
     """Admissions made in the same event-loop turn go to Redis as one script call.
 
     The script reads and writes each layer key once per call, so the Redis time of a burst is per
-    key, not per request. `now_ms` (tests with a controlled clock) is one per call.
+    key, not per request. `now_ms` (tests with a controlled clock) is one per call. Requests admitted
+    ahead of Redis (Headroom) are charged instead, summed per plan and second (CHARGE_LUA).
     """
 
     def __init__(self, wire: RedisWire) -> None:
         self.wire = wire
         self.headroom = Headroom()
         self.pending: dict[int | None, tuple[int, list[_Pending]]] = {}  # by now_ms override: (at_ms, batch)
+        self.charges: dict[tuple[int, int, bool], _Charge] = {}  # by (plan, second, prepaid)
+        self._turn_due = False  # a flush is scheduled for the end of this event-loop turn
+        self._correcting: asyncio.TimerHandle | None = None
         self._recorded: dict[bytes, float] = {}  # plan record key -> when last written
         self._running: set[asyncio.Task[None]] = set()  # held, so a call is not garbage-collected mid-way
-        self.refused_ahead = 0  # admitted ahead of Redis, which then said no: a margin too thin, counted
-
-    def _enqueue(
-        self, plan: QuotaPlan, admission: "Admission", future: "asyncio.Future[Any] | None", now_ms: int | None
-    ) -> int:
-        """Join this turn's batch; returns the batch's time (ms), the second its reservations are kept under."""
-        entry = self.pending.get(now_ms)
-        if entry is None:
-            entry = self.pending[now_ms] = (int(time.time() * 1000) if now_ms is None else now_ms, [])
-            asyncio.get_running_loop().call_soon(self._flush, now_ms)  # after this turn's callbacks joined
-        pending = _Pending(plan, admission.request_id, admission.requests, admission.tokens, admission.micros, future)
-        entry[1].append(pending)
-        return entry[0]
+        self.overruns = 0  # charges admitted ahead that took a layer past its limit: a margin too thin
+        self.charges_lost = 0  # charges Redis may not have applied (an error or no answer), counted and logged
 
     async def __call__(self, plan: QuotaPlan, admission: "Admission", *, now_ms: int | None) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(plan, admission, future, now_ms)
+        entry = self.pending.get(now_ms)
+        if entry is None:
+            entry = self.pending[now_ms] = (int(time.time() * 1000) if now_ms is None else now_ms, [])
+            if now_ms is None:
+                self._flush_this_turn()
+            else:
+                asyncio.get_running_loop().call_soon(self._flush, now_ms)
+        entry[1].append(
+            _Pending(plan, admission.request_id, admission.requests, admission.tokens, admission.micros, future)
+        )
         result = await future
         if isinstance(result, Exception):
             raise result
         return result
 
     def ahead(self, plan: QuotaPlan, admission: "Admission") -> bool:
-        """Admit at once when Headroom says waiting decides nothing; the reservation rides this turn's batch."""
+        """Admit at once when Headroom says waiting decides nothing; what it reserves is charged shortly."""
         values = self.headroom.take(plan, requests=admission.requests, tokens=admission.tokens, micros=admission.micros)
         if values is None:
             return False
         admission.headers = _rate_headers(values)
-        admission.second = self._enqueue(plan, admission, None, None) // 1000
+        admission.second = int(time.time())
+        admission.plan = plan
+        self._charge(plan, admission.second, True, admission.requests, admission.tokens, admission.micros)
         return True
 
+    def correct(self, admission: "Admission", *, tokens: int, micros: int) -> None:
+        """Move what an admission ahead of Redis was charged to its real usage."""
+        assert admission.plan is not None  # noqa: S101 - only admissions made ahead are corrected
+        delta_tokens, delta_micros = tokens - admission.tokens, micros - admission.micros
+        if delta_tokens or delta_micros:
+            self._charge(admission.plan, admission.second, False, 0, delta_tokens, delta_micros)
+
+    def _charge(self, plan: QuotaPlan, second: int, prepaid: bool, requests: int, tokens: int, micros: int) -> None:
+        charge = self.charges.get((id(plan), second, prepaid))
+        if charge is None:
+            charge = self.charges[(id(plan), second, prepaid)] = _Charge(plan, second, prepaid)
+        charge.requests += requests
+        charge.tokens += tokens
+        charge.micros += micros
+        if prepaid:
+            # Visible to every process as soon as an admission would have been: the margins rely on it.
+            self._flush_this_turn()
+        elif not self._turn_due and self._correcting is None:
+            self._correcting = asyncio.get_running_loop().call_later(CORRECTION_GATHER_S, self._flush, None)
+
+    def _flush_this_turn(self) -> None:
+        if not self._turn_due:
+            self._turn_due = True
+            asyncio.get_running_loop().call_soon(self._flush, None)  # after this turn's callbacks joined
+
+    async def close(self) -> None:
+        """Send what is still to be charged and wait for every call on its way (shutdown)."""
+        self._flush(None)
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
     def _flush(self, now_ms: int | None) -> None:
+        """Send the charges, then the admissions waiting: on one connection, so Redis counts the charges first."""
+        if now_ms is None:
+            self._turn_due = False
+            if self._correcting is not None:
+                self._correcting.cancel()
+                self._correcting = None
+            charges, self.charges = list(self.charges.values()), {}
+            for start in range(0, len(charges), MAX_BATCH):
+                self._spawn(self._run_charges(charges[start : start + MAX_BATCH]))
         at_ms, batch = self.pending.pop(now_ms, (0, []))
         for start in range(0, len(batch), MAX_BATCH):
-            task = asyncio.create_task(self._run(batch[start : start + MAX_BATCH], at_ms))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._spawn(self._run(batch[start : start + MAX_BATCH], at_ms))
 
     async def _run(self, batch: list[_Pending], at_ms: int) -> None:
         try:
@@ -792,27 +945,66 @@ class Admitter:
             replies = [exc] * len(batch)
         latest: dict[int, tuple[int, QuotaPlan, list[Any]]] = {}  # per plan, its last admitted reply
         for number, (pending, reply) in enumerate(zip(batch, replies, strict=True)):
-            if pending.future is None:
-                self._settle_ahead(pending, reply)
-            elif not pending.future.done():
+            if not pending.future.done():
                 pending.future.set_result(reply)
             if isinstance(reply, list) and reply[0] == 1:
                 latest[id(pending.plan)] = (number, pending.plan, reply)
         for _, plan, reply in sorted(latest.values(), key=lambda item: item[0]):
-            self.headroom.learn(plan, reply)
+            self.headroom.learn(plan, reply[8:])
 
-    def _settle_ahead(self, pending: _Pending, reply: Any) -> None:
-        amounts = {"requests": pending.requests, "tokens": pending.tokens, "micros": pending.micros}
-        self.headroom.hold(pending.plan, **amounts, sign=-1)
-        if isinstance(reply, list) and reply[0] == 1:
+    async def _run_charges(self, charges: list[_Charge]) -> None:
+        plans = _numbered(charge.plan for charge in charges)
+        try:
+            (replies,) = await run_scripts(self.wire, [self._charge_call(plans, charges)])
+            if isinstance(replies, Exception):
+                raise replies
+        except Exception as exc:  # noqa: BLE001 - a charge is not retried: it may have been applied
+            self._charges_failed(plans, charges, exc)
             return
-        self.refused_ahead += 1
+        self._release_prepaid(charges)  # Redis counts them now
+        for (_, plan), reply in zip(plans.values(), replies, strict=True):
+            self.headroom.learn(plan, reply[1:])
+            if reply[0]:
+                self.overruns += reply[0]
+                logger.warning(
+                    "%d requests admitted ahead of Redis took a layer past its limit; %d so far",
+                    reply[0],
+                    self.overruns,
+                )
+
+    def _release_prepaid(self, charges: list[_Charge]) -> None:
+        for charge in charges:
+            if charge.prepaid:
+                self.headroom.release(charge.plan, requests=charge.requests, tokens=charge.tokens, micros=charge.micros)
+
+    def _charges_failed(self, plans: dict[int, tuple[int, QuotaPlan]], charges: list[_Charge], exc: Exception) -> None:
+        self._release_prepaid(charges)
+        for _, plan in plans.values():
+            self.headroom.forget(plan)  # the next requests wait for Redis, and meet the outage policy
+        self.charges_lost += len(charges)
         logger.warning(
-            "request %s was admitted ahead of Redis, which then answered %r; %d so far",
-            pending.request_id,
-            reply if isinstance(reply, Exception) else reply[:3],
-            self.refused_ahead,
+            "%d quota charges may not have reached Redis (%r); %d so far", len(charges), exc, self.charges_lost
         )
+
+    def _charge_call(self, plans: dict[int, tuple[int, QuotaPlan]], charges: list[_Charge]) -> ScriptCall:
+        keys, plan_args, key_count, arg_count = self._plan_args(plans, record=False)
+        items = [
+            resp_args(
+                [
+                    plans[id(charge.plan)][0],
+                    charge.second,
+                    int(charge.prepaid),
+                    charge.requests,
+                    charge.tokens,
+                    charge.micros,
+                ]
+            )
+            for charge in charges
+        ]
+        arg_count += 2 + 6 * len(charges)
+        head = resp_header(3 + key_count + arg_count) + resp_args([b"EVALSHA", CHARGE.sha, key_count])
+        argv = resp_args([int(time.time() * 1000), len(plans)])
+        return ScriptCall(CHARGE, b"".join([head, *keys, argv, *plan_args, _bulk_int(len(charges)), *items]))
 
     def _record_due(self, plan: QuotaPlan) -> bytes:
         now = time.monotonic()
@@ -823,31 +1015,44 @@ class Admitter:
         self._recorded[plan.record_key] = now
         return plan.record
 
-    def _call(self, batch: list[_Pending], at_ms: int) -> ScriptCall:
-        plans: dict[int, tuple[int, QuotaPlan]] = {}
-        for pending in batch:
-            if id(pending.plan) not in plans:
-                plans[id(pending.plan)] = (len(plans) + 1, pending.plan)
+    def _plan_args(
+        self, plans: dict[int, tuple[int, QuotaPlan]], *, record: bool
+    ) -> tuple[list[bytes], list[bytes], int, int]:
+        """KEYS and the plans' ARGV part (PLANS_LUA), with their counts."""
         keys: list[bytes] = []
         plan_args: list[bytes] = []
-        key_count, arg_count = 0, 3
+        key_count, arg_count = 0, 1
         for _, plan in plans.values():
             keys.append(plan.keys)
-            plan_args.append(resp_args([key_count + 1, plan.record_key, self._record_due(plan)]))
+            plan_args.append(resp_args([key_count + 1, plan.record_key, self._record_due(plan) if record else b""]))
             plan_args.append(plan.limits)
             key_count += plan.key_count
             arg_count += 3 + plan.limit_count
+        return keys, plan_args, key_count, arg_count
+
+    def _call(self, batch: list[_Pending], at_ms: int) -> ScriptCall:
+        plans = _numbered(pending.plan for pending in batch)
+        keys, plan_args, key_count, arg_count = self._plan_args(plans, record=True)
         requests = [
             resp_args(
                 [plans[id(pending.plan)][0], pending.request_id, pending.requests, pending.tokens, pending.micros]
             )
             for pending in batch
         ]
-        arg_count += 1 + 5 * len(batch)
+        arg_count += 3 + 5 * len(batch)
         head = resp_header(3 + key_count + arg_count) + resp_args([b"EVALSHA", ADMIT.sha, key_count])
         argv = resp_args([at_ms, HELD_PREFIX, len(plans)])
         command = b"".join([head, *keys, argv, *plan_args, _bulk_int(len(batch)), *requests])
         return ScriptCall(ADMIT, command)
+
+
+def _numbered(plans: Iterable[QuotaPlan]) -> dict[int, tuple[int, QuotaPlan]]:
+    """Each distinct plan with its number (from 1), in order of first appearance."""
+    numbered: dict[int, tuple[int, QuotaPlan]] = {}
+    for plan in plans:
+        if id(plan) not in numbered:
+            numbered[id(plan)] = (len(numbered) + 1, plan)
+    return numbered
 
 
 def _bulk_int(value: int) -> bytes:
@@ -917,7 +1122,7 @@ class Quotas:
         if not plan.layers:
             return admission
         if now_ms is None and self._admit.ahead(plan, admission):
-            admission.held = True  # its settlement follows it on the same connection: settled, or a no-op
+            admission.held = True  # charged shortly; its real usage corrects the charge
             return admission
         try:
             return await self._admit_shared(key, plan, admission, now_ms=now_ms)
@@ -977,16 +1182,29 @@ class Quotas:
             "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
         )
 
-    @staticmethod
-    def settlement(admission: Admission, *, tokens: int, micros: int) -> Settlement:
-        """What moves the admission's reservation to the real usage (sent in batches: `settle_call`)."""
+    def settlement(self, admission: Admission, *, tokens: int, micros: int) -> Settlement | None:
+        """What moves the admission's reservation to the real usage, to send in batches (`settle_call`).
+
+        None for an admission made ahead of Redis: its correction is charged with the others of its plan.
+        """
+        if admission.plan is not None:
+            self._admit.correct(admission, tokens=tokens, micros=micros)
+            return None
         return Settlement(admission.request_id, admission.second, tokens, micros)
 
     async def settle(self, admission: Admission, *, tokens: int, micros: int) -> None:
-        call = settle_call([self.settlement(admission, tokens=tokens, micros=micros)])
-        (result,) = await run_scripts(self.wire, [call])
+        """Settle one admission now (tests and tools; the gateway batches them with its spend events)."""
+        settlement = self.settlement(admission, tokens=tokens, micros=micros)
+        if settlement is None:
+            await self._admit.close()
+            return
+        (result,) = await run_scripts(self.wire, [settle_call([settlement])])
         if isinstance(result, Exception):
             raise result
+
+    async def close(self) -> None:
+        """Send the charges still gathering (shutdown)."""
+        await self._admit.close()
 
     async def sweep(self, *, now_ms: int | None = None) -> int:
         """Release reservations older than RESERVATION_TTL_S (their process died); returns how many."""

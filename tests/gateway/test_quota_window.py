@@ -110,12 +110,36 @@ def test_far_from_its_limits_a_request_does_not_wait_for_redis_and_is_still_coun
         plan = quota_plan([Layer("key", keys[0], "", rpm=1000)])
         await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)  # learns
         ahead = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)
-        not_sent_yet = sum(len(batch) for _, batch in quotas._admit.pending.values())
+        not_sent_yet = sum(charge.requests for charge in quotas._admit.charges.values())
         await asyncio.sleep(0.05)
         requests, _ = window_totals(await client.get(keys[0]), now_s=ahead.second)
-        return not_sent_yet, ahead.held, requests, quotas._admit.refused_ahead
+        return not_sent_yet, ahead.held, requests, quotas._admit.overruns
 
     assert _run(scenario) == (1, True, 2, 0)
+
+
+def test_an_admission_ahead_of_redis_is_charged_what_it_reserved_then_its_real_usage():
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        await client.set(keys[1], 0)
+        plan = quota_plan([Layer("key", keys[0], keys[1], rpm=10_000, tpm=10**9, budget=10**12)])
+        waited = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=10, micros=20)
+        await quotas.settle(waited, tokens=10, micros=20)  # nothing was known: it waited, and has a held record
+        ahead = [
+            await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
+            for _ in range(3)
+        ]
+        await asyncio.sleep(0.05)  # charged: what they reserved
+        reserved = int(await client.get(keys[1])), window_totals(await client.get(keys[0]), now_s=ahead[0].second)
+        for admission, (tokens, micros) in zip(ahead, [(120, 90), (600, 900), (0, 0)], strict=True):
+            await quotas.settle(admission, tokens=tokens, micros=micros)
+        settled = int(await client.get(keys[1])), window_totals(await client.get(keys[0]), now_s=ahead[0].second)
+        return [a.plan is not None for a in [waited, *ahead]], reserved, settled, quotas._admit.overruns
+
+    ahead, reserved, settled, overruns = _run(scenario)
+    assert ahead == [False, True, True, True]
+    assert reserved == (20 + 3 * 700, (4, 10 + 3 * 500))
+    assert settled == (20 + 90 + 900, (4, 10 + 120 + 600))
+    assert overruns == 0
 
 
 def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
@@ -130,7 +154,7 @@ def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
 
         outcomes = [await one() for _ in range(20)]  # one by one: many of these go ahead of Redis
         outcomes += await asyncio.gather(*(one() for _ in range(400)))  # a burst: the rest waits near the limit
-        return _count_admitted(outcomes), quotas._admit.refused_ahead
+        return _count_admitted(outcomes), quotas._admit.overruns
 
     assert _run(scenario) == (300, 0)
 
@@ -158,8 +182,6 @@ def test_two_processes_far_from_a_limit_together_never_pass_it():
             first, second = await asyncio.gather(burst(quotas, 1500), burst(other, 1500))
         finally:
             await other.wire.close()
-        return _count_admitted(first) + _count_admitted(
-            second
-        ), quotas._admit.refused_ahead + other._admit.refused_ahead
+        return _count_admitted(first) + _count_admitted(second), quotas._admit.overruns + other._admit.overruns
 
     assert _run(scenario) == (2000, 0)
