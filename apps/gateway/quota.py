@@ -6,9 +6,8 @@ over a sliding 60-second window (no 2x burst at a minute boundary). Budgets rese
 worst-case cost before it is forwarded and settle to the real cost afterwards; a reservation that
 is never settled (a crashed process) is released by `sweep`. Far from every limit a request does not
 wait for Redis (`Headroom`): what it reserves is charged in the same event-loop turn, summed with
-the others of its plan, and corrected to the real usage when it ends. Should its process die in
-between, the charge stays: a budget then counts the reserved cost instead of the real one (more,
-never less), and tokens leave the window with their second.
+the others of its plan and second (one reservation per process, plan and second, swept alike), and
+corrected to the real usage when it ends.
 """
 
 import asyncio
@@ -19,6 +18,7 @@ import ipaddress
 import logging
 import math
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from apps.quotas.windows import RING_FIELD, RING_HEAD, WINDOW_S
 logger = logging.getLogger("hydite.gateway.quota")
 
 RESERVATION_TTL_S = 900  # a reservation older than this belonged to a process that died
+SWEEP_CALLS = 20  # a sweep catches up with at most this many calls of 300 s each (after a long outage)
 
 # A layer's sliding window is one string (a "ring"; its layout and its reader: apps/quotas/windows.py):
 # an admission in the newest second reads and writes the header only; once a second, when the ring
@@ -273,7 +274,7 @@ local function held_keys(ref)
 end
 local tokens, micros, plan_keys = {}, {}, {}
 local function correct(record, dt, dm)
-  local sec, held_t, held_m, ref = string.match(record, '^(%S+) (%S+) (%S+) (%S+)$')
+  local sec, held_t, held_m, ref = string.match(record, '^(%S+) (%S+) (%S+) (%S+)')  -- a charge's: + count
   dt, dm = dt - tonumber(held_t), dm - tonumber(held_m)
   if not plan_keys[ref] then plan_keys[ref] = {held_keys(ref)} end
   local rate_keys, budget_keys = plan_keys[ref][1], plan_keys[ref][2]
@@ -346,7 +347,7 @@ return settled
 
 # ARGV: the reservations' key prefix, now_ms, the age in seconds past which a reservation belongs to a
 # process that died. Releases them (as a settlement to zero usage), at most 300 seconds' worth a call,
-# remembering in <prefix>swept the last second done.
+# remembering in <prefix>swept the last second done. Returns {released, 1 when done up to now, else 0}.
 SWEEP_LUA = (
     CORRECT_LUA
     + """
@@ -365,17 +366,20 @@ for second = last + 1, stop do
 end
 if stop > last then redis.call('SET', ARGV[1] .. 'swept', stop) end
 apply()
-return released
+return {released, stop >= upto and 1 or 0}
 """
 )
 
 
-# Charges of requests admitted ahead of Redis (see Headroom): no reservation record, nothing to sweep.
-# A prepaid charge counts what was admitted (requests, reserved tokens and cost) in its admission second;
-# a correction later moves the tokens and cost to the real usage. A batch's charges are summed per
-# plan and second in the gateway, so Redis does a layer's work once per call.
-# KEYS: as ADMIT_LUA's. ARGV: now_ms, the plans (PLANS_LUA), then charge count and per charge: plan
-#       number, second, prepaid (1) or correction (0), requests, tokens, micros.
+# Charges of requests admitted ahead of Redis (see Headroom), summed per plan and second in the gateway
+# so that Redis does a layer's work once per call. A prepaid charge counts what was admitted (requests,
+# reserved tokens and cost) in its admission second; a correction later moves the tokens and cost to
+# the real usage. What is charged and not yet corrected is one reservation per process, plan and
+# second, "second tokens micros plan-record-key count" in the same hash as ADMIT_LUA's, so the
+# sweeper gives back what a process that died left; a correction that finds it gone (swept) is void.
+# KEYS: as ADMIT_LUA's. ARGV: now_ms, the reservations' key prefix, the process's id, the plans
+#       (PLANS_LUA), then charge count and per charge: plan number, second, requests, tokens, micros,
+#       and the change of what is outstanding: tokens, micros, count (> 0: prepaid, < 0: a correction).
 # Returns per plan {prepaid charges that took a layer past its limit, then per layer the requests,
 #         tokens and micro-USD it has used after the call (-1: not counted)}.
 CHARGE_LUA = (
@@ -392,13 +396,36 @@ local function rate_state(key, create)
   rates[key] = state
   return state
 end
-local plans, at = plans_read(2)
+local function outstanding(held, field, sec, ref, raw, add_t, add_m, add_count)
+  local t, m, count = 0, 0, 0
+  if raw then
+    local held_t, held_m, held_count = string.match(raw, '^%S+ (%S+) (%S+) %S+ (%S+)$')
+    t, m, count = tonumber(held_t), tonumber(held_m), tonumber(held_count)
+  end
+  t, m, count = t + add_t, m + add_m, count + add_count
+  if count <= 0 then
+    redis.call('HDEL', held, field)
+  else
+    redis.call('HSET', held, field, sec .. ' ' .. t .. ' ' .. m .. ' ' .. ref .. ' ' .. count)
+    redis.call('EXPIRE', held, 4500, 'NX')  -- as ADMIT_LUA's
+  end
+end
+local plans, at = plans_read(4)
 for n = 1, tonumber(ARGV[at]) do
-  local base = at + 1 + 6 * (n - 1)
-  local plan, sec, prepaid = plans[tonumber(ARGV[base])], tonumber(ARGV[base + 1]), ARGV[base + 2] == '1'
-  local reqs, tokens, micros = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
+  local base = at + 1 + 8 * (n - 1)
+  local plan, sec = plans[tonumber(ARGV[base])], tonumber(ARGV[base + 1])
+  local reqs, tokens, micros = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+  local held_t, held_m, held_count = tonumber(ARGV[base + 5]), tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7])
+  local prepaid = held_count > 0
+  local held, field = ARGV[2] .. sec, ARGV[3] .. '|' .. plan.ref
+  local raw = redis.call('HGET', held, field)
+  local layers = {}  -- a correction whose reservation is gone (swept, or never charged) changes nothing
+  if prepaid or raw then
+    outstanding(held, field, sec, plan.ref, raw, held_t, held_m, held_count)
+    layers = plan.layers
+  end
   local over = false
-  for i, limits in ipairs(plan.layers) do
+  for i, limits in ipairs(layers) do
     local rpm, tpm, budget = limits[1], limits[2], limits[3]
     if rpm >= 0 or tpm >= 0 then
       local state = rate_state(KEYS[plan.first + 2 * i - 2], prepaid)
@@ -833,6 +860,9 @@ class _Charge:
     requests: int = 0
     tokens: int = 0
     micros: int = 0
+    count: int = 0  # admissions charged (prepaid) or corrected
+    held_tokens: int = 0  # what they reserved
+    held_micros: int = 0
 
 
 class Admitter:
@@ -852,6 +882,7 @@ class Admitter:
         self._correcting: asyncio.TimerHandle | None = None
         self._recorded: dict[bytes, float] = {}  # plan record key -> when last written
         self._running: set[asyncio.Task[None]] = set()  # held, so a call is not garbage-collected mid-way
+        self.process_id = uuid.uuid4().hex[:12]  # names this process's outstanding charges
         self.overruns = 0  # charges admitted ahead that took a layer past its limit: a margin too thin
         self.charges_lost = 0  # charges Redis may not have applied (an error or no answer), counted and logged
 
@@ -880,28 +911,33 @@ class Admitter:
         admission.headers = _rate_headers(values)
         admission.second = int(time.time())
         admission.plan = plan
-        self._charge(plan, admission.second, True, admission.requests, admission.tokens, admission.micros)
+        charge = self._charge(plan, admission.second, prepaid=True)
+        charge.requests += admission.requests
+        charge.tokens += admission.tokens
+        charge.micros += admission.micros
         return True
 
     def correct(self, admission: "Admission", *, tokens: int, micros: int) -> None:
         """Move what an admission ahead of Redis was charged to its real usage."""
         assert admission.plan is not None  # noqa: S101 - only admissions made ahead are corrected
-        delta_tokens, delta_micros = tokens - admission.tokens, micros - admission.micros
-        if delta_tokens or delta_micros:
-            self._charge(admission.plan, admission.second, False, 0, delta_tokens, delta_micros)
+        charge = self._charge(admission.plan, admission.second, prepaid=False)
+        charge.tokens += tokens - admission.tokens
+        charge.micros += micros - admission.micros
+        charge.held_tokens += admission.tokens
+        charge.held_micros += admission.micros
 
-    def _charge(self, plan: QuotaPlan, second: int, prepaid: bool, requests: int, tokens: int, micros: int) -> None:
+    def _charge(self, plan: QuotaPlan, second: int, *, prepaid: bool) -> _Charge:
+        """The charge of this plan and second being gathered (counting one more admission), sent soon."""
         charge = self.charges.get((id(plan), second, prepaid))
         if charge is None:
             charge = self.charges[(id(plan), second, prepaid)] = _Charge(plan, second, prepaid)
-        charge.requests += requests
-        charge.tokens += tokens
-        charge.micros += micros
+        charge.count += 1
         if prepaid:
             # Visible to every process as soon as an admission would have been: the margins rely on it.
             self._flush_this_turn()
         elif not self._turn_due and self._correcting is None:
             self._correcting = asyncio.get_running_loop().call_later(CORRECTION_GATHER_S, self._flush, None)
+        return charge
 
     def _flush_this_turn(self) -> None:
         if not self._turn_due:
@@ -980,6 +1016,7 @@ class Admitter:
     def _charges_failed(self, plans: dict[int, tuple[int, QuotaPlan]], charges: list[_Charge], exc: Exception) -> None:
         self._release_prepaid(charges)
         for _, plan in plans.values():
+            self._recorded.pop(plan.record_key, None)
             self.headroom.forget(plan)  # the next requests wait for Redis, and meet the outage policy
         self.charges_lost += len(charges)
         logger.warning(
@@ -987,23 +1024,21 @@ class Admitter:
         )
 
     def _charge_call(self, plans: dict[int, tuple[int, QuotaPlan]], charges: list[_Charge]) -> ScriptCall:
-        keys, plan_args, key_count, arg_count = self._plan_args(plans, record=False)
-        items = [
-            resp_args(
-                [
-                    plans[id(charge.plan)][0],
-                    charge.second,
-                    int(charge.prepaid),
-                    charge.requests,
-                    charge.tokens,
-                    charge.micros,
-                ]
+        keys, plan_args, key_count, arg_count = self._plan_args(plans, record=True)
+        items = []
+        for charge in charges:
+            if charge.prepaid:  # what it reserved is outstanding until corrected
+                held = [charge.tokens, charge.micros, charge.count]
+            else:
+                held = [-charge.held_tokens, -charge.held_micros, -charge.count]
+            items.append(
+                resp_args(
+                    [plans[id(charge.plan)][0], charge.second, charge.requests, charge.tokens, charge.micros, *held]
+                )
             )
-            for charge in charges
-        ]
-        arg_count += 2 + 6 * len(charges)
+        arg_count += 4 + 8 * len(charges)
         head = resp_header(3 + key_count + arg_count) + resp_args([b"EVALSHA", CHARGE.sha, key_count])
-        argv = resp_args([int(time.time() * 1000), len(plans)])
+        argv = resp_args([int(time.time() * 1000), HELD_PREFIX, self.process_id, len(plans)])
         return ScriptCall(CHARGE, b"".join([head, *keys, argv, *plan_args, _bulk_int(len(charges)), *items]))
 
     def _record_due(self, plan: QuotaPlan) -> bytes:
@@ -1210,10 +1245,15 @@ class Quotas:
         """Release reservations older than RESERVATION_TTL_S (their process died); returns how many."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         command = resp_command(b"EVALSHA", SWEEP.sha, 0, HELD_PREFIX, now_ms, RESERVATION_TTL_S)
-        (result,) = await run_scripts(self.wire, [ScriptCall(SWEEP, command)])
-        if isinstance(result, Exception):
-            raise result
-        return int(result)
+        released = 0
+        for _call in range(SWEEP_CALLS):  # a call covers at most 300 s, so that none keeps Redis long
+            (result,) = await run_scripts(self.wire, [ScriptCall(SWEEP, command)])
+            if isinstance(result, Exception):
+                raise result
+            released += int(result[0])
+            if result[1]:
+                break
+        return released
 
 
 def _or_none(value: int | None) -> int:

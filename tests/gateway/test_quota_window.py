@@ -9,7 +9,7 @@ from django.conf import settings
 
 from apps.core.redis import tenant_key
 from apps.gateway.errors import QuotaExceeded
-from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, quota_plan
+from apps.gateway.quota import HELD_PREFIX, RESERVATION_TTL_S, Layer, Quotas, held_key, quota_plan
 from apps.gateway.redis_wire import RedisWire
 from apps.quotas.windows import window_totals
 
@@ -26,6 +26,7 @@ def _run(scenario):  # type: ignore[no-untyped-def]
         wire = RedisWire(settings.REDIS_URL)
         name = uuid.uuid4().hex
         keys = [tenant_key("edge", "quota", "test", name, part) for part in ("rate", "spent")]
+        await client.delete(f"{HELD_PREFIX}swept")  # where an earlier test's controlled clock left the sweeper
         try:
             return await scenario(Quotas(wire, load_spent=_nothing_spent), keys, client)
         finally:
@@ -84,7 +85,7 @@ def test_reservations_settle_or_expire(settled):
             await quotas.settle(admission, tokens=120, micros=90)
         else:  # a crashed process: past the reservation's lifetime the sweeper gives it back
             await quotas.sweep(now_ms=admission.second * 1000 + (RESERVATION_TTL_S + 1) * 1000)
-            await quotas.settle(admission, tokens=0, micros=0)  # nothing left to settle: changes nothing
+            await quotas.settle(admission, tokens=120, micros=90)  # too late: nothing left to settle
         return int(await client.get(keys[1])), window_totals(await client.get(keys[0]), now_s=admission.second)[1]
 
     assert _run(scenario) == ((90, 120) if settled else (0, 0))
@@ -140,6 +141,37 @@ def test_an_admission_ahead_of_redis_is_charged_what_it_reserved_then_its_real_u
     assert reserved == (20 + 3 * 700, (4, 10 + 3 * 500))
     assert settled == (20 + 90 + 900, (4, 10 + 120 + 600))
     assert overruns == 0
+
+
+async def _outstanding(client, quotas, second):  # type: ignore[no-untyped-def]
+    """This process's charged and not yet corrected reservations of `second`."""
+    fields = await client.hgetall(held_key(second))
+    return [value for name, value in fields.items() if name.startswith(quotas._admit.process_id.encode())]
+
+
+def test_charges_ahead_of_redis_a_dead_process_never_corrected_are_given_back_by_the_sweeper():
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        await client.set(keys[1], 0)
+        plan = quota_plan([Layer("key", keys[0], keys[1], tpm=10**9, budget=10**12)])
+        await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=10, micros=20)  # learns
+        ahead = [
+            await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
+            for _ in range(2)
+        ]
+        await quotas.settle(ahead[0], tokens=100, micros=100)  # one ends; the other's process "dies"
+        second = ahead[1].second
+        outstanding = [value.split()[1:3] + value.split()[4:] for value in await _outstanding(client, quotas, second)]
+        await quotas.sweep(now_ms=second * 1000 + (RESERVATION_TTL_S + 1) * 1000)
+        swept = int(await client.get(keys[1])), window_totals(await client.get(keys[0]), now_s=second)[1]
+        await quotas.settle(ahead[1], tokens=300, micros=300)  # too late: its reservation was given back
+        late = int(await client.get(keys[1])), await _outstanding(client, quotas, second)
+        return [a.plan is not None for a in ahead], outstanding, swept, late
+
+    ahead, outstanding, swept, late = _run(scenario)
+    assert ahead == [True, True]
+    assert outstanding == [[b"500", b"700", b"1"]]  # the second request's reservation only
+    assert swept == (100, 100)  # the admission that waited (10 tokens, 20 micros) was swept as well
+    assert late == (100, [])
 
 
 def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
