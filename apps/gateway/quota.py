@@ -13,6 +13,7 @@ corrected to the real usage when it ends.
 import asyncio
 import datetime as dt
 import fnmatch
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -20,7 +21,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -601,6 +602,9 @@ class QuotaPlan:
     limit_count: int
     record_key: bytes  # where the keys a reservation holds are recorded, for settling and sweeping
     record: bytes  # "rate keys|budget keys"
+    # per limit: its Headroom key, dimension (1 requests, 2 tokens, 3 micros), limit, a tenth of it, and the
+    # offset of its x-ratelimit values (-1: none)
+    checks: tuple[tuple[str, int, int, int, int], ...] = ()
 
 
 def quota_plan(layers: list[Layer]) -> QuotaPlan:
@@ -619,35 +623,56 @@ def quota_plan(layers: list[Layer]) -> QuotaPlan:
         limit_count=len(limits),
         record_key=global_key("quota", "plan", hashlib.sha256(record).hexdigest()[:24]).encode(),
         record=record,
+        checks=tuple(_headroom_checks(layers)),
     )
+
+
+def _headroom_checks(layers: list[Layer]) -> Iterator[tuple[str, int, int, int, int]]:
+    for layer in layers:
+        for key, dimension, limit, offset in (
+            (layer.rate_key, 1, layer.rpm, 0),
+            (layer.rate_key, 2, layer.tpm, 3),
+            (layer.budget_key, 3, layer.budget, -1),
+        ):
+            if limit is not None:
+                yield key, dimension, limit, limit // HEADROOM_SHARE, offset
 
 
 MAX_PLANS = 100_000
 
 
 class PlanCache:
-    """Plans per (key snapshot, client IP, UTC day): a new snapshot or a new day (budget period) rebuilds.
+    """Plans per key and client IP, rebuilt when the key's snapshot says something new or a UTC day begins
+    (a budget period may end).
 
-    A change of the instance's gateway defaults republishes every key snapshot, so it rebuilds too.
+    A snapshot is read again every GATEWAY_SNAPSHOT_TTL_MS as a new dict: an equal one keeps the plan (and
+    the old dict is let go). A change of the instance's gateway defaults republishes every key snapshot,
+    so it rebuilds too.
     """
 
     def __init__(self, defaults: GatewayDefaults) -> None:
         self.defaults = defaults
-        self._plans: dict[tuple[int, str, int], tuple[dict[str, Any], QuotaPlan]] = {}
+        self._plans: dict[tuple[str, int, str], tuple[int, dict[str, Any], QuotaPlan]] = {}
 
     def plan(self, key: dict[str, Any], client_ip: str) -> QuotaPlan:
         day = int(time.time() // 86_400)
-        cached = self._plans.get((id(key), client_ip, day))
-        if cached is not None and cached[0] is key:
-            return cached[1]
+        name = (key["schema"], key["id"], client_ip)
+        cached = self._plans.get(name)
+        if cached is not None and cached[0] == day:
+            if cached[1] is key:
+                return cached[2]
+            if cached[1] == key:  # the same snapshot, read again
+                self._plans[name] = (day, key, cached[2])
+                return cached[2]
         layers = layers_for(key, client_ip=client_ip, defaults=self.defaults, now=dt.datetime.now(dt.UTC))
         plan = quota_plan(layers)
         if len(self._plans) >= MAX_PLANS:
             self._plans.clear()
-        self._plans[(id(key), client_ip, day)] = (key, plan)
+        self._plans[name] = (day, key, plan)
         return plan
 
 
+@functools.lru_cache(maxsize=4096)
 def _reset(ms: int) -> str:
     """OpenAI's duration format: 20ms, 1s, 6m0s."""
     if ms < 1000:
@@ -775,45 +800,37 @@ class Headroom:
 
     def take(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int) -> list[int] | None:
         """Hold the request and return its x-ratelimit values (as the script's), or None: it must wait."""
-        now = time.monotonic()
+        oldest = time.monotonic() - HEADROOM_TTL_S
+        known = self.known
+        amounts = (0, requests, tokens, micros)
         values = [-1, -1, WINDOW_S * 1000, -1, -1, WINDOW_S * 1000]  # reset: the whole window, at the most
         held: list[tuple[list[float], int, int]] = []
-        for layer in plan.layers:
-            if layer.rpm is not None or layer.tpm is not None:
-                state = self.known.get(layer.rate_key)
-                if state is None or now - state[0] > HEADROOM_TTL_S:
-                    return None
-                for limit, used, unconfirmed, this, offset in (
-                    (layer.rpm, state[1], state[4], requests, 0),
-                    (layer.tpm, state[2], state[5], tokens, 3),
-                ):
-                    if limit is None or (offset == 0 and not this):
-                        continue
-                    if not _roomy(limit, used, unconfirmed, this):
-                        return None
-                    left = int(limit - used - unconfirmed - this)
-                    if values[offset] < 0 or left < values[offset + 1]:
-                        values[offset], values[offset + 1] = limit, left
-                held += [(state, 4, requests), (state, 5, tokens)]
-            if layer.budget is not None:
-                state = self.known.get(layer.budget_key)
-                if state is None or now - state[0] > HEADROOM_TTL_S:
-                    return None
-                if not _roomy(layer.budget, state[3], state[6], micros):
-                    return None
-                held.append((state, 6, micros))
+        for key, dimension, limit, share, offset in plan.checks:
+            state = known.get(key)
+            if state is None or state[0] < oldest:
+                return None
+            this = amounts[dimension]
+            if dimension == 1 and not this:  # a stream's extension counts no request
+                continue
+            unconfirmed = state[dimension + 3] + this
+            left = limit - state[dimension] - unconfirmed
+            margin = max(share, HEADROOM_REQUESTS * this)
+            # what one process admits between two replies stays a small part of the margin others rely on too
+            if left < margin or unconfirmed > margin // HEADROOM_PROCESSES:
+                return None
+            if offset >= 0 and (values[offset] < 0 or left < values[offset + 1]):
+                values[offset], values[offset + 1] = limit, int(left)
+            held.append((state, dimension + 3, this))
         for state, index, amount in held:
             state[index] += amount
         return values
 
     def release(self, plan: QuotaPlan, *, requests: int, tokens: int, micros: int) -> None:
         """What `take` held is confirmed (Redis counts it) or given up: no longer this process's unconfirmed share."""
-        for layer in plan.layers:  # never below zero: a layer forgotten and learnt again starts from nothing
-            if _rated(layer) and (state := self.known.get(layer.rate_key)) is not None:
-                state[4] = max(0, state[4] - requests)
-                state[5] = max(0, state[5] - tokens)
-            if layer.budget is not None and (state := self.known.get(layer.budget_key)) is not None:
-                state[6] = max(0, state[6] - micros)
+        amounts = (0, requests, tokens, micros)
+        for key, dimension, _limit, _share, _offset in plan.checks:
+            if (state := self.known.get(key)) is not None:  # never below zero: a layer learnt again starts at 0
+                state[dimension + 3] = max(0, state[dimension + 3] - amounts[dimension])
 
     def learn(self, plan: QuotaPlan, used: list[Any]) -> None:
         """What a script said each layer has used: per layer requests, tokens, micros (-1: not counted)."""
@@ -841,12 +858,6 @@ class Headroom:
         for layer in plan.layers:
             self.known.pop(layer.rate_key, None)
             self.known.pop(layer.budget_key, None)
-
-
-def _roomy(limit: int, used: float, unconfirmed: float, this: int) -> bool:
-    margin = max(limit // HEADROOM_SHARE, HEADROOM_REQUESTS * this)
-    # what one process admits between two replies stays a small part of the margin other processes rely on too
-    return limit - used - unconfirmed - this >= margin and unconfirmed + this <= margin // HEADROOM_PROCESSES
 
 
 CORRECTION_GATHER_S = 0.005  # corrections of charges wait this long for others of their plan

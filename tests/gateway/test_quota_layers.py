@@ -65,3 +65,11 @@ def test_a_republished_snapshot_gets_a_new_plan():
     assert plans.plan(before, "::1") is plans.plan(before, "::1")
     after = _snapshot(gateway_defaults={"key_rpm": 1})
     assert [layer.rpm for layer in plans.plan(after, "::1").layers if layer.name == "gateway"] == [1]
+
+
+def test_a_snapshot_read_again_keeps_its_plan_and_the_cache_does_not_grow():
+    plans = PlanCache(ENV)
+    first = plans.plan(_snapshot(), "::1")
+    again = [plans.plan(_snapshot(), "::1") for _ in range(50)]  # a fresh, equal dict every TTL
+    assert all(plan is first for plan in again)
+    assert len(plans._plans) == 1
