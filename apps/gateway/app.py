@@ -149,8 +149,13 @@ class Gateway:
             keepalive_timeout=60,
             resolver=CheckedResolver(settings.GATEWAY_UPSTREAM_ALLOWLIST),
         )
+        # No cookie jar: one session serves every tenant, and a provider's cookies must not cross between them.
         self.session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent",),
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         # A blocking pool: a burst waits briefly for a connection instead of failing with "Too many connections".
         pool = aioredis.BlockingConnectionPool.from_url(

@@ -14,6 +14,10 @@ the model name when a client cannot set headers:
 | x-mock-chunk-delay-ms: 5| mock-drip-5               | pause between stream chunks                 |
 |                         | mock-gpt-4o-mini-long     | a long answer (400 words, or max_tokens),   |
 |                         |                           | one word per stream chunk                   |
+
+Every answer sets a session cookie, as providers behind a CDN do (Cloudflare's `__cf_bm`). A request
+for a model whose name contains `mock-cookie-check` that sends a cookie back is refused with 400: a
+gateway must not carry one tenant's upstream cookies into another tenant's requests.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ LONG_COMPLETION_WORDS = 400  # models named "...-long"
 MAX_COMPLETION_WORDS = 4096
 DEFAULT_CHUNKS = 8
 TIMEOUT_SLEEP_S = 3600.0
+SESSION_COOKIE = (b"set-cookie", b"mock_session=1; Path=/; HttpOnly")
 CREATED = 1_700_000_000  # fixed, so identical requests give identical bodies
 VOCABULARY = ("mock", "reply", "from", "the", "hydite", "provider", "with", "deterministic", "tokens", "today")
 
@@ -83,6 +88,7 @@ class Behaviour:
     chunks: int = DEFAULT_CHUNKS
     chunk_delay_s: float = 0.0
     word_per_chunk: bool = False
+    cookie_sent_back: bool = False  # a cookie came with a request for a mock-cookie-check model
 
     @classmethod
     def from_request(cls, headers: dict[str, str], model: str, *, default_chunks: int = DEFAULT_CHUNKS) -> Behaviour:
@@ -107,6 +113,7 @@ class Behaviour:
             )
             / 1000,
             word_per_chunk=model.endswith("-long"),
+            cookie_sent_back="mock-cookie-check" in model and "cookie" in headers,
         )
 
 
@@ -333,10 +340,18 @@ class MockProvider:
                     return
         if scope["type"] != "http":
             return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), SESSION_COOKIE]}
+            await send(message)
+
         try:
-            await self._route(scope, receive, send)
+            await self._route(scope, receive, send_with_cookie)
         except MockError as exc:
-            await _send_json(send, exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code))
+            await _send_json(
+                send_with_cookie, exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code)
+            )
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"].rstrip("/"), scope["method"]
@@ -404,6 +419,8 @@ class MockProvider:
             await asyncio.sleep(behaviour.delay_s)
         if behaviour.status is not None and behaviour.status >= 400:
             raise MockError(behaviour.status, f"Mock provider was asked to fail with {behaviour.status}.")
+        if behaviour.cookie_sent_back:
+            raise MockError(400, "This server set a cookie that must not come back.", code="unexpected_cookie")
 
     async def _chat(self, body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
         plan = ChatPlan.from_body(body, raw)

@@ -7,8 +7,11 @@ import httpx
 import openai
 import pytest
 
+from apps.channels.models import Channel, Deployment
+from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.keys.models import KeyStatus
 from apps.keys.services import key_regenerate, key_set_status
+from apps.providers.models import ProviderType
 from tests.conftest import LIVE_MAX_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +203,24 @@ def test_regenerate_replaces_the_secret_at_once(committed, fresh_key, v1):
     assert new_plaintext != old_plaintext and new_plaintext.startswith("sk-hydite-")
     assert _wait_for_status(old_client, openai.AuthenticationError) <= 1.5
     assert _chat(openai.OpenAI(api_key=new_plaintext, base_url=v1, max_retries=0)).choices
+
+
+def _cookie_setting_upstream(world, mock_provider_url: str) -> str:  # type: ignore[no-untyped-def]
+    """A model whose upstream is the mock by host name (cookie jars keep cookies of names, not of IPs)."""
+    channel = Channel.objects.get(organization=world.organization, is_default=True)
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    by_name = mock_provider_url.replace("127.0.0.1", "localhost")
+    credential = Deployment.objects.get(channel_model__channel=channel, channel_model__alias="gpt-4o-mini").credential
+    spec = DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-cookie-check", by_name, credential)
+    channel_model_set(channel=channel, alias="by-host-name", deployments=[spec], actor=owner, platform_managed=True)
+    return "by-host-name"
+
+
+def test_cookies_an_upstream_sets_never_go_back_to_it(committed, world, client, mock_provider_url):
+    """One pooled session serves every tenant: a cookie jar in it would carry one tenant's cookies into the
+    next request to the same provider (the mock sets one on every answer, and refuses a mock-cookie-check
+    request that sends one)."""
+    alias = committed(_cookie_setting_upstream, world, mock_provider_url)
+    time.sleep(1.2)  # the channel's new model reaches the gateway's snapshot
+    answers = [_chat(client, model=alias) for _ in range(3)]  # a refusal raises openai.BadRequestError
+    assert [answer.model for answer in answers] == ["mock-cookie-check"] * 3
