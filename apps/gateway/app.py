@@ -473,7 +473,8 @@ class Gateway:
                 events_before = tap.data_events
                 forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
                 if forwarded:
-                    reach = await allowance.admit(tap.completion_tokens_seen()) if allowance is not None else None
+                    seen = tap.completion_tokens_seen()
+                    reach = None if allowance is None or allowance.within(seen) else await allowance.admit(seen)
                     if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
                         fitting = events_prefix(forwarded, reach + 1 - events_before)  # +1: the role event
                         if fitting:

@@ -44,6 +44,14 @@ class StreamAllowance:
         self._pending: asyncio.Task[None] | None = None
         self._refusal: HyditeError | None = None
 
+    def within(self, seen: int) -> bool:
+        """True when a chunk bringing the stream to `seen` completion tokens goes whole and no block is due yet:
+        the common case, decided without a coroutine; else `admit` decides."""
+        if seen < self.allowed - self.block_tokens // 4:
+            self.sent = seen
+            return True
+        return False
+
     async def admit(self, seen: int) -> int | None:
         """None when a chunk bringing the stream to `seen` completion tokens may go whole; else the
         completion tokens the stream may reach in all (what is left of the chunk must not go, and
