@@ -89,6 +89,8 @@ def spend(world: BudgetWorld, cost_micros: int, *, created_at_ms: int | None = N
 def consume(committed, *request_ids: str, timeout_s: float = 15) -> None:  # type: ignore[no-untyped-def]
     """Run the spend consumer (its own thread and connection, so its writes commit) until the events are ledgered."""
 
+    spend_stream_group_ensure(client=redis_client())
+
     def once() -> bool:
         spend_consume_once(client=redis_client(), consumer="alerts-test", block_ms=100)
         return SpendLog.objects.filter(request_id__in=request_ids).count() == len(request_ids)

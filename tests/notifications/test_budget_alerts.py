@@ -4,6 +4,7 @@ import datetime as dt
 import threading
 import uuid
 
+import httpx
 import orjson
 import pytest
 from django.core import mail
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.keys.services import key_update_limits
+from apps.keys.services import key_generate, key_update_limits
 from apps.notifications.models import AlertKind, AlertScope, BudgetAlert, WebhookDelivery
 from apps.notifications.services.alerts import (
     BudgetHolder,
@@ -228,3 +229,35 @@ def test_batches_far_below_a_threshold_do_not_sum_the_ledger(org_with_roles):
         assert budget_alerts_check(schema="edge", touched=big) == []  # estimate $85 ≥ $80, the ledger says $0
     assert sum("spend_spendlog" in query["sql"] for query in queries.captured_queries) == 1
     assert ledger_queries() == 0  # corrected to the ledger's figure: far below again
+
+
+def test_a_soft_budget_passed_through_v1_lets_requests_through_and_alerts_once(
+    committed, world, live_server_url, eager_tasks
+):
+    def soft_key() -> tuple[int, str]:
+        owner = world.organization.memberships.filter(team__isnull=True).first().user
+        key, plaintext = key_generate(
+            organization=world.organization,
+            team=world.team,
+            user=owner,
+            name=f"soft-{uuid.uuid4().hex[:6]}",
+            actor=owner,
+        )
+        key_update_limits(key=key, actor=owner, soft_budget_micros=1)  # the first request passes it
+        return key.pk, plaintext
+
+    key_id, plaintext = committed(soft_key)
+    answers = [
+        httpx.post(
+            f"{live_server_url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {plaintext}"},
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]},
+            timeout=20,
+        )
+        for _ in range(2)
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200]  # soft: nothing is refused
+    assert all(answer.json()["object"] == "chat.completion" for answer in answers)
+    consume(committed, *(answer.headers["x-request-id"] for answer in answers))
+    alerts = committed(lambda: list(BudgetAlert.objects.filter(scope=AlertScope.KEY, scope_id=key_id)))
+    assert [alert.kind for alert in alerts] == [AlertKind.SOFT_BUDGET]
