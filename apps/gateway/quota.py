@@ -894,7 +894,7 @@ class Admitter:
         self._recorded: dict[bytes, float] = {}  # plan record key -> when last written
         self._running: set[asyncio.Task[None]] = set()  # held, so a call is not garbage-collected mid-way
         self.process_id = uuid.uuid4().hex[:12]  # names this process's outstanding charges
-        self.overruns = 0  # charges admitted ahead that took a layer past its limit: a margin too thin
+        self.overruns = 0  # prepaid charges that took a layer past its limit: a margin too thin
         self.charges_lost = 0  # charges Redis may not have applied (an error or no answer), counted and logged
 
     async def __call__(self, plan: QuotaPlan, admission: "Admission", *, now_ms: int | None) -> Any:
@@ -973,7 +973,9 @@ class Admitter:
             if self._correcting is not None:
                 self._correcting.cancel()
                 self._correcting = None
-            charges, self.charges = list(self.charges.values()), {}
+            # prepaid first: a correction merged with one of an admission made this turn must find its record
+            charges = sorted(self.charges.values(), key=lambda charge: not charge.prepaid)
+            self.charges = {}
             for start in range(0, len(charges), MAX_BATCH):
                 self._spawn(self._run_charges(charges[start : start + MAX_BATCH]))
         at_ms, batch = self.pending.pop(now_ms, (0, []))
@@ -1014,7 +1016,7 @@ class Admitter:
             if reply[0]:
                 self.overruns += reply[0]
                 logger.warning(
-                    "%d requests admitted ahead of Redis took a layer past its limit; %d so far",
+                    "%d charges of requests admitted ahead of Redis took a layer past its limit; %d so far",
                     reply[0],
                     self.overruns,
                 )
@@ -1035,7 +1037,7 @@ class Admitter:
         )
 
     def _charge_call(self, plans: dict[int, tuple[int, QuotaPlan]], charges: list[_Charge]) -> ScriptCall:
-        keys, plan_args, key_count, arg_count = self._plan_args(plans, record=True)
+        keys, plan_args, key_count, arg_count = self._plan_args(plans)
         items = []
         for charge in charges:
             if charge.prepaid:  # what it reserved is outstanding until corrected
@@ -1061,16 +1063,14 @@ class Admitter:
         self._recorded[plan.record_key] = now
         return plan.record
 
-    def _plan_args(
-        self, plans: dict[int, tuple[int, QuotaPlan]], *, record: bool
-    ) -> tuple[list[bytes], list[bytes], int, int]:
+    def _plan_args(self, plans: dict[int, tuple[int, QuotaPlan]]) -> tuple[list[bytes], list[bytes], int, int]:
         """KEYS and the plans' ARGV part (PLANS_LUA), with their counts."""
         keys: list[bytes] = []
         plan_args: list[bytes] = []
         key_count, arg_count = 0, 1
         for _, plan in plans.values():
             keys.append(plan.keys)
-            plan_args.append(resp_args([key_count + 1, plan.record_key, self._record_due(plan) if record else b""]))
+            plan_args.append(resp_args([key_count + 1, plan.record_key, self._record_due(plan)]))
             plan_args.append(plan.limits)
             key_count += plan.key_count
             arg_count += 3 + plan.limit_count
@@ -1078,7 +1078,7 @@ class Admitter:
 
     def _call(self, batch: list[_Pending], at_ms: int) -> ScriptCall:
         plans = _numbered(pending.plan for pending in batch)
-        keys, plan_args, key_count, arg_count = self._plan_args(plans, record=True)
+        keys, plan_args, key_count, arg_count = self._plan_args(plans)
         requests = [
             resp_args(
                 [plans[id(pending.plan)][0], pending.request_id, pending.requests, pending.tokens, pending.micros]

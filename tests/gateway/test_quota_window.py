@@ -174,6 +174,32 @@ def test_charges_ahead_of_redis_a_dead_process_never_corrected_are_given_back_by
     assert late == (100, [])
 
 
+def test_a_request_that_ends_in_the_turn_it_was_admitted_is_charged_then_corrected():
+    """Its correction merges with an earlier request's, gathering; the prepaid charge must still reach Redis first."""
+
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        await client.set(keys[1], 0)
+        plan = quota_plan([Layer("key", keys[0], keys[1], tpm=10**9, budget=10**12)])
+        waited = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=10, micros=20)
+        for _ in range(20):  # until both admissions fall in one second
+            first = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
+            await asyncio.sleep(0.01)  # charged
+            assert quotas.settlement(first, tokens=100, micros=100) is None  # its correction gathers
+            second = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
+            quotas.settlement(second, tokens=50, micros=60)  # fails at once: no await since its admission
+            await quotas.close()
+            if first.second == second.second:
+                break
+        budget_after = int(await client.get(keys[1]))
+        spent = budget_after - waited.micros
+        return spent % 160, await _outstanding(client, quotas, second.second), first.second == second.second
+
+    leftover, outstanding, same_second = _run(scenario)
+    assert same_second
+    assert leftover == 0  # every round charged exactly 100 + 60 micros: nothing reserved is left behind
+    assert outstanding == []
+
+
 def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
     async def scenario(quotas, keys, _client):  # type: ignore[no-untyped-def]
         plan = quota_plan([Layer("key", keys[0], "", rpm=300)])
