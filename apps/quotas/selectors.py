@@ -6,6 +6,7 @@ from redis.exceptions import RedisError
 
 from apps.core.redis import redis_client
 from apps.core.schemas import current_schema
+from apps.gateway.outage import redis_outage_log
 from apps.keys.models import VirtualKey
 from apps.orgs.models import Organization, Team
 from apps.quotas.limits import GATEWAY_DEFAULT_FIELDS, GatewayDefaults, budget_period, window_key
@@ -105,7 +106,8 @@ def _rate_usage(layers: list[_Layer]) -> list[RateUsage] | None:
     schema = current_schema()
     try:
         rings = redis_client().mget([window_key(schema, layer.scope, layer.scope_id) for layer in rated])
-    except (RedisError, OSError):
+    except (RedisError, OSError) as exc:
+        redis_outage_log("quota usage bars", exc, "the pages show usage unavailable")
         return None
     now_s = int(time.time())
     usage = []
