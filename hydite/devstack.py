@@ -311,6 +311,8 @@ def _print_banner(port: str, env: dict[str, str]) -> None:
     demo_key = demo_key_file.read_text().strip() if demo_key_file.exists() else "(run seed_demo)"
     admin_key_file = STATE / "demo-admin-key"
     admin_key = admin_key_file.read_text().strip() if admin_key_file.exists() else "(run seed_demo)"
+    codes = {kind: STATE / f"demo-{kind}-code" for kind in ("activation", "credit")}
+    code = {kind: path.read_text().strip() if path.exists() else "(run seed_demo)" for kind, path in codes.items()}
     print(
         "\n"
         f"  Hydite is running.\n"
@@ -318,6 +320,8 @@ def _print_banner(port: str, env: dict[str, str]) -> None:
         f"  Admin login: {email} / {shown}\n"
         f"  Demo key:    {demo_key}\n"
         f"  Admin key:   {admin_key}  (management API: {url}api/docs/)\n"
+        f"  Newcomer:    sign up at {url}accounts/signup/, then redeem on Activation Codes: {code['activation']}\n"
+        f"               (your first key and $0.05) and on Credit Codes: {code['credit']} ($1.00 top-up)\n"
         f"  Mock LLM:    http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1 (what the demo models call)\n"
         f"  Try:\n"
         f"    curl {url}v1/chat/completions \\\n"

@@ -85,6 +85,7 @@ TENANT_APPS = [
     "apps.spend",
     "apps.notifications",
     "apps.quotas",
+    "apps.wallet",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -316,6 +317,11 @@ WEBHOOK_TIMEOUT_S = _env_int("WEBHOOK_TIMEOUT_S", 5)
 # WEBHOOK_RETRY_BASE_S * 2**(attempt - 1) seconds.
 WEBHOOK_MAX_ATTEMPTS = _env_int("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_S = _env_int("WEBHOOK_RETRY_BASE_S", 30)
+# ------------------------------------------------------------------- wallet
+# Failed code redemptions allowed per user and per client IP before both are locked for REDEEM_LOCKOUT_S.
+REDEEM_MAX_FAILURES_PER_USER = _env_int("REDEEM_MAX_FAILURES_PER_USER", 5)
+REDEEM_MAX_FAILURES_PER_IP = _env_int("REDEEM_MAX_FAILURES_PER_IP", 20)
+REDEEM_LOCKOUT_S = _env_int("REDEEM_LOCKOUT_S", 15 * 60)
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")
@@ -324,6 +330,10 @@ CELERY_BEAT_SCHEDULE = {
     "invitations-purge-expired": {
         "task": "apps.orgs.tasks.invitations_purge_expired_task",
         "schedule": 24 * 60 * 60,
+    },
+    "wallet-periods-roll": {
+        "task": "apps.wallet.tasks.wallet_periods_roll_task",
+        "schedule": 60,
     },
     "budget-alerts-dispatch-pending": {
         "task": "apps.notifications.tasks.budget_alerts_dispatch_pending_task",

@@ -28,5 +28,6 @@ urlpatterns = [
     path("", include("apps.quotas.urls")),
     path("", include("apps.audit.urls")),
     path("", include("apps.notifications.urls")),
+    path("", include("apps.wallet.urls")),
     path("", include("apps.dashboard.urls")),
 ]

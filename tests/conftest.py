@@ -68,10 +68,11 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 
 
 def _forget_quota_counters() -> None:
-    """Quota counters, budget-alert estimates and spend events not yet written are keyed by database ids,
-    which a new test database hands out again: a previous session's events would land in this one's ledger."""
+    """Quota counters, budget-alert estimates, failed-redemption counts and spend events not yet written are
+    keyed by database ids, which a new test database hands out again: a previous session's events would land
+    in this one's ledger."""
     client = redis_client()
-    for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*", "hydite:*:budget_watch:*"):
+    for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*", "hydite:*:budget_watch:*", "hydite:*:redeem:*"):
         for name in client.scan_iter(match=pattern, count=1000):
             client.delete(name)
     client.delete(SPEND_STREAM, SPEND_DEAD_LETTERS)

@@ -1,5 +1,6 @@
 """A committed world for the live /v1 and spend tests: an organisation, channels pointing at the mock provider, keys."""
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -7,12 +8,15 @@ import pytest
 
 from apps.accounts.services import user_create
 from apps.channels.services import DeploymentSpec, channel_create, channel_default_ensure, channel_model_set
+from apps.core.redis import redis_client
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
-from apps.orgs.models import Organization, Team
+from apps.orgs.models import BillingMode, Organization, Team
 from apps.orgs.services import organization_create
 from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
+from apps.spend.models import SpendLog
+from apps.spend.services import spend_consume_once, spend_stream_group_ensure
 from tests.conftest import UPSTREAM_API_KEY
 
 # alias in the default channel → model of the mock provider (None: an unreachable upstream)
@@ -37,9 +41,10 @@ class World:
     other_channel_alias: str
 
 
-def _build_world(mock_url: str) -> World:
+def _build_world(mock_url: str, billing_mode: str = BillingMode.INVOICE) -> World:
     owner = user_create(email=f"gw-{uuid.uuid4().hex[:8]}@example.test", password=None)
-    organization = organization_create(name=f"Gateway {uuid.uuid4().hex[:6]}", owner=owner)
+    name = f"Gateway {uuid.uuid4().hex[:6]}"
+    organization = organization_create(name=name, owner=owner, billing_mode=billing_mode)
     credential = provider_credential_create(
         organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
     )
@@ -94,6 +99,26 @@ def _new_key(world: World, name: str) -> tuple[VirtualKey, str]:
 
 
 @pytest.fixture
+def prepaid_world(committed, mock_provider_url) -> World:  # type: ignore[no-untyped-def]
+    """A world of its own whose organisation pays from its wallet (empty at first)."""
+    return committed(_build_world, mock_provider_url, BillingMode.PREPAID)
+
+
+@pytest.fixture
 def fresh_key(committed, world):  # type: ignore[no-untyped-def]
     """A new active key of its own (committed), for tests that pause, revoke or regenerate it."""
     return committed(_new_key, world, f"fresh-{uuid.uuid4().hex[:6]}")
+
+
+def consume(committed, *request_ids: str, timeout_s: float = 15) -> None:  # type: ignore[no-untyped-def]
+    """Run the spend consumer (its own thread and connection, so its writes commit) until the events are ledgered."""
+
+    spend_stream_group_ensure(client=redis_client())
+
+    def once() -> bool:
+        spend_consume_once(client=redis_client(), consumer="alerts-test", block_ms=100)
+        return SpendLog.objects.filter(request_id__in=request_ids).count() == len(request_ids)
+
+    deadline = time.monotonic() + timeout_s
+    while not committed(once):
+        assert time.monotonic() < deadline, "the consumer did not write the events"

@@ -11,10 +11,13 @@ class Channel(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60)
     is_default = models.BooleanField(default=False)
+    # The instance's curated model mix: every new organisation's Default Channel starts with its models.
+    is_curated = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["is_curated"], condition=Q(is_curated=True), name="channel_one_curated"),
             models.UniqueConstraint(fields=["organization", "slug"], name="channel_slug_unique_in_org"),
             models.UniqueConstraint(
                 fields=["organization"], condition=Q(is_default=True), name="channel_one_default_per_org"

@@ -57,10 +57,40 @@ def channel_create(*, organization: Organization, name: str, actor: User | None,
 
 
 def channel_default_ensure(*, organization: Organization, actor: User | None) -> Channel:
+    """The organisation's Default Channel; a new one starts with the instance's curated models."""
     existing = Channel.objects.filter(organization=organization, is_default=True).first()
-    return existing or channel_create(
-        organization=organization, name=DEFAULT_CHANNEL_NAME, actor=actor, is_default=True
-    )
+    if existing is not None:
+        return existing
+    channel = channel_create(organization=organization, name=DEFAULT_CHANNEL_NAME, actor=actor, is_default=True)
+    curated = Channel.objects.filter(is_curated=True).exclude(organization=organization).first()
+    if curated is not None:
+        _models_copy(source=curated, target=channel, actor=actor)
+    return channel
+
+
+def _models_copy(*, source: Channel, target: Channel, actor: User | None) -> None:
+    """The source's aliases with their deployments that use no credential or the platform's own (an operator's mix)."""
+    for channel_model in source.models.prefetch_related("deployments__credential"):
+        specs = [
+            _spec_of(deployment)
+            for deployment in channel_model.deployments.all()
+            if deployment.is_active and (deployment.credential is None or deployment.credential.organization_id is None)
+        ]
+        if specs:
+            channel_model_set(
+                channel=target, alias=channel_model.alias, deployments=specs, actor=actor, platform_managed=True
+            )
+
+
+@transaction.atomic
+def channel_curated_set(*, channel: Channel, actor: User | None) -> Channel:
+    """Make `channel` the instance's curated model mix (operators: seed, staff tools)."""
+    if not channel.is_curated:
+        Channel.objects.filter(is_curated=True).update(is_curated=False)
+        channel.is_curated = True
+        channel.save(update_fields=["is_curated"])
+        audit_record(actor=actor, action="channel.curate", target=channel, organization_id=channel.organization_id)
+    return channel
 
 
 class InvalidDeployment(HyditeError):

@@ -17,20 +17,8 @@ PAGES = [
     Page("", "Overview", "dashboard:overview", "Gateway"),
     Page("keys", "API Keys", "keys:key_list", "Gateway"),
     Page("channels", "Channels", "channels:channel_list", "Gateway"),
-    Page(
-        "activation-codes",
-        "Activation Codes",
-        "dashboard:activation_codes",
-        "Billing",
-        "Redeem a one-time activation code to receive your first key.",
-    ),
-    Page(
-        "credit-codes",
-        "Credit Codes",
-        "dashboard:credit_codes",
-        "Billing",
-        "Top up the organisation's balance with a credit code; usage is metered against it.",
-    ),
+    Page("activation-codes", "Activation Codes", "wallet:activation_codes", "Billing"),
+    Page("credit-codes", "Credit Codes", "wallet:credit_codes", "Billing"),
     Page(
         "plans", "Plans", "dashboard:plans", "Billing", "Subscribe to Pro or Team for bundled quota and higher limits."
     ),

@@ -6,8 +6,6 @@ from apps.notifications.views import settings_notifications_view
 app_name = "dashboard"
 
 _COMING = [
-    ("activation-codes/", "dashboard:activation_codes"),
-    ("credit-codes/", "dashboard:credit_codes"),
     ("plans/", "dashboard:plans"),
     ("billing/", "dashboard:billing"),
     ("anomaly/", "dashboard:anomaly"),

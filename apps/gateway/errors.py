@@ -58,6 +58,17 @@ class QuotaExceeded(HyditeError):
         self.headers = headers
 
 
+class InsufficientQuota(HyditeError):
+    """A prepaid organisation's balance (and plan quota) cannot cover the request: OpenAI's answer, word for word."""
+
+    status, type, code = 429, "insufficient_quota", "insufficient_quota"
+    default_message = (
+        "You exceeded your current quota, please check your plan and billing details. "
+        "Top up on the Credit Codes page or subscribe on the Plans page."
+    )
+    headers: Headers = []
+
+
 class QuotaUnavailable(HyditeError):
     status, type, code = 503, "api_error", "quota_unavailable"
     default_message = "Quota counters are unreachable; the gateway refuses requests it cannot meter. Retry shortly."

@@ -29,7 +29,14 @@ from redis.exceptions import NoScriptError, RedisError
 
 from apps.core.redis import global_key
 from apps.gateway.asgi_io import Headers
-from apps.gateway.errors import IpNotAllowed, KeyExpired, ModelNotAllowed, QuotaExceeded, QuotaUnavailable
+from apps.gateway.errors import (
+    InsufficientQuota,
+    IpNotAllowed,
+    KeyExpired,
+    ModelNotAllowed,
+    QuotaExceeded,
+    QuotaUnavailable,
+)
 from apps.gateway.outage import redis_outage_log
 from apps.gateway.redis_wire import Arg, RedisWire, resp_args, resp_command, resp_header
 from apps.quotas.limits import (
@@ -524,7 +531,14 @@ def _in_networks(ip: str, networks: list[str]) -> bool:
     return any(address in ipaddress.ip_network(network) for network in networks)
 
 
-LAYER_LABEL = {"key": "key", "team": "team", "org": "organisation", "plan": "plan", "gateway": "gateway"}
+LAYER_LABEL = {
+    "key": "key",
+    "team": "team",
+    "org": "organisation",
+    "wallet": "wallet",
+    "plan": "plan",
+    "gateway": "gateway",
+}
 
 
 def access_checks(key: dict[str, Any], *, client_ip: str, now_ms: int) -> None:
@@ -574,6 +588,9 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
                 budget_scope=(name, ids[name], start.isoformat()) if budget is not None else None,
             )
         )
+    wallet = key.get("wallet")
+    if wallet is not None:
+        layers.append(_wallet_layer(schema, key["organization_id"], wallet, now))
     tier_rpm, tier_tpm = TIER_CAPS.get(key.get("tier", "free"), (None, None))
     if tier_rpm is not None or tier_tpm is not None:
         # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
@@ -589,6 +606,23 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
             if rpm is not None or tpm is not None:
                 layers.append(Layer("gateway", window_key(schema, "gateway", scope), "", rpm=rpm, tpm=tpm))
     return layers
+
+
+def _wallet_layer(schema: str, organization_id: int, wallet: dict[str, Any], now: dt.datetime) -> Layer:
+    """A prepaid organisation's wallet: a budget over its metering period, counted like the org's spend.
+
+    The period comes from the snapshot, not the clock: until the platform rolls it (and republishes),
+    usage keeps counting against the period the limit was computed for.
+    """
+    ttl = max(0, (wallet["end_ms"] - int(now.timestamp() * 1000)) // 1000) + 86_400
+    return Layer(
+        name="wallet",
+        rate_key=window_key(schema, "wallet", organization_id),
+        budget_key=spent_key(schema, "wallet", organization_id, wallet["period"]),
+        budget=wallet["limit"],
+        budget_ttl_s=ttl,
+        budget_scope=("org", organization_id, wallet["start"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -1207,8 +1241,10 @@ class Quotas:
             raise reply
 
     @staticmethod
-    def _exceeded(layer: Layer, *, dimension: str, limit: int, reset_ms: int) -> QuotaExceeded:
+    def _exceeded(layer: Layer, *, dimension: str, limit: int, reset_ms: int) -> QuotaExceeded | InsufficientQuota:
         label = LAYER_LABEL[layer.name]
+        if dimension == "budget" and layer.name == "wallet":
+            return InsufficientQuota()
         if dimension == "budget":
             return QuotaExceeded(
                 f"The {label}'s budget of ${limit / 1_000_000:.2f} is used up for this period.",

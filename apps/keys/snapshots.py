@@ -11,6 +11,7 @@ from apps.keys.models import KeyStatus, VirtualKey
 from apps.quotas.limits import gateway_defaults_snapshot, limits_snapshot
 from apps.quotas.selectors import gateway_defaults_saved
 from apps.tenancy.models import Instance, InstanceKind, KeyRoute
+from apps.wallet.selectors import wallet_gateway_snapshot
 
 # An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
 UNKNOWN_KEY_TTL_S = 30
@@ -47,6 +48,9 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
             "tier": instance.tier if instance is not None else "free",
         }
         # Only saved defaults travel: without them each gateway process applies its environment's.
+        wallet = wallet_gateway_snapshot(organization=key.organization)
+        if wallet is not None:
+            snapshot["wallet"] = wallet
         defaults = gateway_defaults_saved()
         if defaults is not None:
             snapshot["gateway_defaults"] = gateway_defaults_snapshot(defaults)

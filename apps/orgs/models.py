@@ -8,10 +8,21 @@ from apps.quotas.models import QuotaFields
 ORGANIZATION_NAME_MAX_LENGTH = 120
 
 
+class BillingMode(models.TextChoices):
+    """How an organisation pays: from its wallet as it goes, or by a monthly invoice from the spend ledger."""
+
+    PREPAID = "prepaid", "Pay-as-you-go (wallet)"
+    INVOICE = "invoice", "Invoiced monthly (sales-issued)"
+
+
 class Organization(QuotaFields):
     name = models.CharField(max_length=ORGANIZATION_NAME_MAX_LENGTH)
     slug = models.SlugField(max_length=60, unique=True)
     is_personal = models.BooleanField(default=False)
+    # Prepaid organisations are stopped at a zero balance; invoiced ones are billed afterwards.
+    billing_mode = models.CharField(
+        max_length=16, choices=BillingMode.choices, default=BillingMode.PREPAID, db_default=BillingMode.PREPAID
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -26,8 +26,9 @@ from apps.orgs.errors import (
     LastOrgAdmin,
     TeamExists,
 )
-from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, Invitation, Membership, Organization, Team
+from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, BillingMode, Invitation, Membership, Organization, Team
 from apps.orgs.roles import TEAM_ROLES, Role
+from apps.tenancy.models import InstanceKind
 
 INVITATION_SESSION_KEY = "hydite_invitation_token"
 
@@ -49,17 +50,30 @@ def _membership_state(membership: Membership) -> dict[str, Any]:
 
 
 @transaction.atomic
-def organization_create(*, name: str, owner: User, is_personal: bool = False) -> Organization:
-    """An organisation with its Default team; the owner becomes org admin and leads the team."""
+def _default_billing_mode() -> str:
+    """Shared Edge organisations pay as they go; a Dedicated instance's are covered by its subscription."""
+    tenant = getattr(connection, "tenant", None)
+    shared = getattr(tenant, "kind", InstanceKind.SHARED) == InstanceKind.SHARED
+    return BillingMode.PREPAID if shared else BillingMode.INVOICE
+
+
+def organization_create(
+    *, name: str, owner: User, is_personal: bool = False, billing_mode: str | None = None
+) -> Organization:
+    """An organisation with its Default team; the owner becomes org admin and leads the team.
+
+    `billing_mode` None: prepaid on the Shared Edge, invoiced on a Dedicated instance.
+    """
     name = name.strip()
     if not name:
         raise InvalidTeam("An organisation needs a name.", param="name")
+    fields = {"name": name, "is_personal": is_personal, "billing_mode": billing_mode or _default_billing_mode()}
     try:
         with transaction.atomic():
-            organization = Organization.objects.create(name=name, slug=_unique_org_slug(name), is_personal=is_personal)
+            organization = Organization.objects.create(slug=_unique_org_slug(name), **fields)
     except IntegrityError:  # a concurrent create took the slug between the check and the insert
         slug = f"{_unique_org_slug(name)[:50]}-{secrets.token_hex(3)}"
-        organization = Organization.objects.create(name=name, slug=slug, is_personal=is_personal)
+        organization = Organization.objects.create(slug=slug, **fields)
     team = Team.objects.create(organization=organization, name="Default", slug="default", is_default=True)
     Membership.objects.create(user=owner, organization=organization, role=Role.ORG_ADMIN)
     Membership.objects.create(user=owner, organization=organization, team=team, role=Role.TEAM_LEAD)
@@ -69,7 +83,12 @@ def organization_create(*, name: str, owner: User, is_personal: bool = False) ->
         action="organization.create",
         target=organization,
         organization_id=organization.pk,
-        after={"name": organization.name, "slug": organization.slug, "default_team": team.slug},
+        after={
+            "name": organization.name,
+            "slug": organization.slug,
+            "default_team": team.slug,
+            "billing_mode": organization.billing_mode,
+        },
     )
     return organization
 

@@ -24,6 +24,7 @@ from apps.notifications.services.alerts import TouchedHolders, budget_alerts_che
 from apps.spend.models import SpendLog
 from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_GROUP, SPEND_STREAM, spend_stream_events
 from apps.tenancy.models import Instance
+from apps.wallet.services.ledger import Usage, wallet_usage_debit
 
 logger = logging.getLogger("hydite.spend")
 
@@ -135,7 +136,7 @@ def _spend_logs_write(decoded: list[Decoded]) -> list[tuple[bytes, bytes]]:
         with schema_context(schema):
             try:
                 with transaction.atomic():
-                    _ledger_insert([item.row for item in items])
+                    _ledger_write([item.row for item in items])
             except (DataError, IntegrityError) as exc:
                 logger.warning("a spend batch in %s was refused (%s); writing it row by row", schema, exc)
                 refused += _ledger_insert_one_by_one(items)
@@ -148,7 +149,7 @@ def _ledger_insert_one_by_one(items: list[Decoded]) -> list[tuple[bytes, bytes]]
     for item in items:
         try:
             with transaction.atomic():
-                _ledger_insert([item.row])
+                _ledger_write([item.row])
         except (DataError, IntegrityError) as exc:
             logger.error("spend event in entry %s moved to dead letters: %s", item.entry_id, exc)
             refused.append((item.entry_id, item.payload))
@@ -162,16 +163,26 @@ def _ledger_sql() -> tuple[str, str, str]:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in LEDGER_COLUMNS)
     stage = f"CREATE TEMP TABLE IF NOT EXISTS spend_incoming ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: E501, S608
     copy = f"COPY spend_incoming ({columns}) FROM STDIN"
-    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM spend_incoming ON CONFLICT (request_id) DO NOTHING"  # noqa: S608
+    column_of = {field.name: field.column for field in LEDGER_COLUMNS}
+    returned = ", ".join(connection.ops.quote_name(column_of[name]) for name in USAGE_COLUMNS)
+    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM spend_incoming ON CONFLICT (request_id) DO NOTHING RETURNING {returned}"  # noqa: E501, S608
     return stage, copy, insert
 
 
-def _ledger_insert(rows: list[LedgerRow]) -> int:
+USAGE_COLUMNS = ("organization_id", "cost_micros", "created_at")  # what the wallet debits, of each row added
+
+
+def _ledger_write(rows: list[LedgerRow]) -> None:
+    """Insert the rows and debit the prepaid wallets for the ones added, in the caller's transaction."""
+    wallet_usage_debit(usages=[Usage(*added) for added in _ledger_insert(rows)])
+
+
+def _ledger_insert(rows: list[LedgerRow]) -> list[tuple[Any, ...]]:
     """COPY the rows into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING.
 
     The ledger skips request ids it already holds, as bulk_create(ignore_conflicts) would, without
     Django compiling every value of every row into SQL (most of the consumer's time before).
-    Returns the rows actually added.
+    Returns USAGE_COLUMNS of the rows actually added.
     """
     stage, copy_sql, insert = _ledger_sql()
     with connection.cursor() as cursor:
@@ -180,7 +191,7 @@ def _ledger_insert(rows: list[LedgerRow]) -> int:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(insert)
-        return int(cursor.rowcount)
+        return list(cursor.fetchall())
 
 
 def _budget_alerts_after_commit(schema: str, rows: list[LedgerRow]) -> None:

@@ -18,7 +18,7 @@ from apps.channels.services import DeploymentSpec, channel_default_ensure, chann
 from apps.core.redis import redis_client, tenant_key
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
-from apps.orgs.models import Team
+from apps.orgs.models import BillingMode, Team
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
 from apps.providers.models import ProviderType
@@ -238,7 +238,9 @@ def _org_key_on_tier(mock_url: str, tier: str) -> str:
     """A new organisation whose key is minted while the Shared Edge is on `tier` (its snapshot carries it)."""
     Instance.objects.filter(schema_name="edge").update(tier=tier)
     owner = user_create(email=f"tier-{uuid.uuid4().hex[:8]}@example.test", password=None)
-    organization = organization_create(name=f"Tier {uuid.uuid4().hex[:6]}", owner=owner)
+    organization = organization_create(
+        name=f"Tier {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
+    )
     credential = provider_credential_create(
         organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
     )

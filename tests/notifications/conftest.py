@@ -16,13 +16,13 @@ from apps.core.redis import redis_client
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
 from apps.notifications.services.endpoints import webhook_endpoint_create
-from apps.orgs.models import Organization, Team
+from apps.orgs.models import BillingMode, Organization, Team
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
-from apps.spend.models import SpendLog
-from apps.spend.services import spend_consume_once, spend_stream_group_ensure
+from apps.spend.services import spend_stream_group_ensure
 from apps.spend.stream import SPEND_STREAM, spend_stream_entry
 from hydite.celery import app as celery_app
+from tests.world import consume  # noqa: F401 - the alert tests import it from here
 
 
 def verify_signature(*, secret: str, header: str, body: bytes, tolerance_s: int = 300) -> bool:
@@ -44,7 +44,7 @@ class BudgetWorld:
 def _build(tag: str) -> BudgetWorld:
     admin = user_create(email=f"admin-{tag}@example.test", password=None)
     owner = user_create(email=f"owner-{tag}@example.test", password=None)
-    organization = organization_create(name=f"Budgets {tag}", owner=admin)
+    organization = organization_create(name=f"Budgets {tag}", owner=admin, billing_mode=BillingMode.INVOICE)
     team = team_create(organization=organization, name=f"Research {tag}", actor=admin)
     member_add(organization=organization, team=team, user=owner, role=Role.DEVELOPER, actor=admin)
     key, _ = key_generate(organization=organization, team=team, user=owner, name=f"key-{tag}", actor=admin)
@@ -84,20 +84,6 @@ def spend(world: BudgetWorld, cost_micros: int, *, created_at_ms: int | None = N
     spend_stream_group_ensure(client=client)
     client.xadd(SPEND_STREAM, dict([spend_stream_entry([orjson.dumps(event)])]))
     return request_id
-
-
-def consume(committed, *request_ids: str, timeout_s: float = 15) -> None:  # type: ignore[no-untyped-def]
-    """Run the spend consumer (its own thread and connection, so its writes commit) until the events are ledgered."""
-
-    spend_stream_group_ensure(client=redis_client())
-
-    def once() -> bool:
-        spend_consume_once(client=redis_client(), consumer="alerts-test", block_ms=100)
-        return SpendLog.objects.filter(request_id__in=request_ids).count() == len(request_ids)
-
-    deadline = time.monotonic() + timeout_s
-    while not committed(once):
-        assert time.monotonic() < deadline, "the consumer did not write the events"
 
 
 @pytest.fixture

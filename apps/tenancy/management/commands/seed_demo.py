@@ -10,17 +10,20 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import User
 from apps.accounts.services import superuser_ensure, user_create
 from apps.channels.models import Deployment
-from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
+from apps.channels.services import DeploymentSpec, channel_curated_set, channel_default_ensure, channel_model_set
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.services import key_generate, key_hash, management_key_create
 from apps.keys.snapshots import key_snapshot_publish
-from apps.orgs.models import Membership, Organization, Team
+from apps.orgs.models import BillingMode, Membership, Organization, Team
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create, team_create
 from apps.providers.models import ProviderType
 from apps.tenancy.models import InstanceKind, InstanceTier
 from apps.tenancy.selectors import instance_shared_edge
 from apps.tenancy.services import instance_create, instance_domain_ensure
+from apps.wallet.codes import code_hash, code_normalise
+from apps.wallet.models import Code, CodeKind
+from apps.wallet.services.codes import code_batch_mint
 
 EDGE_DOMAINS = ["localhost", "127.0.0.1"]
 DEMO_ORG_SLUG = "hydite-demo"
@@ -29,6 +32,8 @@ DEMO_MODELS = {  # alias → model of the mock provider
     "gpt-4o": "mock-gpt-4o",
     "text-embedding-3-small": "mock-embedding-small",
 }
+# A newcomer's first code of each kind (single use: a used one is replaced on the next run).
+DEMO_CODES = {CodeKind.ACTIVATION: 50_000, CodeKind.CREDIT: 1_000_000}  # $0.05 with the first key, a $1 top-up
 DEMO_MEMBERS = [
     # email, team, role
     ("lead@demo.hydite.localhost", "Platform", Role.TEAM_LEAD),
@@ -65,6 +70,8 @@ class Command(BaseCommand):
             self._seed_demo_channel(organization, admin)
             self._seed_demo_key(organization, admin)
             self._seed_demo_management_key(organization, admin)
+            for kind, credit in DEMO_CODES.items():
+                self._seed_demo_code(kind, credit, admin)
         self.stdout.write("Demo data is in place.")
 
     def _remember_admin_password(self, password: str) -> None:
@@ -78,7 +85,7 @@ class Command(BaseCommand):
     def _seed_demo_organization(self, admin: User) -> Organization:
         organization = Organization.objects.filter(slug=DEMO_ORG_SLUG).first()
         if organization is None:
-            organization = organization_create(name="Hydite Demo", owner=admin)
+            organization = organization_create(name="Hydite Demo", owner=admin, billing_mode=BillingMode.INVOICE)
         teams = {team.name: team for team in Team.objects.filter(organization=organization)}
         for name in ("Platform", "Research"):
             if name not in teams:
@@ -103,6 +110,7 @@ class Command(BaseCommand):
             if current != [(upstream, base)]:
                 spec = DeploymentSpec(provider=ProviderType.OPENAI_COMPATIBLE, upstream_model=upstream, api_base=base)
                 channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=admin, platform_managed=True)
+        channel_curated_set(channel=channel, actor=admin)  # new organisations (sign-ups) start with these models
 
     def _seed_demo_key(self, organization: Organization, admin: User) -> None:
         """One demo key whose clear text lives only in .hydite/demo-key, so every make run prints the same key."""
@@ -127,3 +135,20 @@ class Command(BaseCommand):
         _, plaintext = management_key_create(organization=organization, name="Demo management key", actor=admin)
         path.write_text(plaintext + "\n")
         path.chmod(0o600)
+
+    def _seed_demo_code(self, kind: str, credit_micros: int, admin: User) -> None:
+        """A redeemable demo code, in clear only in .hydite/demo-<kind>-code (printed here and by make run)."""
+        path = settings.HYDITE_STATE_DIR / f"demo-{kind}-code"
+        text = path.read_text().strip() if path.exists() else ""
+        normalised = code_normalise(text)
+        code = (
+            Code.objects.filter(code_hash=code_hash(normalised)).select_related("batch").first() if normalised else None
+        )
+        if code is None or code.state() != "available":
+            minted = code_batch_mint(
+                kind=kind, count=1, credit_micros=credit_micros, actor=admin, campaign="demo", distributor="demo seed"
+            )
+            text = minted.codes[0]
+            path.write_text(text + "\n")
+            path.chmod(0o600)
+        self.stdout.write(f"Demo {kind} code: {text}")

@@ -1,0 +1,44 @@
+from apps.core.errors import HyditeError
+
+
+class InvalidAmount(HyditeError):
+    code = "invalid_amount"
+
+
+class InvalidBatch(HyditeError):
+    code = "invalid_batch"
+
+
+class RedemptionFailed(HyditeError):
+    """A code that cannot be redeemed; `reason` names why, for the audit log and the failure counter."""
+
+    status, code = 400, "code_not_redeemable"
+    reason = "unknown"
+
+
+class CodeUnknown(RedemptionFailed):
+    code, reason = "code_unknown", "unknown"
+    default_message = "This code does not exist. Check it for typos: codes are 25 letters and digits."
+
+
+class CodeWrongPage(RedemptionFailed):
+    code, reason = "code_wrong_kind", "wrong_kind"
+
+
+class CodeExpired(RedemptionFailed):
+    code, reason = "code_expired", "expired"
+    default_message = "This code has expired."
+
+
+class CodeDisabled(RedemptionFailed):
+    code, reason = "code_disabled", "disabled"
+    default_message = "This code has been disabled by the issuer."
+
+
+class CodeUsed(RedemptionFailed):
+    code, reason = "code_used", "used"
+    default_message = "This code has already been redeemed."
+
+
+class RedemptionLocked(HyditeError):
+    status, type, code = 429, "rate_limit_error", "redemption_locked"

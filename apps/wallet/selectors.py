@@ -1,0 +1,90 @@
+"""Reading wallets and codes (services write)."""
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from apps.orgs.models import BillingMode, Organization
+from apps.wallet.models import Code, CodeBatch, Wallet, WalletEntry
+from apps.wallet.periods import month_bounds
+
+
+def wallet_gateway_snapshot(*, organization: Organization) -> dict[str, Any] | None:
+    """What the gateway enforces for a prepaid organisation (None: invoiced, no wallet stop).
+
+    The gateway counts all usage since `start` against `limit` (micro-USD); see Wallet.gateway_limit_micros.
+    """
+    if organization.billing_mode != BillingMode.PREPAID:
+        return None
+    wallet = Wallet.objects.filter(organization=organization).first()
+    if wallet is None:
+        start, end = month_bounds(timezone.now())
+        limit = 0
+    else:
+        start, end, limit = wallet.period_start, wallet.period_end, wallet.gateway_limit_micros
+    return {
+        "limit": limit,
+        "start": start.isoformat(),
+        "end_ms": int(end.timestamp() * 1000),
+        "period": start.strftime("%Y%m%d%H%M%S"),
+    }
+
+
+def wallet_for(*, organization: Organization) -> Wallet | None:
+    return Wallet.objects.filter(organization=organization).first()
+
+
+def wallet_entries(*, organization: Organization, limit: int = 50) -> list[WalletEntry]:
+    return list(
+        WalletEntry.objects.filter(wallet__organization=organization).select_related("actor").order_by("-id")[:limit]
+    )
+
+
+def wallet_ledger_sums(*, organization: Organization) -> dict[str, int]:
+    """Each account's total as the sum of its entries (what the wallet's running totals must equal)."""
+    rows = (
+        WalletEntry.objects.filter(wallet__organization=organization)
+        .values("account")
+        .annotate(total=Sum("amount_micros"))
+    )
+    return {row["account"]: row["total"] for row in rows}
+
+
+def code_batches(*, kind: str, campaign: str = "", state: str = "") -> QuerySet[CodeBatch]:
+    """Batches of one kind, newest first, with how many of their codes were redeemed."""
+    batches = CodeBatch.objects.filter(kind=kind).select_related("created_by")
+    if campaign:
+        batches = batches.filter(campaign__icontains=campaign)
+    if state == "active":
+        batches = batches.filter(disabled_at__isnull=True)
+    elif state == "disabled":
+        batches = batches.filter(disabled_at__isnull=False)
+    return batches.annotate(redeemed=Count("codes", filter=Q(codes__redeemed_at__isnull=False))).order_by("-id")
+
+
+def code_batch_codes(*, batch: CodeBatch) -> QuerySet[Code]:
+    return batch.codes.select_related("batch", "redeemed_by", "redeemed_organization").order_by("id")
+
+
+def activation_attribution() -> list[dict[str, Any]]:
+    """Per distributor: activation codes minted, redeemed, and credit granted by the redeemed ones."""
+    rows = (
+        Code.objects.filter(batch__kind="activation")
+        .values("batch__distributor")
+        .annotate(
+            minted=Count("id"),
+            redeemed=Count("id", filter=Q(redeemed_at__isnull=False)),
+            credit_micros=Sum("batch__credit_micros", filter=Q(redeemed_at__isnull=False)),
+        )
+        .order_by("-redeemed", "batch__distributor")
+    )
+    return [
+        {
+            "distributor": row["batch__distributor"] or "(none)",
+            "minted": row["minted"],
+            "redeemed": row["redeemed"],
+            "credit_micros": row["credit_micros"] or 0,
+        }
+        for row in rows
+    ]

@@ -1,0 +1,217 @@
+"""Credit and activation codes: staff mint them in batches, users redeem each one once."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.core.redis import redis_client, tenant_key
+from apps.keys.models import VirtualKey
+from apps.keys.services import key_generate
+from apps.orgs.models import Organization, Team
+from apps.wallet.codes import code_hash, code_new, code_normalise
+from apps.wallet.errors import (
+    CodeDisabled,
+    CodeExpired,
+    CodeUnknown,
+    CodeUsed,
+    CodeWrongPage,
+    InvalidBatch,
+    RedemptionFailed,
+    RedemptionLocked,
+)
+from apps.wallet.models import Code, CodeBatch, CodeKind, EntryKind, WalletEntry
+from apps.wallet.services.ledger import MAX_CREDIT_MICROS, wallet_credit
+
+MAX_BATCH = 10_000
+PAGE_OF = {CodeKind.CREDIT: "Credit Codes", CodeKind.ACTIVATION: "Activation Codes"}
+GRANT_KIND = {CodeKind.CREDIT: EntryKind.CREDIT_CODE, CodeKind.ACTIVATION: EntryKind.ACTIVATION_GRANT}
+
+
+@dataclass(frozen=True)
+class MintedBatch:
+    batch: CodeBatch
+    codes: list[str]  # clear text: shown to the minting staff member once, never stored
+
+
+@transaction.atomic
+def code_batch_mint(
+    *,
+    kind: str,
+    count: int,
+    credit_micros: int,
+    actor: User,
+    expires_at: dt.datetime | None = None,
+    note: str = "",
+    campaign: str = "",
+    distributor: str = "",
+) -> MintedBatch:
+    if not 1 <= count <= MAX_BATCH:
+        raise InvalidBatch(f"A batch holds 1 to {MAX_BATCH:,} codes.", param="count")
+    if kind == CodeKind.CREDIT and credit_micros <= 0:
+        raise InvalidBatch("A credit code must top up more than $0.", param="amount")
+    if not 0 <= credit_micros <= MAX_CREDIT_MICROS:
+        raise InvalidBatch("The amount must be from $0 to $1,000,000,000.", param="amount")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidBatch("The expiry must be in the future.", param="expires_at")
+    batch = CodeBatch.objects.create(
+        kind=kind,
+        count=count,
+        credit_micros=credit_micros,
+        expires_at=expires_at,
+        note=note.strip(),
+        campaign=campaign.strip(),
+        distributor=distributor.strip(),
+        created_by=actor,
+    )
+    texts = [code_new() for _ in range(count)]
+    Code.objects.bulk_create(
+        [Code(batch=batch, code_hash=code_hash(code_normalise(text) or ""), hint=text[-4:]) for text in texts],
+        batch_size=1000,
+    )
+    audit_record(
+        actor=actor,
+        action="code_batch.mint",
+        target=batch,
+        organization_id=None,
+        after={"kind": kind, "count": count, "credit_micros": credit_micros, "campaign": batch.campaign},
+    )
+    return MintedBatch(batch=batch, codes=texts)
+
+
+@transaction.atomic
+def code_batch_disable(*, batch: CodeBatch, actor: User) -> CodeBatch:
+    if batch.disabled_at is None:
+        batch.disabled_at = timezone.now()
+        batch.save(update_fields=["disabled_at"])
+        audit_record(actor=actor, action="code_batch.disable", target=batch, organization_id=None)
+    return batch
+
+
+@transaction.atomic
+def code_disable(*, code: Code, actor: User) -> Code:
+    if code.disabled_at is None:
+        code.disabled_at = timezone.now()
+        code.save(update_fields=["disabled_at"])
+        audit_record(actor=actor, action="code.disable", target=code, organization_id=None, after={"hint": code.hint})
+    return code
+
+
+@dataclass(frozen=True)
+class Redemption:
+    code: Code
+    entry: WalletEntry | None  # the credit, when the code grants one
+    key: VirtualKey | None = None  # activation: the key created
+    key_plaintext: str | None = None  # shown once
+
+
+class RedemptionGuard:
+    """Failed redemptions counted per user and per client IP; past the limit both are locked for a while."""
+
+    def __init__(self, *, user: User, client_ip: str | None) -> None:
+        schema = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' connection
+        self.keys = [(tenant_key(schema, "redeem", "failed", "user", user.pk), settings.REDEEM_MAX_FAILURES_PER_USER)]
+        if client_ip:
+            self.keys.append(
+                (tenant_key(schema, "redeem", "failed", "ip", client_ip), settings.REDEEM_MAX_FAILURES_PER_IP)
+            )
+
+    def check(self) -> None:
+        client = redis_client()
+        failures = client.mget([key for key, _ in self.keys])
+        for (key, limit), count in zip(self.keys, failures, strict=True):
+            if count is not None and int(count) >= limit:
+                minutes = max(1, -(-int(client.ttl(key)) // 60))
+                raise RedemptionLocked(f"Too many failed attempts. Try again in {minutes} minute(s).")
+
+    def failed(self) -> None:
+        pipe = redis_client().pipeline(transaction=False)
+        for key, _ in self.keys:
+            pipe.incr(key)
+            pipe.expire(key, settings.REDEEM_LOCKOUT_S, nx=True)
+        pipe.execute()
+
+
+def code_redeem(*, kind: str, text: str, organization: Organization, user: User, client_ip: str | None) -> Redemption:
+    """Redeem a code into `organization`; each code succeeds once, however many try it at the same moment.
+
+    Failures (each with its own message) are audited and counted against the user and the IP.
+    """
+    guard = RedemptionGuard(user=user, client_ip=client_ip)
+    guard.check()
+    try:
+        return _redeem(kind=kind, text=text, organization=organization, user=user)
+    except RedemptionFailed as exc:
+        guard.failed()
+        audit_record(
+            actor=user,
+            action="code.redeem_failed",
+            target=organization,
+            organization_id=organization.pk,
+            after={"kind": kind, "reason": exc.reason, "hint": (code_normalise(text) or "")[-4:]},
+        )
+        raise
+
+
+@transaction.atomic
+def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> Redemption:
+    normalised = code_normalise(text)
+    if normalised is None:
+        raise CodeUnknown()
+    # The row lock makes concurrent redemptions of one code wait; each then sees the winner's redeemed_at.
+    code = (
+        Code.objects.select_for_update(of=("self",))
+        .select_related("batch")
+        .filter(code_hash=code_hash(normalised))
+        .first()
+    )
+    if code is None:
+        raise CodeUnknown()
+    batch, now = code.batch, timezone.now()
+    if batch.kind != kind:
+        raise CodeWrongPage(
+            f"This is a {batch.get_kind_display().lower()}: redeem it on the {PAGE_OF[CodeKind(batch.kind)]} page."
+        )
+    if code.redeemed_at is not None:
+        raise CodeUsed()
+    if code.disabled_at is not None or batch.disabled_at is not None:
+        raise CodeDisabled()
+    if batch.expires_at is not None and batch.expires_at <= now:
+        raise CodeExpired(f"This code expired on {batch.expires_at:%Y-%m-%d %H:%M} UTC.")
+    code.redeemed_at, code.redeemed_by, code.redeemed_organization = now, user, organization
+    code.save(update_fields=["redeemed_at", "redeemed_by", "redeemed_organization"])
+    entry = None
+    if batch.credit_micros:
+        entry = wallet_credit(
+            organization=organization,
+            amount_micros=batch.credit_micros,
+            kind=GRANT_KIND[CodeKind(kind)],
+            actor=user,
+            reference=f"code:{code.pk}",
+            note=f"{PAGE_OF[CodeKind(kind)][:-1]} …{code.hint}" + (f" ({batch.campaign})" if batch.campaign else ""),
+        )
+    key = plaintext = None
+    if kind == CodeKind.ACTIVATION:
+        team = Team.objects.get(organization=organization, is_default=True)
+        key, plaintext = key_generate(
+            organization=organization, team=team, user=user, name="Activation key", actor=user
+        )
+    audit_record(
+        actor=user,
+        action="code.redeem",
+        target=code,
+        organization_id=organization.pk,
+        after={
+            "kind": kind,
+            "hint": code.hint,
+            "batch": batch.pk,
+            "credit_micros": batch.credit_micros,
+            "distributor": batch.distributor,
+            "key_id": key.pk if key else None,
+        },
+    )
+    return Redemption(code=code, entry=entry, key=key, key_plaintext=plaintext)

@@ -1,0 +1,250 @@
+"""Money into and out of a wallet: every change is an entry, written under the wallet's row lock."""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.keys.models import VirtualKey
+from apps.keys.snapshots import key_snapshots_publish_for
+from apps.orgs.models import BillingMode, Organization
+from apps.wallet.errors import InvalidAmount
+from apps.wallet.models import Account, EntryKind, Wallet, WalletEntry
+from apps.wallet.periods import month_bounds, period_holding
+
+# Kinds that bring money in (positive amounts); a refund takes it out; an adjustment is either, with a reason.
+CREDIT_KINDS = frozenset(
+    {EntryKind.CREDIT_CODE, EntryKind.ACTIVATION_GRANT, EntryKind.STRIPE_PAYMENT, EntryKind.PLAN_QUOTA_GRANT}
+)
+MAX_CREDIT_MICROS = 10**15  # a billion dollars: more is a typo
+
+
+def wallet_locked(*, organization_id: int) -> Wallet:
+    """The organisation's wallet, created on first use, locked until the transaction ends."""
+    start, end = month_bounds(timezone.now())
+    Wallet.objects.bulk_create(
+        [Wallet(organization_id=organization_id, period_start=start, period_end=end)], ignore_conflicts=True
+    )
+    return Wallet.objects.select_for_update().get(organization_id=organization_id)
+
+
+def _entry(
+    wallet: Wallet,
+    *,
+    kind: str,
+    amount_micros: int,
+    account: str = Account.BALANCE,
+    occurred_at: dt.datetime | None = None,
+    reference: str | None = None,
+    note: str = "",
+    actor: User | None = None,
+    requests: int = 0,
+) -> WalletEntry:
+    """Append one entry and move the wallet's total with it; the caller holds the lock and saves the wallet."""
+    if account == Account.BALANCE:
+        wallet.balance_micros += amount_micros
+        after = wallet.balance_micros
+    else:
+        wallet.plan_quota_micros += amount_micros
+        after = wallet.plan_quota_micros
+    return WalletEntry.objects.create(
+        wallet=wallet,
+        kind=kind,
+        account=account,
+        amount_micros=amount_micros,
+        balance_after_micros=after,
+        occurred_at=occurred_at or timezone.now(),
+        reference=reference,
+        note=note[:500],
+        actor=actor,
+        requests=requests,
+    )
+
+
+def _publish_keys_on_commit(organization_ids: Iterable[int]) -> None:
+    """The gateway reads a wallet's limit from the key snapshots: republish the organisations' keys."""
+    keys = list(VirtualKey.objects.filter(organization_id__in=list(organization_ids)).only("key_hash"))
+    if keys:
+        transaction.on_commit(partial(key_snapshots_publish_for, keys=keys))
+
+
+@transaction.atomic
+def wallet_credit(
+    *,
+    organization: Organization,
+    amount_micros: int,
+    kind: str,
+    actor: User | None,
+    reference: str | None = None,
+    note: str = "",
+) -> WalletEntry | None:
+    """Add money to the balance. A reference already in the ledger adds nothing and returns None (replays)."""
+    if kind not in CREDIT_KINDS or kind == EntryKind.PLAN_QUOTA_GRANT:
+        raise ValueError(f"{kind} is not a balance credit")
+    if not 0 < amount_micros <= MAX_CREDIT_MICROS:
+        raise InvalidAmount("A credit must be more than $0 and at most $1,000,000,000.", param="amount")
+    wallet = wallet_locked(organization_id=organization.pk)
+    if reference is not None and WalletEntry.objects.filter(reference=reference).exists():
+        return None
+    entry = _entry(wallet, kind=kind, amount_micros=amount_micros, reference=reference, note=note, actor=actor)
+    wallet.save(update_fields=["balance_micros", "updated_at"])
+    _publish_keys_on_commit([organization.pk])
+    return entry
+
+
+@transaction.atomic
+def wallet_adjust(
+    *, organization: Organization, amount_micros: int, reason: str, actor: User, kind: str = EntryKind.ADJUSTMENT
+) -> WalletEntry:
+    """Staff move the balance by hand (an adjustment either way, or a refund out), always with a reason."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidAmount("An adjustment needs a reason.", param="reason")
+    if kind not in (EntryKind.ADJUSTMENT, EntryKind.REFUND):
+        raise ValueError(f"{kind} is not a manual entry")
+    if amount_micros == 0 or abs(amount_micros) > MAX_CREDIT_MICROS or (kind == EntryKind.REFUND and amount_micros > 0):
+        raise InvalidAmount("The amount must not be zero (a refund takes money out).", param="amount")
+    wallet = wallet_locked(organization_id=organization.pk)
+    entry = _entry(wallet, kind=kind, amount_micros=amount_micros, note=reason, actor=actor)
+    wallet.save(update_fields=["balance_micros", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=f"wallet.{kind}",
+        target=entry,
+        organization_id=organization.pk,
+        after={"amount_micros": amount_micros, "reason": reason, "balance_micros": wallet.balance_micros},
+    )
+    _publish_keys_on_commit([organization.pk])
+    return entry
+
+
+def _period_start(wallet: Wallet, start: dt.datetime, end: dt.datetime) -> None:
+    """Begin the period [start, end): what is left of the plan quota expires, usage counts from zero."""
+    if wallet.plan_quota_micros:
+        _entry(
+            wallet,
+            kind=EntryKind.PLAN_QUOTA_EXPIRY,
+            account=Account.PLAN_QUOTA,
+            amount_micros=-wallet.plan_quota_micros,
+            occurred_at=min(start, timezone.now()),
+        )
+    wallet.period_start, wallet.period_end, wallet.period_usage_micros = start, end, 0
+
+
+def _period_roll(wallet: Wallet, *, now: dt.datetime) -> None:
+    """Move on to the period holding `now`, a month at a time from where the last one ended."""
+    _period_start(wallet, *period_holding(wallet.period_end, now))
+
+
+@transaction.atomic
+def wallet_plan_quota_grant(
+    *,
+    organization: Organization,
+    amount_micros: int,
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+    reference: str,
+    note: str = "",
+    actor: User | None = None,
+) -> WalletEntry | None:
+    """A plan's bundled quota for one billing period, consumed before the balance; once per reference.
+
+    The wallet's metering period becomes the plan's (what the previous period left of its quota expires).
+    """
+    if not 0 <= amount_micros <= MAX_CREDIT_MICROS or period_end <= period_start:
+        raise InvalidAmount("A plan quota needs an amount from $0 and a period that ends after it starts.")
+    wallet = wallet_locked(organization_id=organization.pk)
+    if WalletEntry.objects.filter(reference=reference).exists():
+        return None
+    if (wallet.period_start, wallet.period_end) != (period_start, period_end):
+        _period_start(wallet, period_start, period_end)
+    entry = _entry(
+        wallet,
+        kind=EntryKind.PLAN_QUOTA_GRANT,
+        account=Account.PLAN_QUOTA,
+        amount_micros=amount_micros,
+        reference=reference,
+        note=note,
+        actor=actor,
+    )
+    wallet.save()
+    _publish_keys_on_commit([organization.pk])
+    return entry
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Ledger rows just committed, as the wallet needs them."""
+
+    organization_id: int
+    cost_micros: int
+    occurred_at: dt.datetime
+
+
+def wallet_usage_debit(*, usages: Iterable[Usage]) -> None:
+    """Debit newly written spend rows from prepaid wallets, plan quota first; call it in the rows' transaction.
+
+    One entry per account and wallet for the whole batch. Rows from before the wallet's period (written
+    after it rolled) are taken from the balance only; rows past its end roll the period first.
+    """
+    by_org: dict[int, list[Usage]] = defaultdict(list)
+    for usage in usages:
+        if usage.cost_micros:
+            by_org[usage.organization_id].append(usage)
+    if not by_org:
+        return
+    prepaid = Organization.objects.filter(pk__in=list(by_org), billing_mode=BillingMode.PREPAID)
+    changed = []
+    for organization_id in sorted(prepaid.values_list("pk", flat=True)):  # one lock order: no deadlocks
+        if _debit(wallet_locked(organization_id=organization_id), by_org[organization_id]):
+            changed.append(organization_id)
+    if changed:
+        _publish_keys_on_commit(changed)
+
+
+def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
+    """Debit one wallet; True when its gateway limit changed (a roll, or late rows)."""
+    latest = max(row.occurred_at for row in rows)
+    rolled = latest >= wallet.period_end
+    if rolled:
+        _period_roll(wallet, now=latest)
+    in_period = sum(row.cost_micros for row in rows if row.occurred_at >= wallet.period_start)
+    total = sum(row.cost_micros for row in rows)
+    from_quota = min(in_period, max(wallet.plan_quota_micros, 0))
+    at, requests = latest, len(rows)
+    if from_quota:
+        _entry(
+            wallet,
+            kind=EntryKind.USAGE,
+            account=Account.PLAN_QUOTA,
+            amount_micros=-from_quota,
+            occurred_at=at,
+            requests=requests,
+        )
+    if total - from_quota:
+        _entry(wallet, kind=EntryKind.USAGE, amount_micros=from_quota - total, occurred_at=at, requests=requests)
+    wallet.period_usage_micros += in_period
+    wallet.save()
+    return rolled or in_period != total
+
+
+def wallet_periods_roll(*, now: dt.datetime | None = None) -> int:
+    """Roll every wallet whose period has ended (beat runs it each minute; rerunning is harmless)."""
+    now = now or timezone.now()
+    rolled = 0
+    for organization_id in Wallet.objects.filter(period_end__lte=now).values_list("organization_id", flat=True):
+        with transaction.atomic():
+            wallet = wallet_locked(organization_id=organization_id)
+            if wallet.period_end > now:
+                continue  # a consumer rolled it meanwhile
+            _period_roll(wallet, now=now)
+            wallet.save()
+            _publish_keys_on_commit([organization_id])
+            rolled += 1
+    return rolled

@@ -1,0 +1,17 @@
+"""Thin, rerun-safe tasks: enter the instance's schema, call one service."""
+
+from celery import shared_task
+from django_tenants.utils import schema_context
+
+from apps.tenancy.selectors import instance_list_active
+from apps.wallet.services.ledger import wallet_periods_roll
+
+
+@shared_task
+def wallet_periods_roll_task() -> int:
+    """Each minute: start the new metering period of every wallet whose period ended."""
+    rolled = 0
+    for instance in instance_list_active():
+        with schema_context(instance.schema_name):
+            rolled += wallet_periods_roll()
+    return rolled
