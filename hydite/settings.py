@@ -73,6 +73,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.dashboard",
+    "apps.billing",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -322,6 +323,10 @@ WEBHOOK_RETRY_BASE_S = _env_int("WEBHOOK_RETRY_BASE_S", 30)
 REDEEM_MAX_FAILURES_PER_USER = _env_int("REDEEM_MAX_FAILURES_PER_USER", 5)
 REDEEM_MAX_FAILURES_PER_IP = _env_int("REDEEM_MAX_FAILURES_PER_IP", 20)
 REDEEM_LOCKOUT_S = _env_int("REDEEM_LOCKOUT_S", 15 * 60)
+# ------------------------------------------------------------------- billing
+# Without these the Plans page runs in test mode (staff grant plans) and the webhook answers 503.
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.billing.views import stripe_webhook_view
 from apps.dashboard.views import healthz
 from apps.keys import api as keys_api
 from apps.quotas import api as quotas_api
@@ -9,6 +10,7 @@ from apps.spend.api import SpendLogListApi
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("billing/stripe/webhook", stripe_webhook_view, name="stripe_webhook"),
     path("spend/logs", SpendLogListApi.as_view(), name="spend_logs"),
     path("key/generate", keys_api.KeyGenerateApi.as_view(), name="key_generate"),
     path("key/list", keys_api.KeyListApi.as_view(), name="key_list"),
