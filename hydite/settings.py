@@ -327,6 +327,8 @@ REDEEM_LOCKOUT_S = _env_int("REDEEM_LOCKOUT_S", 15 * 60)
 # Without these the Plans page runs in test mode (staff grant plans) and the webhook answers 503.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # empty: Stripe's own (e.g. a stripe-mock server)
+STRIPE_TIMEOUT_S = _env_int("STRIPE_TIMEOUT_S", 20)
 # Local state of a developer checkout (embedded services, generated demo secrets).
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")
@@ -335,6 +337,10 @@ CELERY_BEAT_SCHEDULE = {
     "invitations-purge-expired": {
         "task": "apps.orgs.tasks.invitations_purge_expired_task",
         "schedule": 24 * 60 * 60,
+    },
+    "subscriptions-roll": {
+        "task": "apps.billing.tasks.subscriptions_roll_task",
+        "schedule": 60,
     },
     "wallet-periods-roll": {
         "task": "apps.wallet.tasks.wallet_periods_roll_task",

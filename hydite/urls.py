@@ -31,5 +31,6 @@ urlpatterns = [
     path("", include("apps.audit.urls")),
     path("", include("apps.notifications.urls")),
     path("", include("apps.wallet.urls")),
+    path("", include("apps.billing.urls")),
     path("", include("apps.dashboard.urls")),
 ]

@@ -8,3 +8,8 @@ class WebhookRejected(HyditeError):
 class StripeNotConfigured(HyditeError):
     status, type, code = 503, "api_error", "stripe_not_configured"
     default_message = "Stripe is not configured on this deployment (test mode): nothing was processed."
+
+
+class StripeUnavailable(HyditeError):
+    status, type, code = 502, "api_error", "stripe_unavailable"
+    default_message = "Stripe could not be reached; nothing was changed. Try again."

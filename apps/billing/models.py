@@ -37,3 +37,14 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type}"
+
+
+class StripeCustomerRoute(models.Model):
+    """Which instance and organisation a Stripe customer is: how an invoice event finds its subscription."""
+
+    customer_id = models.CharField(max_length=100, primary_key=True)
+    schema_name = models.CharField(max_length=63)
+    organization_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → {self.schema_name}:{self.organization_id}"

@@ -19,9 +19,7 @@ PAGES = [
     Page("channels", "Channels", "channels:channel_list", "Gateway"),
     Page("activation-codes", "Activation Codes", "wallet:activation_codes", "Billing"),
     Page("credit-codes", "Credit Codes", "wallet:credit_codes", "Billing"),
-    Page(
-        "plans", "Plans", "dashboard:plans", "Billing", "Subscribe to Pro or Team for bundled quota and higher limits."
-    ),
+    Page("plans", "Plans", "billing:plans", "Billing"),
     Page(
         "billing",
         "Billing",

@@ -591,7 +591,9 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
     wallet = key.get("wallet")
     if wallet is not None:
         layers.append(_wallet_layer(schema, key["organization_id"], wallet, now))
-    tier_rpm, tier_tpm = TIER_CAPS.get(key.get("tier", "free"), (None, None))
+    # The plan's caps come with the snapshot; a snapshot from before they did names its instance's tier.
+    caps = key["plan_caps"] if "plan_caps" in key else TIER_CAPS.get(key.get("tier", "free"))
+    tier_rpm, tier_tpm = caps or (None, None)
     if tier_rpm is not None or tier_tpm is not None:
         # The tier caps the whole instance; on the Shared Edge each organisation has its own plan.
         scope = f"org{key['organization_id']}" if key.get("shared_instance") else "instance"

@@ -11,7 +11,7 @@ from apps.keys.models import KeyStatus, VirtualKey
 from apps.quotas.limits import gateway_defaults_snapshot, limits_snapshot
 from apps.quotas.selectors import gateway_defaults_saved
 from apps.tenancy.models import Instance, InstanceKind, KeyRoute
-from apps.wallet.selectors import wallet_gateway_snapshot
+from apps.wallet.selectors import plan_caps_snapshot, wallet_gateway_snapshot
 
 # An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
 UNKNOWN_KEY_TTL_S = 30
@@ -46,6 +46,7 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
                 "org": limits_snapshot(key.organization),
             },
             "tier": instance.tier if instance is not None else "free",
+            "plan_caps": plan_caps_snapshot(organization=key.organization, instance=instance),
         }
         # Only saved defaults travel: without them each gateway process applies its environment's.
         wallet = wallet_gateway_snapshot(organization=key.organization)

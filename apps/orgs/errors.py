@@ -39,3 +39,7 @@ class AlreadyMember(Conflict):
 
 class InvitationPending(Conflict):
     code = "invitation_pending"
+
+
+class SeatsExhausted(Conflict):
+    code = "seats_exhausted"

@@ -24,11 +24,13 @@ from apps.orgs.errors import (
     InvitationInvalid,
     InvitationPending,
     LastOrgAdmin,
+    SeatsExhausted,
     TeamExists,
 )
 from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, BillingMode, Invitation, Membership, Organization, Team
 from apps.orgs.roles import TEAM_ROLES, Role
 from apps.tenancy.models import InstanceKind
+from apps.wallet.selectors import organization_seats_used, plan_in_force
 
 INVITATION_SESSION_KEY = "hydite_invitation_token"
 
@@ -237,6 +239,15 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         row.delete()
 
 
+def _seat_free(organization: Organization) -> None:
+    """A new member needs a seat of the plan in force (plans without seats: any number)."""
+    plan = plan_in_force(organization=organization)
+    if plan.seats is not None and organization_seats_used(organization=organization) >= plan.seats:
+        raise SeatsExhausted(
+            f"The {plan.name} plan has {plan.seats} seat(s), all taken: upgrade on the Plans page to add members."
+        )
+
+
 def _add_membership(
     *, user: User, organization: Organization, team: Team | None, role: str, actor: User
 ) -> list[Membership]:
@@ -244,6 +255,7 @@ def _add_membership(
     created = []
     org_row = Membership.objects.filter(user=user, organization=organization, team__isnull=True).first()
     if org_row is None:
+        _seat_free(organization)
         org_role = role if team is None else Role.VIEWER
         created.append(Membership.objects.create(user=user, organization=organization, role=org_role))
     if team is not None:
@@ -279,6 +291,8 @@ def invitation_create(
         raise AlreadyMember(f"{email} is already in {team.name}.", param="email")
     if team is None and members.filter(team__isnull=True).exists():
         raise AlreadyMember(f"{email} is already in {organization.name}.", param="email")
+    if not members.exists():
+        _seat_free(organization)
     pending = Invitation.objects.filter(
         organization=organization,
         team=team,

@@ -42,3 +42,11 @@ class CodeUsed(RedemptionFailed):
 
 class RedemptionLocked(HyditeError):
     status, type, code = 429, "rate_limit_error", "redemption_locked"
+
+
+class InvalidPlan(HyditeError):
+    code = "invalid_plan"
+
+
+class SubscriptionConflict(HyditeError):
+    status, type, code = 409, "conflict_error", "subscription_conflict"

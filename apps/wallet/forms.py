@@ -2,8 +2,9 @@ from decimal import Decimal
 
 from django import forms
 
+from apps.billing.models import Plan
 from apps.core.money import usd_to_micros
-from apps.wallet.services.codes import MAX_BATCH
+from apps.wallet.services.codes import MAX_BATCH, MAX_TRIAL_DAYS
 
 
 class RedeemForm(forms.Form):
@@ -26,13 +27,19 @@ class CodeBatchMintForm(forms.Form):
         max_length=120, required=False, help_text="Partner or referrer the redemptions are attributed to."
     )
 
+    trial_plan = forms.ChoiceField(label="Plan trial", required=False)
+    trial_days = forms.IntegerField(label="Trial days", min_value=0, max_value=MAX_TRIAL_DAYS, required=False)
+
     def __init__(self, *args: object, activation: bool, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if not activation:
-            del self.fields["distributor"]
-        else:
-            self.fields["amount"].initial = Decimal("1.00")
-            self.fields["amount"].help_text = "Credit granted with the first key (0 for none)."
+            for name in ("distributor", "trial_plan", "trial_days"):
+                del self.fields[name]
+            return
+        self.fields["amount"].initial = Decimal("1.00")
+        self.fields["amount"].help_text = "Credit granted with the first key (0 for none)."
+        trial_plans = Plan.objects.filter(is_active=True, contact_sales=False).exclude(slug="free")
+        self.fields["trial_plan"].choices = [("", "None"), *((plan.slug, plan.name) for plan in trial_plans)]  # type: ignore[attr-defined]
 
     def mint_arguments(self) -> dict[str, object]:
         data = self.cleaned_data
@@ -43,6 +50,8 @@ class CodeBatchMintForm(forms.Form):
             "campaign": data.get("campaign", ""),
             "note": data.get("note", ""),
             "distributor": data.get("distributor", ""),
+            "trial_plan": data.get("trial_plan", ""),
+            "trial_days": data.get("trial_days") or 0,
         }
 
 

@@ -139,3 +139,43 @@ class Code(models.Model):
         if batch.expires_at is not None and batch.expires_at <= timezone.now():
             return "expired"
         return "available"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    TRIALING = "trialing", "Trial"
+    PAST_DUE = "past_due", "Payment failed (retrying)"
+    PAUSED = "paused", "Paused"
+    CANCELED = "canceled", "Canceled"
+
+
+# A plan's caps and quota apply in these states; otherwise the organisation is on Free terms.
+SUBSCRIPTION_IN_FORCE = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE})
+
+
+class Subscription(models.Model):
+    """An organisation's plan: paid through Stripe, or granted (test mode, trials) without it."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="subscription")
+    plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.CANCELED)
+    test_mode = models.BooleanField(default=False)  # granted by staff without Stripe
+    current_period_start = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    pending_plan = models.ForeignKey(  # a downgrade, from the next period on
+        "billing.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    paused_until = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    stripe_customer_id = models.CharField(max_length=100, blank=True)
+    stripe_subscription_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    stripe_item_id = models.CharField(max_length=100, blank=True)
+    stripe_event_at = models.DateTimeField(null=True, blank=True)  # the newest Stripe event applied
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.plan} ({self.status})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.status in SUBSCRIPTION_IN_FORCE

@@ -5,8 +5,10 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from apps.billing.models import Plan
 from apps.orgs.models import BillingMode, Organization
-from apps.wallet.models import Code, CodeBatch, Wallet, WalletEntry
+from apps.tenancy.models import Instance, InstanceKind
+from apps.wallet.models import Code, CodeBatch, Subscription, Wallet, WalletEntry
 from apps.wallet.periods import month_bounds
 
 
@@ -88,3 +90,32 @@ def activation_attribution() -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def subscription_for(*, organization: Organization) -> Subscription | None:
+    return Subscription.objects.select_related("plan", "pending_plan").filter(organization=organization).first()
+
+
+def plan_in_force(*, organization: Organization) -> Plan:
+    """The plan whose caps and quota apply now: the subscription's while it is in force, else Free."""
+    subscription = subscription_for(organization=organization)
+    if subscription is not None and subscription.in_force:
+        return subscription.plan
+    return Plan.objects.get(slug="free")
+
+
+def plan_caps_snapshot(*, organization: Organization, instance: Instance | None) -> list[int | None] | None:
+    """[rpm, tpm] of the plan layer (None: no plan layer). On the Shared Edge each organisation's plan caps
+    it; a Dedicated instance's tier caps the whole instance."""
+    if instance is not None and instance.kind != InstanceKind.SHARED:
+        plan = Plan.objects.filter(slug=instance.tier).first()
+    else:
+        plan = plan_in_force(organization=organization)
+    if plan is None or (plan.rpm_cap is None and plan.tpm_cap is None):
+        return None
+    return [plan.rpm_cap, plan.tpm_cap]
+
+
+def organization_seats_used(*, organization: Organization) -> int:
+    """Members of the organisation (each user once): what a plan's seats count."""
+    return organization.memberships.filter(team__isnull=True).count()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services import user_create
+from apps.billing.models import Plan
 from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.keys.models import VirtualKey
@@ -27,7 +28,7 @@ from apps.providers.services import provider_credential_create
 from apps.quotas.limits import window_key
 from apps.quotas.services import gateway_defaults_reset, quota_limits_update
 from apps.quotas.windows import window_totals
-from apps.tenancy.models import Instance
+from apps.wallet.services.subscriptions import subscription_grant
 from tests.conftest import PASSWORD, UPSTREAM_API_KEY, client_for, live_server_env
 from tests.html_forms import form_fields
 from tests.live import live_password_hash, logged_in_client, uvicorn_server
@@ -234,9 +235,8 @@ def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_
     redis_client().delete(tenant_key("edge", "quota", "window", "gateway", "ip127.0.0.1"))
 
 
-def _org_key_on_tier(mock_url: str, tier: str) -> str:
-    """A new organisation whose key is minted while the Shared Edge is on `tier` (its snapshot carries it)."""
-    Instance.objects.filter(schema_name="edge").update(tier=tier)
+def _org_key_on_plan(mock_url: str, plan: str) -> str:
+    """A new Shared Edge organisation on `plan` (granted, as in test mode); its key's snapshot carries the caps."""
     owner = user_create(email=f"tier-{uuid.uuid4().hex[:8]}@example.test", password=None)
     organization = organization_create(
         name=f"Tier {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
@@ -248,14 +248,12 @@ def _org_key_on_tier(mock_url: str, tier: str) -> str:
     spec = DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url, credential)
     channel_model_set(channel=channel, alias="gpt-4o-mini", deployments=[spec], actor=owner, platform_managed=True)
     team = Team.objects.get(organization=organization, is_default=True)
+    subscription_grant(organization=organization, plan=Plan.objects.get(slug=plan), actor=None)
     return key_generate(organization=organization, team=team, user=owner, name="tier", actor=owner)[1]
 
 
-def test_the_plan_tier_caps_an_organisation(committed, mock_provider_url, live_server_url):
-    try:
-        key = committed(_org_key_on_tier, mock_provider_url, "pro")  # Pro: 600 requests a minute
-    finally:
-        committed(lambda: Instance.objects.filter(schema_name="edge").update(tier="free"))
+def test_the_plan_caps_an_organisation(committed, mock_provider_url, live_server_url):
+    key = committed(_org_key_on_plan, mock_provider_url, "pro")  # Pro: 600 requests a minute
 
     async def burst() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=32)

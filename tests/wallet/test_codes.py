@@ -24,7 +24,7 @@ from apps.wallet.errors import (
     InvalidBatch,
     RedemptionLocked,
 )
-from apps.wallet.models import Code, CodeKind, EntryKind, Wallet, WalletEntry
+from apps.wallet.models import Code, CodeKind, EntryKind, Subscription, Wallet, WalletEntry
 from apps.wallet.services.codes import code_batch_disable, code_batch_mint, code_disable, code_redeem
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +188,18 @@ def test_fifty_concurrent_redemptions_of_one_code_give_exactly_one_success(commi
 
     audited = committed(actions)
     assert audited.count("code.redeem_failed") == 49 and audited.count("code.redeem") == 1
+
+
+def test_an_activation_code_can_start_a_plan_trial(org, make_user):
+    from apps.wallet.selectors import plan_in_force
+
+    minted = _mint(make_user(), kind=CodeKind.ACTIVATION, credit=0, trial_plan="team", trial_days=14)
+    _redeem(org, make_user(), minted.codes[0], kind=CodeKind.ACTIVATION)
+    assert plan_in_force(organization=org).slug == "team"
+    subscription = Subscription.objects.get(organization=org)
+    assert subscription.status == "trialing"
+    assert (subscription.current_period_end - subscription.current_period_start).days == 14
+    with pytest.raises(InvalidBatch):
+        _mint(make_user(), kind=CodeKind.CREDIT, trial_plan="team", trial_days=14)
+    with pytest.raises(InvalidBatch):
+        _mint(make_user(), kind=CodeKind.ACTIVATION, trial_plan="enterprise", trial_days=14)

@@ -3,7 +3,7 @@ from django.db import migrations
 USD = 1_000_000
 # slug, name, price / month, RPM cap, TPM cap, seats, bundled quota / month, contact sales
 PLANS = [
-    ("free", "Free", 0, None, None, 1, 0, False),
+    ("free", "Free", 0, None, None, None, 0, False),
     ("pro", "Pro", 29 * USD, 600, 5_000_000, 1, 20 * USD, False),
     ("team", "Team", 199 * USD, 3_000, 30_000_000, 50, 150 * USD, False),
     ("business", "Business", 999 * USD, 10_000, None, 200, 800 * USD, False),

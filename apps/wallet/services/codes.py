@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
+from apps.billing.models import Plan
 from apps.core.redis import redis_client, tenant_key
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
@@ -25,9 +26,12 @@ from apps.wallet.errors import (
     RedemptionLocked,
 )
 from apps.wallet.models import Code, CodeBatch, CodeKind, EntryKind, WalletEntry
+from apps.wallet.selectors import subscription_for
 from apps.wallet.services.ledger import MAX_CREDIT_MICROS, wallet_credit
+from apps.wallet.services.subscriptions import subscription_grant
 
 MAX_BATCH = 10_000
+MAX_TRIAL_DAYS = 90
 PAGE_OF = {CodeKind.CREDIT: "Credit Codes", CodeKind.ACTIVATION: "Activation Codes"}
 GRANT_KIND = {CodeKind.CREDIT: EntryKind.CREDIT_CODE, CodeKind.ACTIVATION: EntryKind.ACTIVATION_GRANT}
 
@@ -49,6 +53,8 @@ def code_batch_mint(
     note: str = "",
     campaign: str = "",
     distributor: str = "",
+    trial_plan: str = "",
+    trial_days: int = 0,
 ) -> MintedBatch:
     if not 1 <= count <= MAX_BATCH:
         raise InvalidBatch(f"A batch holds 1 to {MAX_BATCH:,} codes.", param="count")
@@ -58,6 +64,15 @@ def code_batch_mint(
         raise InvalidBatch("The amount must be from $0 to $1,000,000,000.", param="amount")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidBatch("The expiry must be in the future.", param="expires_at")
+    if trial_plan and (kind != CodeKind.ACTIVATION or not 1 <= trial_days <= MAX_TRIAL_DAYS):
+        raise InvalidBatch(
+            f"A plan trial comes with activation codes and lasts 1 to {MAX_TRIAL_DAYS} days.", param="trial_days"
+        )
+    if (
+        trial_plan
+        and not Plan.objects.filter(slug=trial_plan, is_active=True, contact_sales=False).exclude(slug="free").exists()
+    ):
+        raise InvalidBatch("That plan cannot be given as a trial.", param="trial_plan")
     batch = CodeBatch.objects.create(
         kind=kind,
         count=count,
@@ -66,6 +81,8 @@ def code_batch_mint(
         note=note.strip(),
         campaign=campaign.strip(),
         distributor=distributor.strip(),
+        trial_plan=trial_plan if trial_plan else "",
+        trial_days=trial_days if trial_plan else 0,
         created_by=actor,
     )
     texts = [code_new() for _ in range(count)]
@@ -200,6 +217,11 @@ def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> 
         key, plaintext = key_generate(
             organization=organization, team=team, user=user, name="Activation key", actor=user
         )
+        if batch.trial_plan:
+            current = subscription_for(organization=organization)
+            if current is None or not current.in_force:  # a trial never replaces a plan in force
+                plan = Plan.objects.get(slug=batch.trial_plan)
+                subscription_grant(organization=organization, plan=plan, actor=user, days=batch.trial_days, trial=True)
     audit_record(
         actor=user,
         action="code.redeem",
@@ -212,6 +234,7 @@ def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> 
             "credit_micros": batch.credit_micros,
             "distributor": batch.distributor,
             "key_id": key.pk if key else None,
+            "trial_plan": batch.trial_plan,
         },
     )
     return Redemption(code=code, entry=entry, key=key, key_plaintext=plaintext)

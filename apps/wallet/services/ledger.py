@@ -67,7 +67,7 @@ def _entry(
     )
 
 
-def _publish_keys_on_commit(organization_ids: Iterable[int]) -> None:
+def wallet_keys_publish_on_commit(organization_ids: Iterable[int]) -> None:
     """The gateway reads a wallet's limit from the key snapshots: republish the organisations' keys."""
     keys = list(VirtualKey.objects.filter(organization_id__in=list(organization_ids)).only("key_hash"))
     if keys:
@@ -94,7 +94,7 @@ def wallet_credit(
         return None
     entry = _entry(wallet, kind=kind, amount_micros=amount_micros, reference=reference, note=note, actor=actor)
     wallet.save(update_fields=["balance_micros", "updated_at"])
-    _publish_keys_on_commit([organization.pk])
+    wallet_keys_publish_on_commit([organization.pk])
     return entry
 
 
@@ -120,7 +120,7 @@ def wallet_adjust(
         organization_id=organization.pk,
         after={"amount_micros": amount_micros, "reason": reason, "balance_micros": wallet.balance_micros},
     )
-    _publish_keys_on_commit([organization.pk])
+    wallet_keys_publish_on_commit([organization.pk])
     return entry
 
 
@@ -174,7 +174,7 @@ def wallet_plan_quota_grant(
         actor=actor,
     )
     wallet.save()
-    _publish_keys_on_commit([organization.pk])
+    wallet_keys_publish_on_commit([organization.pk])
     return entry
 
 
@@ -205,7 +205,7 @@ def wallet_usage_debit(*, usages: Iterable[Usage]) -> None:
         if _debit(wallet_locked(organization_id=organization_id), by_org[organization_id]):
             changed.append(organization_id)
     if changed:
-        _publish_keys_on_commit(changed)
+        wallet_keys_publish_on_commit(changed)
 
 
 def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
@@ -245,6 +245,6 @@ def wallet_periods_roll(*, now: dt.datetime | None = None) -> int:
                 continue  # a consumer rolled it meanwhile
             _period_roll(wallet, now=now)
             wallet.save()
-            _publish_keys_on_commit([organization_id])
+            wallet_keys_publish_on_commit([organization_id])
             rolled += 1
     return rolled

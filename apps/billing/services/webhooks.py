@@ -1,0 +1,186 @@
+"""Stripe webhooks: verified, handled once per event id, applied in the instance the organisation is in."""
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django_tenants.utils import schema_context
+
+from apps.billing.errors import StripeNotConfigured, WebhookRejected
+from apps.billing.models import Plan, StripeCustomerRoute, StripeEvent
+from apps.billing.services.checkout import MICROS_PER_CENT
+from apps.orgs.models import Organization
+from apps.tenancy.models import Instance
+from apps.wallet.models import EntryKind
+from apps.wallet.services.ledger import wallet_credit
+from apps.wallet.services.subscriptions import (
+    StripeSubscriptionState,
+    subscription_payment_failed,
+    subscription_period_paid,
+    subscription_stripe_link,
+    subscription_stripe_sync,
+)
+
+logger = logging.getLogger("hydite.billing")
+
+
+def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict[str, Any]:
+    """The event, if `signature` (the Stripe-Signature header) is the endpoint secret's; else WebhookRejected."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise StripeNotConfigured()
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookRejected("The Stripe-Signature header does not match this endpoint's secret.") from exc
+    except ValueError as exc:
+        raise WebhookRejected("The body is not a Stripe event.") from exc
+    return event.to_dict()
+
+
+def _organization_of(reference: str | None) -> tuple[str, int] | None:
+    schema, _, organization_id = (reference or "").partition(":")
+    if not organization_id.isdigit() or not Instance.objects.filter(schema_name=schema).exists():
+        return None
+    return schema, int(organization_id)
+
+
+def _routed(record: StripeEvent, customer_id: str | None, reference: str | None = None) -> Organization | None:
+    """The organisation an event is about (by its customer, else by our reference), its schema on `record`."""
+    route = StripeCustomerRoute.objects.filter(customer_id=customer_id or "").first()
+    target = (route.schema_name, route.organization_id) if route else _organization_of(reference)
+    if target is None:
+        return None
+    record.schema_name = target[0]
+    with schema_context(target[0]):
+        return Organization.objects.filter(pk=target[1]).first()
+
+
+def _when(unix: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(unix), tz=dt.UTC)
+
+
+@transaction.atomic
+def stripe_event_handle(*, event: dict[str, Any]) -> str:
+    """Apply one verified event; a second delivery of the same id returns "duplicate" and changes nothing."""
+    try:
+        with transaction.atomic():
+            record = StripeEvent.objects.create(
+                event_id=event["id"],
+                type=event["type"],
+                created=dt.datetime.fromtimestamp(int(event.get("created", 0)), tz=dt.UTC),
+            )
+    except IntegrityError:
+        return "duplicate"
+    handler = HANDLERS.get(event["type"])
+    outcome = handler(record, event["data"]["object"], event) if handler else "ignored"
+    record.outcome = outcome[:200]
+    record.save(update_fields=["outcome", "schema_name"])
+    return outcome
+
+
+def _checkout_completed(record: StripeEvent, session: dict[str, Any], event: dict[str, Any]) -> str:
+    if session.get("mode") == "subscription":
+        return _subscription_checkout_completed(record, session)
+    if session.get("mode") != "payment":
+        return f"ignored: {session.get('mode')} mode"
+    if session.get("payment_status") != "paid":
+        return "ignored: not paid yet"
+    if session.get("currency") != "usd":
+        return f"ignored: currency {session.get('currency')}"
+    organization = _routed(record, None, session.get("client_reference_id"))
+    if organization is None:
+        logger.warning("Stripe checkout %s names no organisation of ours", session.get("id"))
+        return "ignored: no organisation"
+    with schema_context(record.schema_name):
+        amount = int(session["amount_total"]) * MICROS_PER_CENT
+        entry = wallet_credit(
+            organization=organization,
+            amount_micros=amount,
+            kind=EntryKind.STRIPE_PAYMENT,
+            actor=None,
+            reference=f"stripe:{session['id']}",  # the session, not the event: one payment credits once
+            note=f"Stripe Checkout {session.get('payment_intent') or session['id']}",
+        )
+    return "credited" if entry is not None else "already credited"
+
+
+def _subscription_checkout_completed(record: StripeEvent, session: dict[str, Any]) -> str:
+    """The subscription exists at Stripe now: remember it; its own events and invoices set plan and period."""
+    organization = _routed(record, session.get("customer"), session.get("client_reference_id"))
+    if organization is None:
+        return "ignored: no organisation"
+    with schema_context(record.schema_name):
+        return subscription_stripe_link(
+            organization=organization,
+            customer_id=str(session.get("customer") or ""),
+            subscription_id=str(session.get("subscription") or ""),
+        )
+
+
+def _subscription_changed(record: StripeEvent, subscription: dict[str, Any], event: dict[str, Any]) -> str:
+    reference = (subscription.get("metadata") or {}).get("hydite_ref")
+    organization = _routed(record, subscription.get("customer"), reference)
+    if organization is None:
+        return "ignored: no organisation"
+    item = (subscription.get("items") or {}).get("data") or [{}]
+    price_id = str((item[0].get("price") or {}).get("id") or "")
+    pause = subscription.get("pause_collection") or None
+    state = StripeSubscriptionState(
+        subscription_id=str(subscription["id"]),
+        customer_id=str(subscription.get("customer") or ""),
+        status="canceled" if event["type"] == "customer.subscription.deleted" else str(subscription.get("status")),
+        price_id=price_id,
+        item_id=str(item[0].get("id") or ""),
+        period_start=_when(subscription["current_period_start"]),
+        period_end=_when(subscription["current_period_end"]),
+        cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
+        paused=pause is not None,
+        paused_until=_when(pause["resumes_at"]) if pause and pause.get("resumes_at") else None,
+        event_at=record.created,
+    )
+    plan = Plan.objects.filter(stripe_price_id=price_id).first() if price_id else None
+    with schema_context(record.schema_name):
+        return subscription_stripe_sync(organization=organization, state=state, plan=plan)
+
+
+PERIOD_INVOICES = {"subscription_create", "subscription_cycle"}  # what pays for a period (not prorations)
+
+
+def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str, Any]) -> str:
+    if invoice.get("billing_reason") not in PERIOD_INVOICES:
+        return f"ignored: {invoice.get('billing_reason')} invoice"
+    organization = _routed(record, invoice.get("customer"))
+    if organization is None:
+        return "ignored: no organisation"
+    lines = [line for line in (invoice.get("lines") or {}).get("data", []) if line.get("type") == "subscription"]
+    period = lines[0]["period"] if lines else {"start": invoice["period_start"], "end": invoice["period_end"]}
+    with schema_context(record.schema_name):
+        return subscription_period_paid(
+            organization=organization,
+            invoice_id=str(invoice["id"]),
+            period_start=_when(period["start"]),
+            period_end=_when(period["end"]),
+        )
+
+
+def _invoice_failed(record: StripeEvent, invoice: dict[str, Any], event: dict[str, Any]) -> str:
+    organization = _routed(record, invoice.get("customer"))
+    if organization is None:
+        return "ignored: no organisation"
+    with schema_context(record.schema_name):
+        return subscription_payment_failed(organization=organization)
+
+
+Handler = Callable[[StripeEvent, dict[str, Any], dict[str, Any]], str]
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _checkout_completed,
+    "customer.subscription.created": _subscription_changed,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_failed": _invoice_failed,
+}

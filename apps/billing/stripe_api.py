@@ -1,0 +1,108 @@
+"""Calls to Stripe's API (low rate: httpx through the official library). Each returns what we keep."""
+
+from typing import Any
+
+import stripe
+from django.conf import settings
+from stripe._base_address import BaseAddresses
+
+from apps.billing.errors import StripeNotConfigured, StripeUnavailable
+
+
+def stripe_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def _client() -> stripe.StripeClient:
+    if not stripe_configured():
+        raise StripeNotConfigured("Stripe is not configured (test mode): staff grant plans on this page.")
+    base: BaseAddresses | None = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses=base,
+        http_client=stripe.HTTPXClient(timeout=settings.STRIPE_TIMEOUT_S, allow_sync_methods=True),
+        max_network_retries=2,
+    )
+
+
+def _call(operation: Any, *args: Any, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = operation(*args, params=params).to_dict()
+        return result
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(f"Stripe refused the request: {exc.user_message or exc.code or 'error'}.") from exc
+
+
+def stripe_customer_create(*, email: str, name: str, reference: str) -> str:
+    customer = _call(
+        _client().v1.customers.create, params={"email": email, "name": name, "metadata": {"hydite_ref": reference}}
+    )
+    return str(customer["id"])
+
+
+def stripe_checkout_subscription(
+    *, customer_id: str, price_id: str, reference: str, plan_slug: str, success_url: str, cancel_url: str
+) -> str:
+    """A Checkout Session in subscription mode; returns the URL to send the user to."""
+    session = _call(
+        _client().v1.checkout.sessions.create,
+        params={
+            "mode": "subscription",
+            "customer": customer_id,
+            "client_reference_id": reference,
+            "line_items": [{"price": price_id, "quantity": 1}],
+            "metadata": {"hydite_ref": reference, "plan": plan_slug},
+            "subscription_data": {"metadata": {"hydite_ref": reference, "plan": plan_slug}},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        },
+    )
+    return str(session["url"])
+
+
+def stripe_checkout_topup(
+    *, customer_id: str, amount_cents: int, reference: str, success_url: str, cancel_url: str
+) -> str:
+    """A Checkout Session in payment mode for any amount of credit; returns its URL."""
+    session = _call(
+        _client().v1.checkout.sessions.create,
+        params={
+            "mode": "payment",
+            "customer": customer_id,
+            "client_reference_id": reference,
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": amount_cents,
+                        "product_data": {"name": "Hydite credit"},
+                    },
+                }
+            ],
+            "metadata": {"hydite_ref": reference},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        },
+    )
+    return str(session["url"])
+
+
+def stripe_subscription_price_set(
+    *, subscription_id: str, item_id: str, price_id: str, prorate: bool
+) -> dict[str, Any]:
+    """Upgrades are pro-rated by Stripe at once; a downgrade is billed from the next period (no proration)."""
+    return _call(
+        _client().v1.subscriptions.update,
+        subscription_id,
+        params={
+            "items": [{"id": item_id, "price": price_id}],
+            "proration_behavior": "create_prorations" if prorate else "none",
+        },
+    )
+
+
+def stripe_subscription_pause(*, subscription_id: str, resumes_at: int | None) -> dict[str, Any]:
+    """Pause collection until `resumes_at` (Unix time), or resume it (None)."""
+    pause: Any = {"behavior": "void", "resumes_at": resumes_at} if resumes_at is not None else ""
+    return _call(_client().v1.subscriptions.update, subscription_id, params={"pause_collection": pause})

@@ -1,0 +1,307 @@
+"""An organisation's plan over time: granted without Stripe (test mode, trials) or following Stripe's events.
+
+A plan in force gives its caps (in the key snapshots) and, each period, its bundled quota in the wallet.
+Upgrades apply at once (with the bundle's difference for the rest of the period); downgrades wait for
+the next period; a pause (up to 30 days) puts the organisation on Free terms until it ends.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.billing.models import Plan
+from apps.orgs.models import Organization
+from apps.wallet.errors import InvalidPlan, SubscriptionConflict
+from apps.wallet.models import Subscription, SubscriptionStatus
+from apps.wallet.periods import add_month
+from apps.wallet.services.ledger import wallet_keys_publish_on_commit, wallet_plan_quota_grant
+
+FREE_PLAN = "free"
+MAX_PAUSE_DAYS = 30
+
+
+def _subscription_locked(organization: Organization, plan: Plan) -> Subscription:
+    Subscription.objects.bulk_create([Subscription(organization=organization, plan=plan)], ignore_conflicts=True)
+    return (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan", "pending_plan")
+        .get(organization=organization)
+    )
+
+
+def _subscribable(plan: Plan) -> None:
+    if plan.slug == FREE_PLAN or plan.contact_sales or not plan.is_active:
+        raise InvalidPlan(f"{plan.name} cannot be subscribed to here.", param="plan")
+
+
+def _grant_bundle(sub: Subscription, plan: Plan, *, start: dt.datetime, end: dt.datetime, reference: str) -> None:
+    wallet_plan_quota_grant(
+        organization=sub.organization,
+        amount_micros=plan.bundled_quota_micros,
+        period_start=start,
+        period_end=end,
+        reference=reference,
+        note=f"{plan.name} quota {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+    )
+
+
+def _saved(sub: Subscription, *, actor: User | None, action: str) -> Subscription:
+    sub.save()
+    audit_record(
+        actor=actor,
+        action=action,
+        target=sub,
+        organization_id=sub.organization_id,
+        after={
+            "plan": sub.plan.slug,
+            "status": sub.status,
+            "pending_plan": sub.pending_plan.slug if sub.pending_plan else None,
+            "test_mode": sub.test_mode,
+        },
+    )
+    wallet_keys_publish_on_commit([sub.organization_id])  # the plan's caps travel in the key snapshots
+    return sub
+
+
+@transaction.atomic
+def subscription_grant(
+    *, organization: Organization, plan: Plan, actor: User | None, days: int | None = None, trial: bool = False
+) -> Subscription:
+    """Put `plan` in force now without Stripe, for a month (renewed monthly) or, for a trial, `days`."""
+    _subscribable(plan)
+    sub = _subscription_locked(organization, plan)
+    if sub.stripe_subscription_id and sub.in_force:
+        raise SubscriptionConflict("This organisation pays for its plan through Stripe; change it on the Plans page.")
+    now = timezone.now()
+    end = now + dt.timedelta(days=days) if days else add_month(now)
+    sub.plan, sub.pending_plan, sub.paused_until, sub.test_mode = plan, None, None, True
+    sub.status = SubscriptionStatus.TRIALING if trial else SubscriptionStatus.ACTIVE
+    sub.current_period_start, sub.current_period_end = now, end
+    _grant_bundle(sub, plan, start=now, end=end, reference=f"plan_quota:grant:{sub.pk}:{now.isoformat()}")
+    return _saved(sub, actor=actor, action="subscription.trial" if trial else "subscription.grant")
+
+
+@transaction.atomic
+def subscription_plan_change(*, subscription: Subscription, plan: Plan, actor: User | None) -> Subscription:
+    """Upgrade at once (the bundle's difference is granted for the rest of the period); downgrade next period.
+
+    For a Stripe subscription the caller has changed the price at Stripe first.
+    """
+    _subscribable(plan)
+    sub = _subscription_locked(subscription.organization, plan)
+    if not sub.in_force:
+        raise SubscriptionConflict("There is no plan in force to change; subscribe first.")
+    if plan.pk == sub.plan_id:
+        sub.pending_plan = None
+        return _saved(sub, actor=actor, action="subscription.keep")
+    if plan.monthly_price_micros < sub.plan.monthly_price_micros:
+        sub.pending_plan = plan
+        return _saved(sub, actor=actor, action="subscription.downgrade")
+    _upgrade(sub, plan)
+    return _saved(sub, actor=actor, action="subscription.upgrade")
+
+
+def _upgrade(sub: Subscription, plan: Plan) -> None:
+    extra = plan.bundled_quota_micros - sub.plan.bundled_quota_micros
+    if extra > 0 and sub.current_period_start and sub.current_period_end:
+        reference = f"plan_quota:upgrade:{sub.pk}:{sub.current_period_start.isoformat()}:{plan.slug}"
+        wallet_plan_quota_grant(
+            organization=sub.organization,
+            amount_micros=extra,
+            period_start=sub.current_period_start,
+            period_end=sub.current_period_end,
+            reference=reference,
+            note=f"Upgrade to {plan.name}",
+        )
+    sub.plan, sub.pending_plan = plan, None
+
+
+@transaction.atomic
+def subscription_pause(*, subscription: Subscription, days: int, actor: User | None) -> Subscription:
+    if not 1 <= days <= MAX_PAUSE_DAYS:
+        raise InvalidPlan(f"A pause lasts 1 to {MAX_PAUSE_DAYS} days.", param="days")
+    sub = _subscription_locked(subscription.organization, subscription.plan)
+    if sub.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
+        raise SubscriptionConflict("Only an active plan can be paused.")
+    sub.status, sub.paused_until = SubscriptionStatus.PAUSED, timezone.now() + dt.timedelta(days=days)
+    return _saved(sub, actor=actor, action="subscription.pause")
+
+
+@transaction.atomic
+def subscription_resume(*, subscription: Subscription, actor: User | None) -> Subscription:
+    sub = _subscription_locked(subscription.organization, subscription.plan)
+    if sub.status != SubscriptionStatus.PAUSED:
+        return sub
+    sub.status, sub.paused_until = SubscriptionStatus.ACTIVE, None
+    return _saved(sub, actor=actor, action="subscription.resume")
+
+
+@transaction.atomic
+def subscription_cancel(*, subscription: Subscription, actor: User | None) -> Subscription:
+    sub = _subscription_locked(subscription.organization, subscription.plan)
+    sub.status, sub.pending_plan, sub.paused_until = SubscriptionStatus.CANCELED, None, None
+    return _saved(sub, actor=actor, action="subscription.cancel")
+
+
+def subscriptions_roll(*, now: dt.datetime | None = None) -> int:
+    """Beat, each minute: pauses that ended resume; granted plans renew (a pending downgrade applies), trials end.
+
+    Stripe subscriptions renew through Stripe's events, not here. Rerun-safe.
+    """
+    now = now or timezone.now()
+    rolled = 0
+    for sub_id in Subscription.objects.filter(status=SubscriptionStatus.PAUSED, paused_until__lte=now).values_list(
+        "pk", flat=True
+    ):
+        sub = Subscription.objects.get(pk=sub_id)
+        subscription_resume(subscription=sub, actor=None)
+        rolled += 1
+    due = Subscription.objects.filter(
+        test_mode=True,
+        status__in=(SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING),
+        current_period_end__lte=now,
+    )
+    for sub_id in due.values_list("pk", flat=True):
+        rolled += _renew_granted(sub_id, now)
+    return rolled
+
+
+@transaction.atomic
+def _renew_granted(sub_id: int, now: dt.datetime) -> int:
+    sub = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan", "pending_plan", "organization")
+        .get(pk=sub_id)
+    )
+    if sub.current_period_end is None or sub.current_period_end > now or not sub.in_force:
+        return 0
+    if sub.status == SubscriptionStatus.TRIALING:
+        sub.status = SubscriptionStatus.CANCELED
+        _saved(sub, actor=None, action="subscription.trial_end")
+        return 1
+    start = sub.current_period_end
+    end = add_month(start)
+    while end <= now:
+        start, end = end, add_month(end)
+    if sub.pending_plan is not None:
+        sub.plan, sub.pending_plan = sub.pending_plan, None
+    sub.current_period_start, sub.current_period_end = start, end
+    _grant_bundle(sub, sub.plan, start=start, end=end, reference=f"plan_quota:grant:{sub.pk}:{start.isoformat()}")
+    _saved(sub, actor=None, action="subscription.renew")
+    return 1
+
+
+@dataclass(frozen=True)
+class StripeSubscriptionState:
+    """What a Stripe subscription object says, as we apply it."""
+
+    subscription_id: str
+    customer_id: str
+    status: str  # Stripe's
+    price_id: str
+    item_id: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    cancel_at_period_end: bool
+    paused_until: dt.datetime | None  # pause_collection.resumes_at, when collection is paused
+    paused: bool
+    event_at: dt.datetime
+
+
+STRIPE_STATUS = {
+    "active": SubscriptionStatus.ACTIVE,
+    "trialing": SubscriptionStatus.TRIALING,
+    "past_due": SubscriptionStatus.PAST_DUE,
+    "unpaid": SubscriptionStatus.PAST_DUE,
+    "paused": SubscriptionStatus.PAUSED,
+}
+
+
+@transaction.atomic
+def subscription_stripe_sync(*, organization: Organization, state: StripeSubscriptionState, plan: Plan | None) -> str:
+    """Apply a Stripe subscription event; one older than the newest applied is "stale" and changes nothing.
+
+    A price Stripe already bills for a pending downgrade does not lower the plan before the next period.
+    """
+    sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
+    if sub.stripe_event_at is not None and state.event_at < sub.stripe_event_at:
+        return "stale"
+    new_period = sub.current_period_start is not None and state.period_start > sub.current_period_start
+    if plan is not None and plan.pk != sub.plan_id:
+        downgrade_waits = sub.pending_plan_id == plan.pk and not new_period and sub.in_force
+        if not downgrade_waits:
+            if sub.in_force and plan.monthly_price_micros > sub.plan.monthly_price_micros:
+                _upgrade(sub, plan)
+            sub.plan, sub.pending_plan = plan, None
+    elif plan is not None and new_period:
+        sub.pending_plan = None
+    sub.status = (
+        SubscriptionStatus.PAUSED if state.paused else STRIPE_STATUS.get(state.status, SubscriptionStatus.CANCELED)
+    )
+    sub.paused_until = state.paused_until if state.paused else None
+    sub.test_mode = False
+    sub.stripe_subscription_id, sub.stripe_customer_id, sub.stripe_item_id = (
+        state.subscription_id,
+        state.customer_id,
+        state.item_id,
+    )
+    sub.current_period_start, sub.current_period_end = state.period_start, state.period_end
+    sub.cancel_at_period_end, sub.stripe_event_at = state.cancel_at_period_end, state.event_at
+    _saved(sub, actor=None, action="subscription.stripe_sync")
+    return "applied"
+
+
+@transaction.atomic
+def subscription_period_paid(
+    *, organization: Organization, invoice_id: str, period_start: dt.datetime, period_end: dt.datetime
+) -> str:
+    """A paid subscription invoice: the plan is in force for its period, with that period's bundled quota."""
+    sub = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan", "pending_plan")
+        .filter(organization=organization)
+        .first()
+    )
+    if sub is None or not sub.stripe_subscription_id:
+        return "ignored: no Stripe subscription"
+    if sub.current_period_start is not None and period_end <= sub.current_period_start:
+        return "stale: an earlier period"
+    if sub.pending_plan is not None and sub.current_period_end is not None and period_start >= sub.current_period_end:
+        sub.plan, sub.pending_plan = sub.pending_plan, None
+    if sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.CANCELED):
+        sub.status = SubscriptionStatus.ACTIVE
+    sub.current_period_start, sub.current_period_end = period_start, period_end
+    _grant_bundle(sub, sub.plan, start=period_start, end=period_end, reference=f"plan_quota:{invoice_id}")
+    _saved(sub, actor=None, action="subscription.paid")
+    return "period paid"
+
+
+@transaction.atomic
+def subscription_payment_failed(*, organization: Organization) -> str:
+    sub = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan")
+        .filter(organization=organization)
+        .first()
+    )
+    if sub is None or sub.status == SubscriptionStatus.CANCELED:
+        return "ignored: no plan in force"
+    sub.status = SubscriptionStatus.PAST_DUE
+    _saved(sub, actor=None, action="subscription.payment_failed")
+    return "past due"
+
+
+@transaction.atomic
+def subscription_stripe_link(*, organization: Organization, customer_id: str, subscription_id: str = "") -> str:
+    """Remember the organisation's Stripe customer (and subscription, once Checkout created one)."""
+    sub = _subscription_locked(organization, Plan.objects.get(slug=FREE_PLAN))
+    if customer_id:
+        sub.stripe_customer_id = customer_id
+    if subscription_id:
+        sub.stripe_subscription_id = subscription_id
+    sub.save(update_fields=["stripe_customer_id", "stripe_subscription_id", "updated_at"])
+    return "linked"

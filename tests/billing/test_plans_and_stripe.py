@@ -1,0 +1,209 @@
+"""Subscribing through the Plans page and Stripe: Checkout, then Stripe's events decide what is in force.
+
+Stripe's API is a local HTTP stand-in with recorded object shapes (stripe_fake.py); webhooks are the
+recorded event shapes, signed with Stripe's scheme.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+
+from apps.billing.models import Plan, StripeCustomerRoute
+from apps.orgs.models import BillingMode
+from apps.orgs.services import organization_create
+from apps.wallet.models import EntryKind, Subscription, SubscriptionStatus, Wallet, WalletEntry
+from apps.wallet.selectors import plan_in_force
+from tests.billing.stripe_fake import fake_stripe_server
+from tests.billing.test_stripe_webhook import SECRET, _event, _post, _signature
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+USD = 1_000_000
+PERIOD_START, PERIOD_END = 1_767_225_600, 1_769_904_000  # 2026-01-01 .. 2026-02-01 (UTC)
+
+
+@pytest.fixture
+def stripe_on(settings):  # type: ignore[no-untyped-def]
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    settings.STRIPE_SECRET_KEY = "sk_test_" + uuid.uuid4().hex
+    for slug in ("pro", "team", "business"):
+        Plan.objects.filter(slug=slug).update(stripe_price_id=f"price_{slug}_test")
+    with fake_stripe_server() as fake:
+        settings.STRIPE_API_BASE = fake.url
+        yield fake
+
+
+@pytest.fixture
+def admin(edge, make_user):  # type: ignore[no-untyped-def]
+    return make_user()
+
+
+@pytest.fixture
+def org(admin):  # type: ignore[no-untyped-def]
+    return organization_create(name=f"Paying {uuid.uuid4().hex[:6]}", owner=admin, billing_mode=BillingMode.PREPAID)
+
+
+def _url(org, tail: str = "") -> str:  # type: ignore[no-untyped-def]
+    return f"/o/{org.slug}/plans/{tail}"
+
+
+def _deliver(event: dict, *, created: int | None = None):  # type: ignore[no-untyped-def, type-arg]
+    event["created"] = created or int(time.time())
+    body = json.dumps(event).encode()
+    answer = _post(body, _signature(body))
+    assert answer.status_code == 200, answer.content
+    return answer.json()["outcome"]
+
+
+def _subscription_event(kind: str, customer: str, sub_id: str, price: str, **fields):  # type: ignore[no-untyped-def]
+    name = "customer_subscription_deleted" if kind == "deleted" else "customer_subscription_updated"
+    event = _event(name, id=sub_id, customer=customer, current_period_start=PERIOD_START, current_period_end=PERIOD_END)
+    event["data"]["object"]["items"]["data"][0]["price"]["id"] = price
+    event["data"]["object"].update(fields)
+    return event
+
+
+def _invoice_paid(customer: str, sub_id: str, invoice_id: str, reason: str = "subscription_create"):  # type: ignore[no-untyped-def]
+    event = _event("invoice_paid", id=invoice_id, customer=customer, subscription=sub_id, billing_reason=reason)
+    line = event["data"]["object"]["lines"]["data"][0]
+    line.update(type="subscription", period={"start": PERIOD_START, "end": PERIOD_END})
+    return event
+
+
+def _subscribe(org, admin, stripe_on):  # type: ignore[no-untyped-def]
+    """Checkout for Pro, then Stripe's events for it: the customer and subscription ids Stripe gave."""
+    answer = client_for(admin).post(_url(org, "subscribe/"), {"plan": "pro"})
+    assert answer.status_code == 302, answer.content.decode()[-3000:]
+    assert answer["Location"].startswith("https://checkout.stripe.com/")
+    customer = StripeCustomerRoute.objects.get(organization_id=org.pk, schema_name="edge").customer_id
+    sub_id = f"sub_{uuid.uuid4().hex[:14]}"
+    completed = _event(
+        "checkout_session_completed_payment",
+        mode="subscription",
+        customer=customer,
+        subscription=sub_id,
+        client_reference_id=f"edge:{org.pk}",
+    )
+    assert _deliver(completed) == "linked"
+    return customer, sub_id
+
+
+def test_subscribing_goes_through_checkout_and_stripes_events_put_the_plan_in_force(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    (_, _, customer_form), (_, session_path, session_form) = stripe_on.requests
+    assert session_path == "/v1/checkout/sessions"
+    assert session_form["mode"] == "subscription" and session_form["line_items[0][price]"] == "price_pro_test"
+    assert session_form["client_reference_id"] == f"edge:{org.pk}" and session_form["customer"] == customer
+    assert customer_form["metadata[hydite_ref]"] == f"edge:{org.pk}"
+    assert plan_in_force(organization=org).slug == "free"  # nothing is in force before Stripe says so
+
+    assert _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active")) == "applied"
+    assert plan_in_force(organization=org).slug == "pro"
+    invoice = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}")
+    assert _deliver(invoice) == "period paid"
+    assert _deliver(invoice) == "duplicate"
+    invoice["id"] = f"evt_{uuid.uuid4().hex}"  # the same invoice in another event: its quota once
+    _deliver(invoice)
+    grants = WalletEntry.objects.filter(wallet__organization=org, kind=EntryKind.PLAN_QUOTA_GRANT)
+    assert [entry.amount_micros for entry in grants] == [20 * USD]
+    assert Wallet.objects.get(organization=org).plan_quota_micros == 20 * USD
+
+    proration = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", reason="subscription_update")
+    assert _deliver(proration).startswith("ignored")  # a proration pays no new bundle
+
+
+def test_events_out_of_order_never_roll_the_state_back(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    now = int(time.time())
+    _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active"), created=now)
+    older = _subscription_event("updated", customer, sub_id, "price_pro_test", status="incomplete")
+    assert _deliver(older, created=now - 60) == "stale"
+    assert Subscription.objects.get(organization=org).status == SubscriptionStatus.ACTIVE
+
+
+def test_a_failed_payment_is_past_due_and_a_deleted_subscription_is_free(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active"))
+    failed = _event("invoice_payment_failed", customer=customer, subscription=sub_id)
+    assert _deliver(failed) == "past due"
+    assert plan_in_force(organization=org).slug == "pro"  # Stripe retries: the plan stays meanwhile
+    _deliver(_subscription_event("deleted", customer, sub_id, "price_pro_test"), created=int(time.time()) + 1)
+    assert Subscription.objects.get(organization=org).status == SubscriptionStatus.CANCELED
+    assert plan_in_force(organization=org).slug == "free"
+
+
+def test_upgrade_is_prorated_at_stripe_and_immediate_downgrade_waits_and_pause_is_sent(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active"))
+    client = client_for(admin)
+    assert client.post(_url(org, "subscribe/"), {"plan": "business"}).status_code == 302
+    method, path, form = stripe_on.requests[-1]
+    assert (method, path) == ("POST", f"/v1/subscriptions/{sub_id}")
+    assert form["items[0][price]"] == "price_business_test" and form["proration_behavior"] == "create_prorations"
+    assert plan_in_force(organization=org).slug == "business"
+
+    assert client.post(_url(org, "subscribe/"), {"plan": "team"}).status_code == 302
+    assert stripe_on.requests[-1][2]["proration_behavior"] == "none"
+    sub = Subscription.objects.get(organization=org)
+    assert (sub.plan.slug, sub.pending_plan.slug) == ("business", "team")
+    # Stripe reports the new price at once; the plan in force changes only with the next period:
+    echo = _subscription_event("updated", customer, sub_id, "price_team_test", status="active")
+    _deliver(echo, created=int(time.time()) + 1)
+    assert plan_in_force(organization=org).slug == "business"
+    next_period = _subscription_event(
+        "updated",
+        customer,
+        sub_id,
+        "price_team_test",
+        status="active",
+        current_period_start=PERIOD_END,
+        current_period_end=PERIOD_END + 28 * 86_400,
+    )
+    _deliver(next_period, created=int(time.time()) + 2)
+    assert plan_in_force(organization=org).slug == "team"
+
+    assert client.post(_url(org, "pause/"), {"days": "10"}).status_code == 302
+    pause = stripe_on.requests[-1][2]
+    assert pause["pause_collection[behavior]"] == "void" and int(pause["pause_collection[resumes_at]"]) > time.time()
+    assert plan_in_force(organization=org).slug == "free"
+
+
+def test_a_top_up_of_any_amount_is_a_payment_mode_checkout(org, admin, stripe_on):
+    answer = client_for(admin).post(_url(org, "topup/"), {"amount": "25.50"})
+    assert answer.status_code == 302
+    _, path, form = stripe_on.requests[-1]
+    assert path == "/v1/checkout/sessions" and form["mode"] == "payment"
+    assert form["line_items[0][price_data][unit_amount]"] == "2550"
+    assert form["line_items[0][price_data][currency]"] == "usd"
+    assert client_for(admin).post(_url(org, "topup/"), {"amount": "0.50"}).status_code == 400
+
+
+def test_seats_are_checked_before_checkout(org, admin, stripe_on, make_user):
+    from apps.orgs.roles import Role
+    from apps.orgs.services import member_add
+
+    member_add(organization=org, team=None, user=make_user(), role=Role.VIEWER, actor=admin)
+    answer = client_for(admin).post(_url(org, "subscribe/"), {"plan": "pro"})
+    assert answer.status_code == 400 and "1 seat(s)" in answer.content.decode()
+    assert not any(path == "/v1/checkout/sessions" for _, path, _ in stripe_on.requests)
+
+
+def test_test_mode_is_labelled_and_operators_grant_plans(org, admin, make_user, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    page = client_for(admin).get(_url(org)).content.decode()
+    assert "Test mode." in page and "Grant (operators)" not in page and "Subscribe</button>" not in page
+    assert client_for(admin).post(_url(org, "subscribe/"), {"plan": "pro"}).status_code == 503
+    assert client_for(admin).post(_url(org, "grant/"), {"plan": "pro"}).status_code == 403
+    staff = make_user()
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    from apps.orgs.roles import Role
+    from apps.orgs.services import member_add
+
+    member_add(organization=org, team=None, user=staff, role=Role.VIEWER, actor=admin)
+    assert client_for(staff).post(_url(org, "grant/"), {"plan": "team"}).status_code == 302
+    assert plan_in_force(organization=org).slug == "team"
+    page = client_for(admin).get(_url(org)).content.decode()
+    assert "granted, test mode" in page
