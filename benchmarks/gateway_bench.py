@@ -13,7 +13,7 @@ concurrency 32 and 64 (non-streaming, and streaming with 20 chunks), p50/p99,
 added latency at concurrency 1, added time to first byte of streams, RSS after
 load, errors (summed).
 The gateway runs with no limits ("gateway 1w"), then with every quota layer
-counting ("quotas": key, team and organisation RPM/TPM/budget, and the gateway
+counting ("quotas": key, team and organisation RPM/TPM/budget, the prepaid wallet, and the gateway
 layer per key and per IP, all too high to refuse), and prints the cost.
 Loopback only; every load is bounded by --duration.
 """
@@ -233,18 +233,30 @@ from django_tenants.utils import schema_context
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_hash, key_update_limits
 from apps.quotas.services import quota_limits_update
+from apps.accounts.models import User
+from apps.orgs.models import BillingMode, Organization
+from apps.wallet.models import Wallet
+from apps.wallet.services.ledger import wallet_adjust
 ON = {on}
 with schema_context("edge"):
     key = VirtualKey.objects.select_related("team", "organization").get(key_hash=key_hash("{key}"))
     rpm, tpm, budget = (10**9, 10**12, 10**15) if ON else (None, None, None)
     key_update_limits(key=key, actor=None, rpm_limit=rpm, tpm_limit=tpm, max_budget_micros=budget)
     quota_limits_update(holder=key.team, actor=None, rpm_limit=rpm, tpm_limit=tpm, max_budget_micros=budget)
+    # On: the organisation pays as it goes, so every request is also metered against its wallet.
+    organization = key.organization
+    mode = BillingMode.PREPAID if ON else BillingMode.INVOICE
+    Organization.objects.filter(pk=organization.pk).update(billing_mode=mode)
+    wallet = Wallet.objects.filter(organization=organization).first()
+    if ON and (wallet is None or wallet.balance_micros < 10**14):
+        operator = User.objects.filter(is_superuser=True).first()
+        wallet_adjust(organization=organization, amount_micros=10**15, reason="benchmark credit", actor=operator)
     quota_limits_update(holder=key.organization, actor=None, rpm_limit=rpm, max_budget_micros=budget)
 """
 
 
 def limits_set(env: dict[str, str], key: str, *, on: bool) -> None:
-    """Key, team and organisation limits (RPM, TPM, budget): none, or high enough never to refuse."""
+    """Key, team and organisation limits (RPM, TPM, budget) and the wallet: none, or high enough never to refuse."""
     script = LIMITS.replace("{key}", key).replace("{on}", str(on))
     subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)  # noqa: S603
 

@@ -342,6 +342,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.billing.tasks.subscriptions_roll_task",
         "schedule": 60,
     },
+    "invoices-issue": {
+        "task": "apps.wallet.tasks.invoices_issue_task",
+        "schedule": 60 * 60,
+    },
     "wallet-periods-roll": {
         "task": "apps.wallet.tasks.wallet_periods_roll_task",
         "schedule": 60,

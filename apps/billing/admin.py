@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.billing.models import Plan, StripeEvent
 from apps.core.admin import ReadOnlyAdmin
@@ -8,6 +9,9 @@ from apps.core.admin import ReadOnlyAdmin
 class PlanAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "monthly_price_micros", "rpm_cap", "tpm_cap", "seats", "bundled_quota_micros")
     list_editable = ("monthly_price_micros", "rpm_cap", "tpm_cap", "seats", "bundled_quota_micros")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # subscriptions keep their plan; retire one with is_active instead
 
 
 @admin.register(StripeEvent)

@@ -23,3 +23,10 @@ def usd_cents_text(micros: int) -> str:
 def usd_text(micros: int) -> str:
     """'41.000001': exact dollars as a decimal string (machine-readable payloads)."""
     return str(Decimal(micros) / MICROS_PER_USD)
+
+
+def usd_display(micros: int) -> str:
+    """'$12.50' for whole cents, '$0.000183' otherwise: exact, never rounded away."""
+    if micros % 10_000 == 0:
+        return usd_cents_text(micros)
+    return f"${Decimal(micros) / MICROS_PER_USD:,.6f}"

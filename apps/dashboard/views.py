@@ -9,8 +9,13 @@ from django.views.decorators.http import require_GET
 from apps.core.redis import redis_client
 from apps.dashboard.edge import org_page
 from apps.dashboard.pages import PAGES_BY_URL_NAME
+from apps.keys.access import teams_where_user_may_mint
+from apps.keys.forms import key_create_form
 from apps.orgs.access import OrgAccess
+from apps.orgs.roles import Action
 from apps.orgs.selectors import organization_list_for_user, team_list
+from apps.wallet.forms import InvoicedOrganizationForm
+from apps.wallet.selectors import invoices_for
 
 
 @login_required
@@ -41,7 +46,15 @@ def coming_page(url_name: str) -> Callable[..., HttpResponse]:
 
 @org_page()
 def workspaces(request: HttpRequest, access: OrgAccess) -> HttpResponse:
-    return render(request, "dashboard/workspaces.html", {"instance": request.tenant})  # type: ignore[attr-defined]
+    """The instance, the organisation's billing (invoices when invoiced), a key mint form; operators create
+    invoiced organisations here."""
+    context = {
+        "instance": request.tenant,  # type: ignore[attr-defined]
+        "invoices": invoices_for(organization=access.organization) if access.can(Action.MANAGE_ORG) else [],
+        "key_form": key_create_form(access) if teams_where_user_may_mint(org_access=access) else None,
+        "invoiced_form": InvoicedOrganizationForm() if access.user.is_staff else None,
+    }
+    return render(request, "dashboard/workspaces.html", context)
 
 
 def _component_status() -> dict[str, str]:

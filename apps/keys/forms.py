@@ -4,8 +4,10 @@ from typing import Any
 from django import forms
 
 from apps.channels.models import Channel
+from apps.keys.access import teams_where_user_may_mint
 from apps.keys.api import LimitFields
 from apps.keys.models import VirtualKey
+from apps.orgs.access import OrgAccess
 from apps.orgs.models import Team
 from apps.quotas.forms import QuotaLimitsForm
 
@@ -46,3 +48,9 @@ class KeyLimitsForm(QuotaLimitsForm):
         super().__init__(data, holder=holder)
         expires_at = holder.expires_at
         self.initial["expires"] = expires_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if expires_at else ""
+
+
+def key_create_form(access: OrgAccess, data: object = None) -> KeyCreateForm:
+    """The mint form with the teams the user may mint in and the organisation's channels (default first)."""
+    channels = list(Channel.objects.filter(organization=access.organization).order_by("-is_default", "name"))
+    return KeyCreateForm(data, teams=teams_where_user_may_mint(org_access=access), channels=channels)

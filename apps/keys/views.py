@@ -6,22 +6,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.channels.models import Channel
 from apps.core.errors import HyditeError
 from apps.dashboard.edge import checked, form_saved, org_page
 from apps.keys import services
 from apps.keys.access import access_key_by_id, key_change_allowed, teams_where_user_may_mint
-from apps.keys.forms import KeyCreateForm, KeyLimitsForm, KeyRenameForm
+from apps.keys.forms import KeyCreateForm, KeyLimitsForm, KeyRenameForm, key_create_form
 from apps.keys.models import KeyStatus, VirtualKey
 from apps.keys.selectors import key_activity, key_list_with_spend
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
 from apps.quotas.selectors import quota_usage
-
-
-def _create_form(access: OrgAccess, data: object = None) -> KeyCreateForm:
-    channels = list(Channel.objects.filter(organization=access.organization).order_by("-is_default", "name"))
-    return KeyCreateForm(data, teams=teams_where_user_may_mint(org_access=access), channels=channels)
 
 
 def _page(
@@ -34,7 +28,7 @@ def _page(
 ) -> HttpResponse:
     context = {
         "rows": key_list_with_spend(organization=access.organization),
-        "form": form or _create_form(access),
+        "form": form or key_create_form(access),
         "new_secret": new_secret,
         "can_mint": bool(teams_where_user_may_mint(org_access=access)),
         "rename_form": KeyRenameForm(),
@@ -89,7 +83,7 @@ def key_limits_view(request: HttpRequest, access: OrgAccess, key_id: int) -> Htt
 def key_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     if not teams_where_user_may_mint(org_access=access):
         raise DjangoPermissionDenied("Minting a key needs the developer role in a team.")
-    form = _create_form(access, request.POST)
+    form = key_create_form(access, request.POST)
     if not form.is_valid():
         return _page(request, access, form=form, status=400)
     try:

@@ -2,12 +2,13 @@
 
 from apps.accounts.models import User
 from apps.core.errors import NotFound, PermissionDenied
-from apps.wallet.models import Code, CodeBatch
+from apps.wallet.models import Code, CodeBatch, Invoice
 
 
 def access_code_admin(*, user: User) -> None:
+    """Operators' tools (codes, plan grants, invoiced organisations): staff only."""
     if not user.is_staff:
-        raise PermissionDenied("Only the instance's operators (staff) may mint and manage codes.")
+        raise PermissionDenied("Only the instance's operators (staff) may do this.")
 
 
 def access_code_batch_by_id(*, user: User, batch_id: int, kind: str) -> CodeBatch:
@@ -24,3 +25,11 @@ def access_code_by_id(*, user: User, code_id: int, kind: str) -> Code:
     if code is None:
         raise NotFound("Code not found.")
     return code
+
+
+def access_invoice_by_id(*, user: User, invoice_id: int) -> Invoice:
+    access_code_admin(user=user)
+    invoice = Invoice.objects.select_related("organization").filter(pk=invoice_id).first()
+    if invoice is None:
+        raise NotFound("Invoice not found.")
+    return invoice

@@ -58,3 +58,8 @@ class CodeBatchMintForm(forms.Form):
 class BatchFilterForm(forms.Form):
     campaign = forms.CharField(max_length=80, required=False)
     state = forms.ChoiceField(choices=[("", "All"), ("active", "Active"), ("disabled", "Disabled")], required=False)
+
+
+class InvoicedOrganizationForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    admin_email = forms.EmailField(label="Admin email", help_text="Signs in with “Forgot password” if new.")

@@ -179,3 +179,30 @@ class Subscription(models.Model):
     @property
     def in_force(self) -> bool:
         return self.status in SUBSCRIPTION_IN_FORCE
+
+
+class InvoiceStatus(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    PAID = "paid", "Paid"
+
+
+class Invoice(models.Model):
+    """An invoiced organisation's month, from the spend ledger: issued once per month, lines per model."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="invoices")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    amount_micros = models.BigIntegerField()
+    requests = models.PositiveBigIntegerField()
+    lines = models.JSONField(default=list)  # [{"model", "requests", "tokens", "cost_micros"}]
+    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "period_start"], name="invoice_one_per_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} {self.period_start:%Y-%m}"

@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.billing.models import Plan
 from apps.orgs.models import BillingMode, Organization
 from apps.tenancy.models import Instance, InstanceKind
-from apps.wallet.models import Code, CodeBatch, Subscription, Wallet, WalletEntry
+from apps.wallet.models import Code, CodeBatch, Invoice, Subscription, Wallet, WalletEntry
 from apps.wallet.periods import month_bounds
 
 
@@ -119,3 +119,7 @@ def plan_caps_snapshot(*, organization: Organization, instance: Instance | None)
 def organization_seats_used(*, organization: Organization) -> int:
     """Members of the organisation (each user once): what a plan's seats count."""
     return organization.memberships.filter(team__isnull=True).count()
+
+
+def invoices_for(*, organization: Organization) -> list[Invoice]:
+    return list(Invoice.objects.filter(organization=organization).order_by("-period_start")[:24])

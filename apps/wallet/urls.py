@@ -17,3 +17,8 @@ for kind, segment in ((CodeKind.CREDIT, "credit-codes"), (CodeKind.ACTIVATION, "
         path(f"{base}batches/<int:batch_id>/export.csv", views.batch_export_view(kind), name=f"{name}_batch_export"),
         path(f"{base}codes/<int:code_id>/disable/", views.code_disable_view(kind), name=f"{name}_code_disable"),
     ]
+
+urlpatterns += [
+    path("o/<slug:org_slug>/workspaces/invoiced/", views.invoiced_organization_create_view, name="invoiced_create"),
+    path("o/<slug:org_slug>/workspaces/invoices/<int:invoice_id>/paid/", views.invoice_paid_view, name="invoice_paid"),
+]

@@ -12,16 +12,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.audit.context import client_ip
 from apps.core.errors import HyditeError
-from apps.core.money import usd_cents_text, usd_text
-from apps.dashboard.edge import checked, form_error, org_page
+from apps.core.money import usd_display, usd_text
+from apps.dashboard.edge import checked, form_error, form_saved, org_page
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
-from apps.wallet.access import access_code_admin, access_code_batch_by_id, access_code_by_id
+from apps.wallet.access import access_code_admin, access_code_batch_by_id, access_code_by_id, access_invoice_by_id
 from apps.wallet.errors import RedemptionLocked
-from apps.wallet.forms import BatchFilterForm, CodeBatchMintForm, RedeemForm
+from apps.wallet.forms import BatchFilterForm, CodeBatchMintForm, InvoicedOrganizationForm, RedeemForm
 from apps.wallet.models import Code, CodeBatch, CodeKind
 from apps.wallet.selectors import activation_attribution, code_batch_codes, code_batches, wallet_entries, wallet_for
 from apps.wallet.services.codes import Redemption, code_batch_disable, code_batch_mint, code_disable, code_redeem
+from apps.wallet.services.invoices import invoice_mark_paid, organization_create_invoiced
 
 SLUG = {CodeKind.CREDIT: "credit", CodeKind.ACTIVATION: "activation"}
 TITLE = {CodeKind.CREDIT: "Credit Codes", CodeKind.ACTIVATION: "Activation Codes"}
@@ -111,7 +112,7 @@ def _redeemed_message(request: HttpRequest, redemption: Redemption) -> None:
     parts = ["Code redeemed."]
     if redemption.entry is not None:
         balance = redemption.entry.balance_after_micros
-        parts.append(f"{usd_cents_text(redemption.entry.amount_micros)} added; balance {usd_cents_text(balance)}.")
+        parts.append(f"{usd_display(redemption.entry.amount_micros)} added; balance {usd_display(balance)}.")
     if redemption.key is not None:
         parts.append(f"Your key “{redemption.key.name}” is below; copy it now.")
     messages.success(request, " ".join(parts))
@@ -245,3 +246,31 @@ def _csv_text(header: list[str], rows: Iterable[list[object]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+@require_POST
+@org_page()
+def invoiced_organization_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """Operators: a sales-issued organisation, billed monthly from the ledger, never stopped by a wallet."""
+    checked(access_code_admin, user=access.user)
+    form = InvoicedOrganizationForm(request.POST)
+    if not form_saved(
+        form,
+        lambda: organization_create_invoiced(
+            name=form.cleaned_data["name"], admin_email=form.cleaned_data["admin_email"], actor=access.user
+        ),
+    ):
+        messages.error(request, "; ".join(str(error) for errors in form.errors.values() for error in errors))
+        return redirect("dashboard:workspaces", org_slug=access.organization.slug)
+    name, email = form.cleaned_data["name"], form.cleaned_data["admin_email"]
+    messages.success(request, f"Invoiced organisation {name!r} created; {email} is its admin.")
+    return redirect("dashboard:workspaces", org_slug=access.organization.slug)
+
+
+@require_POST
+@org_page()
+def invoice_paid_view(request: HttpRequest, access: OrgAccess, invoice_id: int) -> HttpResponse:
+    invoice = checked(access_invoice_by_id, user=access.user, invoice_id=invoice_id)
+    invoice_mark_paid(invoice=invoice, actor=access.user)
+    messages.success(request, f"Invoice {invoice.period_start:%Y-%m} of {invoice.organization} marked paid.")
+    return redirect("dashboard:workspaces", org_slug=access.organization.slug)

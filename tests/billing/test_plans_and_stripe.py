@@ -65,10 +65,13 @@ def _subscription_event(kind: str, customer: str, sub_id: str, price: str, **fie
     return event
 
 
-def _invoice_paid(customer: str, sub_id: str, invoice_id: str, reason: str = "subscription_create"):  # type: ignore[no-untyped-def]
+def _invoice_paid(  # type: ignore[no-untyped-def]
+    customer: str, sub_id: str, invoice_id: str, reason: str = "subscription_create", price: str = "price_pro_test"
+):
     event = _event("invoice_paid", id=invoice_id, customer=customer, subscription=sub_id, billing_reason=reason)
     line = event["data"]["object"]["lines"]["data"][0]
     line.update(type="subscription", period={"start": PERIOD_START, "end": PERIOD_END})
+    line["price"]["id"] = price
     return event
 
 
@@ -112,6 +115,19 @@ def test_subscribing_goes_through_checkout_and_stripes_events_put_the_plan_in_fo
 
     proration = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", reason="subscription_update")
     assert _deliver(proration).startswith("ignored")  # a proration pays no new bundle
+
+
+def test_an_invoice_paid_before_any_subscription_event_puts_the_plan_in_force(org, admin, stripe_on):
+    client_for(admin).post(_url(org, "subscribe/"), {"plan": "team"})  # Checkout; its completion not seen yet
+    customer = StripeCustomerRoute.objects.get(organization_id=org.pk).customer_id
+    sub_id = f"sub_{uuid.uuid4().hex[:14]}"
+    assert _deliver(_invoice_paid(customer, sub_id, "in_first", price="price_team_test")) == "period paid"
+    assert plan_in_force(organization=org).slug == "team"
+    assert Wallet.objects.get(organization=org).plan_quota_micros == 150 * USD
+    created = _subscription_event("updated", customer, sub_id, "price_team_test", status="incomplete")
+    assert _deliver(created) == "applied" and plan_in_force(organization=org).slug == "team"  # paid already
+    later = _subscription_event("updated", customer, sub_id, "price_team_test", status="active")
+    assert _deliver(later, created=int(time.time()) + 1) == "applied" and plan_in_force(organization=org).slug == "team"
 
 
 def test_events_out_of_order_never_roll_the_state_back(org, admin, stripe_on):

@@ -157,10 +157,16 @@ def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str,
     if organization is None:
         return "ignored: no organisation"
     lines = [line for line in (invoice.get("lines") or {}).get("data", []) if line.get("type") == "subscription"]
-    period = lines[0]["period"] if lines else {"start": invoice["period_start"], "end": invoice["period_end"]}
+    if not lines or not invoice.get("subscription"):
+        return "ignored: no subscription line"
+    price_id = (lines[0].get("price") or {}).get("id")
+    plan = Plan.objects.filter(stripe_price_id=price_id).first() if price_id else None
+    period = lines[0]["period"]
     with schema_context(record.schema_name):
         return subscription_period_paid(
             organization=organization,
+            subscription_id=str(invoice["subscription"]),
+            plan=plan,
             invoice_id=str(invoice["id"]),
             period_start=_when(period["start"]),
             period_end=_when(period["end"]),

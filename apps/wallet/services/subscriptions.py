@@ -239,9 +239,12 @@ def subscription_stripe_sync(*, organization: Organization, state: StripeSubscri
             sub.plan, sub.pending_plan = plan, None
     elif plan is not None and new_period:
         sub.pending_plan = None
-    sub.status = (
-        SubscriptionStatus.PAUSED if state.paused else STRIPE_STATUS.get(state.status, SubscriptionStatus.CANCELED)
-    )
+    if state.paused:
+        sub.status = SubscriptionStatus.PAUSED
+    elif state.status == "incomplete" and sub.status == SubscriptionStatus.ACTIVE:
+        pass  # its first invoice was paid already (events arrive in any order): Stripe's next event says active
+    else:
+        sub.status = STRIPE_STATUS.get(state.status, SubscriptionStatus.CANCELED)
     sub.paused_until = state.paused_until if state.paused else None
     sub.test_mode = False
     sub.stripe_subscription_id, sub.stripe_customer_id, sub.stripe_item_id = (
@@ -257,23 +260,32 @@ def subscription_stripe_sync(*, organization: Organization, state: StripeSubscri
 
 @transaction.atomic
 def subscription_period_paid(
-    *, organization: Organization, invoice_id: str, period_start: dt.datetime, period_end: dt.datetime
+    *,
+    organization: Organization,
+    subscription_id: str,
+    plan: Plan | None,
+    invoice_id: str,
+    period_start: dt.datetime,
+    period_end: dt.datetime,
 ) -> str:
-    """A paid subscription invoice: the plan is in force for its period, with that period's bundled quota."""
-    sub = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("plan", "pending_plan")
-        .filter(organization=organization)
-        .first()
-    )
-    if sub is None or not sub.stripe_subscription_id:
-        return "ignored: no Stripe subscription"
+    """A paid subscription invoice: the plan it bills is in force for its period, with that period's quota.
+
+    It may arrive before the subscription's own events: it links the subscription and takes the plan from
+    the invoiced price. A pending downgrade applies with the first invoice of the next period.
+    """
+    sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
+    if sub.stripe_subscription_id and sub.stripe_subscription_id != subscription_id:
+        return "ignored: another subscription"
     if sub.current_period_start is not None and period_end <= sub.current_period_start:
         return "stale: an earlier period"
-    if sub.pending_plan is not None and sub.current_period_end is not None and period_start >= sub.current_period_end:
+    new_period = sub.current_period_end is None or period_start >= sub.current_period_end or not sub.in_force
+    if new_period and plan is not None:
+        sub.plan, sub.pending_plan = plan, None
+    elif new_period and sub.pending_plan is not None:
         sub.plan, sub.pending_plan = sub.pending_plan, None
-    if sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.CANCELED):
+    if sub.status != SubscriptionStatus.PAUSED:
         sub.status = SubscriptionStatus.ACTIVE
+    sub.stripe_subscription_id, sub.test_mode = subscription_id, False
     sub.current_period_start, sub.current_period_end = period_start, period_end
     _grant_bundle(sub, sub.plan, start=period_start, end=period_end, reference=f"plan_quota:{invoice_id}")
     _saved(sub, actor=None, action="subscription.paid")

@@ -1,0 +1,96 @@
+"""Invoiced (sales-issued) organisations: created by operators, billed monthly from the spend ledger."""
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.accounts.services import user_create
+from apps.audit.services import audit_record
+from apps.orgs.models import BillingMode, Organization
+from apps.orgs.services import organization_create
+from apps.spend.models import SpendLog
+from apps.wallet.models import Invoice, InvoiceStatus
+from apps.wallet.periods import add_month, month_bounds
+
+
+@transaction.atomic
+def organization_create_invoiced(*, name: str, admin_email: str, actor: User) -> Organization:
+    """An organisation that is never stopped by a wallet; its admin (created if new) mints its keys."""
+    email = admin_email.strip().lower()
+    admin = User.objects.filter(email__iexact=email).first() or user_create(email=email, password=None)
+    organization = organization_create(name=name, owner=admin, billing_mode=BillingMode.INVOICE)
+    audit_record(
+        actor=actor,
+        action="organization.create_invoiced",
+        target=organization,
+        organization_id=organization.pk,
+        after={"admin": admin.email},
+    )
+    return organization
+
+
+def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> Invoice:
+    """The month's invoice from the ledger (costs exact, per model); issuing a month twice returns the first."""
+    start, end = month_start, add_month(month_start)
+    existing = Invoice.objects.filter(organization=organization, period_start=start).first()
+    if existing is not None:
+        return existing
+    rows = (
+        SpendLog.objects.filter(organization_id=organization.pk, created_at__gte=start, created_at__lt=end)
+        .values("model_alias")
+        .annotate(requests=Count("id"), tokens=Sum("total_tokens"), cost_micros=Sum("cost_micros"))
+        .order_by("model_alias")
+    )
+    lines = [
+        {
+            "model": row["model_alias"],
+            "requests": row["requests"],
+            "tokens": row["tokens"] or 0,
+            "cost_micros": row["cost_micros"] or 0,
+        }
+        for row in rows
+    ]
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.create(
+                organization=organization,
+                period_start=start,
+                period_end=end,
+                amount_micros=sum(line["cost_micros"] for line in lines),
+                requests=sum(line["requests"] for line in lines),
+                lines=lines,
+            )
+            audit_record(
+                actor=None,
+                action="invoice.issue",
+                target=invoice,
+                organization_id=organization.pk,
+                after={"month": f"{start:%Y-%m}", "amount_micros": invoice.amount_micros},
+            )
+    except IntegrityError:  # a concurrent run issued it
+        return Invoice.objects.get(organization=organization, period_start=start)
+    return invoice
+
+
+def invoices_issue_last_month(*, now: dt.datetime | None = None) -> int:
+    """Beat, daily: every invoiced organisation's invoice for the month that ended (rerun-safe)."""
+    this_month, _ = month_bounds(now or timezone.now())
+    last_month, _ = month_bounds(this_month - dt.timedelta(days=1))
+    issued = 0
+    for organization in Organization.objects.filter(billing_mode=BillingMode.INVOICE, created_at__lt=this_month):
+        if not Invoice.objects.filter(organization=organization, period_start=last_month).exists():
+            invoice_issue(organization=organization, month_start=last_month)
+            issued += 1
+    return issued
+
+
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice, actor: User) -> Invoice:
+    if invoice.status != InvoiceStatus.PAID:
+        invoice.status, invoice.paid_at = InvoiceStatus.PAID, timezone.now()
+        invoice.save(update_fields=["status", "paid_at"])
+        audit_record(actor=actor, action="invoice.paid", target=invoice, organization_id=invoice.organization_id)
+    return invoice
