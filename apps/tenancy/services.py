@@ -1,10 +1,12 @@
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.db import IntegrityError, transaction
+from django_tenants.utils import schema_context
 
 from apps.tenancy.errors import InstanceExists, InvalidInstance
 from apps.tenancy.models import Domain, Instance, InstanceKind, InstanceTier
+from apps.tenancy.selectors import instance_list_active
 
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _RESERVED_SCHEMAS = {"public", "information_schema"}
@@ -73,3 +75,12 @@ def instance_domain_ensure(*, instance: Instance, domain: str) -> Domain:
         return existing
     has_primary = Domain.objects.filter(tenant=instance, is_primary=True).exists()
     return Domain.objects.create(domain=domain, tenant=instance, is_primary=not has_primary)
+
+
+def instances_each(service: Callable[[], int]) -> int:
+    """Run a rerun-safe service in every active instance's schema (periodic tasks); the sum of what it returns."""
+    total = 0
+    for instance in instance_list_active():
+        with schema_context(instance.schema_name):
+            total += service()
+    return total
