@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.billing.models import Plan
 from apps.orgs.models import BillingMode, Organization
 from apps.tenancy.models import Instance, InstanceKind
-from apps.wallet.models import Code, CodeBatch, Invoice, Subscription, Wallet, WalletEntry
+from apps.wallet.models import SUBSCRIPTION_IN_FORCE, Code, CodeBatch, Invoice, Subscription, Wallet, WalletEntry
 from apps.wallet.periods import month_bounds
 
 
@@ -106,9 +106,16 @@ def plan_in_force(*, organization: Organization) -> Plan:
 
 def plan_caps_snapshot(*, organization: Organization, instance: Instance | None) -> list[int | None] | None:
     """[rpm, tpm] of the plan layer (None: no plan layer). On the Shared Edge each organisation's plan caps
-    it; a Dedicated instance's tier caps the whole instance."""
+    it; a Dedicated instance is capped as a whole by the plan it pays for (the dearest subscription in force
+    among its organisations), else by the tier it was provisioned with."""
     if instance is not None and instance.kind != InstanceKind.SHARED:
-        plan = Plan.objects.filter(slug=instance.tier).first()
+        paid = (
+            Subscription.objects.filter(status__in=SUBSCRIPTION_IN_FORCE)
+            .select_related("plan")
+            .order_by("-plan__monthly_price_micros")
+            .first()
+        )
+        plan = paid.plan if paid is not None else Plan.objects.filter(slug=instance.tier).first()
     else:
         plan = plan_in_force(organization=organization)
     if plan is None or (plan.rpm_cap is None and plan.tpm_cap is None):

@@ -127,3 +127,10 @@ def test_a_plan_with_seats_refuses_members_beyond_them(org, make_user):
         )
     subscription_grant(organization=org, plan=plan("team"), actor=None)
     member_add(organization=org, team=None, user=make_user(), role=Role.VIEWER, actor=admin)
+
+
+def test_a_dedicated_instance_is_capped_by_the_plan_it_pays_for(acme, make_user):
+    customer = organization_create(name="Acme billing", owner=make_user())
+    other = organization_create(name="Acme research", owner=make_user())
+    subscription_grant(organization=customer, plan=plan("business"), actor=None)
+    assert _key_snapshot(other)["plan_caps"] == [10_000, None]  # the instance's plan, for every organisation

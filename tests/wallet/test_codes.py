@@ -116,6 +116,8 @@ def test_repeated_failures_lock_the_user_and_then_the_ip(org, make_user, setting
     with pytest.raises(RedemptionLocked):
         _redeem(org, make_user(), good, ip=ip)  # the IP has had 5 failures: a fresh user there is locked too
     assert _redeem(org, make_user(), good, ip="192.0.2.99").entry is not None
+    reasons = AuditEvent.objects.filter(organization_id=org.pk, action="code.redeem_failed")
+    assert list(reasons.values_list("after__reason", flat=True)).count("locked") == 2  # locked attempts are audited
 
 
 def test_an_activation_code_creates_a_first_key_grants_credit_and_records_its_distributor(org, make_user):

@@ -159,19 +159,29 @@ def code_redeem(*, kind: str, text: str, organization: Organization, user: User,
     Failures (each with its own message) are audited and counted against the user and the IP.
     """
     guard = RedemptionGuard(user=user, client_ip=client_ip)
-    guard.check()
+    hint = (code_normalise(text) or "")[-4:]
+    try:
+        guard.check()
+    except RedemptionLocked:
+        _failure_audit(user, organization, kind=kind, reason="locked", hint=hint)
+        raise
     try:
         return _redeem(kind=kind, text=text, organization=organization, user=user)
     except RedemptionFailed as exc:
-        guard.failed()
-        audit_record(
-            actor=user,
-            action="code.redeem_failed",
-            target=organization,
-            organization_id=organization.pk,
-            after={"kind": kind, "reason": exc.reason, "hint": (code_normalise(text) or "")[-4:]},
-        )
+        if not isinstance(exc, CodeWrongPage):  # a real code on the wrong page is no guess
+            guard.failed()
+        _failure_audit(user, organization, kind=kind, reason=exc.reason, hint=hint)
         raise
+
+
+def _failure_audit(user: User, organization: Organization, *, kind: str, reason: str, hint: str) -> None:
+    audit_record(
+        actor=user,
+        action="code.redeem_failed",
+        target=organization,
+        organization_id=organization.pk,
+        after={"kind": kind, "reason": reason, "hint": hint},
+    )
 
 
 @transaction.atomic

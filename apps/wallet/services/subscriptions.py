@@ -8,13 +8,14 @@ the next period; a pause (up to 30 days) puts the organisation on Free terms unt
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.billing.models import Plan
 from apps.orgs.models import Organization
+from apps.tenancy.models import InstanceKind
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
 from apps.wallet.models import Subscription, SubscriptionStatus
 from apps.wallet.periods import add_month
@@ -63,7 +64,10 @@ def _saved(sub: Subscription, *, actor: User | None, action: str) -> Subscriptio
             "test_mode": sub.test_mode,
         },
     )
-    wallet_keys_publish_on_commit([sub.organization_id])  # the plan's caps travel in the key snapshots
+    # The plan's caps travel in the key snapshots; on a Dedicated instance they cap every organisation.
+    dedicated = getattr(getattr(connection, "tenant", None), "kind", InstanceKind.SHARED) != InstanceKind.SHARED
+    organizations = Organization.objects.values_list("pk", flat=True) if dedicated else [sub.organization_id]
+    wallet_keys_publish_on_commit(list(organizations))
     return sub
 
 
