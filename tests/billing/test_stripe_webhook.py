@@ -119,3 +119,14 @@ def test_the_plans_are_data(db):
     assert list(plans) == ["free", "pro", "team", "business", "enterprise"]
     assert (plans["pro"].rpm_cap, plans["pro"].tpm_cap, plans["team"].rpm_cap) == (600, 5_000_000, 3_000)
     assert plans["enterprise"].contact_sales
+
+
+def test_a_delayed_payment_credits_when_stripe_says_it_succeeded(stripe_secret, org):
+    unpaid = _paid_checkout(org, payment_status="unpaid")
+    body = json.dumps(unpaid).encode()
+    assert _post(body, _signature(body)).json()["outcome"] == "ignored: not paid yet"
+    succeeded = _paid_checkout(org, id=unpaid["data"]["object"]["id"])
+    succeeded["type"] = "checkout.session.async_payment_succeeded"
+    body = json.dumps(succeeded).encode()
+    assert _post(body, _signature(body)).json()["outcome"] == "credited"
+    assert Wallet.objects.get(organization=org).balance_micros == 30_000_000

@@ -184,6 +184,8 @@ def _invoice_failed(record: StripeEvent, invoice: dict[str, Any], event: dict[st
 Handler = Callable[[StripeEvent, dict[str, Any], dict[str, Any]], str]
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _checkout_completed,
+    # a delayed payment method (bank debit): the session completed unpaid, and is paid now
+    "checkout.session.async_payment_succeeded": _checkout_completed,
     "customer.subscription.created": _subscription_changed,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
