@@ -1,7 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
 
 from apps.billing.models import Plan, StripeEvent
+from apps.billing.tasks import plans_changed_publish_task
 from apps.core.admin import ReadOnlyAdmin
 
 
@@ -12,6 +16,10 @@ class PlanAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # subscriptions keep their plan; retire one with is_active instead
+
+    def save_model(self, request: HttpRequest, obj: Plan, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(plans_changed_publish_task.delay)  # the caps travel in every key snapshot
 
 
 @admin.register(StripeEvent)

@@ -91,18 +91,22 @@ def stripe_checkout_topup(
 def stripe_subscription_price_set(
     *, subscription_id: str, item_id: str, price_id: str, prorate: bool
 ) -> dict[str, Any]:
-    """Upgrades are pro-rated by Stripe at once; a downgrade is billed from the next period (no proration)."""
+    """An upgrade's proration is invoiced (and charged) at once; a downgrade is billed from the next period."""
     return _call(
         _client().v1.subscriptions.update,
         subscription_id,
         params={
             "items": [{"id": item_id, "price": price_id}],
-            "proration_behavior": "create_prorations" if prorate else "none",
+            "proration_behavior": "always_invoice" if prorate else "none",
         },
     )
 
 
 def stripe_subscription_pause(*, subscription_id: str, resumes_at: int | None) -> dict[str, Any]:
-    """Pause collection until `resumes_at` (Unix time), or resume it (None)."""
-    pause: Any = {"behavior": "void", "resumes_at": resumes_at} if resumes_at is not None else ""
+    """Pause collection until `resumes_at` (Unix time), or resume it (None).
+
+    Invoices of the pause stay drafts and are collected on resuming, so a period begun during a pause is
+    paid for before its plan is in force again (a voided one would give the rest of it for free).
+    """
+    pause: Any = {"behavior": "keep_as_draft", "resumes_at": resumes_at} if resumes_at is not None else ""
     return _call(_client().v1.subscriptions.update, subscription_id, params={"pause_collection": pause})

@@ -12,8 +12,7 @@ from django.views.decorators.http import require_POST
 from apps.billing.forms import PauseForm, PlanChoiceForm, TopUpForm
 from apps.billing.models import Plan
 from apps.billing.services.checkout import (
-    plan_change,
-    plan_checkout_start,
+    plan_choose,
     plan_pause,
     plan_resume,
     topup_checkout_start,
@@ -96,21 +95,11 @@ def subscribe_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     plan = _plan_from(request, access)
     if isinstance(plan, HttpResponse):
         return plan
-    current = subscription_for(organization=access.organization)
-    if current is not None and current.in_force:
-        return _action(
-            request,
-            access,
-            lambda: plan_change(subscription=current, plan=plan, actor=access.user),
-            f"Plan change to {plan.name} saved.",
-        )
     return _action(
         request,
         access,
-        lambda: plan_checkout_start(
-            organization=access.organization, plan=plan, user=access.user, **_urls(request, access)
-        ),
-        "",
+        lambda: plan_choose(organization=access.organization, plan=plan, user=access.user, **_urls(request, access)),
+        f"Plan changed to {plan.name}.",
     )
 
 

@@ -74,3 +74,10 @@ def key_snapshots_publish_for(*, keys: Iterable[VirtualKey]) -> None:
     """Republish the snapshots of keys whose team or organisation limits changed."""
     for key_hash in [key.key_hash for key in keys]:
         key_snapshot_publish(key_hash=key_hash)
+
+
+def key_snapshots_publish_all() -> int:
+    """Republish every key of the current instance (a change every snapshot carries, e.g. a plan's caps)."""
+    keys = list(VirtualKey.objects.only("key_hash"))
+    key_snapshots_publish_for(keys=keys)
+    return len(keys)

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -29,7 +29,7 @@ from apps.orgs.errors import (
 )
 from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, BillingMode, Invitation, Membership, Organization, Team
 from apps.orgs.roles import TEAM_ROLES, Role
-from apps.tenancy.models import InstanceKind
+from apps.tenancy.selectors import instance_current_is_shared
 from apps.wallet.selectors import organization_seats_used, plan_in_force
 
 INVITATION_SESSION_KEY = "hydite_invitation_token"
@@ -51,14 +51,12 @@ def _membership_state(membership: Membership) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
 def _default_billing_mode() -> str:
     """Shared Edge organisations pay as they go; a Dedicated instance's are covered by its subscription."""
-    tenant = getattr(connection, "tenant", None)
-    shared = getattr(tenant, "kind", InstanceKind.SHARED) == InstanceKind.SHARED
-    return BillingMode.PREPAID if shared else BillingMode.INVOICE
+    return BillingMode.PREPAID if instance_current_is_shared() else BillingMode.INVOICE
 
 
+@transaction.atomic
 def organization_create(
     *, name: str, owner: User, is_personal: bool = False, billing_mode: str | None = None
 ) -> Organization:
@@ -239,10 +237,21 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         row.delete()
 
 
-def _seat_free(organization: Organization) -> None:
-    """A new member needs a seat of the plan in force (plans without seats: any number)."""
+def _seat_free(organization: Organization, *, counting_invitations: bool = False) -> None:
+    """A new member needs a seat of the plan in force (plans without seats: any number). The organisation row
+    is locked, so two joins at once cannot both take the last seat; invitations hold seats until used."""
     plan = plan_in_force(organization=organization)
-    if plan.seats is not None and organization_seats_used(organization=organization) >= plan.seats:
+    if plan.seats is None:
+        return
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    taken = organization_seats_used(organization=organization)
+    if counting_invitations:
+        members = Membership.objects.filter(organization=organization).values("user__email")
+        pending = Invitation.objects.filter(
+            organization=organization, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).exclude(email__in=members)
+        taken += pending.values("email").distinct().count()
+    if taken >= plan.seats:
         raise SeatsExhausted(
             f"The {plan.name} plan has {plan.seats} seat(s), all taken: upgrade on the Plans page to add members."
         )
@@ -292,7 +301,7 @@ def invitation_create(
     if team is None and members.filter(team__isnull=True).exists():
         raise AlreadyMember(f"{email} is already in {organization.name}.", param="email")
     if not members.exists():
-        _seat_free(organization)
+        _seat_free(organization, counting_invitations=True)
     pending = Invitation.objects.filter(
         organization=organization,
         team=team,

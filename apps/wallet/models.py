@@ -167,6 +167,8 @@ class Subscription(models.Model):
     )
     paused_until = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
+    # an upgrade's pro-rated extra quota, granted when Stripe's proration invoice is paid
+    upgrade_quota_due_micros = models.BigIntegerField(default=0)
     stripe_customer_id = models.CharField(max_length=100, blank=True)
     stripe_subscription_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     stripe_item_id = models.CharField(max_length=100, blank=True)

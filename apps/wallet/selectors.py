@@ -106,21 +106,28 @@ def plan_in_force(*, organization: Organization) -> Plan:
 
 def plan_caps_snapshot(*, organization: Organization, instance: Instance | None) -> list[int | None] | None:
     """[rpm, tpm] of the plan layer (None: no plan layer). On the Shared Edge each organisation's plan caps
-    it; a Dedicated instance is capped as a whole by the plan it pays for (the dearest subscription in force
-    among its organisations), else by the tier it was provisioned with."""
-    if instance is not None and instance.kind != InstanceKind.SHARED:
-        paid = (
-            Subscription.objects.filter(status__in=SUBSCRIPTION_IN_FORCE)
-            .select_related("plan")
-            .order_by("-plan__monthly_price_micros")
-            .first()
-        )
-        plan = paid.plan if paid is not None else Plan.objects.filter(slug=instance.tier).first()
-    else:
+    it; a Dedicated instance is capped as a whole by its provisioned tier, raised by the dearest plan in force
+    among its organisations (a plan never lowers what the instance was provisioned with)."""
+    if instance is None or instance.kind == InstanceKind.SHARED:
         plan = plan_in_force(organization=organization)
-    if plan is None or (plan.rpm_cap is None and plan.tpm_cap is None):
+        return None if plan.rpm_cap is None and plan.tpm_cap is None else [plan.rpm_cap, plan.tpm_cap]
+    tier = Plan.objects.filter(slug=instance.tier).first()
+    paid = (
+        Subscription.objects.filter(status__in=SUBSCRIPTION_IN_FORCE)
+        .select_related("plan")
+        .order_by("-plan__monthly_price_micros")
+        .first()
+    )
+    plans = [plan for plan in (tier, paid.plan if paid else None) if plan is not None]
+    if not plans:
         return None
-    return [plan.rpm_cap, plan.tpm_cap]
+    caps = [_loosest([plan.rpm_cap for plan in plans]), _loosest([plan.tpm_cap for plan in plans])]
+    return None if caps == [None, None] else caps
+
+
+def _loosest(caps: list[int | None]) -> int | None:
+    """The highest cap; None (no cap) beats any number."""
+    return None if any(cap is None for cap in caps) else max(caps)  # type: ignore[type-var]
 
 
 def organization_seats_used(*, organization: Organization) -> int:

@@ -53,7 +53,7 @@ def _page(
         "wallet": wallet_for(organization=access.organization),
         "entries": wallet_entries(organization=access.organization, limit=20),
         "redeem_form": redeem_form or RedeemForm(),
-        "can_redeem": access.can(Action.USE),
+        "can_redeem": access.can(Action.MANAGE_ORG if kind == CodeKind.ACTIVATION else Action.USE),
         "staff": staff,
         **extra,
     }
@@ -81,8 +81,9 @@ def codes_view(kind: str) -> Callable[..., HttpResponse]:
 
 
 def redeem_view(kind: str) -> Callable[..., HttpResponse]:
+    # An activation code mints a key in the Default team and may start a plan: an org admin's act.
     @require_POST
-    @org_page(Action.USE)
+    @org_page(Action.MANAGE_ORG if kind == CodeKind.ACTIVATION else Action.USE)
     def view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         form = RedeemForm(request.POST)
         if not form.is_valid():

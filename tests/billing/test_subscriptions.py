@@ -10,8 +10,9 @@ from apps.keys.services import key_generate
 from apps.keys.snapshots import key_snapshot_build
 from apps.orgs.models import BillingMode, Team
 from apps.orgs.services import organization_create
+from apps.tenancy.models import Instance
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
-from apps.wallet.models import Account, EntryKind, SubscriptionStatus, Wallet, WalletEntry
+from apps.wallet.models import Account, EntryKind, Subscription, SubscriptionStatus, Wallet, WalletEntry
 from apps.wallet.selectors import plan_in_force
 from apps.wallet.services.ledger import Usage, wallet_usage_debit
 from apps.wallet.services.subscriptions import (
@@ -57,13 +58,20 @@ def test_free_and_enterprise_cannot_be_granted(org):
             subscription_grant(organization=org, plan=plan(slug), actor=None)
 
 
-def test_an_upgrade_applies_now_with_the_rest_of_the_bigger_bundle(org):
+def test_an_upgrade_applies_now_with_the_bigger_bundle_pro_rated_to_the_rest_of_the_period(org):
     sub = subscription_grant(organization=org, plan=plan("pro"), actor=None)
     wallet_usage_debit(usages=[Usage(org.pk, 5 * USD, timezone.now())])
+    halfway = sub.current_period_start + (sub.current_period_end - sub.current_period_start) / 2
+    Subscription.objects.filter(pk=sub.pk).update(
+        current_period_start=sub.current_period_start - (halfway - sub.current_period_start),
+        current_period_end=sub.current_period_end - (halfway - sub.current_period_start),
+    )
+    sub.refresh_from_db()
     sub = subscription_plan_change(subscription=sub, plan=plan("team"), actor=None)
     assert sub.plan.slug == "team" and sub.pending_plan is None
     assert plan_in_force(organization=org).slug == "team"
-    assert Wallet.objects.get(organization=org).plan_quota_micros == (20 - 5 + 130) * USD  # 150 - 20 more
+    extra = Wallet.objects.get(organization=org).plan_quota_micros - (20 - 5) * USD
+    assert 64 * USD < extra <= 65 * USD  # half of the 130 more that Team bundles: half the period is left
 
 
 def test_a_downgrade_waits_for_the_next_period(org):
@@ -127,10 +135,20 @@ def test_a_plan_with_seats_refuses_members_beyond_them(org, make_user):
         )
     subscription_grant(organization=org, plan=plan("team"), actor=None)
     member_add(organization=org, team=None, user=make_user(), role=Role.VIEWER, actor=admin)
+    Plan.objects.filter(slug="team").update(seats=4)  # 2 members now: 2 seats left
+    for email in ("one@example.test", "two@example.test"):
+        invitation_create(organization=org, team=None, email=email, role=Role.VIEWER, actor=admin, accept_url_base="x")
+    with pytest.raises(SeatsExhausted):  # the pending invitations hold the last seats
+        invitation_create(
+            organization=org, team=None, email="three@example.test", role=Role.VIEWER, actor=admin, accept_url_base="x"
+        )
 
 
-def test_a_dedicated_instance_is_capped_by_the_plan_it_pays_for(acme, make_user):
+def test_a_dedicated_instance_is_raised_by_the_plan_it_pays_for_never_lowered(acme, make_user):
     customer = organization_create(name="Acme billing", owner=make_user())
     other = organization_create(name="Acme research", owner=make_user())
     subscription_grant(organization=customer, plan=plan("business"), actor=None)
     assert _key_snapshot(other)["plan_caps"] == [10_000, None]  # the instance's plan, for every organisation
+    Instance.objects.filter(schema_name="acme").update(tier="business")
+    Subscription.objects.filter(organization=customer).update(plan=plan("pro"))  # a cheaper plan in force
+    assert _key_snapshot(other)["plan_caps"] == [10_000, None]  # the provisioned tier stays the floor

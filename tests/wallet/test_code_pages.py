@@ -57,10 +57,13 @@ def test_a_member_redeems_a_credit_code_and_sees_the_balance_rise(org_with_roles
     assert Wallet.objects.get(organization=org_with_roles["organization"]).balance_micros == 12_500_000
 
 
-def test_a_viewer_cannot_redeem(org_with_roles, make_user):
+def test_a_viewer_cannot_redeem_and_only_org_admins_redeem_activation_codes(org_with_roles, make_user):
     code = code_batch_mint(kind=CodeKind.CREDIT, count=1, credit_micros=USD, actor=make_user()).codes[0]
     client = client_for(org_with_roles["users"]["viewer"])
     assert client.post(_url(org_with_roles, "credit-codes", "redeem/"), {"code": code}).status_code == 403
+    activation = code_batch_mint(kind=CodeKind.ACTIVATION, count=1, credit_micros=0, actor=make_user()).codes[0]
+    lead = client_for(org_with_roles["users"]["team_lead"])
+    assert lead.post(_url(org_with_roles, "activation-codes", "redeem/"), {"code": activation}).status_code == 403
 
 
 def test_an_activation_code_shows_the_new_key_once(org_with_roles, make_user):

@@ -92,7 +92,9 @@ def test_a_month_is_invoiced_exactly_from_the_ledger_once(staff, make_user):
     _spend(globex, DEC + dt.timedelta(days=30), "gpt-4o", 9_999)  # December
     _spend(prepaid, DEC + dt.timedelta(days=2), "gpt-4o", 123)
     Organization.objects.filter(pk__in=[globex.pk, prepaid.pk]).update(created_at=DEC)
-    issued = invoices_issue_last_month(now=dt.datetime(2026, 12, 1, 0, 5, tzinfo=dt.UTC))
+    assert invoices_issue_last_month(now=dt.datetime(2026, 12, 1, 0, 5, tzinfo=dt.UTC)) == 0  # late spend first
+    assert not Invoice.objects.filter(organization=globex).exists()
+    issued = invoices_issue_last_month(now=dt.datetime(2026, 12, 1, 1, 5, tzinfo=dt.UTC))
     assert issued >= 1
     invoice = Invoice.objects.get(organization=globex)
     assert invoice.period_start == DEC and invoice.amount_micros == 1_500_003 and invoice.requests == 3
@@ -102,6 +104,16 @@ def test_a_month_is_invoiced_exactly_from_the_ledger_once(staff, make_user):
     ]
     assert not Invoice.objects.filter(organization=prepaid).exists()
     assert invoices_issue_last_month(now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC)) == 0  # rerun-safe
+    # a beat that was down for months catches up, oldest first
+    assert invoices_issue_last_month(now=dt.datetime(2027, 2, 3, tzinfo=dt.UTC)) >= 2
+    months = list(
+        Invoice.objects.filter(organization=globex).order_by("period_start").values_list("period_start", flat=True)
+    )
+    assert months == [DEC, dt.datetime(2026, 12, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, tzinfo=dt.UTC)]
+    assert (
+        Invoice.objects.get(organization=globex, period_start=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)).amount_micros
+        == 9_999
+    )
     assert invoice_issue(organization=globex, month_start=DEC).pk == invoice.pk
 
     home = organization_create(name="Ops", owner=staff)

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from apps.billing.models import Plan
 from apps.billing.tasks import subscriptions_roll_task
-from apps.orgs.models import BillingMode
+from apps.orgs.models import BillingMode, Organization
 from apps.orgs.services import organization_create
-from apps.wallet.models import Subscription, SubscriptionStatus
+from apps.wallet.models import Invoice, Subscription, SubscriptionStatus, Wallet
 from apps.wallet.services.subscriptions import subscription_grant, subscription_pause
 from apps.wallet.tasks import invoices_issue_task, wallet_periods_roll_task
 
@@ -24,5 +24,13 @@ def test_the_tasks_visit_every_instance_and_are_rerun_safe(edge, make_user):
     assert subscriptions_roll_task() >= 1
     assert Subscription.objects.get(pk=subscription.pk).status == SubscriptionStatus.ACTIVE
     assert subscriptions_roll_task() == 0
-    assert isinstance(wallet_periods_roll_task(), int) and isinstance(invoices_issue_task(), int)
+    ended = timezone.now() - dt.timedelta(hours=1)
+    Wallet.objects.filter(organization=organization).update(period_end=ended)
+    assert wallet_periods_roll_task() >= 1
+    wallet = Wallet.objects.get(organization=organization)
+    assert wallet.period_start == ended and wallet.period_end > timezone.now() and wallet.plan_quota_micros == 0
     assert wallet_periods_roll_task() == 0
+    invoiced = organization_create(name="Invoiced", owner=make_user(), billing_mode=BillingMode.INVOICE)
+    Organization.objects.filter(pk=invoiced.pk).update(created_at=timezone.now() - dt.timedelta(days=70))
+    assert invoices_issue_task() >= 2  # its two complete months (at least)
+    assert Invoice.objects.filter(organization=invoiced).count() >= 2 and invoices_issue_task() == 0

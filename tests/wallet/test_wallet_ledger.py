@@ -176,3 +176,79 @@ def test_periods_step_a_month_from_their_anchor():
         dt.datetime(2027, 2, 20, tzinfo=dt.UTC),
         dt.datetime(2027, 3, 20, tzinfo=dt.UTC),
     )
+
+
+def test_a_new_period_counts_the_usage_the_ledger_already_holds_since_it_began(prepaid):
+    """The gateway reloads its counter from the ledger since the period's start: the wallet must agree."""
+    from apps.spend.models import SpendLog
+
+    wallet_credit(organization=prepaid, amount_micros=10 * USD, kind=EntryKind.CREDIT_CODE, actor=None)
+    start = timezone.now() - dt.timedelta(hours=1)
+    SpendLog.objects.create(
+        request_id="req_before_grant",
+        created_at=start + dt.timedelta(minutes=5),
+        organization_id=prepaid.pk,
+        model_alias="m",
+        cost_micros=700_000,
+        status_code=200,
+    )
+    wallet_usage_debit(usages=[Usage(prepaid.pk, 700_000, start + dt.timedelta(minutes=5))])
+    wallet_plan_quota_grant(
+        organization=prepaid,
+        amount_micros=USD,
+        period_start=start,
+        period_end=start + dt.timedelta(days=30),
+        reference="late-invoice",
+    )
+    wallet = Wallet.objects.get(organization=prepaid)
+    assert wallet.period_usage_micros == 700_000
+    assert wallet.gateway_limit_micros - 700_000 == wallet.plan_quota_micros + wallet.balance_micros
+
+
+def test_metering_never_moves_back_and_an_ended_period_grants_nothing(prepaid):
+    start, end = month_bounds(timezone.now())
+    wallet_plan_quota_grant(organization=prepaid, amount_micros=USD, period_start=start, period_end=end, reference="a")
+    earlier = start - dt.timedelta(days=10)
+    wallet_plan_quota_grant(
+        organization=prepaid,
+        amount_micros=USD,
+        period_start=earlier,
+        period_end=end - dt.timedelta(days=1),
+        reference="b",
+    )
+    wallet = Wallet.objects.get(organization=prepaid)
+    assert (wallet.period_start, wallet.plan_quota_micros) == (start, 2 * USD)  # granted into the current period
+    ended = wallet_plan_quota_grant(
+        organization=prepaid, amount_micros=USD, period_start=earlier, period_end=start, reference="c"
+    )
+    assert ended is None and Wallet.objects.get(organization=prepaid).plan_quota_micros == 2 * USD
+
+
+def test_a_period_rolls_only_after_a_grace_for_usage_still_on_its_way(prepaid):
+    start, end = month_bounds(timezone.now())
+    wallet_plan_quota_grant(organization=prepaid, amount_micros=USD, period_start=start, period_end=end, reference="g")
+    wallet_usage_debit(usages=[Usage(prepaid.pk, 100, end + dt.timedelta(seconds=30))])  # a request just after the end
+    wallet = Wallet.objects.get(organization=prepaid)
+    assert wallet.period_start == start and wallet.plan_quota_micros == USD - 100  # the old quota still serves it
+    wallet_usage_debit(usages=[Usage(prepaid.pk, 100, end + dt.timedelta(minutes=3))])
+    assert Wallet.objects.get(organization=prepaid).period_start == end  # past the grace: the new period
+
+
+def test_a_stripe_plan_keeps_its_quota_until_its_renewal_is_paid(prepaid):
+    from apps.billing.models import Plan
+    from apps.wallet.models import Subscription, SubscriptionStatus
+
+    start, end = month_bounds(timezone.now())
+    Subscription.objects.create(
+        organization=prepaid,
+        plan=Plan.objects.get(slug="pro"),
+        status=SubscriptionStatus.ACTIVE,
+        stripe_subscription_id="sub_renewing",
+        current_period_start=start,
+        current_period_end=end,
+    )
+    wallet_plan_quota_grant(organization=prepaid, amount_micros=USD, period_start=start, period_end=end, reference="s")
+    wallet_periods_roll(now=end + dt.timedelta(hours=1))
+    assert Wallet.objects.get(organization=prepaid).plan_quota_micros == USD  # not expired while Stripe renews
+    wallet_periods_roll(now=end + dt.timedelta(days=4))
+    assert Wallet.objects.get(organization=prepaid).plan_quota_micros == 0  # a renewal that never came

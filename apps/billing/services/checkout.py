@@ -117,19 +117,35 @@ def _stripe_backed(subscription: Subscription) -> bool:
     return True
 
 
-def plan_change(*, subscription: Subscription, plan: Plan, actor: User) -> Subscription:
-    """Upgrade now (Stripe pro-rates it) or downgrade from the next period (Stripe bills the new price then)."""
+def plan_choose(
+    *, organization: Organization, plan: Plan, user: User, success_url: str, cancel_url: str
+) -> str | Subscription:
+    """What "choose this plan" does: change a Stripe subscription at Stripe; else subscribe through Checkout
+    (a trial or a granted plan is replaced once Stripe's events arrive). Only operators change a granted plan
+    without paying (test mode). Returns the Checkout URL, or the changed subscription."""
+    current = subscription_for(organization=organization)
+    if current is not None and current.in_force:
+        if _stripe_backed(current):
+            return _stripe_plan_change(subscription=current, plan=plan, actor=user)
+        if user.is_staff and not stripe_configured():
+            seats_check(organization=organization, plan=plan)
+            return subscription_plan_change(subscription=current, plan=plan, actor=user)
+    return plan_checkout_start(
+        organization=organization, plan=plan, user=user, success_url=success_url, cancel_url=cancel_url
+    )
+
+
+def _stripe_plan_change(*, subscription: Subscription, plan: Plan, actor: User) -> Subscription:
+    """Upgrade now (Stripe invoices the proration at once) or downgrade from the next period."""
     seats_check(organization=subscription.organization, plan=plan)
-    if _stripe_backed(subscription):
-        if not plan.stripe_price_id:
-            raise InvalidPlan(f"{plan.name} has no Stripe price yet.", param="plan")
-        upgrade = plan.monthly_price_micros > subscription.plan.monthly_price_micros
-        stripe_subscription_price_set(
-            subscription_id=subscription.stripe_subscription_id or "",
-            item_id=subscription.stripe_item_id,
-            price_id=plan.stripe_price_id,
-            prorate=upgrade,
-        )
+    if not plan.stripe_price_id:
+        raise InvalidPlan(f"{plan.name} has no Stripe price yet.", param="plan")
+    stripe_subscription_price_set(
+        subscription_id=subscription.stripe_subscription_id or "",
+        item_id=subscription.stripe_item_id,
+        price_id=plan.stripe_price_id,
+        prorate=plan.monthly_price_micros > subscription.plan.monthly_price_micros,
+    )
     return subscription_plan_change(subscription=subscription, plan=plan, actor=actor)
 
 

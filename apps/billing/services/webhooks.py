@@ -13,16 +13,23 @@ from django_tenants.utils import schema_context
 from apps.billing.errors import StripeNotConfigured, WebhookRejected
 from apps.billing.models import Plan, StripeCustomerRoute, StripeEvent
 from apps.billing.services.checkout import MICROS_PER_CENT
+from apps.billing.stripe_shapes import (
+    invoice_period_line,
+    invoice_subscription_id,
+    subscription_period,
+    subscription_price,
+)
 from apps.orgs.models import Organization
 from apps.tenancy.models import Instance
 from apps.wallet.models import EntryKind
-from apps.wallet.services.ledger import wallet_credit
+from apps.wallet.services.ledger import wallet_credit, wallet_stripe_refund
 from apps.wallet.services.subscriptions import (
     StripeSubscriptionState,
     subscription_payment_failed,
     subscription_period_paid,
     subscription_stripe_link,
     subscription_stripe_sync,
+    subscription_upgrade_paid,
 )
 
 logger = logging.getLogger("hydite.billing")
@@ -126,17 +133,17 @@ def _subscription_changed(record: StripeEvent, subscription: dict[str, Any], eve
     organization = _routed(record, subscription.get("customer"), reference)
     if organization is None:
         return "ignored: no organisation"
-    item = (subscription.get("items") or {}).get("data") or [{}]
-    price_id = str((item[0].get("price") or {}).get("id") or "")
+    price_id, item_id = subscription_price(subscription)
+    start, end = subscription_period(subscription)
     pause = subscription.get("pause_collection") or None
     state = StripeSubscriptionState(
         subscription_id=str(subscription["id"]),
         customer_id=str(subscription.get("customer") or ""),
         status="canceled" if event["type"] == "customer.subscription.deleted" else str(subscription.get("status")),
         price_id=price_id,
-        item_id=str(item[0].get("id") or ""),
-        period_start=_when(subscription["current_period_start"]),
-        period_end=_when(subscription["current_period_end"]),
+        item_id=item_id,
+        period_start=_when(start),
+        period_end=_when(end),
         cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
         paused=pause is not None,
         paused_until=_when(pause["resumes_at"]) if pause and pause.get("resumes_at") else None,
@@ -147,25 +154,31 @@ def _subscription_changed(record: StripeEvent, subscription: dict[str, Any], eve
         return subscription_stripe_sync(organization=organization, state=state, plan=plan)
 
 
-PERIOD_INVOICES = {"subscription_create", "subscription_cycle"}  # what pays for a period (not prorations)
+PERIOD_INVOICES = {"subscription_create", "subscription_cycle"}  # what pays for a period
 
 
 def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str, Any]) -> str:
-    if invoice.get("billing_reason") not in PERIOD_INVOICES:
-        return f"ignored: {invoice.get('billing_reason')} invoice"
+    reason = invoice.get("billing_reason")
+    if reason not in PERIOD_INVOICES and reason != "subscription_update":
+        return f"ignored: {reason} invoice"
     organization = _routed(record, invoice.get("customer"))
-    if organization is None:
-        return "ignored: no organisation"
-    lines = [line for line in (invoice.get("lines") or {}).get("data", []) if line.get("type") == "subscription"]
-    if not lines or not invoice.get("subscription"):
+    subscription_id = invoice_subscription_id(invoice)
+    if organization is None or not subscription_id:
+        return "ignored: no organisation or subscription"
+    if reason == "subscription_update":  # an upgrade's proration, paid
+        with schema_context(record.schema_name):
+            return subscription_upgrade_paid(
+                organization=organization, subscription_id=subscription_id, invoice_id=str(invoice["id"])
+            )
+    line = invoice_period_line(invoice)
+    if line is None:
         return "ignored: no subscription line"
-    price_id = (lines[0].get("price") or {}).get("id")
+    period, price_id = line
     plan = Plan.objects.filter(stripe_price_id=price_id).first() if price_id else None
-    period = lines[0]["period"]
     with schema_context(record.schema_name):
         return subscription_period_paid(
             organization=organization,
-            subscription_id=str(invoice["subscription"]),
+            subscription_id=subscription_id,
             plan=plan,
             invoice_id=str(invoice["id"]),
             period_start=_when(period["start"]),
@@ -178,7 +191,25 @@ def _invoice_failed(record: StripeEvent, invoice: dict[str, Any], event: dict[st
     if organization is None:
         return "ignored: no organisation"
     with schema_context(record.schema_name):
-        return subscription_payment_failed(organization=organization)
+        return subscription_payment_failed(organization=organization, subscription_id=invoice_subscription_id(invoice))
+
+
+def _charge_refunded(record: StripeEvent, charge: dict[str, Any], event: dict[str, Any]) -> str:
+    """A refunded top-up takes its money back out of the balance (a subscription charge buys no balance)."""
+    if charge.get("invoice"):
+        return "ignored: a subscription charge"
+    if charge.get("currency") != "usd":
+        return f"ignored: currency {charge.get('currency')}"
+    organization = _routed(record, charge.get("customer"))
+    if organization is None:
+        return "ignored: no organisation"
+    with schema_context(record.schema_name):
+        entry = wallet_stripe_refund(
+            organization=organization,
+            charge_id=str(charge["id"]),
+            refunded_total_micros=int(charge.get("amount_refunded") or 0) * MICROS_PER_CENT,
+        )
+    return "refunded" if entry is not None else "refunded already"
 
 
 Handler = Callable[[StripeEvent, dict[str, Any], dict[str, Any]], str]
@@ -190,5 +221,6 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
     "invoice.paid": _invoice_paid,
+    "charge.refunded": _charge_refunded,
     "invoice.payment_failed": _invoice_failed,
 }

@@ -211,16 +211,7 @@ def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> 
         raise CodeExpired(f"This code expired on {batch.expires_at:%Y-%m-%d %H:%M} UTC.")
     code.redeemed_at, code.redeemed_by, code.redeemed_organization = now, user, organization
     code.save(update_fields=["redeemed_at", "redeemed_by", "redeemed_organization"])
-    entry = None
-    if batch.credit_micros:
-        entry = wallet_credit(
-            organization=organization,
-            amount_micros=batch.credit_micros,
-            kind=GRANT_KIND[CodeKind(kind)],
-            actor=user,
-            reference=f"code:{code.pk}",
-            note=f"{PAGE_OF[CodeKind(kind)][:-1]} …{code.hint}" + (f" ({batch.campaign})" if batch.campaign else ""),
-        )
+    # plan (subscription row) before money (wallet row): the lock order of every other service
     key = plaintext = None
     if kind == CodeKind.ACTIVATION:
         team = Team.objects.get(organization=organization, is_default=True)
@@ -232,6 +223,16 @@ def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> 
             if current is None or not current.in_force:  # a trial never replaces a plan in force
                 plan = Plan.objects.get(slug=batch.trial_plan)
                 subscription_grant(organization=organization, plan=plan, actor=user, days=batch.trial_days, trial=True)
+    entry = None
+    if batch.credit_micros:
+        entry = wallet_credit(
+            organization=organization,
+            amount_micros=batch.credit_micros,
+            kind=GRANT_KIND[CodeKind(kind)],
+            actor=user,
+            reference=f"code:{code.pk}",
+            note=f"{PAGE_OF[CodeKind(kind)][:-1]} …{code.hint}" + (f" ({batch.campaign})" if batch.campaign else ""),
+        )
     audit_record(
         actor=user,
         action="code.redeem",

@@ -75,15 +75,23 @@ def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> In
     return invoice
 
 
+INVOICE_GRACE = dt.timedelta(hours=1)  # spend still on its way to the ledger when a month ends
+
+
 def invoices_issue_last_month(*, now: dt.datetime | None = None) -> int:
-    """Beat, daily: every invoiced organisation's invoice for the month that ended (rerun-safe)."""
-    this_month, _ = month_bounds(now or timezone.now())
-    last_month, _ = month_bounds(this_month - dt.timedelta(days=1))
+    """Beat, hourly: every month of every invoiced organisation that ended (an hour ago) and has no invoice yet.
+
+    Months missed while the beat was down are issued too, oldest first. Rerun-safe.
+    """
+    cutoff, _ = month_bounds((now or timezone.now()) - INVOICE_GRACE)  # months before this one are complete
     issued = 0
-    for organization in Organization.objects.filter(billing_mode=BillingMode.INVOICE, created_at__lt=this_month):
-        if not Invoice.objects.filter(organization=organization, period_start=last_month).exists():
-            invoice_issue(organization=organization, month_start=last_month)
+    for organization in Organization.objects.filter(billing_mode=BillingMode.INVOICE, created_at__lt=cutoff):
+        last = Invoice.objects.filter(organization=organization).order_by("-period_start").first()
+        month, _ = month_bounds(organization.created_at) if last is None else (last.period_end, None)
+        while month < cutoff:
+            invoice_issue(organization=organization, month_start=month)
             issued += 1
+            month = add_month(month)
     return issued
 
 

@@ -11,11 +11,13 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
+from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
 from apps.keys.snapshots import key_snapshots_publish_for
 from apps.orgs.models import BillingMode, Organization
+from apps.spend.selectors import spend_micros_since
 from apps.wallet.errors import InvalidAmount
-from apps.wallet.models import Account, EntryKind, Wallet, WalletEntry
+from apps.wallet.models import Account, EntryKind, Subscription, Wallet, WalletEntry
 from apps.wallet.periods import month_bounds, period_holding
 
 # Kinds that bring money in (positive amounts); a refund takes it out; an adjustment is either, with a reason.
@@ -124,8 +126,40 @@ def wallet_adjust(
     return entry
 
 
+@transaction.atomic
+def wallet_stripe_refund(
+    *, organization: Organization, charge_id: str, refunded_total_micros: int
+) -> WalletEntry | None:
+    """Stripe refunded (part of) a top-up charge: the balance gives back what it has not given back yet.
+
+    Stripe reports the charge's refunded total; each total is applied once, so replays change nothing.
+    """
+    wallet = wallet_locked(organization_id=organization.pk)
+    prefix = f"stripe_refund:{charge_id}:"
+    given_back = -sum(
+        WalletEntry.objects.filter(wallet=wallet, reference__startswith=prefix).values_list("amount_micros", flat=True)
+    )
+    owed = refunded_total_micros - given_back
+    if owed <= 0:
+        return None
+    entry = _entry(
+        wallet,
+        kind=EntryKind.REFUND,
+        amount_micros=-owed,
+        reference=f"{prefix}{refunded_total_micros}",
+        note=f"Stripe refund of charge {charge_id}",
+    )
+    wallet.save(update_fields=["balance_micros", "updated_at"])
+    wallet_keys_publish_on_commit([organization.pk])
+    return entry
+
+
 def _period_start(wallet: Wallet, start: dt.datetime, end: dt.datetime) -> None:
-    """Begin the period [start, end): what is left of the plan quota expires, usage counts from zero."""
+    """Begin the period [start, end): what is left of the plan quota expires.
+
+    The period's usage is what the ledger already holds since `start` (all of it debited, in the same
+    transactions as its rows): the gateway counts from there too, so the limit stays plan quota + balance.
+    """
     if wallet.plan_quota_micros:
         _entry(
             wallet,
@@ -134,12 +168,30 @@ def _period_start(wallet: Wallet, start: dt.datetime, end: dt.datetime) -> None:
             amount_micros=-wallet.plan_quota_micros,
             occurred_at=min(start, timezone.now()),
         )
-    wallet.period_start, wallet.period_end, wallet.period_usage_micros = start, end, 0
+    usage = spend_micros_since(schema=current_schema(), scope="org", scope_id=wallet.organization_id, since=start)
+    wallet.period_start, wallet.period_end, wallet.period_usage_micros = start, end, usage
 
 
 def _period_roll(wallet: Wallet, *, now: dt.datetime) -> None:
     """Move on to the period holding `now`, a month at a time from where the last one ended."""
     _period_start(wallet, *period_holding(wallet.period_end, now))
+
+
+ROLL_GRACE = dt.timedelta(minutes=2)  # usage of a period's last moments may still be on its way to the ledger
+RENEWAL_GRACE = dt.timedelta(days=3)  # a Stripe renewal is paid about an hour after its period starts
+
+
+def _roll_due(wallet: Wallet, at: dt.datetime) -> bool:
+    """Whether the period is over at `at`. A Stripe plan's period ends when its renewal is paid (which starts
+    the next one), or after RENEWAL_GRACE: until then its quota is not taken away."""
+    subscription = Subscription.objects.filter(organization_id=wallet.organization_id).first()
+    renewing = (
+        subscription is not None
+        and subscription.in_force
+        and bool(subscription.stripe_subscription_id)
+        and not subscription.test_mode
+    )
+    return at >= wallet.period_end + (RENEWAL_GRACE if renewing else ROLL_GRACE)
 
 
 @transaction.atomic
@@ -155,15 +207,19 @@ def wallet_plan_quota_grant(
 ) -> WalletEntry | None:
     """A plan's bundled quota for one billing period, consumed before the balance; once per reference.
 
-    The wallet's metering period becomes the plan's (what the previous period left of its quota expires).
+    The wallet's metering period becomes the plan's (what the previous period left of its quota expires);
+    metering never moves back to an earlier period.
     """
     if not 0 <= amount_micros <= MAX_CREDIT_MICROS or period_end <= period_start:
         raise InvalidAmount("A plan quota needs an amount from $0 and a period that ends after it starts.")
     wallet = wallet_locked(organization_id=organization.pk)
-    if WalletEntry.objects.filter(reference=reference).exists():
-        return None
-    if (wallet.period_start, wallet.period_end) != (period_start, period_end):
+    if WalletEntry.objects.filter(reference=reference).exists() or period_end <= timezone.now():
+        return None  # granted already, or a period that is over (a late event)
+    if period_start > wallet.period_start:
         _period_start(wallet, period_start, period_end)
+    elif period_start == wallet.period_start:
+        wallet.period_end = period_end  # the same period, its end as the plan says
+    # (a period that began before the wallet's: its quota goes to the period in progress)
     entry = _entry(
         wallet,
         kind=EntryKind.PLAN_QUOTA_GRANT,
@@ -211,9 +267,9 @@ def wallet_usage_debit(*, usages: Iterable[Usage]) -> None:
 def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
     """Debit one wallet; True when its gateway limit changed (a roll, or late rows)."""
     latest = max(row.occurred_at for row in rows)
-    rolled = latest >= wallet.period_end
+    rolled = _roll_due(wallet, latest)
     if rolled:
-        _period_roll(wallet, now=latest)
+        _period_roll(wallet, now=latest)  # its usage is read from the ledger, these rows included
     in_period = sum(row.cost_micros for row in rows if row.occurred_at >= wallet.period_start)
     total = sum(row.cost_micros for row in rows)
     from_quota = min(in_period, max(wallet.plan_quota_micros, 0))
@@ -229,20 +285,22 @@ def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
         )
     if total - from_quota:
         _entry(wallet, kind=EntryKind.USAGE, amount_micros=from_quota - total, occurred_at=at, requests=requests)
-    wallet.period_usage_micros += in_period
+    if not rolled:
+        wallet.period_usage_micros += in_period
     wallet.save()
     return rolled or in_period != total
 
 
 def wallet_periods_roll(*, now: dt.datetime | None = None) -> int:
-    """Roll every wallet whose period has ended (beat runs it each minute; rerunning is harmless)."""
+    """Roll every wallet whose period is over (beat runs it each minute; rerunning is harmless)."""
     now = now or timezone.now()
     rolled = 0
-    for organization_id in Wallet.objects.filter(period_end__lte=now).values_list("organization_id", flat=True):
+    due = Wallet.objects.filter(period_end__lte=now - ROLL_GRACE).values_list("organization_id", flat=True)
+    for organization_id in due:
         with transaction.atomic():
             wallet = wallet_locked(organization_id=organization_id)
-            if wallet.period_end > now:
-                continue  # a consumer rolled it meanwhile
+            if not _roll_due(wallet, now):
+                continue  # rolled meanwhile, or a Stripe renewal still to be paid
             _period_roll(wallet, now=now)
             wallet.save()
             wallet_keys_publish_on_commit([organization_id])

@@ -8,16 +8,16 @@ the next period; a pause (up to 30 days) puts the organisation on Free terms unt
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.billing.models import Plan
 from apps.orgs.models import Organization
-from apps.tenancy.models import InstanceKind
+from apps.tenancy.selectors import instance_current_is_shared
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
-from apps.wallet.models import Subscription, SubscriptionStatus
+from apps.wallet.models import Subscription, SubscriptionStatus, Wallet
 from apps.wallet.periods import add_month
 from apps.wallet.services.ledger import wallet_keys_publish_on_commit, wallet_plan_quota_grant
 
@@ -65,8 +65,8 @@ def _saved(sub: Subscription, *, actor: User | None, action: str) -> Subscriptio
         },
     )
     # The plan's caps travel in the key snapshots; on a Dedicated instance they cap every organisation.
-    dedicated = getattr(getattr(connection, "tenant", None), "kind", InstanceKind.SHARED) != InstanceKind.SHARED
-    organizations = Organization.objects.values_list("pk", flat=True) if dedicated else [sub.organization_id]
+    shared = instance_current_is_shared()
+    organizations = [sub.organization_id] if shared else Organization.objects.values_list("pk", flat=True)
     wallet_keys_publish_on_commit(list(organizations))
     return sub
 
@@ -110,18 +110,25 @@ def subscription_plan_change(*, subscription: Subscription, plan: Plan, actor: U
 
 
 def _upgrade(sub: Subscription, plan: Plan) -> None:
+    """The larger plan now; its extra quota, pro-rated to what is left of the period, is granted at once for
+    a granted plan and, for a Stripe subscription, when Stripe's proration invoice is paid."""
     extra = plan.bundled_quota_micros - sub.plan.bundled_quota_micros
-    if extra > 0 and sub.current_period_start and sub.current_period_end:
-        reference = f"plan_quota:upgrade:{sub.pk}:{sub.current_period_start.isoformat()}:{plan.slug}"
-        wallet_plan_quota_grant(
-            organization=sub.organization,
-            amount_micros=extra,
-            period_start=sub.current_period_start,
-            period_end=sub.current_period_end,
-            reference=reference,
-            note=f"Upgrade to {plan.name}",
-        )
+    start, end, now = sub.current_period_start, sub.current_period_end, timezone.now()
     sub.plan, sub.pending_plan = plan, None
+    if extra <= 0 or start is None or end is None or end <= now:
+        return
+    prorated = extra * int((end - now).total_seconds()) // max(1, int((end - start).total_seconds()))
+    if sub.stripe_subscription_id and not sub.test_mode:
+        sub.upgrade_quota_due_micros += prorated
+        return
+    wallet_plan_quota_grant(
+        organization=sub.organization,
+        amount_micros=prorated,
+        period_start=start,
+        period_end=end,
+        reference=f"plan_quota:upgrade:{sub.pk}:{now.isoformat()}",
+        note=f"Upgrade to {plan.name} (rest of the period)",
+    )
 
 
 @transaction.atomic
@@ -216,11 +223,10 @@ class StripeSubscriptionState:
     event_at: dt.datetime
 
 
-STRIPE_STATUS = {
+STRIPE_STATUS = {  # anything else (unpaid after the retries, incomplete, canceled): no plan in force
     "active": SubscriptionStatus.ACTIVE,
     "trialing": SubscriptionStatus.TRIALING,
     "past_due": SubscriptionStatus.PAST_DUE,
-    "unpaid": SubscriptionStatus.PAST_DUE,
     "paused": SubscriptionStatus.PAUSED,
 }
 
@@ -232,8 +238,13 @@ def subscription_stripe_sync(*, organization: Organization, state: StripeSubscri
     A price Stripe already bills for a pending downgrade does not lower the plan before the next period.
     """
     sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
+    if sub.stripe_subscription_id and sub.stripe_subscription_id != state.subscription_id and sub.in_force:
+        return "ignored: another subscription"  # a second Checkout's subscription, while the first is in force
     if sub.stripe_event_at is not None and state.event_at < sub.stripe_event_at:
         return "stale"
+    same_subscription = sub.stripe_subscription_id == state.subscription_id
+    if same_subscription and sub.current_period_start and state.period_start < sub.current_period_start:
+        return "stale: an earlier period"
     new_period = sub.current_period_start is not None and state.period_start > sub.current_period_start
     if plan is not None and plan.pk != sub.plan_id:
         downgrade_waits = sub.pending_plan_id == plan.pk and not new_period and sub.in_force
@@ -296,19 +307,46 @@ def subscription_period_paid(
     return "period paid"
 
 
-@transaction.atomic
-def subscription_payment_failed(*, organization: Organization) -> str:
+def _linked_locked(organization: Organization, subscription_id: str) -> Subscription | None:
+    """The organisation's subscription, locked, if it is the Stripe subscription named (else None)."""
     sub = (
         Subscription.objects.select_for_update(of=("self",))
-        .select_related("plan")
-        .filter(organization=organization)
+        .select_related("plan", "organization")
+        .filter(organization=organization, stripe_subscription_id=subscription_id)
         .first()
     )
+    return sub if subscription_id else None
+
+
+@transaction.atomic
+def subscription_payment_failed(*, organization: Organization, subscription_id: str) -> str:
+    sub = _linked_locked(organization, subscription_id)
     if sub is None or sub.status == SubscriptionStatus.CANCELED:
-        return "ignored: no plan in force"
+        return "ignored: not the subscription in force"
     sub.status = SubscriptionStatus.PAST_DUE
     _saved(sub, actor=None, action="subscription.payment_failed")
     return "past due"
+
+
+@transaction.atomic
+def subscription_upgrade_paid(*, organization: Organization, subscription_id: str, invoice_id: str) -> str:
+    """Stripe's proration invoice for an upgrade was paid: the upgrade's pro-rated extra quota is granted."""
+    sub = _linked_locked(organization, subscription_id)
+    if sub is None or not sub.upgrade_quota_due_micros or not sub.current_period_end:
+        return "ignored: no upgrade quota due"
+    wallet = Wallet.objects.filter(organization=organization).first()
+    start = wallet.period_start if wallet is not None else sub.current_period_start
+    wallet_plan_quota_grant(
+        organization=organization,
+        amount_micros=sub.upgrade_quota_due_micros,
+        period_start=start or timezone.now(),
+        period_end=sub.current_period_end,
+        reference=f"plan_quota:{invoice_id}",
+        note=f"Upgrade to {sub.plan.name} (rest of the period)",
+    )
+    sub.upgrade_quota_due_micros = 0
+    _saved(sub, actor=None, action="subscription.upgrade_paid")
+    return "upgrade quota granted"
 
 
 @transaction.atomic
