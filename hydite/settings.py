@@ -346,6 +346,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.wallet.tasks.invoices_issue_task",
         "schedule": 60 * 60,
     },
+    "wallet-snapshots-heal": {
+        "task": "apps.wallet.tasks.wallet_snapshots_heal_task",
+        "schedule": 60,
+    },
     "wallet-periods-roll": {
         "task": "apps.wallet.tasks.wallet_periods_roll_task",
         "schedule": 60,

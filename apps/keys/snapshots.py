@@ -70,6 +70,13 @@ def key_snapshot_publish(*, key_hash: str) -> dict[str, Any]:
     return snapshot
 
 
+def key_snapshot_stale(*, key_hash: str) -> bool:
+    """Whether Redis holds something other than what the database says now (missing counts as stale)."""
+    stored = redis_client().get(key_snapshot_key(key_hash=key_hash))
+    built = key_snapshot_build(key_hash=key_hash)
+    return stored is None or built is None or orjson.loads(stored) != built
+
+
 def key_snapshots_publish_for(*, keys: Iterable[VirtualKey]) -> None:
     """Republish the snapshots of keys whose team or organisation limits changed."""
     for key_hash in [key.key_hash for key in keys]:

@@ -39,6 +39,7 @@ class Wallet(models.Model):
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     period_usage_micros = models.BigIntegerField(default=0)
+    limit_changed_at = models.DateTimeField(null=True, blank=True)  # money in, a roll, a plan change
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -252,3 +252,31 @@ def test_a_stripe_plan_keeps_its_quota_until_its_renewal_is_paid(prepaid):
     assert Wallet.objects.get(organization=prepaid).plan_quota_micros == USD  # not expired while Stripe renews
     wallet_periods_roll(now=end + dt.timedelta(days=4))
     assert Wallet.objects.get(organization=prepaid).plan_quota_micros == 0  # a renewal that never came
+
+
+def test_a_lost_snapshot_publish_is_healed_within_the_minute(prepaid):
+    """Publishing happens after commit; here it never does (the test's transaction does not commit), as when
+    Redis was down at that moment: the beat finds Redis stale and publishes again."""
+    import orjson
+
+    from apps.core.redis import redis_client
+    from apps.keys.services import key_generate
+    from apps.keys.snapshots import key_snapshot_key, key_snapshot_publish, key_snapshot_stale
+    from apps.orgs.models import Team
+    from apps.wallet.services.ledger import wallet_snapshots_heal
+
+    owner = prepaid.memberships.first().user
+    key, _ = key_generate(
+        organization=prepaid,
+        team=Team.objects.get(organization=prepaid, is_default=True),
+        user=owner,
+        name="k",
+        actor=owner,
+    )
+    key_snapshot_publish(key_hash=key.key_hash)
+    wallet_credit(organization=prepaid, amount_micros=3 * USD, kind=EntryKind.CREDIT_CODE, actor=None)
+    assert key_snapshot_stale(key_hash=key.key_hash)
+    assert wallet_snapshots_heal() >= 1
+    stored = orjson.loads(redis_client().get(key_snapshot_key(key_hash=key.key_hash)))
+    assert stored["wallet"]["limit"] == 3 * USD and not key_snapshot_stale(key_hash=key.key_hash)
+    assert wallet_snapshots_heal(now=timezone.now() + dt.timedelta(minutes=11)) == 0  # only lately changed ones

@@ -13,7 +13,7 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
-from apps.keys.snapshots import key_snapshots_publish_for
+from apps.keys.snapshots import key_snapshot_publish, key_snapshot_stale, key_snapshots_publish_for
 from apps.orgs.models import BillingMode, Organization
 from apps.spend.selectors import spend_micros_since
 from apps.wallet.errors import InvalidAmount
@@ -70,10 +70,29 @@ def _entry(
 
 
 def wallet_keys_publish_on_commit(organization_ids: Iterable[int]) -> None:
-    """The gateway reads a wallet's limit from the key snapshots: republish the organisations' keys."""
-    keys = list(VirtualKey.objects.filter(organization_id__in=list(organization_ids)).only("key_hash"))
+    """The gateway reads a wallet's limit (and the plan's caps) from the key snapshots: republish the
+    organisations' keys after commit, and mark the wallets for `wallet_snapshots_heal` to check."""
+    ids = list(organization_ids)
+    Wallet.objects.filter(organization_id__in=ids).update(limit_changed_at=timezone.now())
+    keys = list(VirtualKey.objects.filter(organization_id__in=ids).only("key_hash"))
     if keys:
         transaction.on_commit(partial(key_snapshots_publish_for, keys=keys))
+
+
+HEAL_WINDOW = dt.timedelta(minutes=10)
+
+
+def wallet_snapshots_heal(*, now: dt.datetime | None = None) -> int:
+    """Beat, each minute: the keys of wallets whose limit changed lately get their snapshot rebuilt where Redis
+    holds another one (a publish lost to a Redis outage, or overtaken by an older one). Returns how many."""
+    since = (now or timezone.now()) - HEAL_WINDOW
+    changed = Wallet.objects.filter(limit_changed_at__gte=since).values_list("organization_id", flat=True)
+    healed = 0
+    for key in VirtualKey.objects.filter(organization_id__in=list(changed)).only("key_hash"):
+        if key_snapshot_stale(key_hash=key.key_hash):
+            key_snapshot_publish(key_hash=key.key_hash)
+            healed += 1
+    return healed
 
 
 @transaction.atomic
