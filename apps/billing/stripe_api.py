@@ -88,25 +88,36 @@ def stripe_checkout_topup(
     return str(session["url"])
 
 
+def stripe_draft_invoices_collect(*, subscription_id: str) -> int:
+    """Finalize the subscription's draft invoices (kept during a pause) so that Stripe charges them."""
+    client = _client()
+    drafts = _call(client.v1.invoices.list, params={"subscription": subscription_id, "status": "draft", "limit": 10})
+    for invoice in drafts.get("data", []):
+        _call(client.v1.invoices.finalize_invoice, invoice["id"], params={"auto_advance": True})
+    return len(drafts.get("data", []))
+
+
 def stripe_subscription_price_set(
     *, subscription_id: str, item_id: str, price_id: str, prorate: bool
 ) -> dict[str, Any]:
-    """An upgrade's proration is invoiced (and charged) at once; a downgrade is billed from the next period."""
-    return _call(
-        _client().v1.subscriptions.update,
-        subscription_id,
-        params={
-            "items": [{"id": item_id, "price": price_id}],
-            "proration_behavior": "always_invoice" if prorate else "none",
-        },
-    )
+    """An upgrade's proration is invoiced (and charged) at once; a downgrade is billed from the next period.
+
+    With `pending_if_incomplete` a declined upgrade changes nothing at Stripe (its pending_update says so).
+    """
+    params: dict[str, Any] = {
+        "items": [{"id": item_id, "price": price_id}],
+        "proration_behavior": "always_invoice" if prorate else "none",
+    }
+    if prorate:
+        params["payment_behavior"] = "pending_if_incomplete"
+    return _call(_client().v1.subscriptions.update, subscription_id, params=params)
 
 
 def stripe_subscription_pause(*, subscription_id: str, resumes_at: int | None) -> dict[str, Any]:
     """Pause collection until `resumes_at` (Unix time), or resume it (None).
 
-    Invoices of the pause stay drafts and are collected on resuming, so a period begun during a pause is
-    paid for before its plan is in force again (a voided one would give the rest of it for free).
+    Invoices of the pause stay drafts (a voided one would give the rest of its period for free); on
+    resuming they are finalized and collected (`stripe_draft_invoices_collect`).
     """
     pause: Any = {"behavior": "keep_as_draft", "resumes_at": resumes_at} if resumes_at is not None else ""
     return _call(_client().v1.subscriptions.update, subscription_id, params={"pause_collection": pause})

@@ -34,6 +34,23 @@ def invoice_subscription_id(invoice: dict[str, Any]) -> str:
     return str(details.get("subscription") or "")
 
 
+def _line_price(line: dict[str, Any]) -> str:
+    price = line.get("price") or ((line.get("pricing") or {}).get("price_details") or {}).get("price") or ""
+    return str(price.get("id") if isinstance(price, dict) else price)
+
+
+def _is_proration(line: dict[str, Any]) -> bool:
+    details = (line.get("parent") or {}).get("subscription_item_details") or {}
+    return bool(line.get("proration") or details.get("proration"))
+
+
+def invoice_proration_lines(invoice: dict[str, Any]) -> list[tuple[int, str, dict[str, int]]]:
+    """(amount in cents, price id, period) of each proration line: a credit (< 0) for the old price's unused
+    time, a charge (> 0) for the new price's."""
+    lines = (invoice.get("lines") or {}).get("data", [])
+    return [(int(line.get("amount") or 0), _line_price(line), line["period"]) for line in lines if _is_proration(line)]
+
+
 def invoice_period_line(invoice: dict[str, Any]) -> tuple[dict[str, int], str] | None:
     """The period and price id of the invoice's first subscription line that is not a proration."""
     for line in (invoice.get("lines") or {}).get("data", []):

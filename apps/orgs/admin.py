@@ -11,8 +11,10 @@ class TeamInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "is_personal", "created_at")
+    list_display = ("name", "slug", "is_personal", "billing_mode", "created_at")
     search_fields = ("name", "slug")
+    # How an organisation pays is set when it is created (sign-up, or Workspaces for invoiced ones).
+    readonly_fields = ("billing_mode", "invoiced_since")
     inlines = [TeamInline]
 
 

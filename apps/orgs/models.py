@@ -23,6 +23,7 @@ class Organization(QuotaFields):
     billing_mode = models.CharField(
         max_length=16, choices=BillingMode.choices, default=BillingMode.PREPAID, db_default=BillingMode.PREPAID
     )
+    invoiced_since = models.DateTimeField(null=True, blank=True)  # monthly invoices cover usage from here on
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

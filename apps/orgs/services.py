@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -67,7 +68,13 @@ def organization_create(
     name = name.strip()
     if not name:
         raise InvalidTeam("An organisation needs a name.", param="name")
-    fields = {"name": name, "is_personal": is_personal, "billing_mode": billing_mode or _default_billing_mode()}
+    mode = billing_mode or _default_billing_mode()
+    fields = {
+        "name": name,
+        "is_personal": is_personal,
+        "billing_mode": mode,
+        "invoiced_since": timezone.now() if mode == BillingMode.INVOICE else None,
+    }
     try:
         with transaction.atomic():
             organization = Organization.objects.create(slug=_unique_org_slug(name), **fields)
@@ -246,10 +253,10 @@ def _seat_free(organization: Organization, *, counting_invitations: bool = False
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
     taken = organization_seats_used(organization=organization)
     if counting_invitations:
-        members = Membership.objects.filter(organization=organization).values("user__email")
+        members = Membership.objects.filter(organization=organization).annotate(email=Lower("user__email"))
         pending = Invitation.objects.filter(
             organization=organization, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).exclude(email__in=members)
+        ).exclude(email__in=members.values("email"))  # invitation emails are stored lower-cased
         taken += pending.values("email").distinct().count()
     if taken >= plan.seats:
         raise SeatsExhausted(

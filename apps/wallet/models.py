@@ -67,6 +67,7 @@ class WalletEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # What the entry came from, unique so that a replayed event credits once (e.g. "stripe:evt_…", "code:12").
     reference = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=120, blank=True, db_index=True)  # e.g. Stripe's payment intent
     note = models.CharField(max_length=500, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -150,6 +151,8 @@ class SubscriptionStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
+STRIPE_ENDED = frozenset({"canceled", "incomplete_expired"})  # Stripe will not bill these subscriptions again
+
 # A plan's caps and quota apply in these states; otherwise the organisation is on Free terms.
 SUBSCRIPTION_IN_FORCE = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE})
 
@@ -168,11 +171,10 @@ class Subscription(models.Model):
     )
     paused_until = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
-    # an upgrade's pro-rated extra quota, granted when Stripe's proration invoice is paid
-    upgrade_quota_due_micros = models.BigIntegerField(default=0)
     stripe_customer_id = models.CharField(max_length=100, blank=True)
     stripe_subscription_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     stripe_item_id = models.CharField(max_length=100, blank=True)
+    stripe_status = models.CharField(max_length=24, blank=True)  # Stripe's own word for it (unpaid, canceled…)
     stripe_event_at = models.DateTimeField(null=True, blank=True)  # the newest Stripe event applied
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -182,6 +184,11 @@ class Subscription(models.Model):
     @property
     def in_force(self) -> bool:
         return self.status in SUBSCRIPTION_IN_FORCE
+
+    @property
+    def stripe_live(self) -> bool:
+        """Linked to a Stripe subscription that Stripe has not ended (it may bill again)."""
+        return bool(self.stripe_subscription_id) and not self.test_mode and self.stripe_status not in STRIPE_ENDED
 
 
 class InvoiceStatus(models.TextChoices):

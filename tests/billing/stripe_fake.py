@@ -51,6 +51,12 @@ class FakeStripe:
             if "items[0][price]" in form:
                 subscription["items"]["data"][0]["price"]["id"] = form["items[0][price]"]
             return 200, subscription
+        if path == "/v1/invoices":
+            draft = recorded_object("invoice_paid") | {"id": f"in_{uuid.uuid4().hex[:12]}", "status": "draft"}
+            return 200, {"object": "list", "data": [draft], "has_more": False, "url": "/v1/invoices"}
+        if path.startswith("/v1/invoices/") and path.endswith("/finalize"):
+            invoice_id = path.split("/")[3]
+            return 200, recorded_object("invoice_paid") | {"id": invoice_id, "status": "open"}
         return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})."}}
 
 

@@ -126,7 +126,8 @@ def test_an_invoice_paid_before_any_subscription_event_puts_the_plan_in_force(or
     assert plan_in_force(organization=org).slug == "team"
     assert Wallet.objects.get(organization=org).plan_quota_micros == 150 * USD
     created = _subscription_event("updated", customer, sub_id, "price_team_test", status="incomplete")
-    assert _deliver(created) == "applied" and plan_in_force(organization=org).slug == "team"  # paid already
+    assert _deliver(created) == "waiting for the first payment"  # paid already: nothing to wait for, nothing moves
+    assert plan_in_force(organization=org).slug == "team"
     later = _subscription_event("updated", customer, sub_id, "price_team_test", status="active")
     assert _deliver(later, created=int(time.time()) + 1) == "applied" and plan_in_force(organization=org).slug == "team"
 
@@ -209,14 +210,26 @@ def test_upgrade_is_prorated_at_stripe_and_immediate_downgrade_waits_and_pause_i
     assert (method, path) == ("POST", f"/v1/subscriptions/{sub_id}")
     assert form["items[0][price]"] == "price_business_test" and form["proration_behavior"] == "always_invoice"
     assert plan_in_force(organization=org).slug == "business"
-    due = Subscription.objects.get(organization=org).upgrade_quota_due_micros
-    assert 0 < due <= 780 * USD and Wallet.objects.get(organization=org).plan_quota_micros == 20 * USD
+    assert Wallet.objects.get(organization=org).plan_quota_micros == 20 * USD  # nothing before Stripe is paid
+    now = int(time.time())
     proration = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", reason="subscription_update")
+    lines = proration["data"]["object"]["lines"]["data"]
+    unused = {
+        **lines[0],
+        "amount": -1500,
+        "proration": True,
+        "type": "invoiceitem",
+        "period": {"start": now, "end": PERIOD_END},
+        "price": {**lines[0]["price"], "id": "price_pro_test"},
+    }
+    remaining = {**unused, "amount": 50000, "price": {**lines[0]["price"], "id": "price_business_test"}}
+    proration["data"]["object"]["lines"]["data"] = [unused, remaining]
     assert _deliver(proration) == "upgrade quota granted"  # the extra quota once Stripe was paid for it
-    assert Wallet.objects.get(organization=org).plan_quota_micros == 20 * USD + due
-    assert _deliver(
-        _invoice_paid(customer, sub_id, proration["data"]["object"]["id"], reason="subscription_update")
-    ).startswith("ignored")
+    extra = Wallet.objects.get(organization=org).plan_quota_micros - 20 * USD
+    expected = 780 * USD * (PERIOD_END - now) // (PERIOD_END - PERIOD_START)
+    assert abs(extra - expected) <= 780 * USD // 86_400  # pro-rated to the time charged (to the second)
+    assert _deliver({**proration, "id": f"evt_{uuid.uuid4().hex}"}) == "upgrade quota granted"  # same invoice
+    assert Wallet.objects.get(organization=org).plan_quota_micros == 20 * USD + extra  # granted once
 
     assert client.post(_url(org, "subscribe/"), {"plan": "team"}).status_code == 302
     assert stripe_on.requests[-1][2]["proration_behavior"] == "none"
@@ -243,6 +256,10 @@ def test_upgrade_is_prorated_at_stripe_and_immediate_downgrade_waits_and_pause_i
     assert pause["pause_collection[behavior]"] == "keep_as_draft"
     assert int(pause["pause_collection[resumes_at]"]) > time.time()
     assert plan_in_force(organization=org).slug == "free"
+    assert client.post(_url(org, "resume/")).status_code == 302
+    paths = [path for _, path, _ in stripe_on.requests[-3:]]
+    assert paths[0] == f"/v1/subscriptions/{sub_id}" and stripe_on.requests[-3][2]["pause_collection"] == ""
+    assert paths[1].startswith("/v1/invoices") and paths[2].endswith("/finalize")  # the pause's drafts charged
 
 
 def test_a_top_up_of_any_amount_is_a_payment_mode_checkout(org, admin, stripe_on):
@@ -301,6 +318,7 @@ def test_a_refunded_top_up_takes_its_money_back_once(org, admin, stripe_on):
     paid = _event("checkout_session_completed_payment", customer=customer, client_reference_id=f"edge:{org.pk}")
     _deliver(paid)
     assert Wallet.objects.get(organization=org).balance_micros == 30 * USD
+    intent = paid["data"]["object"]["payment_intent"]
     # charge.refunded: no recorded fixture exists (see the fixtures README); the fields are Stripe's Charge's.
     charge = {
         "id": f"ch_{uuid.uuid4().hex[:14]}",
@@ -308,7 +326,7 @@ def test_a_refunded_top_up_takes_its_money_back_once(org, admin, stripe_on):
         "amount": 3000,
         "currency": "usd",
         "customer": customer,
-        "invoice": None,
+        "payment_intent": intent,
         "amount_refunded": 1000,
         "refunded": False,
     }
@@ -317,9 +335,64 @@ def test_a_refunded_top_up_takes_its_money_back_once(org, admin, stripe_on):
     assert _deliver(refund) == "refunded"
     assert _deliver(refund) == "duplicate"
     again = {**refund, "id": f"evt_{uuid.uuid4().hex}"}
-    assert _deliver(again) == "refunded already"
+    assert _deliver(again) == "nothing to take back"
     whole = {**refund, "id": f"evt_{uuid.uuid4().hex}", "data": {"object": {**charge, "amount_refunded": 3000}}}
     assert _deliver(whole) == "refunded"
     assert Wallet.objects.get(organization=org).balance_micros == 0
     refunds = WalletEntry.objects.filter(wallet__organization=org, kind=EntryKind.REFUND)
     assert sorted(entry.amount_micros for entry in refunds) == [-20 * USD, -10 * USD]
+    # a subscription's charge (another payment intent) bought no balance: its refund takes none back
+    plan_charge = {
+        **charge,
+        "id": f"ch_{uuid.uuid4().hex[:14]}",
+        "payment_intent": "pi_subscription",
+        "amount_refunded": 2900,
+    }
+    assert (
+        _deliver({**refund, "id": f"evt_{uuid.uuid4().hex}", "data": {"object": plan_charge}}) == "nothing to take back"
+    )
+    assert Wallet.objects.get(organization=org).balance_micros == 0
+
+
+@pytest.mark.parametrize("invoice_first", [True, False])
+def test_paying_for_a_plan_after_a_trial_gives_the_paid_plan_and_its_quota(org, admin, stripe_on, invoice_first):
+    from apps.wallet.services.subscriptions import subscription_grant
+
+    subscription_grant(organization=org, plan=Plan.objects.get(slug="pro"), actor=None, days=14, trial=True)
+    client_for(admin).post(_url(org, "subscribe/"), {"plan": "business"})  # Checkout, from the trial
+    customer = StripeCustomerRoute.objects.get(organization_id=org.pk).customer_id
+    sub_id = f"sub_{uuid.uuid4().hex[:14]}"
+    unpaid = _subscription_event("updated", customer, sub_id, "price_business_test", status="incomplete")
+    assert _deliver(unpaid) == "waiting for the first payment"
+    assert plan_in_force(organization=org).slug == "pro"  # the trial stays until Business is paid
+    start = int(time.time()) + 1  # the subscription begins after the trial did
+    invoice = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", price="price_business_test")
+    invoice["data"]["object"]["lines"]["data"][0]["period"] = {"start": start, "end": start + 30 * 86_400}
+    active = _subscription_event(
+        "updated",
+        customer,
+        sub_id,
+        "price_business_test",
+        status="active",
+        current_period_start=start,
+        current_period_end=start + 30 * 86_400,
+    )
+    for event in [invoice, active] if invoice_first else [active, invoice]:
+        _deliver(event, created=int(time.time()) + 1)
+    sub = Subscription.objects.get(organization=org)
+    assert (sub.plan.slug, sub.status, sub.test_mode) == ("business", SubscriptionStatus.ACTIVE, False)
+    grants = WalletEntry.objects.filter(wallet__organization=org, kind=EntryKind.PLAN_QUOTA_GRANT).order_by("id")
+    assert [entry.amount_micros for entry in grants][-1] == 800 * USD  # Business's bundle, not the trial's
+    assert Wallet.objects.get(organization=org).plan_quota_micros == 800 * USD  # the trial's quota expired
+
+
+def test_a_paused_stripe_subscription_blocks_a_second_checkout(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active"))
+    paused = _subscription_event(
+        "updated", customer, sub_id, "price_pro_test", status="active", pause_collection={"behavior": "keep_as_draft"}
+    )
+    _deliver(paused, created=int(time.time()) + 1)
+    assert plan_in_force(organization=org).slug == "free"
+    answer = client_for(admin).post(_url(org, "subscribe/"), {"plan": "team"})
+    assert answer.status_code == 409 and "Stripe subscription already" in answer.content.decode()

@@ -62,8 +62,20 @@ def test_a_viewer_cannot_redeem_and_only_org_admins_redeem_activation_codes(org_
     client = client_for(org_with_roles["users"]["viewer"])
     assert client.post(_url(org_with_roles, "credit-codes", "redeem/"), {"code": code}).status_code == 403
     activation = code_batch_mint(kind=CodeKind.ACTIVATION, count=1, credit_micros=0, actor=make_user()).codes[0]
-    lead = client_for(org_with_roles["users"]["team_lead"])
-    assert lead.post(_url(org_with_roles, "activation-codes", "redeem/"), {"code": activation}).status_code == 403
+    developer = make_user()
+    member_add(
+        organization=org_with_roles["organization"],
+        team=None,
+        user=developer,
+        role=Role.DEVELOPER,
+        actor=org_with_roles["users"]["org_admin"],
+    )
+    credit = code_batch_mint(kind=CodeKind.CREDIT, count=1, credit_micros=USD, actor=make_user()).codes[0]
+    as_developer = client_for(developer)
+    assert as_developer.post(_url(org_with_roles, "credit-codes", "redeem/"), {"code": credit}).status_code == 302
+    assert (
+        as_developer.post(_url(org_with_roles, "activation-codes", "redeem/"), {"code": activation}).status_code == 403
+    )
 
 
 def test_an_activation_code_shows_the_new_key_once(org_with_roles, make_user):

@@ -92,6 +92,7 @@ def test_a_month_is_invoiced_exactly_from_the_ledger_once(staff, make_user):
     _spend(globex, DEC + dt.timedelta(days=30), "gpt-4o", 9_999)  # December
     _spend(prepaid, DEC + dt.timedelta(days=2), "gpt-4o", 123)
     Organization.objects.filter(pk__in=[globex.pk, prepaid.pk]).update(created_at=DEC)
+    Organization.objects.filter(pk=globex.pk).update(invoiced_since=DEC)
     assert invoices_issue_last_month(now=dt.datetime(2026, 12, 1, 0, 5, tzinfo=dt.UTC)) == 0  # late spend first
     assert not Invoice.objects.filter(organization=globex).exists()
     issued = invoices_issue_last_month(now=dt.datetime(2026, 12, 1, 1, 5, tzinfo=dt.UTC))

@@ -31,6 +31,7 @@ def test_the_tasks_visit_every_instance_and_are_rerun_safe(edge, make_user):
     assert wallet.period_start == ended and wallet.period_end > timezone.now() and wallet.plan_quota_micros == 0
     assert wallet_periods_roll_task() == 0
     invoiced = organization_create(name="Invoiced", owner=make_user(), billing_mode=BillingMode.INVOICE)
-    Organization.objects.filter(pk=invoiced.pk).update(created_at=timezone.now() - dt.timedelta(days=70))
+    long_ago = timezone.now() - dt.timedelta(days=70)
+    Organization.objects.filter(pk=invoiced.pk).update(created_at=long_ago, invoiced_since=long_ago)
     assert invoices_issue_task() >= 2  # its two complete months (at least)
     assert Invoice.objects.filter(organization=invoiced).count() >= 2 and invoices_issue_task() == 0

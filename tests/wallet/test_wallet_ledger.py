@@ -183,16 +183,19 @@ def test_a_new_period_counts_the_usage_the_ledger_already_holds_since_it_began(p
     from apps.spend.models import SpendLog
 
     wallet_credit(organization=prepaid, amount_micros=10 * USD, kind=EntryKind.CREDIT_CODE, actor=None)
-    start = timezone.now() - dt.timedelta(hours=1)
+    now = timezone.now()
+    start = max(now - dt.timedelta(hours=1), month_bounds(now)[0] + dt.timedelta(microseconds=1))
+    at = start + (now - start) / 2
     SpendLog.objects.create(
-        request_id="req_before_grant",
-        created_at=start + dt.timedelta(minutes=5),
+        request_id=f"req_{start.timestamp()}",
+        created_at=at,
         organization_id=prepaid.pk,
         model_alias="m",
         cost_micros=700_000,
         status_code=200,
     )
-    wallet_usage_debit(usages=[Usage(prepaid.pk, 700_000, start + dt.timedelta(minutes=5))])
+    wallet_usage_debit(usages=[Usage(prepaid.pk, 700_000, at)])
+    Wallet.objects.filter(organization=prepaid).update(period_usage_micros=0)  # forget it: the grant must find it
     wallet_plan_quota_grant(
         organization=prepaid,
         amount_micros=USD,
@@ -201,8 +204,24 @@ def test_a_new_period_counts_the_usage_the_ledger_already_holds_since_it_began(p
         reference="late-invoice",
     )
     wallet = Wallet.objects.get(organization=prepaid)
-    assert wallet.period_usage_micros == 700_000
-    assert wallet.gateway_limit_micros - 700_000 == wallet.plan_quota_micros + wallet.balance_micros
+    assert wallet.period_start == start and wallet.period_usage_micros == 700_000  # read from the ledger
+
+
+def test_a_batch_across_the_end_debits_each_row_in_its_own_period(prepaid):
+    start, end = month_bounds(timezone.now())
+    wallet_credit(organization=prepaid, amount_micros=USD, kind=EntryKind.CREDIT_CODE, actor=None)
+    wallet_plan_quota_grant(organization=prepaid, amount_micros=500, period_start=start, period_end=end, reference="x")
+    wallet_usage_debit(
+        usages=[
+            Usage(prepaid.pk, 400, end - dt.timedelta(seconds=5)),
+            Usage(prepaid.pk, 300, end + dt.timedelta(minutes=5)),
+        ]
+    )
+    wallet = Wallet.objects.get(organization=prepaid)
+    assert wallet.period_start == end  # rolled
+    expired = WalletEntry.objects.get(wallet=wallet, kind=EntryKind.PLAN_QUOTA_EXPIRY)
+    assert expired.amount_micros == -100  # the old row took 400 of the old quota first; 100 expired
+    assert wallet.balance_micros == USD - 300  # the new period's row, from the balance (no quota yet)
 
 
 def test_metering_never_moves_back_and_an_ended_period_grants_nothing(prepaid):

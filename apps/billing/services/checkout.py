@@ -6,13 +6,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.billing.errors import StripeNotConfigured
+from apps.billing.errors import StripeNotConfigured, StripeUnavailable
 from apps.billing.models import Plan, StripeCustomerRoute
 from apps.billing.stripe_api import (
     stripe_checkout_subscription,
     stripe_checkout_topup,
     stripe_configured,
     stripe_customer_create,
+    stripe_draft_invoices_collect,
     stripe_subscription_pause,
     stripe_subscription_price_set,
 )
@@ -75,8 +76,8 @@ def plan_checkout_start(
         raise InvalidPlan(f"{plan.name} has no Stripe price yet (an operator sets it in the admin).", param="plan")
     seats_check(organization=organization, plan=plan)
     current = subscription_for(organization=organization)
-    if current is not None and current.in_force and current.stripe_subscription_id:
-        raise SubscriptionConflict("This organisation is subscribed already: change its plan instead.")
+    if current is not None and current.stripe_live:  # paused or past due too: a second one would bill twice
+        raise SubscriptionConflict("This organisation has a Stripe subscription already: change its plan instead.")
     return stripe_checkout_subscription(
         customer_id=_customer_for(organization, user),
         price_id=plan.stripe_price_id,
@@ -137,15 +138,17 @@ def plan_choose(
 
 def _stripe_plan_change(*, subscription: Subscription, plan: Plan, actor: User) -> Subscription:
     """Upgrade now (Stripe invoices the proration at once) or downgrade from the next period."""
+    if plan.slug == "free" or plan.contact_sales or not plan.is_active or not plan.stripe_price_id:
+        raise InvalidPlan(f"{plan.name} cannot be subscribed to online.", param="plan")
     seats_check(organization=subscription.organization, plan=plan)
-    if not plan.stripe_price_id:
-        raise InvalidPlan(f"{plan.name} has no Stripe price yet.", param="plan")
-    stripe_subscription_price_set(
+    changed = stripe_subscription_price_set(
         subscription_id=subscription.stripe_subscription_id or "",
         item_id=subscription.stripe_item_id,
         price_id=plan.stripe_price_id,
         prorate=plan.monthly_price_micros > subscription.plan.monthly_price_micros,
     )
+    if changed.get("pending_update"):
+        raise StripeUnavailable("Stripe could not charge the upgrade (the card was declined); nothing changed.")
     return subscription_plan_change(subscription=subscription, plan=plan, actor=actor)
 
 
@@ -161,6 +164,8 @@ def plan_pause(*, subscription: Subscription, days: int, actor: User) -> Subscri
 
 
 def plan_resume(*, subscription: Subscription, actor: User) -> Subscription:
+    """Resume at Stripe too: the invoices kept as drafts during the pause are charged now."""
     if _stripe_backed(subscription):
         stripe_subscription_pause(subscription_id=subscription.stripe_subscription_id or "", resumes_at=None)
+        stripe_draft_invoices_collect(subscription_id=subscription.stripe_subscription_id or "")
     return subscription_resume(subscription=subscription, actor=actor)

@@ -13,15 +13,19 @@ from django_tenants.utils import schema_context
 from apps.billing.errors import StripeNotConfigured, WebhookRejected
 from apps.billing.models import Plan, StripeCustomerRoute, StripeEvent
 from apps.billing.services.checkout import MICROS_PER_CENT
+from apps.billing.stripe_api import stripe_configured, stripe_draft_invoices_collect
 from apps.billing.stripe_shapes import (
     invoice_period_line,
+    invoice_proration_lines,
     invoice_subscription_id,
     subscription_period,
     subscription_price,
 )
+from apps.core.errors import HyditeError
 from apps.orgs.models import Organization
 from apps.tenancy.models import Instance
 from apps.wallet.models import EntryKind
+from apps.wallet.selectors import subscription_for
 from apps.wallet.services.ledger import wallet_credit, wallet_stripe_refund
 from apps.wallet.services.subscriptions import (
     StripeSubscriptionState,
@@ -111,6 +115,7 @@ def _checkout_completed(record: StripeEvent, session: dict[str, Any], event: dic
             actor=None,
             reference=f"stripe:{session['id']}",  # the session, not the event: one payment credits once
             note=f"Stripe Checkout {session.get('payment_intent') or session['id']}",
+            external_id=str(session.get("payment_intent") or ""),
         )
     return "credited" if entry is not None else "already credited"
 
@@ -151,7 +156,21 @@ def _subscription_changed(record: StripeEvent, subscription: dict[str, Any], eve
     )
     plan = Plan.objects.filter(stripe_price_id=price_id).first() if price_id else None
     with schema_context(record.schema_name):
-        return subscription_stripe_sync(organization=organization, state=state, plan=plan)
+        before = subscription_for(organization=organization)
+        outcome = subscription_stripe_sync(organization=organization, state=state, plan=plan)
+    if outcome == "applied" and before is not None and before.status == "paused" and not state.paused:
+        _collect_drafts(state.subscription_id)  # Stripe resumed it: the pause's draft invoices are charged now
+    return outcome
+
+
+def _collect_drafts(subscription_id: str) -> None:
+    if not stripe_configured():
+        logger.warning("subscription %s resumed, but without STRIPE_SECRET_KEY its drafts stay drafts", subscription_id)
+        return
+    try:
+        stripe_draft_invoices_collect(subscription_id=subscription_id)
+    except HyditeError as exc:  # the event is applied; an operator finalizes the drafts in Stripe
+        logger.error("could not finalize the draft invoices of %s: %s", subscription_id, exc.message)
 
 
 PERIOD_INVOICES = {"subscription_create", "subscription_cycle"}  # what pays for a period
@@ -165,11 +184,8 @@ def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str,
     subscription_id = invoice_subscription_id(invoice)
     if organization is None or not subscription_id:
         return "ignored: no organisation or subscription"
-    if reason == "subscription_update":  # an upgrade's proration, paid
-        with schema_context(record.schema_name):
-            return subscription_upgrade_paid(
-                organization=organization, subscription_id=subscription_id, invoice_id=str(invoice["id"])
-            )
+    if reason == "subscription_update":  # a plan change's proration, paid
+        return _proration_paid(record, organization, subscription_id, invoice)
     line = invoice_period_line(invoice)
     if line is None:
         return "ignored: no subscription line"
@@ -186,6 +202,30 @@ def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str,
         )
 
 
+def _proration_paid(
+    record: StripeEvent, organization: Organization, subscription_id: str, invoice: dict[str, Any]
+) -> str:
+    """The plans are read from the invoice's own proration lines (what Stripe charged), not from our state."""
+    lines = invoice_proration_lines(invoice)
+    old = next((line for line in lines if line[0] < 0), None)
+    new = next((line for line in lines if line[0] > 0), None)
+    if old is None or new is None:
+        return "ignored: no plan change in it"
+    plans = {plan.stripe_price_id: plan for plan in Plan.objects.filter(stripe_price_id__in=[old[1], new[1]])}
+    if old[1] not in plans or new[1] not in plans:
+        return "ignored: unknown prices"
+    period = new[2]
+    with schema_context(record.schema_name):
+        return subscription_upgrade_paid(
+            organization=organization,
+            subscription_id=subscription_id,
+            invoice_id=str(invoice["id"]),
+            old_plan=plans[old[1]],
+            new_plan=plans[new[1]],
+            remaining=_when(period["end"]) - _when(period["start"]),
+        )
+
+
 def _invoice_failed(record: StripeEvent, invoice: dict[str, Any], event: dict[str, Any]) -> str:
     organization = _routed(record, invoice.get("customer"))
     if organization is None:
@@ -195,9 +235,7 @@ def _invoice_failed(record: StripeEvent, invoice: dict[str, Any], event: dict[st
 
 
 def _charge_refunded(record: StripeEvent, charge: dict[str, Any], event: dict[str, Any]) -> str:
-    """A refunded top-up takes its money back out of the balance (a subscription charge buys no balance)."""
-    if charge.get("invoice"):
-        return "ignored: a subscription charge"
+    """A refunded top-up takes its money back out of the balance; other charges (subscriptions) bought none."""
     if charge.get("currency") != "usd":
         return f"ignored: currency {charge.get('currency')}"
     organization = _routed(record, charge.get("customer"))
@@ -206,10 +244,11 @@ def _charge_refunded(record: StripeEvent, charge: dict[str, Any], event: dict[st
     with schema_context(record.schema_name):
         entry = wallet_stripe_refund(
             organization=organization,
+            payment_id=str(charge.get("payment_intent") or ""),
             charge_id=str(charge["id"]),
             refunded_total_micros=int(charge.get("amount_refunded") or 0) * MICROS_PER_CENT,
         )
-    return "refunded" if entry is not None else "refunded already"
+    return "refunded" if entry is not None else "nothing to take back"
 
 
 Handler = Callable[[StripeEvent, dict[str, Any], dict[str, Any]], str]

@@ -81,13 +81,16 @@ INVOICE_GRACE = dt.timedelta(hours=1)  # spend still on its way to the ledger wh
 def invoices_issue_last_month(*, now: dt.datetime | None = None) -> int:
     """Beat, hourly: every month of every invoiced organisation that ended (an hour ago) and has no invoice yet.
 
-    Months missed while the beat was down are issued too, oldest first. Rerun-safe.
+    Months missed while the beat was down are issued too, oldest first, from the month the organisation
+    became invoiced (never usage it paid for from a wallet before). Rerun-safe.
     """
     cutoff, _ = month_bounds((now or timezone.now()) - INVOICE_GRACE)  # months before this one are complete
     issued = 0
-    for organization in Organization.objects.filter(billing_mode=BillingMode.INVOICE, created_at__lt=cutoff):
+    invoiced = Organization.objects.filter(billing_mode=BillingMode.INVOICE, invoiced_since__lt=cutoff)
+    for organization in invoiced:
         last = Invoice.objects.filter(organization=organization).order_by("-period_start").first()
-        month, _ = month_bounds(organization.created_at) if last is None else (last.period_end, None)
+        start = organization.invoiced_since or cutoff
+        month, _ = month_bounds(start) if last is None else (last.period_end, None)
         while month < cutoff:
             invoice_issue(organization=organization, month_start=month)
             issued += 1

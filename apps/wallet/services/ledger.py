@@ -47,6 +47,7 @@ def _entry(
     note: str = "",
     actor: User | None = None,
     requests: int = 0,
+    external_id: str = "",
 ) -> WalletEntry:
     """Append one entry and move the wallet's total with it; the caller holds the lock and saves the wallet."""
     if account == Account.BALANCE:
@@ -66,6 +67,7 @@ def _entry(
         note=note[:500],
         actor=actor,
         requests=requests,
+        external_id=external_id,
     )
 
 
@@ -74,7 +76,11 @@ def wallet_keys_publish_on_commit(organization_ids: Iterable[int]) -> None:
     organisations' keys after commit, and mark the wallets for `wallet_snapshots_heal` to check."""
     ids = list(organization_ids)
     Wallet.objects.filter(organization_id__in=ids).update(limit_changed_at=timezone.now())
-    keys = list(VirtualKey.objects.filter(organization_id__in=ids).only("key_hash"))
+    keys_publish_on_commit(ids)
+
+
+def keys_publish_on_commit(organization_ids: Iterable[int]) -> None:
+    keys = list(VirtualKey.objects.filter(organization_id__in=list(organization_ids)).only("key_hash"))
     if keys:
         transaction.on_commit(partial(key_snapshots_publish_for, keys=keys))
 
@@ -104,6 +110,7 @@ def wallet_credit(
     actor: User | None,
     reference: str | None = None,
     note: str = "",
+    external_id: str = "",
 ) -> WalletEntry | None:
     """Add money to the balance. A reference already in the ledger adds nothing and returns None (replays)."""
     if kind not in CREDIT_KINDS or kind == EntryKind.PLAN_QUOTA_GRANT:
@@ -113,7 +120,15 @@ def wallet_credit(
     wallet = wallet_locked(organization_id=organization.pk)
     if reference is not None and WalletEntry.objects.filter(reference=reference).exists():
         return None
-    entry = _entry(wallet, kind=kind, amount_micros=amount_micros, reference=reference, note=note, actor=actor)
+    entry = _entry(
+        wallet,
+        kind=kind,
+        amount_micros=amount_micros,
+        reference=reference,
+        note=note,
+        actor=actor,
+        external_id=external_id,
+    )
     wallet.save(update_fields=["balance_micros", "updated_at"])
     wallet_keys_publish_on_commit([organization.pk])
     return entry
@@ -147,18 +162,22 @@ def wallet_adjust(
 
 @transaction.atomic
 def wallet_stripe_refund(
-    *, organization: Organization, charge_id: str, refunded_total_micros: int
+    *, organization: Organization, payment_id: str, charge_id: str, refunded_total_micros: int
 ) -> WalletEntry | None:
-    """Stripe refunded (part of) a top-up charge: the balance gives back what it has not given back yet.
+    """Stripe refunded (part of) a top-up: the balance gives back what it has not given back yet, never more
+    than the top-up credited. Only payments that credited this wallet count (`payment_id`: the payment intent).
 
     Stripe reports the charge's refunded total; each total is applied once, so replays change nothing.
     """
     wallet = wallet_locked(organization_id=organization.pk)
+    credited = WalletEntry.objects.filter(wallet=wallet, kind=EntryKind.STRIPE_PAYMENT, external_id=payment_id).first()
+    if not payment_id or credited is None:
+        return None
     prefix = f"stripe_refund:{charge_id}:"
     given_back = -sum(
         WalletEntry.objects.filter(wallet=wallet, reference__startswith=prefix).values_list("amount_micros", flat=True)
     )
-    owed = refunded_total_micros - given_back
+    owed = min(refunded_total_micros, credited.amount_micros) - given_back
     if owed <= 0:
         return None
     entry = _entry(
@@ -167,6 +186,7 @@ def wallet_stripe_refund(
         amount_micros=-owed,
         reference=f"{prefix}{refunded_total_micros}",
         note=f"Stripe refund of charge {charge_id}",
+        external_id=payment_id,
     )
     wallet.save(update_fields=["balance_micros", "updated_at"])
     wallet_keys_publish_on_commit([organization.pk])
@@ -284,15 +304,32 @@ def wallet_usage_debit(*, usages: Iterable[Usage]) -> None:
 
 
 def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
-    """Debit one wallet; True when its gateway limit changed (a roll, or late rows)."""
+    """Debit one wallet; True when its gateway limit changed (a roll, or late rows).
+
+    When the batch ends the period, its rows from before the end are debited first, against the period
+    they belong to (its quota included); then the period rolls and the rest is debited from the new one.
+    """
     latest = max(row.occurred_at for row in rows)
-    rolled = _roll_due(wallet, latest)
-    if rolled:
-        _period_roll(wallet, now=latest)  # its usage is read from the ledger, these rows included
+    if not _roll_due(wallet, latest):
+        return _debit_in_period(wallet, rows, count_usage=True)
+    ended = wallet.period_end
+    before = [row for row in rows if row.occurred_at < ended]
+    if before:
+        _debit_in_period(wallet, before, count_usage=True)
+    _period_roll(wallet, now=latest)  # its usage is read from the ledger: the rows after `ended` included
+    after = [row for row in rows if row.occurred_at >= ended]
+    if after:
+        _debit_in_period(wallet, after, count_usage=False)
+    wallet.save()
+    return True  # a new period: its limit is published again
+
+
+def _debit_in_period(wallet: Wallet, rows: list[Usage], *, count_usage: bool) -> bool:
+    """Debit rows in the wallet's current period, plan quota first; True if some came from before it."""
     in_period = sum(row.cost_micros for row in rows if row.occurred_at >= wallet.period_start)
     total = sum(row.cost_micros for row in rows)
     from_quota = min(in_period, max(wallet.plan_quota_micros, 0))
-    at, requests = latest, len(rows)
+    at, requests = max(row.occurred_at for row in rows), len(rows)
     if from_quota:
         _entry(
             wallet,
@@ -304,10 +341,10 @@ def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
         )
     if total - from_quota:
         _entry(wallet, kind=EntryKind.USAGE, amount_micros=from_quota - total, occurred_at=at, requests=requests)
-    if not rolled:
+    if count_usage:
         wallet.period_usage_micros += in_period
     wallet.save()
-    return rolled or in_period != total
+    return in_period != total
 
 
 def wallet_periods_roll(*, now: dt.datetime | None = None) -> int:

@@ -19,7 +19,7 @@ from apps.tenancy.selectors import instance_current_is_shared
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
 from apps.wallet.models import Subscription, SubscriptionStatus, Wallet
 from apps.wallet.periods import add_month
-from apps.wallet.services.ledger import wallet_keys_publish_on_commit, wallet_plan_quota_grant
+from apps.wallet.services.ledger import keys_publish_on_commit, wallet_keys_publish_on_commit, wallet_plan_quota_grant
 
 FREE_PLAN = "free"
 MAX_PAUSE_DAYS = 30
@@ -65,9 +65,9 @@ def _saved(sub: Subscription, *, actor: User | None, action: str) -> Subscriptio
         },
     )
     # The plan's caps travel in the key snapshots; on a Dedicated instance they cap every organisation.
-    shared = instance_current_is_shared()
-    organizations = [sub.organization_id] if shared else Organization.objects.values_list("pk", flat=True)
-    wallet_keys_publish_on_commit(list(organizations))
+    wallet_keys_publish_on_commit([sub.organization_id])
+    if not instance_current_is_shared():  # no wallet of theirs is touched (locks stay the consumer's order)
+        keys_publish_on_commit(Organization.objects.exclude(pk=sub.organization_id).values_list("pk", flat=True))
     return sub
 
 
@@ -110,25 +110,26 @@ def subscription_plan_change(*, subscription: Subscription, plan: Plan, actor: U
 
 
 def _upgrade(sub: Subscription, plan: Plan) -> None:
-    """The larger plan now; its extra quota, pro-rated to what is left of the period, is granted at once for
-    a granted plan and, for a Stripe subscription, when Stripe's proration invoice is paid."""
+    """The larger plan now. For a granted plan its extra quota, pro-rated to what is left of the period, is
+    granted at once; a Stripe subscription's comes with the proration invoice Stripe charges for it."""
     extra = plan.bundled_quota_micros - sub.plan.bundled_quota_micros
     start, end, now = sub.current_period_start, sub.current_period_end, timezone.now()
     sub.plan, sub.pending_plan = plan, None
-    if extra <= 0 or start is None or end is None or end <= now:
-        return
-    prorated = extra * int((end - now).total_seconds()) // max(1, int((end - start).total_seconds()))
-    if sub.stripe_subscription_id and not sub.test_mode:
-        sub.upgrade_quota_due_micros += prorated
+    if not sub.test_mode or extra <= 0 or start is None or end is None or end <= now:
         return
     wallet_plan_quota_grant(
         organization=sub.organization,
-        amount_micros=prorated,
+        amount_micros=_prorated(extra, remaining=end - now, period=end - start),
         period_start=start,
         period_end=end,
         reference=f"plan_quota:upgrade:{sub.pk}:{now.isoformat()}",
         note=f"Upgrade to {plan.name} (rest of the period)",
     )
+
+
+def _prorated(amount: int, *, remaining: dt.timedelta, period: dt.timedelta) -> int:
+    whole = max(1, int(period.total_seconds()))
+    return amount * min(whole, max(0, int(remaining.total_seconds()))) // whole
 
 
 @transaction.atomic
@@ -165,9 +166,10 @@ def subscriptions_roll(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     rolled = 0
-    for sub_id in Subscription.objects.filter(status=SubscriptionStatus.PAUSED, paused_until__lte=now).values_list(
-        "pk", flat=True
-    ):
+    local_pauses = Subscription.objects.filter(status=SubscriptionStatus.PAUSED, paused_until__lte=now).exclude(
+        test_mode=False, stripe_subscription_id__isnull=False
+    )  # Stripe resumes its own and says so in an event
+    for sub_id in local_pauses.values_list("pk", flat=True):
         sub = Subscription.objects.get(pk=sub_id)
         subscription_resume(subscription=sub, actor=None)
         rolled += 1
@@ -231,37 +233,41 @@ STRIPE_STATUS = {  # anything else (unpaid after the retries, incomplete, cancel
 }
 
 
+def _takes_over(sub: Subscription, subscription_id: str) -> bool:
+    """Whether this Stripe subscription replaces what the row holds (a trial, a grant, or an ended one)."""
+    return sub.test_mode or sub.stripe_subscription_id != subscription_id
+
+
 @transaction.atomic
 def subscription_stripe_sync(*, organization: Organization, state: StripeSubscriptionState, plan: Plan | None) -> str:
-    """Apply a Stripe subscription event; one older than the newest applied is "stale" and changes nothing.
+    """Apply a Stripe subscription event; one older than the newest applied, or for an earlier period, is
+    "stale" and changes nothing; so is one for another subscription while a linked one may still bill.
 
     A price Stripe already bills for a pending downgrade does not lower the plan before the next period.
+    An unpaid (incomplete) subscription leaves what is in force alone (a trial stays until it is paid).
     """
     sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
-    if sub.stripe_subscription_id and sub.stripe_subscription_id != state.subscription_id and sub.in_force:
-        return "ignored: another subscription"  # a second Checkout's subscription, while the first is in force
-    if sub.stripe_event_at is not None and state.event_at < sub.stripe_event_at:
-        return "stale"
-    same_subscription = sub.stripe_subscription_id == state.subscription_id
-    if same_subscription and sub.current_period_start and state.period_start < sub.current_period_start:
-        return "stale: an earlier period"
-    new_period = sub.current_period_start is not None and state.period_start > sub.current_period_start
-    if plan is not None and plan.pk != sub.plan_id:
-        downgrade_waits = sub.pending_plan_id == plan.pk and not new_period and sub.in_force
+    if sub.stripe_subscription_id != state.subscription_id and sub.stripe_live:
+        return "ignored: another subscription"
+    takeover = _takes_over(sub, state.subscription_id)
+    if not takeover:
+        if sub.stripe_event_at is not None and state.event_at < sub.stripe_event_at:
+            return "stale"
+        if sub.current_period_start and state.period_start < sub.current_period_start:
+            return "stale: an earlier period"
+    if state.status == "incomplete" and (takeover or sub.in_force):
+        return "waiting for the first payment"
+    new_period = takeover or (sub.current_period_start is not None and state.period_start > sub.current_period_start)
+    if plan is not None and (plan.pk != sub.plan_id or new_period):
+        downgrade_waits = not new_period and sub.pending_plan_id == plan.pk and sub.in_force
         if not downgrade_waits:
-            if sub.in_force and plan.monthly_price_micros > sub.plan.monthly_price_micros:
-                _upgrade(sub, plan)
-            sub.plan, sub.pending_plan = plan, None
-    elif plan is not None and new_period:
-        sub.pending_plan = None
+            sub.plan, sub.pending_plan = plan, None  # an upgrade's extra quota comes with its proration invoice
     if state.paused:
         sub.status = SubscriptionStatus.PAUSED
-    elif state.status == "incomplete" and sub.status == SubscriptionStatus.ACTIVE:
-        pass  # its first invoice was paid already (events arrive in any order): Stripe's next event says active
     else:
         sub.status = STRIPE_STATUS.get(state.status, SubscriptionStatus.CANCELED)
     sub.paused_until = state.paused_until if state.paused else None
-    sub.test_mode = False
+    sub.test_mode, sub.stripe_status = False, state.status
     sub.stripe_subscription_id, sub.stripe_customer_id, sub.stripe_item_id = (
         state.subscription_id,
         state.customer_id,
@@ -285,21 +291,25 @@ def subscription_period_paid(
 ) -> str:
     """A paid subscription invoice: the plan it bills is in force for its period, with that period's quota.
 
-    It may arrive before the subscription's own events: it links the subscription and takes the plan from
-    the invoiced price. A pending downgrade applies with the first invoice of the next period.
+    It may arrive before the subscription's own events: it links the subscription (replacing a trial or a
+    grant) and takes the plan from the invoiced price. A pending downgrade applies with the next period.
     """
     sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
-    if sub.stripe_subscription_id and sub.stripe_subscription_id != subscription_id:
+    if sub.stripe_subscription_id != subscription_id and sub.stripe_live:
         return "ignored: another subscription"
-    if sub.current_period_start is not None and period_end <= sub.current_period_start:
+    takeover = _takes_over(sub, subscription_id)
+    if not takeover and sub.current_period_start is not None and period_end <= sub.current_period_start:
         return "stale: an earlier period"
-    new_period = sub.current_period_end is None or period_start >= sub.current_period_end or not sub.in_force
+    new_period = (
+        takeover or not sub.in_force or sub.current_period_end is None or period_start >= sub.current_period_end
+    )
     if new_period and plan is not None:
         sub.plan, sub.pending_plan = plan, None
     elif new_period and sub.pending_plan is not None:
         sub.plan, sub.pending_plan = sub.pending_plan, None
     if sub.status != SubscriptionStatus.PAUSED:
         sub.status = SubscriptionStatus.ACTIVE
+        sub.stripe_status = "active"
     sub.stripe_subscription_id, sub.test_mode = subscription_id, False
     sub.current_period_start, sub.current_period_end = period_start, period_end
     _grant_bundle(sub, sub.plan, start=period_start, end=period_end, reference=f"plan_quota:{invoice_id}")
@@ -329,23 +339,30 @@ def subscription_payment_failed(*, organization: Organization, subscription_id: 
 
 
 @transaction.atomic
-def subscription_upgrade_paid(*, organization: Organization, subscription_id: str, invoice_id: str) -> str:
-    """Stripe's proration invoice for an upgrade was paid: the upgrade's pro-rated extra quota is granted."""
+def subscription_upgrade_paid(
+    *,
+    organization: Organization,
+    subscription_id: str,
+    invoice_id: str,
+    old_plan: Plan,
+    new_plan: Plan,
+    remaining: dt.timedelta,
+) -> str:
+    """Stripe's paid proration invoice of a plan change: the extra quota of the bigger plan, pro-rated to the
+    time the invoice charged for, goes to the period in progress (once per invoice)."""
     sub = _linked_locked(organization, subscription_id)
-    if sub is None or not sub.upgrade_quota_due_micros or not sub.current_period_end:
-        return "ignored: no upgrade quota due"
+    extra = new_plan.bundled_quota_micros - old_plan.bundled_quota_micros
+    if sub is None or extra <= 0 or sub.current_period_start is None or sub.current_period_end is None:
+        return "ignored: no extra quota"
     wallet = Wallet.objects.filter(organization=organization).first()
-    start = wallet.period_start if wallet is not None else sub.current_period_start
     wallet_plan_quota_grant(
         organization=organization,
-        amount_micros=sub.upgrade_quota_due_micros,
-        period_start=start or timezone.now(),
+        amount_micros=_prorated(extra, remaining=remaining, period=sub.current_period_end - sub.current_period_start),
+        period_start=wallet.period_start if wallet is not None else sub.current_period_start,
         period_end=sub.current_period_end,
         reference=f"plan_quota:{invoice_id}",
-        note=f"Upgrade to {sub.plan.name} (rest of the period)",
+        note=f"Upgrade to {new_plan.name} (rest of the period)",
     )
-    sub.upgrade_quota_due_micros = 0
-    _saved(sub, actor=None, action="subscription.upgrade_paid")
     return "upgrade quota granted"
 
 
@@ -355,7 +372,7 @@ def subscription_stripe_link(*, organization: Organization, customer_id: str, su
     sub = _subscription_locked(organization, Plan.objects.get(slug=FREE_PLAN))
     if customer_id:
         sub.stripe_customer_id = customer_id
-    if subscription_id:
+    if subscription_id and not sub.stripe_live:  # a subscription Stripe may still bill stays linked
         sub.stripe_subscription_id = subscription_id
     sub.save(update_fields=["stripe_customer_id", "stripe_subscription_id", "updated_at"])
     return "linked"
