@@ -40,7 +40,8 @@ def _line_price(line: dict[str, Any]) -> str:
 
 
 def _is_proration(line: dict[str, Any]) -> bool:
-    details = (line.get("parent") or {}).get("subscription_item_details") or {}
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
     return bool(line.get("proration") or details.get("proration"))
 
 

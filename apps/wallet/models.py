@@ -151,7 +151,8 @@ class SubscriptionStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
-STRIPE_ENDED = frozenset({"canceled", "incomplete_expired"})  # Stripe will not bill these subscriptions again
+# Stripe will not charge these subscriptions again by itself (unpaid: its retries are over)
+STRIPE_ENDED = frozenset({"canceled", "incomplete_expired", "unpaid"})
 
 # A plan's caps and quota apply in these states; otherwise the organisation is on Free terms.
 SUBSCRIPTION_IN_FORCE = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE})
@@ -187,8 +188,8 @@ class Subscription(models.Model):
 
     @property
     def stripe_live(self) -> bool:
-        """Linked to a Stripe subscription that Stripe has not ended (it may bill again)."""
-        return bool(self.stripe_subscription_id) and not self.test_mode and self.stripe_status not in STRIPE_ENDED
+        """Linked to a Stripe subscription that Stripe has not ended (it may bill again), even under a trial."""
+        return bool(self.stripe_subscription_id) and self.stripe_status not in STRIPE_ENDED
 
 
 class InvoiceStatus(models.TextChoices):

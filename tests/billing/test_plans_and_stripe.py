@@ -396,3 +396,85 @@ def test_a_paused_stripe_subscription_blocks_a_second_checkout(org, admin, strip
     assert plan_in_force(organization=org).slug == "free"
     answer = client_for(admin).post(_url(org, "subscribe/"), {"plan": "team"})
     assert answer.status_code == 409 and "Stripe subscription already" in answer.content.decode()
+
+
+def test_a_subscription_that_never_pays_leaves_the_trial_alone_and_a_retried_old_event_a_grant(org, admin, stripe_on):
+    from apps.wallet.services.subscriptions import subscription_grant
+
+    subscription_grant(organization=org, plan=Plan.objects.get(slug="pro"), actor=None, days=14, trial=True)
+    client_for(admin).post(_url(org, "subscribe/"), {"plan": "team"})
+    customer = StripeCustomerRoute.objects.get(organization_id=org.pk).customer_id
+    sub_id = f"sub_{uuid.uuid4().hex[:14]}"
+    completed = _event(
+        "checkout_session_completed_payment",
+        mode="subscription",
+        customer=customer,
+        subscription=sub_id,
+        client_reference_id=f"edge:{org.pk}",
+    )
+    _deliver(completed)
+    expired = _subscription_event("updated", customer, sub_id, "price_team_test", status="incomplete_expired")
+    assert _deliver(expired) == "waiting for the first payment"
+    sub = Subscription.objects.get(organization=org)
+    assert (sub.status, sub.plan.slug, sub.stripe_status) == (SubscriptionStatus.TRIALING, "pro", "incomplete_expired")
+    assert client_for(admin).post(_url(org, "subscribe/"), {"plan": "team"}).status_code == 302  # may try again
+
+
+def test_an_unpaid_subscription_does_not_lock_the_organisation_out(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active"))
+    unpaid = _subscription_event("updated", customer, sub_id, "price_pro_test", status="unpaid")
+    _deliver(unpaid, created=int(time.time()) + 1)
+    assert plan_in_force(organization=org).slug == "free"
+    assert client_for(admin).post(_url(org, "subscribe/"), {"plan": "pro"}).status_code == 302  # a new Checkout
+
+
+def test_an_upgrade_never_grants_more_than_the_new_plans_bundle(org, admin, stripe_on):
+    customer, sub_id = _subscribe(org, admin, stripe_on)
+    _deliver(_subscription_event("updated", customer, sub_id, "price_team_test", status="active"))
+    _deliver(_invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", price="price_team_test"))  # $150
+    now = int(time.time())
+    proration = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", reason="subscription_update")
+    line = proration["data"]["object"]["lines"]["data"][0]
+    credit = {
+        **line,
+        "amount": -100,
+        "proration": True,
+        "period": {"start": now, "end": PERIOD_END},
+        "price": {**line["price"], "id": "price_pro_test"},
+    }  # Stripe billed Pro (a pending downgrade)
+    charge = {**credit, "amount": 9000, "price": {**line["price"], "id": "price_business_test"}}
+    proration["data"]["object"]["lines"]["data"] = [credit, charge]
+    _deliver(proration)
+    granted = sum(
+        WalletEntry.objects.filter(wallet__organization=org, kind=EntryKind.PLAN_QUOTA_GRANT).values_list(
+            "amount_micros", flat=True
+        )
+    )
+    assert granted <= 800 * USD  # Business's bundle at most, though Stripe credited Pro's time
+
+
+def test_a_refund_of_a_top_up_credited_before_payment_intents_were_kept(org, stripe_on):
+    from apps.wallet.services.ledger import wallet_credit
+
+    wallet_credit(
+        organization=org,
+        amount_micros=5 * USD,
+        kind=EntryKind.STRIPE_PAYMENT,
+        actor=None,
+        reference="stripe:cs_old",
+        note="Stripe Checkout pi_old",
+    )
+    StripeCustomerRoute.objects.create(customer_id="cus_old", schema_name="edge", organization_id=org.pk)
+    charge = {
+        "id": "ch_old",
+        "object": "charge",
+        "amount": 500,
+        "currency": "usd",
+        "customer": "cus_old",
+        "payment_intent": "pi_old",
+        "amount_refunded": 500,
+    }
+    refund = _event("invoice_paid")
+    refund.update(type="charge.refunded", data={"object": charge})
+    assert _deliver(refund) == "refunded" and Wallet.objects.get(organization=org).balance_micros == 0

@@ -1,6 +1,7 @@
 """Plans page actions: Stripe Checkout for subscriptions and top-ups; plan changes and pauses at Stripe, then here."""
 
 import datetime as dt
+import logging
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,6 +30,7 @@ from apps.wallet.services.subscriptions import (
     subscription_stripe_link,
 )
 
+logger = logging.getLogger("hydite.billing")
 MIN_TOPUP_CENTS, MAX_TOPUP_CENTS = 100, 1_000_000  # $1 to $10,000 per Checkout
 MICROS_PER_CENT = 10_000
 
@@ -167,5 +169,10 @@ def plan_resume(*, subscription: Subscription, actor: User) -> Subscription:
     """Resume at Stripe too: the invoices kept as drafts during the pause are charged now."""
     if _stripe_backed(subscription):
         stripe_subscription_pause(subscription_id=subscription.stripe_subscription_id or "", resumes_at=None)
-        stripe_draft_invoices_collect(subscription_id=subscription.stripe_subscription_id or "")
+        try:
+            stripe_draft_invoices_collect(subscription_id=subscription.stripe_subscription_id or "")
+        except StripeUnavailable as exc:  # e.g. Stripe's own resume event finalized them first
+            logger.warning(
+                "draft invoices of %s not finalized here: %s", subscription.stripe_subscription_id, exc.message
+            )
     return subscription_resume(subscription=subscription, actor=actor)

@@ -158,7 +158,8 @@ def _subscription_changed(record: StripeEvent, subscription: dict[str, Any], eve
     with schema_context(record.schema_name):
         before = subscription_for(organization=organization)
         outcome = subscription_stripe_sync(organization=organization, state=state, plan=plan)
-    if outcome == "applied" and before is not None and before.status == "paused" and not state.paused:
+    resumed = before is not None and before.status == "paused" and not state.paused
+    if outcome == "applied" and resumed and state.status in ("active", "past_due"):
         _collect_drafts(state.subscription_id)  # Stripe resumed it: the pause's draft invoices are charged now
     return outcome
 

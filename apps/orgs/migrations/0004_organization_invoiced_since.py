@@ -4,12 +4,11 @@ from django.db import migrations, models
 from django.utils import timezone
 
 
-def invoiced_from_now(apps, schema_editor):  # type: ignore[no-untyped-def]
-    """Invoiced organisations are invoiced from now on (never for months before invoicing existed)."""
+def invoiced_from_this_month(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Invoiced organisations are invoiced from this month on (not for months before invoicing existed)."""
+    month = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     organization = apps.get_model("orgs", "Organization")
-    organization.objects.filter(billing_mode="invoice", invoiced_since__isnull=True).update(
-        invoiced_since=timezone.now()
-    )
+    organization.objects.filter(billing_mode="invoice", invoiced_since__isnull=True).update(invoiced_since=month)
 
 
 class Migration(migrations.Migration):
@@ -23,5 +22,5 @@ class Migration(migrations.Migration):
             name="invoiced_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
-        migrations.RunPython(invoiced_from_now, migrations.RunPython.noop),
+        migrations.RunPython(invoiced_from_this_month, migrations.RunPython.noop),
     ]

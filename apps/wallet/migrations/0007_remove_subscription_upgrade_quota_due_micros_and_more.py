@@ -2,6 +2,16 @@
 
 from django.db import migrations, models
 
+STRIPE_WORD = {"active": "active", "trialing": "trialing", "past_due": "past_due", "paused": "active"}
+
+
+def stripe_status_fill(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Rows linked to Stripe before the field existed: what their status says Stripe said."""
+    subscription = apps.get_model("wallet", "Subscription")
+    for row in subscription.objects.filter(stripe_subscription_id__isnull=False, stripe_status=""):
+        row.stripe_status = STRIPE_WORD.get(row.status, "canceled")
+        row.save(update_fields=["stripe_status"])
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -23,4 +33,5 @@ class Migration(migrations.Migration):
             name="external_id",
             field=models.CharField(blank=True, db_index=True, max_length=120),
         ),
+        migrations.RunPython(stripe_status_fill, migrations.RunPython.noop),
     ]

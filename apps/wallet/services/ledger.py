@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -170,7 +171,11 @@ def wallet_stripe_refund(
     Stripe reports the charge's refunded total; each total is applied once, so replays change nothing.
     """
     wallet = wallet_locked(organization_id=organization.pk)
-    credited = WalletEntry.objects.filter(wallet=wallet, kind=EntryKind.STRIPE_PAYMENT, external_id=payment_id).first()
+    payments = WalletEntry.objects.filter(wallet=wallet, kind=EntryKind.STRIPE_PAYMENT)
+    credited = payments.filter(
+        Q(external_id=payment_id)
+        | Q(external_id="", note=f"Stripe Checkout {payment_id}")  # older entries: in the note
+    ).first()
     if not payment_id or credited is None:
         return None
     prefix = f"stripe_refund:{charge_id}:"

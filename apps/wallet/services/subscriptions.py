@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -17,7 +18,7 @@ from apps.billing.models import Plan
 from apps.orgs.models import Organization
 from apps.tenancy.selectors import instance_current_is_shared
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
-from apps.wallet.models import Subscription, SubscriptionStatus, Wallet
+from apps.wallet.models import EntryKind, Subscription, SubscriptionStatus, Wallet, WalletEntry
 from apps.wallet.periods import add_month
 from apps.wallet.services.ledger import keys_publish_on_commit, wallet_keys_publish_on_commit, wallet_plan_quota_grant
 
@@ -238,24 +239,31 @@ def _takes_over(sub: Subscription, subscription_id: str) -> bool:
     return sub.test_mode or sub.stripe_subscription_id != subscription_id
 
 
+PAYING = frozenset({"active", "trialing", "past_due"})
+
+
 @transaction.atomic
 def subscription_stripe_sync(*, organization: Organization, state: StripeSubscriptionState, plan: Plan | None) -> str:
     """Apply a Stripe subscription event; one older than the newest applied, or for an earlier period, is
     "stale" and changes nothing; so is one for another subscription while a linked one may still bill.
 
     A price Stripe already bills for a pending downgrade does not lower the plan before the next period.
-    An unpaid (incomplete) subscription leaves what is in force alone (a trial stays until it is paid).
+    A subscription replaces a trial or a grant only once it pays; until then they stay in force.
     """
     sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
-    if sub.stripe_subscription_id != state.subscription_id and sub.stripe_live:
+    same = sub.stripe_subscription_id == state.subscription_id
+    if not same and sub.stripe_live and not sub.test_mode:
         return "ignored: another subscription"
-    takeover = _takes_over(sub, state.subscription_id)
-    if not takeover:
+    if same:
         if sub.stripe_event_at is not None and state.event_at < sub.stripe_event_at:
             return "stale"
-        if sub.current_period_start and state.period_start < sub.current_period_start:
+        if sub.current_period_start and state.period_start < sub.current_period_start and not sub.test_mode:
             return "stale: an earlier period"
-    if state.status == "incomplete" and (takeover or sub.in_force):
+    takeover = _takes_over(sub, state.subscription_id)
+    if (takeover and state.status not in PAYING) or (state.status == "incomplete" and sub.in_force):
+        if same:  # remember what Stripe says of it (an abandoned one ends), changing nothing in force
+            sub.stripe_status, sub.stripe_event_at = state.status, state.event_at
+            sub.save(update_fields=["stripe_status", "stripe_event_at", "updated_at"])
         return "waiting for the first payment"
     new_period = takeover or (sub.current_period_start is not None and state.period_start > sub.current_period_start)
     if plan is not None and (plan.pk != sub.plan_id or new_period):
@@ -295,11 +303,12 @@ def subscription_period_paid(
     grant) and takes the plan from the invoiced price. A pending downgrade applies with the next period.
     """
     sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
-    if sub.stripe_subscription_id != subscription_id and sub.stripe_live:
+    same = sub.stripe_subscription_id == subscription_id
+    if not same and sub.stripe_live and not sub.test_mode:
         return "ignored: another subscription"
-    takeover = _takes_over(sub, subscription_id)
-    if not takeover and sub.current_period_start is not None and period_end <= sub.current_period_start:
+    if same and sub.current_period_start is not None and period_end <= sub.current_period_start:
         return "stale: an earlier period"
+    takeover = _takes_over(sub, subscription_id)
     new_period = (
         takeover or not sub.in_force or sub.current_period_end is None or period_start >= sub.current_period_end
     )
@@ -355,9 +364,20 @@ def subscription_upgrade_paid(
     if sub is None or extra <= 0 or sub.current_period_start is None or sub.current_period_end is None:
         return "ignored: no extra quota"
     wallet = Wallet.objects.filter(organization=organization).first()
+    prorated = _prorated(extra, remaining=remaining, period=sub.current_period_end - sub.current_period_start)
+    if wallet is not None:  # never more than the new plan's bundle for the period, whatever was billed before
+        granted = (
+            WalletEntry.objects.filter(
+                wallet=wallet, kind=EntryKind.PLAN_QUOTA_GRANT, occurred_at__gte=wallet.period_start
+            ).aggregate(total=Sum("amount_micros"))["total"]
+            or 0
+        )
+        prorated = min(prorated, max(0, new_plan.bundled_quota_micros - granted))
+    if prorated <= 0:
+        return "ignored: the period's quota covers it"
     wallet_plan_quota_grant(
         organization=organization,
-        amount_micros=_prorated(extra, remaining=remaining, period=sub.current_period_end - sub.current_period_start),
+        amount_micros=prorated,
         period_start=wallet.period_start if wallet is not None else sub.current_period_start,
         period_end=sub.current_period_end,
         reference=f"plan_quota:{invoice_id}",
