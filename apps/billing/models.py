@@ -6,6 +6,8 @@ from django.db import models
 class Plan(models.Model):
     """A subscription tier: price, caps, seats and the quota bundled each month (None: no cap / unlimited)."""
 
+    FREE = "free"  # what applies without a plan in force
+
     slug = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=60)
     monthly_price_micros = models.BigIntegerField(default=0)
@@ -23,6 +25,15 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def subscribable(self) -> bool:
+        """Offered to subscribe to (or trial): not Free, not sales-only, not retired."""
+        return self.slug != self.FREE and not self.contact_sales and self.is_active
+
+
+def plans_subscribable() -> models.QuerySet[Plan]:
+    return Plan.objects.filter(is_active=True, contact_sales=False).exclude(slug=Plan.FREE)
 
 
 class StripeEvent(models.Model):

@@ -13,9 +13,13 @@ def stripe_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
 
-def _client() -> stripe.StripeClient:
+def stripe_required() -> None:
     if not stripe_configured():
-        raise StripeNotConfigured("Stripe is not configured (test mode): staff grant plans on this page.")
+        raise StripeNotConfigured("Stripe is not configured (test mode): operators grant plans on this page.")
+
+
+def _client() -> stripe.StripeClient:
+    stripe_required()
     base: BaseAddresses | None = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY,

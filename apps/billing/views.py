@@ -19,11 +19,12 @@ from apps.billing.services.checkout import (
 )
 from apps.billing.services.webhooks import stripe_event_handle, stripe_event_verify
 from apps.billing.stripe_api import stripe_configured
+from apps.core.api import error_body
 from apps.core.errors import HyditeError
 from apps.dashboard.edge import checked, org_page
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
-from apps.wallet.access import access_code_admin
+from apps.wallet.access import access_operator
 from apps.wallet.selectors import organization_seats_used, plan_in_force, subscription_for, wallet_for
 from apps.wallet.services.subscriptions import subscription_grant
 
@@ -34,9 +35,10 @@ def stripe_webhook_view(request: HttpRequest) -> JsonResponse:
     """POST /billing/stripe/webhook: 400 and nothing changed unless the signature holds; 200 once handled."""
     try:
         event = stripe_event_verify(payload=request.body, signature=request.headers.get("Stripe-Signature"))
-    except HyditeError as exc:
-        return JsonResponse({"error": {"message": exc.message, "type": exc.type, "code": exc.code}}, status=exc.status)
-    return JsonResponse({"received": True, "outcome": stripe_event_handle(event=event)})
+        outcome = stripe_event_handle(event=event)
+    except HyditeError as exc:  # nothing of the event was kept: Stripe delivers it again
+        return JsonResponse(error_body(exc), status=exc.status)
+    return JsonResponse({"received": True, "outcome": outcome})
 
 
 def _page(request: HttpRequest, access: OrgAccess, *, status: int = 200, error: str = "") -> HttpResponse:
@@ -151,7 +153,7 @@ def topup_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 @org_page()
 def grant_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     """Test mode, operators: put a plan in force without Stripe (renewed monthly)."""
-    checked(access_code_admin, user=access.user)
+    checked(access_operator, user=access.user)
     plan = _plan_from(request, access)
     if isinstance(plan, HttpResponse):
         return plan

@@ -26,6 +26,11 @@ def _body(message: str, error_type: str, code: str, param: str | None) -> dict[s
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
+def error_body(exc: HyditeError) -> dict[str, Any]:
+    """The one error shape, for endpoints outside DRF (e.g. the Stripe webhook)."""
+    return _body(exc.message, exc.type, exc.code, exc.param)
+
+
 def _first_error(detail: Any, path: str = "") -> tuple[str | None, str]:
     """The first field and message of a DRF validation error (nested dicts and lists included)."""
     if isinstance(detail, dict):
@@ -40,7 +45,7 @@ def _first_error(detail: Any, path: str = "") -> tuple[str | None, str]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, HyditeError):
-        return Response(_body(exc.message, exc.type, exc.code, exc.param), status=exc.status)
+        return Response(error_body(exc), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -3,6 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 MICROS_PER_USD = 1_000_000
+MICROS_PER_CENT = 10_000
 
 
 def usd_to_micros(amount: Decimal | None) -> int | None:
@@ -27,6 +28,6 @@ def usd_text(micros: int) -> str:
 
 def usd_display(micros: int) -> str:
     """'$12.50' for whole cents, '$0.000183' otherwise: exact, never rounded away."""
-    if micros % 10_000 == 0:
+    if micros % MICROS_PER_CENT == 0:
         return usd_cents_text(micros)
     return f"${Decimal(micros) / MICROS_PER_USD:,.6f}"

@@ -1,9 +1,12 @@
 """What the gateway knows about a key, by its SHA-256: published to Redis on every change."""
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import orjson
+from django.db import transaction
+from django.db.models import QuerySet
 from django_tenants.utils import schema_context
 
 from apps.core.redis import global_key, redis_client
@@ -81,6 +84,13 @@ def key_snapshots_publish_for(*, keys: Iterable[VirtualKey]) -> None:
     """Republish the snapshots of keys whose team or organisation limits changed."""
     for key_hash in [key.key_hash for key in keys]:
         key_snapshot_publish(key_hash=key_hash)
+
+
+def key_snapshots_publish_on_commit(*, keys: QuerySet[VirtualKey]) -> None:
+    """Republish these keys' snapshots once the current transaction commits (what they carry changed in it)."""
+    hashes = list(keys.only("key_hash"))
+    if hashes:
+        transaction.on_commit(partial(key_snapshots_publish_for, keys=hashes))
 
 
 def key_snapshots_publish_all() -> int:

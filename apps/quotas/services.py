@@ -1,5 +1,4 @@
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -7,7 +6,7 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.keys.models import VirtualKey
-from apps.keys.snapshots import key_snapshots_publish_for
+from apps.keys.snapshots import key_snapshots_publish_on_commit
 from apps.orgs.models import Organization, Team
 from apps.quotas.limits import GatewayDefaults, InvalidLimit
 from apps.quotas.models import QUOTA_FIELD_NAMES, GatewayDefaultsSetting
@@ -36,7 +35,7 @@ def quota_limits_update(*, holder: Team | Organization, actor: User | None, **li
         after=dict(limits),
     )
     keys = VirtualKey.objects.filter(team=holder) if isinstance(holder, Team) else holder.keys.all()
-    transaction.on_commit(partial(key_snapshots_publish_for, keys=list(keys.only("key_hash"))))
+    key_snapshots_publish_on_commit(keys=keys)
     return holder
 
 
@@ -46,8 +45,7 @@ def _defaults_state(defaults: GatewayDefaults | None) -> dict[str, Any] | None:
 
 def _publish_instance_keys_on_commit() -> None:
     """Every key snapshot carries the instance's gateway defaults: republish them all after commit."""
-    keys = list(VirtualKey.objects.only("key_hash"))
-    transaction.on_commit(partial(key_snapshots_publish_for, keys=keys))
+    key_snapshots_publish_on_commit(keys=VirtualKey.objects.all())
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
-from apps.billing.models import Plan
+from apps.billing.models import plans_subscribable
 from apps.core.money import usd_to_micros
 from apps.wallet.services.codes import MAX_BATCH, MAX_TRIAL_DAYS
 
@@ -38,7 +38,7 @@ class CodeBatchMintForm(forms.Form):
             return
         self.fields["amount"].initial = Decimal("1.00")
         self.fields["amount"].help_text = "Credit granted with the first key (0 for none)."
-        trial_plans = Plan.objects.filter(is_active=True, contact_sales=False).exclude(slug="free")
+        trial_plans = plans_subscribable()
         self.fields["trial_plan"].choices = [("", "None"), *((plan.slug, plan.name) for plan in trial_plans)]  # type: ignore[attr-defined]
 
     def mint_arguments(self) -> dict[str, object]:

@@ -101,7 +101,7 @@ def plan_in_force(*, organization: Organization) -> Plan:
     subscription = subscription_for(organization=organization)
     if subscription is not None and subscription.in_force:
         return subscription.plan
-    return Plan.objects.get(slug="free")
+    return Plan.objects.get(slug=Plan.FREE)
 
 
 def plan_caps_snapshot(*, organization: Organization, instance: Instance | None) -> list[int | None] | None:

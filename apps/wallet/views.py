@@ -1,4 +1,5 @@
-"""Credit Codes and Activation Codes pages: redeem a code; staff mint, list, disable and export batches."""
+"""Credit Codes and Activation Codes pages (redeem; operators mint, list, disable, export batches), and the
+operators' invoiced organisations and invoices on Workspaces."""
 
 import base64
 import csv
@@ -16,15 +17,23 @@ from apps.core.money import usd_display, usd_text
 from apps.dashboard.edge import checked, form_error, form_saved, org_page
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
-from apps.wallet.access import access_code_admin, access_code_batch_by_id, access_code_by_id, access_invoice_by_id
-from apps.wallet.errors import RedemptionLocked
+from apps.wallet.access import access_code_batch_by_id, access_code_by_id, access_invoice_by_id, access_operator
 from apps.wallet.forms import BatchFilterForm, CodeBatchMintForm, InvoicedOrganizationForm, RedeemForm
 from apps.wallet.models import Code, CodeBatch, CodeKind
 from apps.wallet.selectors import activation_attribution, code_batch_codes, code_batches, wallet_entries, wallet_for
-from apps.wallet.services.codes import Redemption, code_batch_disable, code_batch_mint, code_disable, code_redeem
+from apps.wallet.services.codes import (
+    MintedBatch,
+    Redemption,
+    code_batch_disable,
+    code_batch_mint,
+    code_disable,
+    code_redeem,
+)
 from apps.wallet.services.invoices import invoice_mark_paid, organization_create_invoiced
 
 SLUG = {CodeKind.CREDIT: "credit", CodeKind.ACTIVATION: "activation"}
+# An activation code mints a key in the Default team and may start a plan: an org admin's act.
+REDEEM_ACTION = {CodeKind.CREDIT: Action.USE, CodeKind.ACTIVATION: Action.MANAGE_ORG}
 TITLE = {CodeKind.CREDIT: "Credit Codes", CodeKind.ACTIVATION: "Activation Codes"}
 
 
@@ -53,7 +62,7 @@ def _page(
         "wallet": wallet_for(organization=access.organization),
         "entries": wallet_entries(organization=access.organization, limit=20),
         "redeem_form": redeem_form or RedeemForm(),
-        "can_redeem": access.can(Action.MANAGE_ORG if kind == CodeKind.ACTIVATION else Action.USE),
+        "can_redeem": access.can(REDEEM_ACTION[CodeKind(kind)]),
         "staff": staff,
         **extra,
     }
@@ -81,9 +90,8 @@ def codes_view(kind: str) -> Callable[..., HttpResponse]:
 
 
 def redeem_view(kind: str) -> Callable[..., HttpResponse]:
-    # An activation code mints a key in the Default team and may start a plan: an org admin's act.
     @require_POST
-    @org_page(Action.MANAGE_ORG if kind == CodeKind.ACTIVATION else Action.USE)
+    @org_page(REDEEM_ACTION[CodeKind(kind)])
     def view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         form = RedeemForm(request.POST)
         if not form.is_valid():
@@ -98,9 +106,7 @@ def redeem_view(kind: str) -> Callable[..., HttpResponse]:
             )
         except HyditeError as exc:
             form_error(form, exc)
-            return _page(
-                request, access, kind, redeem_form=form, status=429 if isinstance(exc, RedemptionLocked) else 400
-            )
+            return _page(request, access, kind, redeem_form=form, status=exc.status)
         _redeemed_message(request, redemption)
         if redemption.key_plaintext is not None:  # shown once: render, do not redirect
             return _page(request, access, kind, new_key=redemption.key_plaintext)
@@ -123,15 +129,15 @@ def mint_view(kind: str) -> Callable[..., HttpResponse]:
     @require_POST
     @org_page()
     def view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
-        checked(access_code_admin, user=access.user)
+        checked(access_operator, user=access.user)
         form = CodeBatchMintForm(request.POST, activation=kind == CodeKind.ACTIVATION)
-        if not form.is_valid():
+        batches: list[MintedBatch] = []
+        if not form_saved(
+            form,
+            lambda: batches.append(code_batch_mint(kind=kind, actor=access.user, **form.mint_arguments())),  # type: ignore[arg-type]
+        ):
             return _page(request, access, kind, mint_form=form, status=400)
-        try:
-            minted = code_batch_mint(kind=kind, actor=access.user, **form.mint_arguments())  # type: ignore[arg-type]
-        except HyditeError as exc:
-            form_error(form, exc)
-            return _page(request, access, kind, mint_form=form, status=400)
+        minted = batches[0]
         csv_text = _csv_text(
             ["code", "batch", "credit_usd", "expires_at", "campaign"],
             (
@@ -253,7 +259,7 @@ def _csv_text(header: list[str], rows: Iterable[list[object]]) -> str:
 @org_page()
 def invoiced_organization_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     """Operators: a sales-issued organisation, billed monthly from the ledger, never stopped by a wallet."""
-    checked(access_code_admin, user=access.user)
+    checked(access_operator, user=access.user)
     form = InvoicedOrganizationForm(request.POST)
     if not form_saved(
         form,

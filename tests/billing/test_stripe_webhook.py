@@ -130,3 +130,19 @@ def test_a_delayed_payment_credits_when_stripe_says_it_succeeded(stripe_secret, 
     body = json.dumps(succeeded).encode()
     assert _post(body, _signature(body)).json()["outcome"] == "credited"
     assert Wallet.objects.get(organization=org).balance_micros == 30_000_000
+
+
+def test_a_signed_event_missing_what_we_read_is_400_and_keeps_nothing(stripe_secret, org):
+    event = _paid_checkout(org)
+    del event["data"]["object"]["amount_total"]
+    event["data"]["object"]["amount_total"] = None  # a free (coupon) Checkout: nothing to credit
+    body = json.dumps(event).encode()
+    assert _post(body, _signature(body)).json()["outcome"] == "ignored: nothing paid"
+    broken = _event("customer_subscription_updated", customer="cus_x", metadata={"hydite_ref": f"edge:{org.pk}"})
+    del broken["data"]["object"]["items"]
+    del broken["data"]["object"]["current_period_start"]
+    body = json.dumps(broken).encode()
+    answer = _post(body, _signature(body))
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "webhook_rejected"
+    assert answer.json()["error"]["param"] is None
+    assert not StripeEvent.objects.filter(event_id=broken["id"]).exists()  # Stripe may deliver it again

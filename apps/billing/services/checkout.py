@@ -3,7 +3,7 @@
 import datetime as dt
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -15,15 +15,18 @@ from apps.billing.stripe_api import (
     stripe_configured,
     stripe_customer_create,
     stripe_draft_invoices_collect,
+    stripe_required,
     stripe_subscription_pause,
     stripe_subscription_price_set,
 )
+from apps.core.money import MICROS_PER_CENT
+from apps.core.schemas import current_schema
 from apps.orgs.models import Organization
 from apps.wallet.errors import InvalidAmount, InvalidPlan, SubscriptionConflict
 from apps.wallet.models import Subscription
 from apps.wallet.selectors import organization_seats_used, subscription_for
 from apps.wallet.services.subscriptions import (
-    MAX_PAUSE_DAYS,
+    pause_days_check,
     subscription_pause,
     subscription_plan_change,
     subscription_resume,
@@ -32,7 +35,6 @@ from apps.wallet.services.subscriptions import (
 
 logger = logging.getLogger("hydite.billing")
 MIN_TOPUP_CENTS, MAX_TOPUP_CENTS = 100, 1_000_000  # $1 to $10,000 per Checkout
-MICROS_PER_CENT = 10_000
 
 
 def checkout_reference(*, schema: str, organization_id: int) -> str:
@@ -41,7 +43,7 @@ def checkout_reference(*, schema: str, organization_id: int) -> str:
 
 
 def _reference(organization: Organization) -> str:
-    return checkout_reference(schema=connection.schema_name, organization_id=organization.pk)  # type: ignore[attr-defined]
+    return checkout_reference(schema=current_schema(), organization_id=organization.pk)
 
 
 def _customer_for(organization: Organization, user: User) -> str:
@@ -52,7 +54,7 @@ def _customer_for(organization: Organization, user: User) -> str:
     with transaction.atomic():
         StripeCustomerRoute.objects.update_or_create(
             customer_id=customer_id,
-            defaults={"schema_name": connection.schema_name, "organization_id": organization.pk},  # type: ignore[attr-defined]
+            defaults={"schema_name": current_schema(), "organization_id": organization.pk},
         )
         subscription_stripe_link(organization=organization, customer_id=customer_id)
     return customer_id
@@ -71,8 +73,8 @@ def plan_checkout_start(
     *, organization: Organization, plan: Plan, user: User, success_url: str, cancel_url: str
 ) -> str:
     """The Stripe Checkout URL that subscribes the organisation to `plan`."""
-    _stripe_required()
-    if plan.slug == "free" or plan.contact_sales or not plan.is_active:
+    stripe_required()
+    if not plan.subscribable:
         raise InvalidPlan(f"{plan.name} cannot be subscribed to online.", param="plan")
     if not plan.stripe_price_id:
         raise InvalidPlan(f"{plan.name} has no Stripe price yet (an operator sets it in the admin).", param="plan")
@@ -94,7 +96,7 @@ def topup_checkout_start(
     *, organization: Organization, amount_micros: int, user: User, success_url: str, cancel_url: str
 ) -> str:
     """The Stripe Checkout URL that tops the balance up by `amount_micros` (whole cents, $1 to $10,000)."""
-    _stripe_required()
+    stripe_required()
     cents, remainder = divmod(amount_micros, MICROS_PER_CENT)
     if remainder or not MIN_TOPUP_CENTS <= cents <= MAX_TOPUP_CENTS:
         raise InvalidAmount("A top-up is $1.00 to $10,000.00, in whole cents.", param="amount")
@@ -105,11 +107,6 @@ def topup_checkout_start(
         success_url=success_url,
         cancel_url=cancel_url,
     )
-
-
-def _stripe_required() -> None:
-    if not stripe_configured():
-        raise StripeNotConfigured("Stripe is not configured (test mode): operators grant plans on this page.")
 
 
 def _stripe_backed(subscription: Subscription) -> bool:
@@ -140,7 +137,7 @@ def plan_choose(
 
 def _stripe_plan_change(*, subscription: Subscription, plan: Plan, actor: User) -> Subscription:
     """Upgrade now (Stripe invoices the proration at once) or downgrade from the next period."""
-    if plan.slug == "free" or plan.contact_sales or not plan.is_active or not plan.stripe_price_id:
+    if not plan.subscribable or not plan.stripe_price_id:
         raise InvalidPlan(f"{plan.name} cannot be subscribed to online.", param="plan")
     seats_check(organization=subscription.organization, plan=plan)
     changed = stripe_subscription_price_set(
@@ -155,8 +152,7 @@ def _stripe_plan_change(*, subscription: Subscription, plan: Plan, actor: User) 
 
 
 def plan_pause(*, subscription: Subscription, days: int, actor: User) -> Subscription:
-    if not 1 <= days <= MAX_PAUSE_DAYS:
-        raise InvalidPlan(f"A pause lasts 1 to {MAX_PAUSE_DAYS} days.", param="days")
+    pause_days_check(days)  # before Stripe is asked
     if _stripe_backed(subscription):
         resumes_at = timezone.now() + dt.timedelta(days=days)
         stripe_subscription_pause(

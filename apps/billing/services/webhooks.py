@@ -12,7 +12,6 @@ from django_tenants.utils import schema_context
 
 from apps.billing.errors import StripeNotConfigured, WebhookRejected
 from apps.billing.models import Plan, StripeCustomerRoute, StripeEvent
-from apps.billing.services.checkout import MICROS_PER_CENT
 from apps.billing.stripe_api import stripe_configured, stripe_draft_invoices_collect
 from apps.billing.stripe_shapes import (
     invoice_period_line,
@@ -22,6 +21,7 @@ from apps.billing.stripe_shapes import (
     subscription_price,
 )
 from apps.core.errors import HyditeError
+from apps.core.money import MICROS_PER_CENT
 from apps.orgs.models import Organization
 from apps.tenancy.models import Instance
 from apps.wallet.models import EntryKind
@@ -80,14 +80,15 @@ def stripe_event_handle(*, event: dict[str, Any]) -> str:
     try:
         with transaction.atomic():
             record = StripeEvent.objects.create(
-                event_id=event["id"],
-                type=event["type"],
-                created=dt.datetime.fromtimestamp(int(event.get("created", 0)), tz=dt.UTC),
+                event_id=event["id"], type=event["type"], created=_when(event.get("created", 0))
             )
     except IntegrityError:
         return "duplicate"
     handler = HANDLERS.get(event["type"])
-    outcome = handler(record, event["data"]["object"], event) if handler else "ignored"
+    try:
+        outcome = handler(record, event["data"]["object"], event) if handler else "ignored"
+    except (KeyError, TypeError, ValueError) as exc:  # signed, but not the shape we read: nothing is kept
+        raise WebhookRejected(f"The {event['type']} event lacks a field Hydite reads ({exc!r}).") from exc
     record.outcome = outcome[:200]
     record.save(update_fields=["outcome", "schema_name"])
     return outcome
@@ -102,6 +103,8 @@ def _checkout_completed(record: StripeEvent, session: dict[str, Any], event: dic
         return "ignored: not paid yet"
     if session.get("currency") != "usd":
         return f"ignored: currency {session.get('currency')}"
+    if not session.get("amount_total"):
+        return "ignored: nothing paid"
     organization = _routed(record, None, session.get("client_reference_id"))
     if organization is None:
         logger.warning("Stripe checkout %s names no organisation of ours", session.get("id"))

@@ -4,13 +4,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.billing.models import Plan
 from apps.core.redis import redis_client, tenant_key
+from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
 from apps.orgs.models import Organization, Team
@@ -130,7 +131,7 @@ class RedemptionGuard:
     """Failed redemptions counted per user and per client IP; past the limit both are locked for a while."""
 
     def __init__(self, *, user: User, client_ip: str | None) -> None:
-        schema = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' connection
+        schema = current_schema()
         self.keys = [(tenant_key(schema, "redeem", "failed", "user", user.pk), settings.REDEEM_MAX_FAILURES_PER_USER)]
         if client_ip:
             self.keys.append(

@@ -4,7 +4,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -14,17 +13,15 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
-from apps.keys.snapshots import key_snapshot_publish, key_snapshot_stale, key_snapshots_publish_for
+from apps.keys.snapshots import key_snapshot_publish, key_snapshot_stale, key_snapshots_publish_on_commit
 from apps.orgs.models import BillingMode, Organization
 from apps.spend.selectors import spend_micros_since
 from apps.wallet.errors import InvalidAmount
 from apps.wallet.models import Account, EntryKind, Subscription, Wallet, WalletEntry
 from apps.wallet.periods import month_bounds, period_holding
 
-# Kinds that bring money in (positive amounts); a refund takes it out; an adjustment is either, with a reason.
-CREDIT_KINDS = frozenset(
-    {EntryKind.CREDIT_CODE, EntryKind.ACTIVATION_GRANT, EntryKind.STRIPE_PAYMENT, EntryKind.PLAN_QUOTA_GRANT}
-)
+# Kinds that bring money into the balance; a refund takes it out; an adjustment is either, with a reason.
+BALANCE_CREDIT_KINDS = frozenset({EntryKind.CREDIT_CODE, EntryKind.ACTIVATION_GRANT, EntryKind.STRIPE_PAYMENT})
 MAX_CREDIT_MICROS = 10**15  # a billion dollars: more is a typo
 
 
@@ -81,9 +78,7 @@ def wallet_keys_publish_on_commit(organization_ids: Iterable[int]) -> None:
 
 
 def keys_publish_on_commit(organization_ids: Iterable[int]) -> None:
-    keys = list(VirtualKey.objects.filter(organization_id__in=list(organization_ids)).only("key_hash"))
-    if keys:
-        transaction.on_commit(partial(key_snapshots_publish_for, keys=keys))
+    key_snapshots_publish_on_commit(keys=VirtualKey.objects.filter(organization_id__in=list(organization_ids)))
 
 
 HEAL_WINDOW = dt.timedelta(minutes=10)
@@ -114,7 +109,7 @@ def wallet_credit(
     external_id: str = "",
 ) -> WalletEntry | None:
     """Add money to the balance. A reference already in the ledger adds nothing and returns None (replays)."""
-    if kind not in CREDIT_KINDS or kind == EntryKind.PLAN_QUOTA_GRANT:
+    if kind not in BALANCE_CREDIT_KINDS:
         raise ValueError(f"{kind} is not a balance credit")
     if not 0 < amount_micros <= MAX_CREDIT_MICROS:
         raise InvalidAmount("A credit must be more than $0 and at most $1,000,000,000.", param="amount")
@@ -170,13 +165,15 @@ def wallet_stripe_refund(
 
     Stripe reports the charge's refunded total; each total is applied once, so replays change nothing.
     """
+    if not payment_id:
+        return None
     wallet = wallet_locked(organization_id=organization.pk)
     payments = WalletEntry.objects.filter(wallet=wallet, kind=EntryKind.STRIPE_PAYMENT)
     credited = payments.filter(
         Q(external_id=payment_id)
         | Q(external_id="", note=f"Stripe Checkout {payment_id}")  # older entries: in the note
     ).first()
-    if not payment_id or credited is None:
+    if credited is None:
         return None
     prefix = f"stripe_refund:{charge_id}:"
     given_back = -sum(
@@ -230,10 +227,7 @@ def _roll_due(wallet: Wallet, at: dt.datetime) -> bool:
     the next one), or after RENEWAL_GRACE: until then its quota is not taken away."""
     subscription = Subscription.objects.filter(organization_id=wallet.organization_id).first()
     renewing = (
-        subscription is not None
-        and subscription.in_force
-        and bool(subscription.stripe_subscription_id)
-        and not subscription.test_mode
+        subscription is not None and subscription.in_force and subscription.stripe_live and not subscription.test_mode
     )
     return at >= wallet.period_end + (RENEWAL_GRACE if renewing else ROLL_GRACE)
 
@@ -290,8 +284,8 @@ class Usage:
 def wallet_usage_debit(*, usages: Iterable[Usage]) -> None:
     """Debit newly written spend rows from prepaid wallets, plan quota first; call it in the rows' transaction.
 
-    One entry per account and wallet for the whole batch. Rows from before the wallet's period (written
-    after it rolled) are taken from the balance only; rows past its end roll the period first.
+    One entry per account and wallet for the batch (two when it crosses the period's end). Rows from before
+    the wallet's period (written after it rolled) are taken from the balance only.
     """
     by_org: dict[int, list[Usage]] = defaultdict(list)
     for usage in usages:
@@ -316,7 +310,9 @@ def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
     """
     latest = max(row.occurred_at for row in rows)
     if not _roll_due(wallet, latest):
-        return _debit_in_period(wallet, rows, count_usage=True)
+        late = _debit_in_period(wallet, rows, count_usage=True)
+        wallet.save()
+        return late
     ended = wallet.period_end
     before = [row for row in rows if row.occurred_at < ended]
     if before:
@@ -330,7 +326,9 @@ def _debit(wallet: Wallet, rows: list[Usage]) -> bool:
 
 
 def _debit_in_period(wallet: Wallet, rows: list[Usage], *, count_usage: bool) -> bool:
-    """Debit rows in the wallet's current period, plan quota first; True if some came from before it."""
+    """Debit rows in the wallet's current period, plan quota first; True if some came from before it.
+
+    The caller saves the wallet."""
     in_period = sum(row.cost_micros for row in rows if row.occurred_at >= wallet.period_start)
     total = sum(row.cost_micros for row in rows)
     from_quota = min(in_period, max(wallet.plan_quota_micros, 0))
@@ -348,7 +346,6 @@ def _debit_in_period(wallet: Wallet, rows: list[Usage], *, count_usage: bool) ->
         _entry(wallet, kind=EntryKind.USAGE, amount_micros=from_quota - total, occurred_at=at, requests=requests)
     if count_usage:
         wallet.period_usage_micros += in_period
-    wallet.save()
     return in_period != total
 
 

@@ -22,7 +22,6 @@ from apps.wallet.models import EntryKind, Subscription, SubscriptionStatus, Wall
 from apps.wallet.periods import add_month
 from apps.wallet.services.ledger import keys_publish_on_commit, wallet_keys_publish_on_commit, wallet_plan_quota_grant
 
-FREE_PLAN = "free"
 MAX_PAUSE_DAYS = 30
 
 
@@ -36,8 +35,13 @@ def _subscription_locked(organization: Organization, plan: Plan) -> Subscription
 
 
 def _subscribable(plan: Plan) -> None:
-    if plan.slug == FREE_PLAN or plan.contact_sales or not plan.is_active:
+    if not plan.subscribable:
         raise InvalidPlan(f"{plan.name} cannot be subscribed to here.", param="plan")
+
+
+def pause_days_check(days: int) -> None:
+    if not 1 <= days <= MAX_PAUSE_DAYS:
+        raise InvalidPlan(f"A pause lasts 1 to {MAX_PAUSE_DAYS} days.", param="days")
 
 
 def _grant_bundle(sub: Subscription, plan: Plan, *, start: dt.datetime, end: dt.datetime, reference: str) -> None:
@@ -135,8 +139,7 @@ def _prorated(amount: int, *, remaining: dt.timedelta, period: dt.timedelta) -> 
 
 @transaction.atomic
 def subscription_pause(*, subscription: Subscription, days: int, actor: User | None) -> Subscription:
-    if not 1 <= days <= MAX_PAUSE_DAYS:
-        raise InvalidPlan(f"A pause lasts 1 to {MAX_PAUSE_DAYS} days.", param="days")
+    pause_days_check(days)
     sub = _subscription_locked(subscription.organization, subscription.plan)
     if sub.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
         raise SubscriptionConflict("Only an active plan can be paused.")
@@ -250,7 +253,7 @@ def subscription_stripe_sync(*, organization: Organization, state: StripeSubscri
     A price Stripe already bills for a pending downgrade does not lower the plan before the next period.
     A subscription replaces a trial or a grant only once it pays; until then they stay in force.
     """
-    sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
+    sub = _subscription_locked(organization, plan or Plan.objects.get(slug=Plan.FREE))
     same = sub.stripe_subscription_id == state.subscription_id
     if not same and sub.stripe_live and not sub.test_mode:
         return "ignored: another subscription"
@@ -302,7 +305,7 @@ def subscription_period_paid(
     It may arrive before the subscription's own events: it links the subscription (replacing a trial or a
     grant) and takes the plan from the invoiced price. A pending downgrade applies with the next period.
     """
-    sub = _subscription_locked(organization, plan or Plan.objects.get(slug=FREE_PLAN))
+    sub = _subscription_locked(organization, plan or Plan.objects.get(slug=Plan.FREE))
     same = sub.stripe_subscription_id == subscription_id
     if not same and sub.stripe_live and not sub.test_mode:
         return "ignored: another subscription"
@@ -389,7 +392,7 @@ def subscription_upgrade_paid(
 @transaction.atomic
 def subscription_stripe_link(*, organization: Organization, customer_id: str, subscription_id: str = "") -> str:
     """Remember the organisation's Stripe customer (and subscription, once Checkout created one)."""
-    sub = _subscription_locked(organization, Plan.objects.get(slug=FREE_PLAN))
+    sub = _subscription_locked(organization, Plan.objects.get(slug=Plan.FREE))
     if customer_id:
         sub.stripe_customer_id = customer_id
     if subscription_id and not sub.stripe_live:  # a subscription Stripe may still bill stays linked
