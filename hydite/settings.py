@@ -185,6 +185,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # ?format= is a parameter of our own (GET /spend/report?format=csv), not a renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Hydite management API",
@@ -330,7 +332,14 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # empty: Stripe's own (e.g. a stripe-mock server)
 STRIPE_TIMEOUT_S = _env_int("STRIPE_TIMEOUT_S", 20)
 # Local state of a developer checkout (embedded services, generated demo secrets).
+# Ledger rows are kept at least 90 days (then pruned daily); roll-ups are kept forever.
+SPEND_RETENTION_DAYS = _env_int("SPEND_RETENTION_DAYS", 90)
+if SPEND_RETENTION_DAYS < 90:
+    raise ImproperlyConfigured("SPEND_RETENTION_DAYS is at least 90")
+
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
+# Finished export files (a volume the web and worker processes share, in production).
+SPEND_EXPORT_DIR = Path(os.environ.get("SPEND_EXPORT_DIR", "") or HYDITE_STATE_DIR / "exports")
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")
 
 CELERY_BEAT_SCHEDULE = {
@@ -353,6 +362,14 @@ CELERY_BEAT_SCHEDULE = {
     "wallet-periods-roll": {
         "task": "apps.wallet.tasks.wallet_periods_roll_task",
         "schedule": 60,
+    },
+    "spend-rollups-roll": {
+        "task": "apps.spend.tasks.spend_rollups_roll_task",
+        "schedule": 30,
+    },
+    "spend-ledger-prune": {
+        "task": "apps.spend.tasks.spend_ledger_prune_task",
+        "schedule": 24 * 60 * 60,
     },
     "budget-alerts-dispatch-pending": {
         "task": "apps.notifications.tasks.budget_alerts_dispatch_pending_task",

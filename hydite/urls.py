@@ -6,12 +6,20 @@ from apps.billing.views import stripe_webhook_view
 from apps.dashboard.views import healthz
 from apps.keys import api as keys_api
 from apps.quotas import api as quotas_api
-from apps.spend.api import SpendLogListApi
+from apps.spend.api import SpendExportApi, SpendLogListApi, SpendReportApi
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("billing/stripe/webhook", stripe_webhook_view, name="stripe_webhook"),
     path("spend/logs", SpendLogListApi.as_view(), name="spend_logs"),
+    path("spend/report", SpendReportApi.as_view(), name="spend_report"),
+    path("spend/exports/<int:export_id>", SpendExportApi.as_view(), name="spend_export"),
+    path(
+        "spend/exports/<int:export_id>/download",
+        SpendExportApi.as_view(),
+        {"download": True},
+        name="spend_export_download",
+    ),
     path("key/generate", keys_api.KeyGenerateApi.as_view(), name="key_generate"),
     path("key/list", keys_api.KeyListApi.as_view(), name="key_list"),
     path("key/info", keys_api.KeyInfoApi.as_view(), name="key_info"),
@@ -32,5 +40,6 @@ urlpatterns = [
     path("", include("apps.notifications.urls")),
     path("", include("apps.wallet.urls")),
     path("", include("apps.billing.urls")),
+    path("", include("apps.spend.urls")),
     path("", include("apps.dashboard.urls")),
 ]

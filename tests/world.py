@@ -16,7 +16,7 @@ from apps.orgs.services import organization_create
 from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.spend.models import SpendLog
-from apps.spend.services import spend_consume_once, spend_stream_group_ensure
+from apps.spend.services import ledger_events_write, spend_consume_once, spend_stream_group_ensure
 from tests.conftest import UPSTREAM_API_KEY
 
 # alias in the default channel → model of the mock provider (None: an unreachable upstream)
@@ -122,3 +122,18 @@ def consume(committed, *request_ids: str, timeout_s: float = 15) -> None:  # typ
     deadline = time.monotonic() + timeout_s
     while not committed(once):
         assert time.monotonic() < deadline, "the consumer did not write the events"
+
+
+def ledger_add(organization_id: int, **fields: object) -> str:
+    """One spend event written through the consumer's own path (ledger, hour roll-ups, wallet) in this
+    transaction; `fields` override a successful request's defaults. Returns its request id."""
+    event = {
+        "request_id": f"req_{uuid.uuid4().hex}",
+        "created_at_ms": int(time.time() * 1000),
+        "organization_id": organization_id,
+        "model_alias": "gpt-4o-mini",
+        "status_code": 200,
+        **fields,
+    }
+    assert ledger_events_write([event]) == 1
+    return str(event["request_id"])

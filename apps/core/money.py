@@ -31,3 +31,8 @@ def usd_display(micros: int) -> str:
     if micros % MICROS_PER_CENT == 0:
         return usd_cents_text(micros)
     return f"${Decimal(micros) / MICROS_PER_USD:,.6f}"
+
+
+def usd_fixed(micros: int | None) -> str:
+    """'0.700052': dollars with all six decimals, exact (tables and exports: columns line up)."""
+    return f"{Decimal(micros or 0) / MICROS_PER_USD:.6f}"

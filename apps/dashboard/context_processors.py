@@ -16,6 +16,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     current = request.resolver_match.view_name if request.resolver_match else ""
     sections: dict[str, list[dict[str, Any]]] = {}
     for page in PAGES:
+        if page.staff_only and not access.user.is_staff:
+            continue
         sections.setdefault(page.section, []).append(
             {
                 "title": page.title,

@@ -7,13 +7,14 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from apps.core.errors import HyditeError, NotFound, PermissionDenied
 from apps.orgs.access import OrgAccess, access_organization_by_slug
 from apps.orgs.roles import Action
 
-OrgView = Callable[..., HttpResponse]
+OrgView = Callable[..., HttpResponseBase]  # a page, or a file download
 T = TypeVar("T")
 
 
@@ -27,17 +28,17 @@ def checked(access_check: Callable[..., T], **kwargs: Any) -> T:
         raise DjangoPermissionDenied(exc.message) from exc
 
 
-def org_page(action: Action = Action.VIEW) -> Callable[[OrgView], Callable[..., HttpResponse]]:
+def org_page(action: Action = Action.VIEW) -> Callable[[OrgView], Callable[..., HttpResponseBase]]:
     """Log-in required; resolves /o/<org_slug>/ through the permission layer.
 
     The view receives the OrgAccess; a non-member gets 404, a member whose
     role is too low gets 403.
     """
 
-    def decorator(view: OrgView) -> Callable[..., HttpResponse]:
+    def decorator(view: OrgView) -> Callable[..., HttpResponseBase]:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
             access = checked(access_organization_by_slug, user=request.user, slug=org_slug, action=action)
             request.org_access = access  # type: ignore[attr-defined]  # read by the navigation
             return view(request, access, *args, **kwargs)

@@ -11,6 +11,7 @@ class Page:
     section: str
     # What the page will hold, for pages a later release fills in.
     coming: str = ""
+    staff_only: bool = False  # operators' pages: not in other users' navigation
 
 
 PAGES = [
@@ -20,13 +21,8 @@ PAGES = [
     Page("activation-codes", "Activation Codes", "wallet:activation_codes", "Billing"),
     Page("credit-codes", "Credit Codes", "wallet:credit_codes", "Billing"),
     Page("plans", "Plans", "billing:plans", "Billing"),
-    Page(
-        "billing",
-        "Billing",
-        "dashboard:billing",
-        "Billing",
-        "Spend and budget drill-down by key, user, team and channel; token roll-ups; exports.",
-    ),
+    Page("billing", "Billing", "spend:billing", "Billing"),
+    Page("billing/revenue", "Revenue", "spend:revenue", "Billing", staff_only=True),
     Page(
         "anomaly",
         "Anomaly",

@@ -6,7 +6,6 @@ from apps.notifications.views import settings_notifications_view
 app_name = "dashboard"
 
 _COMING = [
-    ("billing/", "dashboard:billing"),
     ("anomaly/", "dashboard:anomaly"),
     ("settings/sso/", "dashboard:settings_sso"),
 ]

@@ -3,6 +3,7 @@ from collections.abc import Callable
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -32,7 +33,7 @@ def overview(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     return render(request, "dashboard/overview.html", {"teams": teams, "instance": request.tenant})  # type: ignore[attr-defined]
 
 
-def coming_page(url_name: str) -> Callable[..., HttpResponse]:
+def coming_page(url_name: str) -> Callable[..., HttpResponseBase]:
     """A navigation page whose content a later release fills: it says what it will hold."""
     page = PAGES_BY_URL_NAME[url_name]
 

@@ -42,7 +42,7 @@ from apps.gateway.errors import (
 )
 from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.quota import PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
-from apps.gateway.record import RequestRecord
+from apps.gateway.record import RequestRecord, feature_id, provider_request_id
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
@@ -330,6 +330,7 @@ class Gateway:
         key, channel = await self._key_and_channel(scope, ip, record)
         body = _parse_json_body(await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
         record.model_alias, record.stream = body["model"], bool(body.get("stream"))
+        record.feature_id = feature_id(scope)
         deployments = channel["models"].get(body["model"])
         if not deployments:
             raise ModelNotFound(
@@ -370,6 +371,7 @@ class Gateway:
         try:
             self._check_literal_host(upstream.url)
             async with await _upstream_post(session, upstream) as response:
+                record.provider_request_id = provider_request_id(response.headers)
                 if record.stream and response.status == 200:
                     tap = StreamTap(strip_usage_event=not client_wants_usage)
                     translator_class = getattr(adapter, "StreamTranslator", None)

@@ -1,9 +1,11 @@
 """What one /v1 request did, gathered as it runs and turned into one spend event at the end."""
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.gateway.asgi_io import Scope, header
 from apps.gateway.quota import Admission
 from apps.gateway.usage import Usage
 from apps.providers.prices import price_sheet
@@ -25,6 +27,8 @@ class RequestRecord:
     admission: Admission | None = None
     extensions: list[Admission] = field(default_factory=list)  # a stream's further reservations
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    feature_id: str = ""
+    provider_request_id: str = ""
 
     def fail(self, status: int, code: str) -> None:
         # A stream that already started keeps its 200 on the wire; its event records the failure.
@@ -66,6 +70,8 @@ class RequestRecord:
             "model_alias": self.model_alias,
             "model_resolved": upstream_model,
             "provider": self.deployment["provider"] if self.deployment else "",
+            "provider_request_id": self.provider_request_id,
+            "feature_id": self.feature_id,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
@@ -79,6 +85,32 @@ class RequestRecord:
             "error_code": self.error_code,
             "stream": self.stream,
             "cache_hit": False,
+            "saved_micros": 0,
             "fallback_used": False,
             "fallback_chain": [f"{self.deployment['provider']}/{upstream_model}"] if self.deployment else [],
         }
+
+
+# The response headers carrying the provider's own id of a request: OpenAI and the OpenAI-compatible
+# servers, Anthropic, Azure OpenAI. Finance matches the ledger against provider invoices with it.
+PROVIDER_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "apim-request-id")
+PROVIDER_REQUEST_ID_MAX = 128
+FEATURE_ID_MAX = 100
+
+
+def provider_request_id(headers: Mapping[str, str]) -> str:
+    for name in PROVIDER_REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return _printable(value)[:PROVIDER_REQUEST_ID_MAX]
+    return ""
+
+
+def feature_id(scope: Scope) -> str:
+    """The caller's X-Feature-Id (which product surface spent the tokens), cut to what the ledger keeps."""
+    raw = header(scope, b"x-feature-id")
+    return _printable(raw.decode("latin-1"))[:FEATURE_ID_MAX] if raw else ""
+
+
+def _printable(value: str) -> str:
+    return "".join(char for char in value.strip() if char.isprintable())

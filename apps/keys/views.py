@@ -3,6 +3,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -124,7 +125,7 @@ def _key_action(request: HttpRequest, access: OrgAccess, key_id: int, operation:
     return redirect("keys:key_list", org_slug=access.organization.slug)
 
 
-def key_action_view(operation: str) -> Callable[..., HttpResponse]:
+def key_action_view(operation: str) -> Callable[..., HttpResponseBase]:
     @require_POST
     @org_page()
     def view(request: HttpRequest, access: OrgAccess, key_id: int) -> HttpResponse:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -343,7 +344,9 @@ class MockProvider:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), SESSION_COOKIE]}
+                # Like OpenAI, every answer names the request (the ledger keeps it for reconciliation).
+                request_id = (b"x-request-id", b"req_" + secrets.token_hex(16).encode())
+                message = {**message, "headers": [*message.get("headers", []), SESSION_COOKIE, request_id]}
             await send(message)
 
         try:

@@ -1,6 +1,10 @@
+import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.http.response import HttpResponseBase
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -8,9 +12,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import validated
-from apps.core.money import micros_to_usd
-from apps.keys.api_access import api_org_access
-from apps.spend.models import SpendLog
+from apps.core.errors import NotFound
+from apps.core.money import micros_to_usd, usd_fixed
+from apps.keys.api_access import BadRequest, api_org_access
+from apps.spend.exports import (
+    EXPORT_INLINE_ROWS,
+    ExportSpec,
+    export_file_download,
+    export_path,
+    export_progress,
+    export_row_count,
+    export_spec_refusal,
+    spend_export_deliver,
+)
+from apps.spend.models import ExportFormat, ExportStatus, SpendExport, SpendLog
+from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery, report_rows, report_totals
 from apps.spend.selectors import SpendFilters, spend_log_list
 
 MIN_DAY, MAX_DAY = "2000-01-01", "9000-12-31"
@@ -92,3 +108,119 @@ class SpendLogListApi(APIView):
                 "has_next": page.has_next(),
             }
         )
+
+
+class SpendReportApi(APIView):
+    """GET /spend/report: the Billing page's numbers for a range, bucket and grouping; as JSON, or as a file.
+
+    A report of at most EXPORT_INLINE_ROWS rows is answered at once (format json, csv, ndjson or xlsx);
+    a larger file export is queued (202) and fetched from /spend/exports/<id> when it is ready.
+    """
+
+    class SpendReportQuerySerializer(serializers.Serializer):
+        organization = serializers.SlugField(required=False)
+        start = serializers.DateField(required=False)
+        end = serializers.DateField(required=False)
+        bucket = serializers.ChoiceField(choices=["", "hour", "day", "month"], required=False, default="")
+        group_by = serializers.CharField(required=False, default="", max_length=200)
+        every_request = serializers.BooleanField(required=False, default=False)
+        format = serializers.ChoiceField(choices=["json", *ExportFormat.values], required=False, default="json")
+        key = serializers.IntegerField(required=False, min_value=1)
+        team = serializers.IntegerField(required=False, min_value=1)
+        user = serializers.IntegerField(required=False, min_value=1)
+        channel = serializers.IntegerField(required=False, min_value=1)
+        model = serializers.CharField(required=False, max_length=200)
+        provider = serializers.CharField(required=False, max_length=32)
+        feature = serializers.CharField(required=False, max_length=100)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            today = timezone.now().astimezone(dt.UTC).date()
+            attrs["end"] = attrs.get("end") or today
+            attrs["start"] = attrs.get("start") or attrs["end"] - dt.timedelta(days=6)
+            for name in ("start", "end"):
+                if not MIN_DAY <= attrs[name].isoformat() <= MAX_DAY:
+                    raise serializers.ValidationError({name: f"Choose a date between {MIN_DAY} and {MAX_DAY}."})
+            attrs["group_by"] = tuple(name for name in attrs["group_by"].replace(" ", "").split(",") if name)
+            attrs["filters"] = {name: attrs[name] for name in REPORT_DIMENSIONS if name in attrs}
+            try:
+                attrs["query"] = ReportQuery(
+                    start=attrs["start"],
+                    end=attrs["end"],
+                    bucket="" if attrs["every_request"] else attrs["bucket"],
+                    group_by=() if attrs["every_request"] else attrs["group_by"],
+                    filters=attrs["filters"],
+                )
+            except ValueError as exc:
+                raise serializers.ValidationError({"group_by": str(exc)}) from exc
+            if attrs["every_request"] and attrs["format"] == "json":
+                raise serializers.ValidationError({"format": "Every request is exported as csv, ndjson or xlsx."})
+            return attrs
+
+    @extend_schema(parameters=[SpendReportQuerySerializer], responses={200: dict, 202: dict})
+    def get(self, request: Request) -> HttpResponseBase:
+        data = validated(self.SpendReportQuerySerializer, request.query_params).validated_data
+        access = api_org_access(request, data.get("organization"))
+        query = replace(data["query"], organization_id=access.organization.pk)
+        spec = ExportSpec(query=query, every_request=data["every_request"])
+        refusal = export_spec_refusal(spec)
+        if refusal:
+            raise BadRequest(refusal, param="start")
+        rows = export_row_count(spec)
+        if data["format"] == "json":
+            if rows > EXPORT_INLINE_ROWS:
+                raise BadRequest(
+                    f"The report has {rows} rows; ask for format=csv, ndjson or xlsx to export it.", param="format"
+                )
+            return Response(
+                {
+                    "object": "spend.report",
+                    "organization": access.organization.slug,
+                    "query": spec.as_json() | {"organization_id": None},
+                    "totals": _money(report_totals(query)),
+                    "data": [_money(row) for row in report_rows(query)],
+                }
+            )
+        delivered = spend_export_deliver(
+            organization=access.organization, user=access.user, spec=spec, fmt=data["format"]
+        )
+        if not isinstance(delivered, SpendExport):
+            return delivered
+        return Response(spend_export_body(delivered), status=202)
+
+
+def _money(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{name: value.isoformat() if isinstance(value, dt.datetime) else value for name, value in row.items()},
+        "cost_usd": usd_fixed(row["cost_micros"]),
+        "saved_usd": usd_fixed(row["saved_micros"]),
+    }
+
+
+def spend_export_body(export: SpendExport) -> dict[str, Any]:
+    done = export.status == ExportStatus.DONE
+    return {
+        "object": "spend.export",
+        "id": export.pk,
+        "status": export.status,
+        "format": export.format,
+        "rows_expected": export.rows_expected,
+        "rows_written": export_progress(export),
+        "error": export.error,
+        "download_url": f"/spend/exports/{export.pk}/download" if done else None,
+    }
+
+
+class SpendExportApi(APIView):
+    """GET /spend/exports/<id>: a queued export's progress; GET …/download: its file once ready."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, export_id: int, download: bool = False) -> HttpResponseBase:
+        access = api_org_access(request, request.query_params.get("organization"))
+        export = SpendExport.objects.filter(pk=export_id, organization=access.organization).first()
+        if export is None:
+            raise NotFound("No such export.")
+        if not download:
+            return Response(spend_export_body(export))
+        if export.status != ExportStatus.DONE or not export_path(export).exists():
+            raise NotFound("The export is not ready.")
+        return export_file_download(export)

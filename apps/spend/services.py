@@ -22,6 +22,7 @@ from django_tenants.utils import schema_context
 
 from apps.notifications.services.alerts import TouchedHolders, budget_alerts_check
 from apps.spend.models import SpendLog
+from apps.spend.rollups import LEDGER_COLUMNS_FOR_ROLLUP, hour_rollup_sql, stale_days_sql
 from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_GROUP, SPEND_STREAM, spend_stream_events
 from apps.tenancy.models import Instance
 from apps.wallet.services.ledger import Usage, wallet_usage_debit
@@ -158,27 +159,53 @@ def _ledger_insert_one_by_one(items: list[Decoded]) -> list[tuple[bytes, bytes]]
 
 @cache
 def _ledger_sql() -> tuple[str, str, str]:
-    """The staging table, the COPY into it and the INSERT from it (names from the model's metadata only)."""
+    """The staging table, the COPY into it, and the statement adding its rows to the ledger and its roll-ups.
+
+    Names come from the models' metadata only. The statement inserts the rows the ledger does not hold yet
+    (ON CONFLICT (request_id) DO NOTHING), adds exactly those to their hour buckets, marks their days
+    stale, and returns USAGE_COLUMNS of each for the wallet.
+    """
     table = connection.ops.quote_name(SpendLog._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in LEDGER_COLUMNS)
     stage = f"CREATE TEMP TABLE IF NOT EXISTS spend_incoming ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: E501, S608
     copy = f"COPY spend_incoming ({columns}) FROM STDIN"
-    column_of = {field.name: field.column for field in LEDGER_COLUMNS}
-    returned = ", ".join(connection.ops.quote_name(column_of[name]) for name in USAGE_COLUMNS)
-    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM spend_incoming ON CONFLICT (request_id) DO NOTHING RETURNING {returned}"  # noqa: E501, S608
+    returned = ", ".join(
+        connection.ops.quote_name(name) for name in sorted({*USAGE_COLUMNS, *LEDGER_COLUMNS_FOR_ROLLUP})
+    )
+    usage = ", ".join(connection.ops.quote_name(name) for name in USAGE_COLUMNS)
+    insert = (
+        f"WITH added AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM spend_incoming "  # noqa: S608
+        f"ON CONFLICT (request_id) DO NOTHING RETURNING {returned}), "
+        f"hours AS ({hour_rollup_sql('added', accumulate=True)}), "
+        f"stale AS ({stale_days_sql('added')}) "
+        f"SELECT {usage} FROM added"
+    )
     return stage, copy, insert
 
 
 USAGE_COLUMNS = ("organization_id", "cost_micros", "created_at")  # what the wallet debits, of each row added
 
 
-def _ledger_write(rows: list[LedgerRow]) -> None:
-    """Insert the rows and debit the prepaid wallets for the ones added, in the caller's transaction."""
-    wallet_usage_debit(usages=[Usage(*added) for added in _ledger_insert(rows)])
+def _ledger_write(rows: list[LedgerRow]) -> int:
+    """Insert the rows, add them to their roll-ups, debit the prepaid wallets, in the caller's transaction.
+
+    Returns the rows added (those whose request id the ledger did not hold).
+    """
+    added = _ledger_insert(rows)
+    wallet_usage_debit(usages=[Usage(*row) for row in added])
+    return len(added)
+
+
+def ledger_events_write(events: list[dict[str, Any]]) -> int:
+    """Spend events (the gateway's shape) into the current schema's ledger, as the consumer writes them.
+
+    For imports, seeding and tests: the caller's transaction, no stream. UnfitEvent names a bad field.
+    """
+    return _ledger_write([_ledger_row(event) for event in events]) if events else 0
 
 
 def _ledger_insert(rows: list[LedgerRow]) -> list[tuple[Any, ...]]:
-    """COPY the rows into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING.
+    """COPY the rows into a session-local staging table, then one statement adding them (see _ledger_sql).
 
     The ledger skips request ids it already holds, as bulk_create(ignore_conflicts) would, without
     Django compiling every value of every row into SQL (most of the consumer's time before).

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdmin
-from apps.wallet.models import CodeBatch, Wallet, WalletEntry
+from apps.wallet.models import CodeBatch, SubscriptionPayment, Wallet, WalletEntry
 
 
 @admin.register(Wallet)
@@ -22,3 +22,9 @@ class CodeBatchAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "credit_micros", "count", "campaign", "distributor", "expires_at", "disabled_at")
     list_filter = ("kind",)
     search_fields = ("campaign", "distributor", "note")
+
+
+@admin.register(SubscriptionPayment)
+class SubscriptionPaymentAdmin(ReadOnlyAdmin):
+    list_display = ("paid_at", "organization", "plan", "amount_micros", "invoice_id")
+    search_fields = ("organization__name", "invoice_id")

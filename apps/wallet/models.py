@@ -217,3 +217,19 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} {self.period_start:%Y-%m}"
+
+
+class SubscriptionPayment(models.Model):
+    """Money a paid Stripe subscription invoice brought in (a period, or a plan change's proration): Revenue."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, null=True, related_name="+")
+    invoice_id = models.CharField(max_length=120, unique=True)
+    amount_micros = models.BigIntegerField()
+    paid_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["paid_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.amount_micros}"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -81,7 +82,7 @@ def _page(
     return render(request, "wallet/codes.html", context, status=status)
 
 
-def codes_view(kind: str) -> Callable[..., HttpResponse]:
+def codes_view(kind: str) -> Callable[..., HttpResponseBase]:
     @org_page()
     def view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
         return _page(request, access, kind)
@@ -89,7 +90,7 @@ def codes_view(kind: str) -> Callable[..., HttpResponse]:
     return view
 
 
-def redeem_view(kind: str) -> Callable[..., HttpResponse]:
+def redeem_view(kind: str) -> Callable[..., HttpResponseBase]:
     @require_POST
     @org_page(REDEEM_ACTION[CodeKind(kind)])
     def view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
@@ -125,7 +126,7 @@ def _redeemed_message(request: HttpRequest, redemption: Redemption) -> None:
     messages.success(request, " ".join(parts))
 
 
-def mint_view(kind: str) -> Callable[..., HttpResponse]:
+def mint_view(kind: str) -> Callable[..., HttpResponseBase]:
     @require_POST
     @org_page()
     def view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
@@ -163,7 +164,7 @@ def mint_view(kind: str) -> Callable[..., HttpResponse]:
     return view
 
 
-def batch_view(kind: str) -> Callable[..., HttpResponse]:
+def batch_view(kind: str) -> Callable[..., HttpResponseBase]:
     @require_GET
     @org_page()
     def view(request: HttpRequest, access: OrgAccess, batch_id: int) -> HttpResponse:
@@ -179,7 +180,7 @@ def batch_view(kind: str) -> Callable[..., HttpResponse]:
     return view
 
 
-def batch_disable_view(kind: str) -> Callable[..., HttpResponse]:
+def batch_disable_view(kind: str) -> Callable[..., HttpResponseBase]:
     @require_POST
     @org_page()
     def view(request: HttpRequest, access: OrgAccess, batch_id: int) -> HttpResponse:
@@ -191,7 +192,7 @@ def batch_disable_view(kind: str) -> Callable[..., HttpResponse]:
     return view
 
 
-def code_disable_view(kind: str) -> Callable[..., HttpResponse]:
+def code_disable_view(kind: str) -> Callable[..., HttpResponseBase]:
     @require_POST
     @org_page()
     def view(request: HttpRequest, access: OrgAccess, code_id: int) -> HttpResponse:
@@ -203,7 +204,7 @@ def code_disable_view(kind: str) -> Callable[..., HttpResponse]:
     return view
 
 
-def batch_export_view(kind: str) -> Callable[..., HttpResponse]:
+def batch_export_view(kind: str) -> Callable[..., HttpResponseBase]:
     @require_GET
     @org_page()
     def view(request: HttpRequest, access: OrgAccess, batch_id: int) -> HttpResponse:

@@ -13,7 +13,7 @@ import pytest
 from apps.billing.models import Plan, StripeCustomerRoute
 from apps.orgs.models import BillingMode
 from apps.orgs.services import organization_create
-from apps.wallet.models import EntryKind, Subscription, SubscriptionStatus, Wallet, WalletEntry
+from apps.wallet.models import EntryKind, Subscription, SubscriptionPayment, SubscriptionStatus, Wallet, WalletEntry
 from apps.wallet.selectors import plan_in_force
 from tests.billing.stripe_fake import fake_stripe_server
 from tests.billing.test_stripe_webhook import SECRET, _event, _post, _signature
@@ -116,6 +116,11 @@ def test_subscribing_goes_through_checkout_and_stripes_events_put_the_plan_in_fo
 
     proration = _invoice_paid(customer, sub_id, f"in_{uuid.uuid4().hex[:12]}", reason="subscription_update")
     assert _deliver(proration).startswith("ignored")  # a proration pays no new bundle
+    payments = SubscriptionPayment.objects.filter(organization=org).order_by("pk")  # Revenue: what Stripe collected
+    assert [(p.invoice_id, p.plan.slug, p.amount_micros) for p in payments] == [  # type: ignore[union-attr]
+        (invoice["data"]["object"]["id"], "pro", 20 * USD),  # amount_paid 2000 (cents), once however delivered
+        (proration["data"]["object"]["id"], "pro", 20 * USD),
+    ]
 
 
 def test_an_invoice_paid_before_any_subscription_event_puts_the_plan_in_force(org, admin, stripe_on):

@@ -21,7 +21,7 @@ from apps.core.redis import redis_client
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.spend_events import SpendEmitter
 from apps.providers.prices import price_sheet
-from apps.spend.models import SpendLog
+from apps.spend.models import SpendLog, SpendRollup
 from apps.spend.services import spend_consume_once, spend_stream_group_ensure
 from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_STREAM, spend_stream_entry, spend_stream_events
 from tests.conftest import database_url_for_test_db
@@ -64,7 +64,9 @@ def test_every_request_becomes_one_ledger_row(committed, world, live_server_url)
     ids: dict[str, str] = {}
 
     plain = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "meter me please"}]
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "meter me please"}],
+        extra_headers={"X-Feature-Id": "support-chat"},
     )
     ids["plain"] = plain.headers["x-request-id"]
     usage = plain.parse().usage
@@ -107,6 +109,18 @@ def test_every_request_becomes_one_ledger_row(committed, world, live_server_url)
     )
     assert row.organization_id == world.organization.pk and row.team_id == world.team.pk and row.key_id
     assert row.price_version == price_sheet().version and not row.usage_estimated
+    assert row.feature_id == "support-chat" and rows[ids["stream_usage"]].feature_id == ""
+    assert row.provider_request_id.startswith("req_")  # the mock provider's x-request-id, as OpenAI sends
+    assert row.provider_request_id != rows[ids["stream_usage"]].provider_request_id
+    assert rows[ids["not_found"]].provider_request_id == ""  # never reached a provider
+    org = world.organization.pk
+    hours = committed(lambda: list(SpendRollup.objects.filter(period="hour", organization_id=org)))
+    ledger = committed(lambda: list(SpendLog.objects.filter(organization_id=org)))  # this test's rows and others'
+    assert sum(hour.requests for hour in hours) == len(ledger)
+    assert sum(hour.cost_micros for hour in hours) == sum(log.cost_micros for log in ledger)
+    assert sum(hour.errors for hour in hours) == sum(log.status_code >= 400 for log in ledger)
+    featured = [hour for hour in hours if hour.feature_id == "support-chat"]
+    assert sum(hour.requests for hour in featured) == sum(log.feature_id == "support-chat" for log in ledger) >= 1
     for name in ("stream_no_usage", "stream_usage"):
         assert rows[ids[name]].stream and rows[ids[name]].total_tokens > 0
         assert not rows[ids[name]].usage_estimated

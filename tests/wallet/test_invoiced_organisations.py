@@ -3,7 +3,6 @@ month is invoiced from the spend ledger (no wallet stop)."""
 
 import datetime as dt
 import re
-import uuid
 
 import pytest
 
@@ -13,11 +12,11 @@ from apps.keys.snapshots import key_snapshot_build
 from apps.orgs.models import BillingMode, Membership, Organization
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create
-from apps.spend.models import SpendLog
 from apps.wallet.models import Invoice, InvoiceStatus
 from apps.wallet.services.invoices import invoice_issue, invoices_issue_last_month, organization_create_invoiced
 from tests.conftest import client_for
 from tests.html_forms import form_fields
+from tests.world import ledger_add
 
 pytestmark = pytest.mark.django_db
 DEC = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -32,14 +31,13 @@ def staff(edge, make_user):  # type: ignore[no-untyped-def]
 
 
 def _spend(organization: Organization, at: dt.datetime, model: str, cost: int, tokens: int = 10) -> None:
-    SpendLog.objects.create(
-        request_id=f"req_{uuid.uuid4().hex}",
-        created_at=at,
-        organization_id=organization.pk,
+    ledger_add(
+        organization.pk,
+        created_at_ms=int(at.timestamp() * 1000),
         model_alias=model,
+        prompt_tokens=tokens,
         total_tokens=tokens,
         cost_micros=cost,
-        status_code=200,
     )
 
 

@@ -30,6 +30,7 @@ from apps.wallet.services.ledger import wallet_credit, wallet_stripe_refund
 from apps.wallet.services.subscriptions import (
     StripeSubscriptionState,
     subscription_payment_failed,
+    subscription_payment_record,
     subscription_period_paid,
     subscription_stripe_link,
     subscription_stripe_sync,
@@ -188,6 +189,7 @@ def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str,
     subscription_id = invoice_subscription_id(invoice)
     if organization is None or not subscription_id:
         return "ignored: no organisation or subscription"
+    _payment_record(record, organization, invoice, event)
     if reason == "subscription_update":  # a plan change's proration, paid
         return _proration_paid(record, organization, subscription_id, invoice)
     line = invoice_period_line(invoice)
@@ -203,6 +205,26 @@ def _invoice_paid(record: StripeEvent, invoice: dict[str, Any], event: dict[str,
             invoice_id=str(invoice["id"]),
             period_start=_when(period["start"]),
             period_end=_when(period["end"]),
+        )
+
+
+def _payment_record(
+    record: StripeEvent, organization: Organization, invoice: dict[str, Any], event: dict[str, Any]
+) -> None:
+    """What the invoice brought in, for Revenue, by the plan it bills (the new plan of a plan change)."""
+    if invoice.get("currency") != "usd" or not invoice.get("amount_paid"):
+        return
+    prices = [line[1] for line in invoice_proration_lines(invoice) if line[0] > 0]
+    period_line = invoice_period_line(invoice)
+    price_id = prices[0] if prices else (period_line[1] if period_line else "")
+    paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or event.get("created")
+    with schema_context(record.schema_name):
+        subscription_payment_record(
+            organization=organization,
+            plan=Plan.objects.filter(stripe_price_id=price_id).first() if price_id else None,
+            invoice_id=str(invoice["id"]),
+            amount_micros=int(invoice["amount_paid"]) * MICROS_PER_CENT,
+            paid_at=_when(paid_at),
         )
 
 

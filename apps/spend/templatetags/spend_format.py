@@ -1,8 +1,6 @@
-from decimal import Decimal
-
 from django import template
 
-from apps.core.money import MICROS_PER_USD
+from apps.core.money import usd_fixed
 
 register = template.Library()
 
@@ -10,4 +8,4 @@ register = template.Library()
 @register.filter
 def usd(micros: int | None) -> str:
     """Integer micro-USD as dollars with six decimals (Decimal: exact, for display only)."""
-    return f"{Decimal(micros or 0) / MICROS_PER_USD:.6f}"
+    return usd_fixed(micros)

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -11,7 +11,7 @@ from apps.accounts.services import user_create
 from apps.audit.services import audit_record
 from apps.orgs.models import BillingMode, Organization
 from apps.orgs.services import organization_create
-from apps.spend.models import SpendLog
+from apps.spend.models import RollupPeriod, SpendRollup
 from apps.wallet.models import Invoice, InvoiceStatus
 from apps.wallet.periods import add_month, month_bounds
 
@@ -33,21 +33,30 @@ def organization_create_invoiced(*, name: str, admin_email: str, actor: User) ->
 
 
 def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> Invoice:
-    """The month's invoice from the ledger (costs exact, per model); issuing a month twice returns the first."""
+    """The month's invoice from the ledger's hour roll-ups (exact, per model; raw rows may be pruned since).
+
+    Issuing a month twice returns the first.
+    """
     start, end = month_start, add_month(month_start)
     existing = Invoice.objects.filter(organization=organization, period_start=start).first()
     if existing is not None:
         return existing
     rows = (
-        SpendLog.objects.filter(organization_id=organization.pk, created_at__gte=start, created_at__lt=end)
-        .values("model_alias")
-        .annotate(requests=Count("id"), tokens=Sum("total_tokens"), cost_micros=Sum("cost_micros"))
-        .order_by("model_alias")
+        SpendRollup.objects.filter(
+            period=RollupPeriod.HOUR, organization_id=organization.pk, bucket__gte=start, bucket__lt=end
+        )
+        .values("model")
+        .annotate(
+            requests=Sum("requests"),
+            tokens=Sum(F("prompt_tokens") + F("completion_tokens")),
+            cost_micros=Sum("cost_micros"),
+        )
+        .order_by("model")
     )
     lines = [
         {
-            "model": row["model_alias"],
-            "requests": row["requests"],
+            "model": row["model"],
+            "requests": row["requests"] or 0,
             "tokens": row["tokens"] or 0,
             "cost_micros": row["cost_micros"] or 0,
         }

@@ -18,7 +18,7 @@ from apps.billing.models import Plan
 from apps.orgs.models import Organization
 from apps.tenancy.selectors import instance_current_is_shared
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
-from apps.wallet.models import EntryKind, Subscription, SubscriptionStatus, Wallet, WalletEntry
+from apps.wallet.models import EntryKind, Subscription, SubscriptionPayment, SubscriptionStatus, Wallet, WalletEntry
 from apps.wallet.periods import add_month
 from apps.wallet.services.ledger import keys_publish_on_commit, wallet_keys_publish_on_commit, wallet_plan_quota_grant
 
@@ -338,6 +338,17 @@ def _linked_locked(organization: Organization, subscription_id: str) -> Subscrip
         .first()
     )
     return sub if subscription_id else None
+
+
+def subscription_payment_record(
+    *, organization: Organization, plan: Plan | None, invoice_id: str, amount_micros: int, paid_at: dt.datetime
+) -> bool:
+    """A paid subscription invoice's amount, once per invoice (Revenue reads these). True when new."""
+    _, created = SubscriptionPayment.objects.get_or_create(
+        invoice_id=invoice_id,
+        defaults={"organization": organization, "plan": plan, "amount_micros": amount_micros, "paid_at": paid_at},
+    )
+    return created
 
 
 @transaction.atomic

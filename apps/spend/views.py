@@ -1,0 +1,105 @@
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.dashboard.edge import checked, org_page
+from apps.orgs.access import OrgAccess
+from apps.spend.dashboards import billing_page, revenue_page
+from apps.spend.exports import (
+    ExportSpec,
+    export_file_download,
+    export_path,
+    export_progress,
+    export_spec_refusal,
+    spend_export_deliver,
+)
+from apps.spend.forms import ExportForm, ReportRangeForm
+from apps.spend.models import ExportStatus, SpendExport
+from apps.spend.reports import ReportQuery
+from apps.wallet.access import access_operator
+
+RECENT_EXPORTS = 10
+
+
+def _page(
+    request: HttpRequest, access: OrgAccess, *, export_form: ExportForm | None = None, status: int = 200
+) -> HttpResponse:
+    form = ReportRangeForm(request.GET)  # every field is optional: no parameters is the last seven days
+    page = None
+    if form.is_valid():
+        data = form.cleaned_data
+        query = ReportQuery(
+            start=data["start"],
+            end=data["end"],
+            organization_id=access.organization.pk,
+            bucket=data["bucket"],
+            filters=form.filters(),
+        )
+        page = billing_page(query, dimension=data["by"])
+        initial = {"start": data["start"], "end": data["end"], **form.filters()}
+        export_form = export_form or ExportForm(initial=initial | {"group_by": [data["by"]], "bucket": "day"})
+    exports = list(
+        SpendExport.objects.filter(organization=access.organization).order_by("-created_at")[:RECENT_EXPORTS]
+    )
+    for export in exports:
+        export.rows_done = export_progress(export)  # type: ignore[attr-defined]
+    context = {
+        "form": form,
+        "page": page,
+        "export_form": export_form,
+        "exports": exports,
+        "exports_running": any(e.status in (ExportStatus.PENDING, ExportStatus.RUNNING) for e in exports),
+    }
+    return render(request, "spend/billing.html", context, status=status if page is not None else 400)
+
+
+@org_page()
+def billing_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """Spend and budgets drilled down by key, user, team, channel, model or feature; token roll-ups; leaders."""
+    return _page(request, access)
+
+
+@require_POST
+@org_page()
+def export_view(request: HttpRequest, access: OrgAccess) -> HttpResponseBase:
+    """A small export downloads at once; a larger one is queued and shown with its progress on the page."""
+    form = ExportForm(request.POST)
+    if not form.is_valid():
+        return _page(request, access, export_form=form, status=400)
+    data = form.cleaned_data
+    query = ReportQuery(
+        start=data["start"],
+        end=data["end"],
+        organization_id=access.organization.pk,
+        bucket="" if data["every_request"] else data["bucket"],
+        group_by=() if data["every_request"] else tuple(data["group_by"]),
+        filters=form.filters(),
+    )
+    spec = ExportSpec(query=query, every_request=data["every_request"])
+    refusal = export_spec_refusal(spec)
+    if refusal:
+        form.add_error(None, refusal)
+        return _page(request, access, export_form=form, status=400)
+    delivered = spend_export_deliver(organization=access.organization, user=access.user, spec=spec, fmt=data["format"])
+    if not isinstance(delivered, SpendExport):
+        return delivered
+    return redirect(reverse("spend:billing", args=[access.organization.slug]) + "#exports")
+
+
+@org_page()
+def export_download_view(request: HttpRequest, access: OrgAccess, export_id: int) -> HttpResponseBase:
+    export = SpendExport.objects.filter(
+        pk=export_id, organization=access.organization, status=ExportStatus.DONE
+    ).first()
+    if export is None or not export_path(export).exists():
+        raise Http404("No such export.")
+    return export_file_download(export)
+
+
+@org_page()
+def revenue_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """Operators only: every instance's income (plans, top-ups), codes redeemed and usage cost, by month."""
+    checked(access_operator, user=access.user)
+    return render(request, "spend/revenue.html", {"instances": revenue_page()})
