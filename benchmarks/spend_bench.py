@@ -130,7 +130,7 @@ def seed_ledger(rows: int, holders: list[tuple[int, int, int, int]]) -> float:
             (g * 17) %% 500, 50 + (g * 13) %% 2000 + (g * 17) %% 500, false, 1 + (g * 37) %% 9000, true, '2026-12-01',
             1, 300, CASE WHEN g %% 20 = 0 THEN 429 ELSE 200 END, CASE WHEN g %% 20 = 0 THEN 'rate_limit_exceeded' ELSE '' END,
             g %% 3 = 0, g %% 11 = 0, CASE WHEN g %% 11 = 0 THEN 1 + (g * 37) %% 9000 ELSE 0 END, false, '[]'::jsonb
-        FROM generate_series(%(first)s, %(last)s) g
+        FROM generate_series(%(first)s::bigint, %(last)s::bigint) g
     """  # noqa: E501
     started = time.monotonic()
     with connection.cursor() as cursor:
@@ -282,6 +282,8 @@ def main() -> int:
                 "HYDITE_ADMIN_PASSWORD": "bench-only-pw-1",
                 "STATIC_ROOT": str(state / "static"),
                 "DJANGO_SETTINGS_MODULE": "hydite.settings",
+                "HYDITE_MOCK_PROVIDER_URL": "http://127.0.0.1:9/v1",  # the demo channel; never called here
+                "GATEWAY_UPSTREAM_ALLOWLIST": "127.0.0.1",
             }
         )
         os.environ.update(env)

@@ -41,5 +41,6 @@ urlpatterns = [
     path("", include("apps.wallet.urls")),
     path("", include("apps.billing.urls")),
     path("", include("apps.spend.urls")),
+    path("", include("apps.providers.urls")),
     path("", include("apps.dashboard.urls")),
 ]

@@ -1,5 +1,6 @@
 """What a browser would submit for a form of a rendered page: its fields with their rendered values."""
 
+import re
 from html.parser import HTMLParser
 
 
@@ -53,3 +54,13 @@ def form_fields(html: str, form_id: str | None) -> dict[str, str]:
     if not parser.fields:
         raise AssertionError(f"no form {form_id or ''} with fields on the page")
     return parser.fields
+
+
+def table_cells(html: str, table_id: str) -> list[list[str]]:
+    """The text of each body cell of the table with this id, row by row (tags stripped)."""
+    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert body is not None, f"no table {table_id}"
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
+    ]

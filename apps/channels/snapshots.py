@@ -1,12 +1,15 @@
 """What the gateway knows about a channel: aliases → deployments, published to Redis on every change."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
+from django.db.models import Q
 from django_tenants.utils import schema_context
 
 from apps.channels.models import Channel, Deployment
 from apps.core.redis import redis_client, tenant_key
+from apps.providers.models import PRICE_OVERRIDE_COLUMNS, PriceOverride
 
 
 def channel_snapshot_key(*, schema: str, channel_id: int) -> str:
@@ -17,12 +20,13 @@ def channel_snapshot_build(*, channel_id: int) -> dict[str, Any] | None:
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:
         return None
-    deployments = (
+    deployments = list(
         Deployment.objects.filter(channel_model__channel_id=channel_id, is_active=True)
         .select_related("channel_model", "credential")
         .order_by("channel_model__alias", "id")
     )
     models: dict[str, list[dict[str, Any]]] = {alias: [] for alias in channel.models.values_list("alias", flat=True)}
+    overrides = price_overrides_for_snapshot(channel_id=channel_id, models={d.upstream_model for d in deployments})
     for deployment in deployments:
         models[deployment.channel_model.alias].append(
             {
@@ -34,9 +38,30 @@ def channel_snapshot_build(*, channel_id: int) -> dict[str, Any] | None:
                 # Still encrypted: the gateway decrypts in memory, Redis never holds it in clear.
                 "secret": deployment.credential.secret_encrypted if deployment.credential else None,
                 "weight": deployment.weight,
+                "price_overrides": overrides.get(deployment.upstream_model, []),
             }
         )
     return {"id": channel.pk, "organization_id": channel.organization_id, "models": models}
+
+
+def price_overrides_for_snapshot(*, channel_id: int, models: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per upstream model, the overrides that may apply on this channel, in precedence order (the
+    channel's own, then every channel's; newest first): the gateway takes the first in force."""
+    overrides = PriceOverride.objects.filter(model__in=set(models)).filter(
+        Q(channel_id=channel_id) | Q(channel__isnull=True)
+    )
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for override in sorted(
+        overrides, key=lambda o: (o.model, o.channel_id is None, -o.effective_from.timestamp(), -o.pk)
+    ):
+        by_model.setdefault(override.model, []).append(
+            {
+                "id": override.pk,
+                "from_ms": int(override.effective_from.timestamp() * 1000),
+                **{name: getattr(override, column) for name, column in PRICE_OVERRIDE_COLUMNS.items()},
+            }
+        )
+    return by_model
 
 
 def channel_snapshot_publish(*, schema: str, channel_id: int) -> dict[str, Any] | None:

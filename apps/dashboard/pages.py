@@ -23,6 +23,8 @@ PAGES = [
     Page("plans", "Plans", "billing:plans", "Billing"),
     Page("billing", "Billing", "spend:billing", "Billing"),
     Page("billing/revenue", "Revenue", "spend:revenue", "Billing", staff_only=True),
+    Page("billing/prices", "Prices", "providers:prices", "Billing", staff_only=True),
+    Page("billing/reconciliation", "Reconciliation", "spend:reconciliation", "Billing", staff_only=True),
     Page(
         "anomaly",
         "Anomaly",

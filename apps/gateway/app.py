@@ -49,7 +49,6 @@ from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens, events_prefix, usage_from_body
-from apps.providers.prices import price_sheet
 from apps.providers.url_safety import UnsafeUpstream, address_check
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
@@ -278,9 +277,8 @@ class Gateway:
     ) -> StreamAllowance:
         assert record.deployment is not None  # noqa: S101
         block = settings.GATEWAY_STREAM_EXTEND_TOKENS
-        block_micros = price_sheet().cost_micros(
-            model=record.deployment["upstream_model"], prompt_tokens=0, completion_tokens=block
-        )
+        price, _ = record.price()
+        block_micros = price.cost_micros(prompt_tokens=0, completion_tokens=block, requests=0) if price else 0
         return StreamAllowance(
             self._started(self.quotas),
             key,
@@ -288,7 +286,7 @@ class Gateway:
             request_id=record.request_id,
             completion_tokens=completion_tokens,
             block_tokens=block,
-            block_micros=block_micros or 0,
+            block_micros=block_micros,
         )
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, headers: Headers, record: RequestRecord) -> None:
@@ -345,11 +343,10 @@ class Gateway:
         allowance = None
         if plan.layers:
             tokens = _reserve_tokens(body, path)
-            micros = price_sheet().cost_micros(
-                model=deployment["upstream_model"], prompt_tokens=tokens[0], completion_tokens=tokens[1]
-            )
+            price, _ = record.price()
+            micros = price.cost_micros(prompt_tokens=tokens[0], completion_tokens=tokens[1]) if price else 0
             record.admission = await self._started(self.quotas).admit(
-                key, plan, request_id=record.request_id, tokens=sum(tokens), micros=micros or 0
+                key, plan, request_id=record.request_id, tokens=sum(tokens), micros=micros
             )
             headers = [*headers, *record.admission.headers]
             if record.stream and record.admission.held and any(layer.tpm or layer.budget for layer in plan.layers):

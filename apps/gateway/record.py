@@ -8,7 +8,7 @@ from typing import Any
 from apps.gateway.asgi_io import Scope, header
 from apps.gateway.quota import Admission
 from apps.gateway.usage import Usage
-from apps.providers.prices import price_sheet
+from apps.providers.prices import ModelPrice, override_in_force, price_sheet
 
 
 @dataclass
@@ -39,12 +39,21 @@ class RequestRecord:
     def estimate(*, prompt_tokens: int, completion_tokens: int) -> Usage:
         return Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, estimated=True)
 
+    def price(self) -> tuple[ModelPrice | None, str]:
+        """The deployment's price (the sheet in force, or a staff override) and the version to record."""
+        return deployment_price(self.deployment, at_ms=self.created_at_ms)
+
     def cost_micros(self) -> int | None:
-        """The request's cost from the price sheet (None: the model has no price)."""
+        """The request's cost (None: the model has no price). A failed request pays no per-request price."""
+        price, _ = self.price()
+        if price is None:
+            return None
         usage = self.usage or Usage()
-        upstream_model = self.deployment["upstream_model"] if self.deployment else ""
-        return price_sheet().cost_micros(
-            model=upstream_model, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+        return price.cost_micros(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            requests=1 if (self.status_code or 200) < 400 else 0,
         )
 
     def event(self) -> dict[str, Any]:
@@ -52,7 +61,7 @@ class RequestRecord:
         finished = time.perf_counter()
         usage = self.usage or Usage()
         upstream_model = self.deployment["upstream_model"] if self.deployment else ""
-        sheet = price_sheet()
+        _, price_version = self.price()
         cost = self.cost_micros()
         provider_ms = 0.0
         if self.provider_started is not None and self.provider_finished is not None:
@@ -75,10 +84,11 @@ class RequestRecord:
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
+            "cached_tokens": usage.cached_tokens,
             "usage_estimated": usage.estimated,
             "cost_micros": cost or 0,
             "priced": cost is not None or usage.total_tokens == 0,
-            "price_version": sheet.version,
+            "price_version": price_version,
             "latency_gateway_ms": max(0, round(total_ms - provider_ms)),
             "latency_provider_ms": round(provider_ms),
             "status_code": self.status_code or 200,
@@ -114,3 +124,13 @@ def feature_id(scope: Scope) -> str:
 
 def _printable(value: str) -> str:
     return "".join(char for char in value.strip() if char.isprintable())
+
+
+def deployment_price(deployment: Mapping[str, Any] | None, *, at_ms: int) -> tuple[ModelPrice | None, str]:
+    """A deployment's price at a moment: its upstream model on the sheet in force, or the staff override
+    in force for it (carried in the channel snapshot); and the price version a ledger row records."""
+    sheet = price_sheet()
+    if deployment is None:
+        return None, sheet.version
+    override = override_in_force(deployment.get("price_overrides"), at_ms=at_ms)
+    return sheet.price(deployment["upstream_model"], override), sheet.version_with(override)

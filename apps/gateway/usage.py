@@ -20,6 +20,7 @@ class Usage:
     completion_tokens: int = 0
     total_tokens: int = 0
     estimated: bool = False
+    cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache (a cheaper price)
 
 
 def usage_from_mapping(raw: Any) -> Usage | None:
@@ -29,7 +30,11 @@ def usage_from_mapping(raw: Any) -> Usage | None:
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return None
     total = raw.get("total_tokens")
-    return Usage(prompt, completion, total if isinstance(total, int) else prompt + completion)
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not isinstance(cached, int) or isinstance(cached, bool) or not 0 <= cached <= prompt:
+        cached = 0
+    return Usage(prompt, completion, total if isinstance(total, int) else prompt + completion, cached_tokens=cached)
 
 
 def usage_from_body(payload: bytes) -> Usage | None:

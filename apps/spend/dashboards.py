@@ -87,7 +87,8 @@ class BillingPage:
     over_time: list[dict[str, Any]]  # one per bucket
     over_time_chart: SafeString
     breakdown: Breakdown
-    tokens_by_model: list[dict[str, Any]]  # model, bucket label, tokens in/out
+    tokens_by_model: list[dict[str, Any]]  # per bucket: label, tokens per series of the chart, total
+    tokens_series: list[str]
     tokens_chart: SafeString
     top_models: list[dict[str, Any]]
     top_users: list[dict[str, Any]]
@@ -136,13 +137,21 @@ def _by_cost(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def summed(rows: Iterable[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
     """Rows of a finer report summed by `keys` (no key: one row of totals), measures only."""
-    sums: dict[tuple[Any, ...], dict[str, Any]] = {}
+    sums: dict[tuple[Any, ...], list[int]] = {}
     for row in rows:
-        key = tuple(row[name] for name in keys)
-        into = sums.setdefault(key, dict(zip(keys, key, strict=True)) | dict.fromkeys(ROLLUP_MEASURES, 0))
-        for name in ROLLUP_MEASURES:
-            into[name] += row[name]
-    return list(sums.values()) or ([dict.fromkeys(ROLLUP_MEASURES, 0)] if not keys else [])
+        key = tuple([row[name] for name in keys])
+        into = sums.get(key)
+        if into is None:
+            sums[key] = [row[name] for name in ROLLUP_MEASURES]
+        else:
+            for position, name in enumerate(ROLLUP_MEASURES):
+                into[position] += row[name]
+    if not sums and not keys:
+        sums[()] = [0] * len(ROLLUP_MEASURES)
+    return [
+        dict(zip(keys, key, strict=True)) | dict(zip(ROLLUP_MEASURES, values, strict=True))
+        for key, values in sums.items()
+    ]
 
 
 def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
@@ -175,7 +184,14 @@ def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
     models = _by_cost(summed(by_model, "model"))
     model_order = [row["model"] for row in models]
     token_series = _stacked(starts, by_model, "model", model_order, {m: m for m in model_order}, _tokens)
-    tokens_by_model = [{**row, "label": bucket_label(row["bucket"], query.bucket)} for row in by_model if _tokens(row)]
+    tokens_by_model = [  # the chart's numbers: a row per bucket, a column per series
+        {
+            "label": label,
+            "tokens": [serie.values[n] for serie in token_series],
+            "total": sum(serie.values[n] for serie in token_series),
+        }
+        for n, label in enumerate(labels_x)
+    ]
 
     top_users = report_rows(replace(query, bucket="", group_by=("user",)), top=LEADERBOARD)
     user_labels = dimension_labels("user", [row["user"] for row in top_users])
@@ -198,6 +214,7 @@ def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
             chart=stacked_bars(labels=labels_x, series=spend_series, title=f"Spend by {dimension}", top_label="USD"),
         ),
         tokens_by_model=tokens_by_model,
+        tokens_series=[serie.name for serie in token_series],
         tokens_chart=stacked_bars(labels=labels_x, series=token_series, title="Tokens by model", top_label="tokens"),
         top_models=models[:LEADERBOARD],
         top_users=top_users,

@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from apps.providers.models import ProviderType
 from apps.spend.models import ExportFormat
 from apps.spend.reports import MAX_HOUR_BUCKET_DAYS, REPORT_DIMENSIONS
 
@@ -89,3 +90,11 @@ class ExportForm(_RangeForm):
 def _automatic_bucket(start: dt.date, end: dt.date) -> str:
     days = (end - start).days + 1
     return "hour" if days <= 2 else "day" if days <= 92 else "month"
+
+
+class ReconciliationForm(forms.Form):
+    provider = forms.ChoiceField(choices=ProviderType.choices)
+    invoice = forms.FileField(
+        label="Provider invoice (CSV)",
+        help_text="Columns: a date (YYYY-MM-DD) and an amount in USD; one line or more a day.",
+    )

@@ -20,6 +20,7 @@ class SpendLog(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)  # prompt tokens served from the provider's cache
     usage_estimated = models.BooleanField(default=False)
     cost_micros = models.BigIntegerField(default=0)
     priced = models.BooleanField(default=True)

@@ -127,7 +127,8 @@ def _report_sql(
     source = _source_sql(query, params)
     selected, grouped = [], []
     if query.bucket:
-        selected.append(f"date_trunc('{query.bucket}', r.bucket, 'UTC') AS bucket")
+        # epoch seconds: psycopg parses a timestamptz per row; the few distinct buckets convert once each
+        selected.append(f"extract(epoch FROM date_trunc('{query.bucket}', r.bucket, 'UTC'))::bigint AS bucket")
         grouped.append("1")
     for name in query.group_by:
         selected.append(f"r.{_q(REPORT_DIMENSIONS[name])} AS {_q(name)}")
@@ -152,7 +153,17 @@ def report_rows(query: ReportQuery, *, top: int | None = None) -> list[dict[str,
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return _with_bucket_times(rows) if query.bucket else rows
+
+
+def _with_bucket_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Buckets from epoch seconds to UTC datetimes (one conversion per distinct bucket)."""
+    times: dict[int, dt.datetime] = {}
+    for row in rows:
+        epoch = row["bucket"]
+        row["bucket"] = times.get(epoch) or times.setdefault(epoch, dt.datetime.fromtimestamp(epoch, dt.UTC))
+    return rows
 
 
 def report_count(query: ReportQuery) -> int:
@@ -175,7 +186,10 @@ STREAM_CHUNK = 5_000
 def report_rows_streamed(query: ReportQuery) -> Iterator[dict[str, Any]]:
     """report_rows through a server-side cursor: constant memory however many rows (exports)."""
     sql, params = _report_sql(query)
-    yield from streamed(sql, params)
+    for row in streamed(sql, params):
+        if query.bucket:
+            row["bucket"] = dt.datetime.fromtimestamp(row["bucket"], dt.UTC)
+        yield row
 
 
 def streamed(sql: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:

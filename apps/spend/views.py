@@ -4,7 +4,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.dashboard.edge import checked, org_page
+from apps.core.errors import HyditeError
+from apps.dashboard.edge import checked, form_error, org_page
 from apps.orgs.access import OrgAccess
 from apps.spend.dashboards import billing_page, revenue_page
 from apps.spend.exports import (
@@ -15,8 +16,15 @@ from apps.spend.exports import (
     export_spec_refusal,
     spend_export_deliver,
 )
-from apps.spend.forms import ExportForm, ReportRangeForm
+from apps.spend.forms import ExportForm, ReconciliationForm, ReportRangeForm
 from apps.spend.models import ExportStatus, SpendExport
+from apps.spend.reconciliation import (
+    DRIFT_LIMIT,
+    MAX_INVOICE_BYTES,
+    provider_invoice_days,
+    reconciliation_days,
+    summed_days,
+)
 from apps.spend.reports import ReportQuery
 from apps.wallet.access import access_operator
 
@@ -103,3 +111,26 @@ def revenue_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     """Operators only: every instance's income (plans, top-ups), codes redeemed and usage cost, by month."""
     checked(access_operator, user=access.user)
     return render(request, "spend/revenue.html", {"instances": revenue_page()})
+
+
+@org_page()
+def reconciliation_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """Operators only: an uploaded provider invoice against the ledger, per day; drift over 5 % flagged."""
+    checked(access_operator, user=access.user)
+    form = ReconciliationForm(request.POST or None, request.FILES or None)
+    days = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            invoice = provider_invoice_days(form.cleaned_data["invoice"].read(MAX_INVOICE_BYTES + 1))
+        except HyditeError as exc:
+            form_error(form, exc)
+        else:
+            days = reconciliation_days(provider=form.cleaned_data["provider"], invoice=invoice)
+    context = {
+        "form": form,
+        "days": days,
+        "flagged": [day for day in days or () if day.flagged],
+        "totals": summed_days(days) if days else None,
+        "drift_limit": int(DRIFT_LIMIT * 100),
+    }
+    return render(request, "spend/reconciliation.html", context, status=400 if form.errors else 200)

@@ -171,7 +171,12 @@ def test_anthropic_responses_from_recorded_fixtures():
     plain = orjson.loads(anthropic.translate_response((WIRE / "anthropic/messages.json").read_bytes()))
     assert plain["choices"][0]["message"]["content"].startswith("The weather in San Francisco")
     assert plain["choices"][0]["finish_reason"] == "stop"
-    assert plain["usage"] == {"prompt_tokens": 770, "completion_tokens": 26, "total_tokens": 796}
+    assert plain["usage"] == {
+        "prompt_tokens": 770,
+        "completion_tokens": 26,
+        "total_tokens": 796,
+        "prompt_tokens_details": {"cached_tokens": 0},  # cache reads, in OpenAI's field
+    }
     tools = orjson.loads(anthropic.translate_response((WIRE / "anthropic/messages_tool_use.json").read_bytes()))
     call = tools["choices"][0]["message"]["tool_calls"][0]
     assert tools["choices"][0]["finish_reason"] == "tool_calls"
@@ -187,7 +192,12 @@ def test_anthropic_streams_from_recorded_fixtures_in_arbitrary_pieces():
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in events if e["choices"])
     assert text == "[12345,67890]"
     assert events[-2]["choices"][0]["finish_reason"] == "stop"
-    assert events[-1]["usage"] == {"prompt_tokens": 135, "completion_tokens": 10, "total_tokens": 145}
+    assert events[-1]["usage"] == {
+        "prompt_tokens": 135,
+        "completion_tokens": 10,
+        "total_tokens": 145,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     assert out.endswith(b"data: [DONE]\n\n")
 
     raw = (WIRE / "anthropic/messages_stream_tool_use.sse").read_bytes()
@@ -295,7 +305,12 @@ def test_gemini_request_translation():
 def test_gemini_responses_and_streams_from_recorded_fixtures():
     plain = orjson.loads(gemini.translate_response((WIRE / "gemini/generate_content.json").read_bytes()))
     assert "Mountain View" in plain["choices"][0]["message"]["content"]
-    assert plain["usage"] == {"prompt_tokens": 7, "completion_tokens": 22, "total_tokens": 29}
+    assert plain["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 22,
+        "total_tokens": 29,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     call = orjson.loads(gemini.translate_response((WIRE / "gemini/generate_content_function_call.json").read_bytes()))
     assert call["choices"][0]["finish_reason"] == "tool_calls"
     assert call["choices"][0]["message"]["tool_calls"][0]["function"]["name"]
@@ -307,7 +322,12 @@ def test_gemini_responses_and_streams_from_recorded_fixtures():
     assert "".join(e["choices"][0]["delta"].get("content", "") for e in events if e["choices"]) == (
         "The capital of Wyoming is **Cheyenne**.\n"
     )
-    assert events[-1]["usage"] == {"prompt_tokens": 7, "completion_tokens": 10, "total_tokens": 17}
+    assert events[-1]["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 10,
+        "total_tokens": 17,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     assert out.endswith(b"data: [DONE]\n\n")
 
 

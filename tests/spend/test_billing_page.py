@@ -7,17 +7,10 @@ import pytest
 
 from apps.spend.models import SpendLog
 from tests.conftest import client_for
+from tests.html_forms import table_cells
 from tests.spend.conftest import NOW
 
 pytestmark = pytest.mark.django_db
-
-
-def _cells(page: str, table_id: str) -> list[list[str]]:
-    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)  # type: ignore[union-attr]
-    return [
-        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
-    ]
 
 
 def test_the_page_shows_the_range_s_spend_by_key_with_budgets_charts_and_leaders(billed):
@@ -29,13 +22,13 @@ def test_the_page_shows_the_range_s_spend_by_key_with_budgets_charts_and_leaders
     assert re.search(r'id="total-cost">3\.950053<', html)  # every row of the last seven days, to the micro-USD
     assert re.search(r'id="total-requests">5<', html)
     assert html.count('<svg viewBox="0 0 720 220" role="img"') == 3
-    breakdown = _cells(html, "breakdown")
+    breakdown = table_cells(html, "breakdown")
     assert [row[0] for row in breakdown] == ["prod-key", "batch-key"]
     assert breakdown[0][5:8] == ["3.250001", "82.3 %", "5.000000 / monthly"]
     assert breakdown[1][1:3] == ["3", "1"] and breakdown[1][5] == "0.700052"
-    assert sum(int(row[1]) for row in _cells(html, "over-time")) == 5
-    assert [row[1] for row in _cells(html, "top-models")] == ["claude-haiku-4-5", "gpt-4o-mini"]
-    top_users = _cells(html, "top-users")
+    assert sum(int(row[1]) for row in table_cells(html, "over-time")) == 5
+    assert [row[1] for row in table_cells(html, "top-models")] == ["claude-haiku-4-5", "gpt-4o-mini"]
+    top_users = table_cells(html, "top-users")
     assert top_users[0][1] == billed["users"]["developer"].email
     assert SpendLog.objects.filter(organization_id=org.pk).count() == 5
 
@@ -48,10 +41,11 @@ def test_drill_down_by_model_and_filter_by_key_hourly(billed):
         f"/o/{org.slug}/billing/", {"start": start, "end": NOW.date(), "bucket": "hour", "by": "model", "key": prod.pk}
     ).content.decode()
     assert re.search(r'id="total-cost">2\.000001<', page)
-    assert [row[0] for row in _cells(page, "breakdown")] == ["claude-haiku-4-5"]
-    tokens = _cells(page, "tokens-by-model")
-    assert [(row[1], row[3], row[4]) for row in tokens] == [("claude-haiku-4-5", "100", "10")]
-    assert re.fullmatch(r"\d\d-\d\d \d\d:00", tokens[0][0])
+    assert [row[0] for row in table_cells(page, "breakdown")] == ["claude-haiku-4-5"]
+    (tokens,) = table_cells(page, "tokens-by-model")  # the hour with tokens: input + output per model, and all
+    assert tokens[1:] == ["110", "110"] and "<th>claude-haiku-4-5</th>" in page
+    assert re.fullmatch(r"\d\d-\d\d \d\d:00", tokens[0])
+    assert table_cells(page, "top-models")[0][1:5] == ["claude-haiku-4-5", "1", "100", "10"]
 
 
 def test_month_buckets_and_bad_ranges(billed):
@@ -61,7 +55,7 @@ def test_month_buckets_and_bad_ranges(billed):
         f"/o/{org.slug}/billing/", {"start": NOW.date() - dt.timedelta(days=400), "end": NOW.date(), "by": "team"}
     ).content.decode()
     assert re.search(r'id="total-cost">3\.950053<', months)
-    assert _cells(months, "breakdown")[0][0] == "Platform"
+    assert table_cells(months, "breakdown")[0][0] == "Platform"
     for bad in (
         {"start": "2026-12-05", "end": "2026-12-01"},
         {"start": "nope"},

@@ -160,14 +160,16 @@ def build_request(
     )
 
 
-def _usage(usage: dict[str, Any]) -> dict[str, int]:
-    prompt = (
-        (usage.get("input_tokens") or 0)
-        + (usage.get("cache_read_input_tokens") or 0)
-        + (usage.get("cache_creation_input_tokens") or 0)
-    )
+def _usage(usage: dict[str, Any]) -> dict[str, Any]:
+    cached = usage.get("cache_read_input_tokens") or 0
+    prompt = (usage.get("input_tokens") or 0) + cached + (usage.get("cache_creation_input_tokens") or 0)
     completion = usage.get("output_tokens") or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},  # OpenAI's name for cache reads (cheaper)
+    }
 
 
 def translate_response(payload: bytes) -> bytes:

@@ -148,10 +148,15 @@ def build_request(
     return UpstreamRequest(url=url, headers=headers, body=orjson.dumps(translate_request(body)))
 
 
-def _usage(metadata: dict[str, Any]) -> dict[str, int]:
+def _usage(metadata: dict[str, Any]) -> dict[str, Any]:
     prompt = metadata.get("promptTokenCount") or 0
     completion = (metadata.get("candidatesTokenCount") or 0) + (metadata.get("thoughtsTokenCount") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": metadata.get("cachedContentTokenCount") or 0},
+    }
 
 
 def _candidate_parts(response: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str | None]:

@@ -36,7 +36,7 @@ class OpenAIChunkWriter:
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         return self._payload([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
 
-    def usage_chunk(self, usage: dict[str, int]) -> bytes:
+    def usage_chunk(self, usage: dict[str, Any]) -> bytes:
         return self._payload([], usage=usage) if self.include_usage else b""
 
     @staticmethod
