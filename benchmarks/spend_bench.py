@@ -119,7 +119,7 @@ def seed_ledger(rows: int, holders: list[tuple[int, int, int, int]]) -> float:
     insert = """
         INSERT INTO spend_spendlog (request_id, created_at, organization_id, team_id, user_id, key_id, channel_id,
             model_alias, model_resolved, provider, provider_request_id, feature_id, prompt_tokens, completion_tokens,
-            total_tokens, usage_estimated, cost_micros, priced, price_version, latency_gateway_ms,
+            total_tokens, cached_tokens, usage_estimated, cost_micros, priced, price_version, latency_gateway_ms,
             latency_provider_ms, status_code, error_code, stream, cache_hit, saved_micros, fallback_used,
             fallback_chain)
         SELECT 'bench_' || g, now() - make_interval(secs => (g * 104729) %% (89 * 86400)), %(org)s,
@@ -127,7 +127,7 @@ def seed_ledger(rows: int, holders: list[tuple[int, int, int, int]]) -> float:
             (%(channels)s::bigint[])[1 + g %% 50], (%(models)s::text[])[1 + (g * 7919) %% 12],
             (%(models)s::text[])[1 + (g * 7919) %% 12], (%(providers)s::text[])[1 + (g * 7919) %% 12],
             'req_' || md5(g::text), (%(features)s::text[])[1 + (g * 31) %% 4], 50 + (g * 13) %% 2000,
-            (g * 17) %% 500, 50 + (g * 13) %% 2000 + (g * 17) %% 500, false, 1 + (g * 37) %% 9000, true, '2026-12-01',
+            (g * 17) %% 500, 50 + (g * 13) %% 2000 + (g * 17) %% 500, 0, false, 1 + (g * 37) %% 9000, true, '2026-12-01',
             1, 300, CASE WHEN g %% 20 = 0 THEN 429 ELSE 200 END, CASE WHEN g %% 20 = 0 THEN 'rate_limit_exceeded' ELSE '' END,
             g %% 3 = 0, g %% 11 = 0, CASE WHEN g %% 11 = 0 THEN 1 + (g * 37) %% 9000 ELSE 0 END, false, '[]'::jsonb
         FROM generate_series(%(first)s::bigint, %(last)s::bigint) g

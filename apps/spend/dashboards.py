@@ -162,9 +162,10 @@ def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
     """
     by_dimension = report_rows(replace(query, group_by=(dimension,)))
     by_model = by_dimension if dimension == "model" else report_rows(replace(query, group_by=("model",)))
-    (totals,) = summed(by_dimension)
+    bucket_sums = summed(by_dimension, "bucket")
+    (totals,) = summed(bucket_sums)
     starts = bucket_starts(query)
-    by_bucket = {row["bucket"]: row for row in summed(by_dimension, "bucket")}
+    by_bucket = {row["bucket"]: row for row in bucket_sums}
     over_time = [{"label": bucket_label(start, query.bucket), **by_bucket.get(start, {})} for start in starts]
     labels_x = [row["label"] for row in over_time]
 
