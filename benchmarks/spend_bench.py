@@ -10,8 +10,8 @@ over the last 89 days (12 models, 4 features, 5 % errors) and their roll-ups. It
   takes rows, on 100,000 more;
 - each Billing / Revenue page's render time (median and worst of --repeat, in-process through
   Django's full middleware stack, logged in), with the number of SQL queries it ran;
-- an export of every request (all --rows of them) by `manage.py spend_report`, the code the Celery
-  export job runs: rows/s and the process's peak RSS.
+- an export of every request (all --rows of them, in each of --export-formats) by
+  `manage.py spend_report`, the code the Celery export job runs: rows/s and the process's peak RSS.
 
 Each run starts from empty embedded databases (.hydite/pg-spend-bench, .hydite/redis-spend-bench).
 
@@ -230,7 +230,7 @@ def time_pages(repeat: int) -> list[tuple[str, float, float, int]]:
     return results
 
 
-def export_every_request(env: dict[str, str], slug: str, out: Path) -> tuple[float, float, int]:
+def export_every_request(env: dict[str, str], slug: str, out: Path, fmt: str) -> tuple[float, float, int]:
     """`manage.py spend_report --every-request` of the seeded range: seconds, peak RSS (MiB), rows."""
     import datetime as dt
 
@@ -246,6 +246,8 @@ def export_every_request(env: dict[str, str], slug: str, out: Path) -> tuple[flo
         str(today - dt.timedelta(days=88)),
         "--end",
         str(today),
+        "--format",
+        fmt,
         "--output",
         str(out),
     ]
@@ -262,6 +264,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--export-formats", default="csv,xlsx", help="formats of the every-request export")
     args = parser.parse_args()
     state = ROOT / ".hydite" / "spend-bench"
     for data in (state, ROOT / ".hydite" / "pg-spend-bench", ROOT / ".hydite" / "redis-spend-bench"):
@@ -310,14 +313,16 @@ def main() -> int:
         print("\n| page | median ms | worst ms | SQL queries |\n|---|---|---|---|")
         for name, median, worst, queries in pages:
             print(f"| {name} | {median:.0f} | {worst:.0f} | {queries} |")
-        seconds, peak_mib, written = export_every_request(env, slug, state / "every-request.csv")
-        size_mib = (state / "every-request.csv").stat().st_size / 2**20
-        (state / "every-request.csv").unlink()
-        print(
-            f"\nexport of every request (CSV): {written:,} rows, {size_mib:,.0f} MiB in {seconds:.0f} s "
-            f"({written / seconds:,.0f} rows/s), peak RSS {peak_mib:.0f} MiB",
-            flush=True,
-        )
+        for fmt in args.export_formats.split(","):
+            out = state / f"every-request.{fmt}"
+            seconds, peak_mib, written = export_every_request(env, slug, out, fmt)
+            size_mib = out.stat().st_size / 2**20
+            out.unlink()
+            print(
+                f"export of every request ({fmt}): {written:,} rows, {size_mib:,.0f} MiB in {seconds:.0f} s "
+                f"({written / seconds:,.0f} rows/s), peak RSS {peak_mib:.0f} MiB",
+                flush=True,
+            )
         from django.db import connections
 
         connections.close_all()
