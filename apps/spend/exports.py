@@ -202,6 +202,20 @@ def _text(value: Any) -> Any:
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A cell for a spreadsheet: text a spreadsheet would run as a formula (a key name or an X-Feature-Id
+    are the callers' words) gets a leading apostrophe, as OWASP advises; numbers are left as they are."""
+    if value is None:
+        return ""
+    value = _text(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class _CsvWriter:
     def __init__(self, out: IO[bytes], columns: list[str]) -> None:
         self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
@@ -209,7 +223,7 @@ class _CsvWriter:
         self.csv.writerow(columns)
 
     def row(self, values: list[Any]) -> None:
-        self.csv.writerow(["" if value is None else _text(value) for value in values])
+        self.csv.writerow([_csv_cell(value) for value in values])
 
     def close(self) -> None:
         self.text.flush()
@@ -231,7 +245,9 @@ class _XlsxWriter:
     """constant_memory: each row goes to a temporary file as it is written; a new sheet every XLSX_SHEET_ROWS."""
 
     def __init__(self, out: IO[bytes], columns: list[str]) -> None:
-        self.book = xlsxwriter.Workbook(out, {"constant_memory": True, "remove_timezone": True})
+        # strings_to_formulas off: a caller's text that starts with "=" stays text, never a formula
+        options = {"constant_memory": True, "remove_timezone": True, "strings_to_formulas": False}
+        self.book = xlsxwriter.Workbook(out, options)
         self.columns, self.sheets, self.rows = columns, 0, XLSX_SHEET_ROWS
         self.usd = self.book.add_format({"num_format": "0.000000"})
 
@@ -248,7 +264,7 @@ class _XlsxWriter:
                 continue
             if name.endswith("_usd"):
                 self.sheet.write_number(self.rows, column, float(value), self.usd)  # exact: *_micros columns
-            elif isinstance(value, dt.datetime):
+            elif isinstance(value, str | dt.datetime):
                 self.sheet.write_string(self.rows, column, _text(value))
             else:
                 self.sheet.write(self.rows, column, value)

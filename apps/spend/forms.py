@@ -9,6 +9,9 @@ from apps.spend.models import ExportFormat
 from apps.spend.reports import MAX_HOUR_BUCKET_DAYS, REPORT_DIMENSIONS
 
 MAX_RANGE_DAYS = 3 * 366
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(9000, 12, 31)
+# What one page draws: a row per bucket and group comes back, so the finest buckets cover short ranges only.
+PAGE_MAX_DAYS = {"hour": 7, "day": 92}
 DRILL_DIMENSIONS = [
     ("key", "Key"),
     ("user", "User"),
@@ -36,6 +39,9 @@ class _RangeForm(forms.Form):
         today = timezone.now().astimezone(dt.UTC).date()
         end = data.get("end") or today
         start = data.get("start") or end - dt.timedelta(days=6)
+        for day in (start, end):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise forms.ValidationError(f"Choose dates from {FIRST_DAY} to {LAST_DAY}.")
         if start > end:
             raise forms.ValidationError("The range's start is on or before its end.")
         if (end - start).days >= MAX_RANGE_DAYS:
@@ -63,9 +69,16 @@ class ReportRangeForm(_RangeForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        data.update(
-            bucket=data.get("bucket") or _automatic_bucket(data["start"], data["end"]), by=data.get("by") or "key"
-        )
+        if "start" not in data:  # the range itself was refused
+            return data
+        bucket = data.get("bucket") or _automatic_bucket(data["start"], data["end"])
+        limit = PAGE_MAX_DAYS.get(bucket)
+        if limit is not None and (data["end"] - data["start"]).days >= limit:
+            raise forms.ValidationError(
+                f"{bucket.capitalize()} buckets cover at most {limit} days on this page; choose a coarser bucket "
+                "(exports take any range)."
+            )
+        data.update(bucket=bucket, by=data.get("by") or "key")
         return data
 
 
@@ -89,7 +102,7 @@ class ExportForm(_RangeForm):
 
 def _automatic_bucket(start: dt.date, end: dt.date) -> str:
     days = (end - start).days + 1
-    return "hour" if days <= 2 else "day" if days <= 92 else "month"
+    return "hour" if days <= 2 else "day" if days <= PAGE_MAX_DAYS["day"] else "month"
 
 
 class ReconciliationForm(forms.Form):

@@ -15,12 +15,14 @@ class SpendLog(models.Model):
     model_alias = models.CharField(max_length=200)
     model_resolved = models.CharField(max_length=200, blank=True)
     provider = models.CharField(max_length=32, blank=True)
-    provider_request_id = models.CharField(max_length=128, blank=True)  # the provider's own id, for reconciliation
-    feature_id = models.CharField(max_length=100, blank=True)  # the caller's X-Feature-Id, for cost allocation
+    # db_default on the columns added after the first release: a consumer of the previous release, still
+    # running while the migration commits, writes rows without them (and they are not dead-lettered).
+    provider_request_id = models.CharField(max_length=128, blank=True, default="", db_default="")  # reconciliation
+    feature_id = models.CharField(max_length=100, blank=True, default="", db_default="")  # the caller's X-Feature-Id
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
-    cached_tokens = models.PositiveIntegerField(default=0)  # prompt tokens served from the provider's cache
+    cached_tokens = models.PositiveIntegerField(default=0, db_default=0)  # prompt tokens from the provider's cache
     usage_estimated = models.BooleanField(default=False)
     cost_micros = models.BigIntegerField(default=0)
     priced = models.BooleanField(default=True)
@@ -31,7 +33,7 @@ class SpendLog(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     stream = models.BooleanField(default=False)
     cache_hit = models.BooleanField(default=False)
-    saved_micros = models.BigIntegerField(default=0)  # what a cache hit would have cost
+    saved_micros = models.BigIntegerField(default=0, db_default=0)  # what a cache hit would have cost
     fallback_used = models.BooleanField(default=False)
     fallback_chain = models.JSONField(default=list, blank=True)
 

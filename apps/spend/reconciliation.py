@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from apps.core.errors import HyditeError
 from apps.core.money import usd_to_micros
+from apps.spend.forms import FIRST_DAY, LAST_DAY
 from apps.spend.models import RollupPeriod
 from apps.spend.reports import ReportQuery, report_rows
 
@@ -87,6 +88,8 @@ def provider_invoice_days(content: bytes) -> dict[dt.date, int]:
             raise InvoiceUnreadable(
                 f"Line {number}: a date (YYYY-MM-DD) and an amount in USD are expected.", param="invoice"
             ) from exc
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise InvoiceUnreadable(f"Line {number}: the date is out of range.", param="invoice")
         if not amount.is_finite() or abs(amount) > Decimal(10**9):
             raise InvoiceUnreadable(f"Line {number}: the amount is out of range.", param="invoice")
         days[day] = days.get(day, 0) + (usd_to_micros(amount) or 0)

@@ -195,7 +195,8 @@ def report_rows_streamed(query: ReportQuery) -> Iterator[dict[str, Any]]:
 def streamed(sql: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The rows of a query through a server-side cursor, in one transaction (one snapshot)."""
     with transaction.atomic():
-        connection.ensure_connection()
+        with connection.cursor():  # through Django: django-tenants sets this instance's search_path
+            pass
         with connection.connection.cursor(name="spend_report") as cursor:
             cursor.itersize = STREAM_CHUNK
             cursor.execute(sql, params)

@@ -121,12 +121,17 @@ def _bucket_replace(period: str, *, source_period: str, start: dt.datetime, end:
 def spend_rollups_roll() -> int:
     """Recompute the day buckets of stale days from their hours, and their months from their days.
 
-    Each minute (beat) in every instance; rerun-safe. A row the consumer adds while this runs marks its
-    day stale again once this commits, so the next run includes it. Returns the days recomputed.
+    Every 30 s (beat) in every instance; rerun-safe. It locks the roll-ups against the consumer's writes
+    while it runs (milliseconds for a day or two), so every hour bucket it reads is committed and every
+    row added after it marks its day stale again. Returns the days recomputed.
     """
-    _, _, stale = _tables()
+    _, rollup, stale = _tables()
     with connection.cursor() as cursor:
         _schema_lock(cursor)
+        # Wait for the consumers' transactions in flight, and hold new ones for the moment this takes: a
+        # consumer whose day is already marked stale adds no mark of its own, so its hour buckets must be
+        # committed before the mark is taken and its day recomputed.
+        cursor.execute(f"LOCK TABLE {rollup} IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute(f"DELETE FROM {stale} RETURNING day")  # noqa: S608
         days = sorted(day for (day,) in cursor.fetchall())
     for day in days:
@@ -165,7 +170,7 @@ def spend_rollups_rebuild(*, start: dt.datetime, end: dt.datetime) -> int:
     start, end = _hour_floor(start), _hour_floor(end + dt.timedelta(hours=1) - dt.timedelta(microseconds=1))
     if start < ledger_retained_since():
         raise RollupRebuildRefused(f"ledger rows before {ledger_retained_since():%Y-%m-%d %H:%M} UTC may be pruned")
-    ledger, rollup, _ = _tables()
+    ledger, rollup, stale_table = _tables()
     with connection.cursor() as cursor:
         _schema_lock(cursor)
         cursor.execute(f"LOCK TABLE {rollup} IN SHARE ROW EXCLUSIVE MODE")
@@ -173,7 +178,12 @@ def spend_rollups_rebuild(*, start: dt.datetime, end: dt.datetime) -> int:
         window = f"(SELECT * FROM {ledger} WHERE created_at >= %(start)s AND created_at < %(end)s) AS window_rows"  # noqa: S608
         cursor.execute(hour_rollup_sql(window, accumulate=False), {"start": start, "end": end})
         written = cursor.rowcount
-        cursor.execute(stale_days_sql(window), {"start": start, "end": end})
+        # every day of the window, rows or not: a day whose rows are gone must lose its old day bucket too
+        cursor.execute(
+            f"INSERT INTO {stale_table} (day) SELECT generate_series(%(first)s::date, %(last)s::date, '1 day')::date "
+            "ON CONFLICT DO NOTHING",
+            {"first": start.date(), "last": (end - dt.timedelta(microseconds=1)).date()},
+        )
     return written
 
 

@@ -199,9 +199,14 @@ def _ledger_write(rows: list[LedgerRow]) -> int:
 def ledger_events_write(events: list[dict[str, Any]]) -> int:
     """Spend events (the gateway's shape) into the current schema's ledger, as the consumer writes them.
 
-    For imports, seeding and tests: the caller's transaction, no stream. UnfitEvent names a bad field.
+    For imports, seeding and tests: one transaction (the caller's, when there is one), no stream.
+    UnfitEvent names a bad field.
     """
-    return _ledger_write([_ledger_row(event) for event in events]) if events else 0
+    if not events:
+        return 0
+    rows = [_ledger_row(event) for event in events]
+    with transaction.atomic():  # the staging table empties at each commit: COPY and INSERT in one transaction
+        return _ledger_write(rows)
 
 
 def _ledger_insert(rows: list[LedgerRow]) -> list[tuple[Any, ...]]:

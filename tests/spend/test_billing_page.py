@@ -60,6 +60,9 @@ def test_month_buckets_and_bad_ranges(billed):
         {"start": "2026-12-05", "end": "2026-12-01"},
         {"start": "nope"},
         {"bucket": "hour", "start": "2026-01-01"},
+        {"bucket": "hour", "start": "2026-11-01", "end": "2026-11-08"},  # a page draws hours of 7 days at most
+        {"bucket": "day", "start": "2026-01-01", "end": "2026-12-01"},  # and days of 92
+        {"start": "9999-12-30", "end": "9999-12-31"},
     ):
         answer = client.get(f"/o/{org.slug}/billing/", bad)
         assert answer.status_code == 400 and 'id="billing-error"' in answer.content.decode()

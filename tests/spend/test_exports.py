@@ -16,6 +16,7 @@ from apps.spend.exports import spend_export_run
 from apps.spend.models import ExportStatus, SpendExport
 from tests.conftest import client_for
 from tests.spend.conftest import NOW
+from tests.world import ledger_add
 
 pytestmark = pytest.mark.django_db
 TOTAL_MICROS = 3_950_053  # the fixture's week (tests/spend/conftest.py)
@@ -146,3 +147,15 @@ def test_the_management_command_writes_the_report_with_a_progress_bar(billed, tm
     assert sum(int(row["cost_micros"]) for row in rows) == TOTAL_MICROS
     captured = capsys.readouterr()
     assert "100.0%" in captured.err and "Wrote 1 row(s)" in captured.out
+
+
+def test_a_caller_s_text_never_becomes_a_spreadsheet_formula(billed):
+    org = billed["organization"]
+    ledger_add(org.pk, feature_id='=HYPERLINK("http://evil.example","x")', cost_micros=1)
+    client = client_for(billed["users"]["org_admin"])
+    rows = list(csv.DictReader(io.StringIO(_body(_export(client, org, format="csv", group_by=["feature"])).decode())))
+    assert '\'=HYPERLINK("http://evil.example","x")' in {row["feature"] for row in rows}
+    book = openpyxl.load_workbook(io.BytesIO(_body(_export(client, org, format="xlsx", group_by=["feature"]))))
+    cells = [row[0] for row in book["Spend 1"].iter_rows(min_row=2)]
+    (evil,) = [cell for cell in cells if str(cell.value).startswith("=")]
+    assert evil.data_type == "s"  # text, not a formula

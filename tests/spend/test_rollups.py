@@ -266,3 +266,56 @@ def test_a_report_equals_the_sums_of_its_rows_whichever_buckets_it_reads(
             raise _Rollback
     except _Rollback:
         pass
+
+
+def test_a_roll_waits_for_a_consumer_transaction_in_flight(committed):
+    """A consumer whose day is already stale adds no mark; the roll must not fold its day without its rows."""
+    import threading
+
+    org = 900_000 + int(uuid.uuid4().int % 90_000)
+    at_ms = int(dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC).timestamp() * 1000)
+    row = {"organization_id": org, "model_alias": "m", "status_code": 200, "created_at_ms": at_ms}
+    committed(ledger_events_write, [{**row, "request_id": f"req_{uuid.uuid4().hex}", "cost_micros": 1}])
+    written, release, rolled = threading.Event(), threading.Event(), threading.Event()
+
+    def consumer() -> None:
+        with transaction.atomic():
+            ledger_events_write([{**row, "request_id": f"req_{uuid.uuid4().hex}", "cost_micros": 10}])
+            written.set()
+            release.wait(10)  # still in its transaction (the wallet debit, the alerts …)
+
+    def roll() -> None:
+        written.wait(10)
+        spend_rollups_roll()
+        rolled.set()
+
+    in_flight = threading.Thread(target=committed, args=(consumer,))
+    roller = threading.Thread(target=committed, args=(roll,))
+    in_flight.start()
+    roller.start()
+    try:
+        waited = not rolled.wait(1.0)
+    finally:
+        release.set()
+        in_flight.join(10)
+        roller.join(10)
+    assert waited, "the roll did not wait for the consumer's transaction"
+    assert rolled.is_set()
+    day = committed(lambda: SpendRollup.objects.get(period=RollupPeriod.DAY, organization_id=org))
+    assert (day.requests, day.cost_micros) == (2, 11)
+
+
+def test_a_rebuild_clears_the_day_of_an_hour_whose_rows_are_gone(edge):
+    now = dt.datetime.now(dt.UTC).replace(minute=30)
+    ledger_events_write(
+        [
+            _event(0, {"organization_id": 900_006, "model_alias": "m"}, {"status_code": 200, "cost_micros": 5})
+            | {"created_at_ms": int(now.timestamp() * 1000)}
+        ]
+    )
+    spend_rollups_roll()
+    assert SpendRollup.objects.filter(period=RollupPeriod.DAY, organization_id=900_006).exists()
+    SpendLog.objects.filter(organization_id=900_006).delete()  # an operator removed them
+    spend_rollups_rebuild(start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=1))
+    spend_rollups_roll()
+    assert not SpendRollup.objects.filter(organization_id=900_006).exists()

@@ -33,17 +33,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="spendlog",
             name="feature_id",
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(blank=True, db_default="", default="", max_length=100),
         ),
         migrations.AddField(
             model_name="spendlog",
             name="provider_request_id",
-            field=models.CharField(blank=True, max_length=128),
+            field=models.CharField(blank=True, db_default="", default="", max_length=128),
         ),
         migrations.AddField(
             model_name="spendlog",
             name="saved_micros",
-            field=models.BigIntegerField(default=0),
+            field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
             model_name="spendlog",
