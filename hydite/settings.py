@@ -340,6 +340,7 @@ if SPEND_RETENTION_DAYS < 90:
 HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
 # Finished export files (a volume the web and worker processes share, in production).
 SPEND_EXPORT_DIR = Path(os.environ.get("SPEND_EXPORT_DIR", "") or HYDITE_STATE_DIR / "exports")
+SPEND_EXPORT_KEEP_DAYS = max(1, _env_int("SPEND_EXPORT_KEEP_DAYS", 7))
 CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")
 
 CELERY_BEAT_SCHEDULE = {
@@ -366,6 +367,10 @@ CELERY_BEAT_SCHEDULE = {
     "spend-rollups-roll": {
         "task": "apps.spend.tasks.spend_rollups_roll_task",
         "schedule": 30,
+    },
+    "spend-exports-expire": {
+        "task": "apps.spend.tasks.spend_exports_expire_task",
+        "schedule": 24 * 60 * 60,
     },
     "spend-ledger-prune": {
         "task": "apps.spend.tasks.spend_ledger_prune_task",

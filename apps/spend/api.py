@@ -221,6 +221,8 @@ class SpendExportApi(APIView):
             raise NotFound("No such export.")
         if not download:
             return Response(spend_export_body(export))
+        if export.status == ExportStatus.EXPIRED:
+            raise NotFound("The export's file has expired; export the report again.")
         if export.status != ExportStatus.DONE or not export_path(export).exists():
             raise NotFound("The export is not ready.")
         return export_file_download(export)

@@ -390,3 +390,17 @@ def spend_export_run(*, export_id: int) -> str:
     )
     cache.delete(_progress_key(export_id))
     return ExportStatus.DONE
+
+
+def spend_exports_expire(*, now: dt.datetime | None = None) -> int:
+    """Daily: the files of exports finished more than SPEND_EXPORT_KEEP_DAYS ago are deleted (their rows
+    stay, as expired). Rerun-safe; returns the exports expired."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.SPEND_EXPORT_KEEP_DAYS)
+    finished = SpendExport.objects.filter(status=ExportStatus.DONE, finished_at__lt=cutoff)
+    expired = 0
+    for export in finished:
+        export_path(export).unlink(missing_ok=True)
+        expired += SpendExport.objects.filter(pk=export.pk, status=ExportStatus.DONE).update(
+            status=ExportStatus.EXPIRED
+        )
+    return expired

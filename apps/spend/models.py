@@ -130,6 +130,7 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Ready"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"  # its file was deleted after SPEND_EXPORT_KEEP_DAYS
 
 
 class SpendExport(models.Model):

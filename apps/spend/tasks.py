@@ -3,7 +3,7 @@
 from celery import shared_task
 from django_tenants.utils import schema_context
 
-from apps.spend.exports import spend_export_run
+from apps.spend.exports import spend_export_run, spend_exports_expire
 from apps.spend.rollups import spend_ledger_prune, spend_rollups_roll
 from apps.tenancy.services import instances_each
 
@@ -25,3 +25,9 @@ def spend_export_run_task(*, schema: str, export_id: int) -> str:
     """One export job: its file, streamed; rerun-safe."""
     with schema_context(schema):
         return spend_export_run(export_id=export_id)
+
+
+@shared_task
+def spend_exports_expire_task() -> int:
+    """Daily: export files older than SPEND_EXPORT_KEEP_DAYS are deleted."""
+    return instances_each(spend_exports_expire)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -58,6 +59,7 @@ def _page(
         "page": page,
         "export_form": export_form,
         "exports": exports,
+        "export_keep_days": settings.SPEND_EXPORT_KEEP_DAYS,
         "exports_running": any(e.status in (ExportStatus.PENDING, ExportStatus.RUNNING) for e in exports),
     }
     return render(request, "spend/billing.html", context, status=status if page is not None else 400)

@@ -9,10 +9,11 @@ import openpyxl
 import orjson
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.keys.services import management_key_create
 from apps.spend import exports
-from apps.spend.exports import spend_export_run
+from apps.spend.exports import export_path, spend_export_run, spend_exports_expire
 from apps.spend.models import ExportStatus, SpendExport
 from tests.conftest import client_for
 from tests.spend.conftest import NOW
@@ -107,6 +108,11 @@ def test_a_large_export_runs_as_a_job_with_progress_and_a_download(
     stranger = client_for(billed["users"]["viewer"])  # same organisation: may download
     assert _body(stranger.get(link)).startswith(b"request_id,")
     assert client.get(link.replace(str(export.pk), str(export.pk + 999))).status_code == 404
+
+    assert spend_exports_expire(now=timezone.now() + dt.timedelta(days=6)) == 0  # kept SPEND_EXPORT_KEEP_DAYS
+    assert spend_exports_expire(now=timezone.now() + dt.timedelta(days=8)) == 1
+    assert not export_path(export).exists() and client.get(link).status_code == 404
+    assert "Expired (files are kept 7 days)" in client.get(f"/o/{org.slug}/billing/").content.decode()
 
 
 def test_the_report_api_answers_json_files_and_jobs(billed, monkeypatch):
