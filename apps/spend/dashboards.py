@@ -229,7 +229,8 @@ class InstanceRevenue:
     months: list[dict[str, Any]]  # month label, income by source, codes, usage cost, margin
     by_plan: list[dict[str, Any]]  # plan, subscriptions income over the range
     totals: dict[str, int]
-    chart: SafeString
+    income_chart: SafeString
+    usage_chart: SafeString
 
 
 REVENUE_SOURCES = ("subscriptions", "topups", "refunds")
@@ -307,17 +308,22 @@ def _instance_revenue(instance_name: str, schema: str, start: dt.date, end: dt.d
         )
     }
     labels = [row["label"] for row in table]
-    chart = stacked_bars(
+    income_chart = stacked_bars(
         labels=labels,
         series=[
             Series("subscriptions", [r["subscriptions"] for r in table]),
             Series("top-ups", [r["topups"] for r in table]),
-            Series("usage cost", [r["usage_cost"] for r in table]),
         ],
-        title=f"Income and usage cost, {instance_name}",
+        title=f"Income by source, {instance_name}",
         top_label="USD",
     )
-    return InstanceRevenue(instance_name, schema, table, by_plan, totals, chart)
+    usage_chart = line_chart(
+        labels=labels,
+        values=[r["usage_cost"] for r in table],
+        title=f"Usage cost, {instance_name}",
+        top_label=f"${usd_fixed(max([1, *(r['usage_cost'] for r in table)]))}",
+    )
+    return InstanceRevenue(instance_name, schema, table, by_plan, totals, income_chart, usage_chart)
 
 
 def revenue_page(*, months: int = 12, today: dt.date | None = None) -> list[InstanceRevenue]:

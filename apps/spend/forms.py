@@ -2,6 +2,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from apps.providers.models import ProviderType
@@ -94,10 +95,13 @@ class ExportForm(_RangeForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    every_request = forms.BooleanField(
-        label="Every request (ledger rows, last SPEND_RETENTION_DAYS days)", required=False
-    )
+    every_request = forms.BooleanField(required=False)
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.CSV)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        days = settings.SPEND_RETENTION_DAYS
+        self.fields["every_request"].label = f"Every request (the ledger's rows: the last {days} days)"
 
 
 def _automatic_bucket(start: dt.date, end: dt.date) -> str:

@@ -46,6 +46,8 @@ class ReportQuery:
         unknown = [name for name in (*self.group_by, *self.filters) if name not in REPORT_DIMENSIONS]
         if unknown:
             raise ValueError(f"unknown dimension {unknown[0]!r}; choose from {', '.join(REPORT_DIMENSIONS)}")
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError("name each dimension of group_by once")
         if self.bucket and self.bucket not in BUCKETS:
             raise ValueError("bucket is hour, day or month")
         if self.end < self.start:

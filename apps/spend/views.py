@@ -47,6 +47,8 @@ def _page(
             filters=form.filters(),
         )
         page = billing_page(query, dimension=data["by"])
+        # the inputs show the range in force (the defaults included)
+        form.data = {**request.GET.dict(), "start": data["start"].isoformat(), "end": data["end"].isoformat()}
         initial = {"start": data["start"], "end": data["end"], **form.filters()}
         export_form = export_form or ExportForm(initial=initial | {"group_by": [data["by"]], "bucket": "day"})
     exports = list(

@@ -130,8 +130,10 @@ def test_the_report_api_answers_json_files_and_jobs(billed, monkeypatch):
     rows = list(csv.DictReader(io.StringIO(_body(answer).decode())))
     assert sum(int(row["cost_micros"]) for row in rows) == TOTAL_MICROS
 
-    bad = client.get("/spend/report", week | {"group_by": "colour"}, **headers)
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "group_by"
+    for params in ({"group_by": "colour"}, {"group_by": "key,key"}, {"bucket": "week"}, {"start": "2026-13-01"}):
+        bad = client.get("/spend/report", week | params, **headers)
+        assert bad.status_code == 400 and bad.json()["error"]["param"] in params, params
+    assert client.get("/spend/report", week | {"every_request": "true"}, **headers).status_code == 400  # JSON
 
     monkeypatch.setattr(exports, "EXPORT_INLINE_ROWS", 1)
     queued = client.get("/spend/report", week | {"group_by": "key", "format": "ndjson"}, **headers)
