@@ -31,14 +31,14 @@ def price_sheets_load(sheets: Iterable[PriceSheet] | None = None) -> int:
     A published version is never rewritten: a file whose content differs from the loaded version is refused
     (publish a new version instead), so the ledger's price versions keep their meaning.
     """
+    sheets = list(sheets if sheets is not None else price_sheets())
+    loaded = dict(PriceSheetVersion.objects.values_list("version", "digest"))
+    for sheet in sheets:  # every version checked before any is loaded
+        if sheet.version in loaded and loaded[sheet.version] != sheet.digest:
+            raise PriceSheetChanged(f"Price sheet {sheet.version} changed after it was loaded; publish a new version.")
     added = 0
-    for sheet in sheets if sheets is not None else price_sheets():
-        loaded = PriceSheetVersion.objects.filter(version=sheet.version).first()
-        if loaded is not None:
-            if loaded.digest != sheet.digest:
-                raise PriceSheetChanged(
-                    f"Price sheet {sheet.version} changed after it was loaded; publish a new version."
-                )
+    for sheet in sheets:
+        if sheet.version in loaded:
             continue
         with transaction.atomic():
             record = PriceSheetVersion.objects.create(

@@ -151,7 +151,9 @@ class SpendReportApi(APIView):
                     filters=attrs["filters"],
                 )
             except ValueError as exc:
-                raise serializers.ValidationError({"group_by": str(exc)}) from exc
+                message = str(exc)
+                param = next((name for name in ("bucket", "end") if name in message), "group_by")
+                raise serializers.ValidationError({param: message}) from exc
             if attrs["every_request"] and attrs["format"] == "json":
                 raise serializers.ValidationError({"format": "Every request is exported as csv, ndjson or xlsx."})
             return attrs
@@ -206,7 +208,9 @@ def spend_export_body(export: SpendExport) -> dict[str, Any]:
         "rows_expected": export.rows_expected,
         "rows_written": export_progress(export),
         "error": export.error,
-        "download_url": f"/spend/exports/{export.pk}/download" if done else None,
+        "download_url": f"/spend/exports/{export.pk}/download?organization={export.organization.slug}"
+        if done
+        else None,
     }
 
 

@@ -24,6 +24,7 @@ from apps.wallet.periods import add_month, month_bounds
 
 STACKED_SERIES = 5  # the largest groups get their own colour; the rest are summed as "other"
 LEADERBOARD = 10
+BREAKDOWN_ROWS = 50
 NONE_LABEL = "(none)"
 
 
@@ -181,6 +182,19 @@ def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
             budget=budgets.get(row[dimension], ""),
         )
     spend_series = _stacked(starts, by_dimension, dimension, values, labels, _cost)
+    if len(groups) > BREAKDOWN_ROWS:  # callers choose model names and features: the table stays bounded
+        rest = summed(groups[BREAKDOWN_ROWS:])[0]
+        share = 100 * rest["cost_micros"] / totals["cost_micros"] if totals["cost_micros"] else 0
+        groups = [
+            *groups[:BREAKDOWN_ROWS],
+            {
+                **rest,
+                "label": f"{len(groups) - BREAKDOWN_ROWS} more",
+                "value": None,
+                "other": True,
+                "share": f"{share:.1f}",
+            },
+        ]
 
     models = _by_cost(summed(by_model, "model"))
     model_order = [row["model"] for row in models]

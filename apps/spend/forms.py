@@ -98,6 +98,9 @@ class ExportForm(_RangeForm):
     every_request = forms.BooleanField(required=False)
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.CSV)
 
+    def clean_group_by(self) -> list[str]:
+        return list(dict.fromkeys(self.cleaned_data.get("group_by") or []))  # each dimension once
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         days = settings.SPEND_RETENTION_DAYS

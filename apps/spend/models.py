@@ -144,6 +144,7 @@ class SpendExport(models.Model):
     rows_expected = models.BigIntegerField(default=0)
     rows_written = models.BigIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
+    attempt = models.CharField(max_length=32, blank=True)  # the run that holds the job (a redelivery takes it over)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

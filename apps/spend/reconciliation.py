@@ -44,7 +44,7 @@ class ReconciledDay:
         """|ledger - invoice| / invoice; None when the invoice says 0 (any ledger cost then drifts)."""
         if self.invoice_micros == 0:
             return None if self.ledger_micros else Decimal(0)
-        return abs(Decimal(self.difference_micros)) / Decimal(self.invoice_micros)
+        return abs(Decimal(self.difference_micros)) / abs(Decimal(self.invoice_micros))  # a credit note too
 
     @property
     def flagged(self) -> bool:
@@ -70,34 +70,43 @@ def provider_invoice_days(content: bytes) -> dict[dt.date, int]:
     if len(content) > MAX_INVOICE_BYTES:
         raise InvoiceUnreadable("The invoice CSV is larger than 5 MB.", param="invoice")
     try:
-        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        rows = csv.reader(io.StringIO(content.decode("utf-8-sig")))  # row by row: memory stays small
+        header = next(rows, None)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InvoiceUnreadable(f"The invoice is not a UTF-8 CSV file ({exc}).", param="invoice") from exc
-    if not rows:
+    if not header:
         raise InvoiceUnreadable("The invoice CSV is empty.", param="invoice")
-    date_at = _column(rows[0], DATE_COLUMNS, "date")
-    amount_at = _column(rows[0], AMOUNT_COLUMNS, "amount")
+    date_at = _column(header, DATE_COLUMNS, "date")
+    amount_at = _column(header, AMOUNT_COLUMNS, "amount")
     days: dict[dt.date, int] = {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        try:
-            day = dt.date.fromisoformat(row[date_at].strip()[:10])
-            amount = Decimal(row[amount_at].strip().lstrip("$").replace(",", ""))
-        except (IndexError, ValueError, InvalidOperation) as exc:
-            raise InvoiceUnreadable(
-                f"Line {number}: a date (YYYY-MM-DD) and an amount in USD are expected.", param="invoice"
-            ) from exc
-        if not FIRST_DAY <= day <= LAST_DAY:
-            raise InvoiceUnreadable(f"Line {number}: the date is out of range.", param="invoice")
-        if not amount.is_finite() or abs(amount) > Decimal(10**9):
-            raise InvoiceUnreadable(f"Line {number}: the amount is out of range.", param="invoice")
-        days[day] = days.get(day, 0) + (usd_to_micros(amount) or 0)
+    try:
+        for number, row in enumerate(rows, start=2):
+            _invoice_line(days, number, row, date_at, amount_at)
+    except csv.Error as exc:
+        raise InvoiceUnreadable(f"The invoice is not a readable CSV file ({exc}).", param="invoice") from exc
     if not days:
         raise InvoiceUnreadable("The invoice CSV has no lines.", param="invoice")
     if (max(days) - min(days)).days >= MAX_INVOICE_DAYS:
         raise InvoiceUnreadable(f"An invoice covers at most {MAX_INVOICE_DAYS} days.", param="invoice")
     return days
+
+
+def _invoice_line(days: dict[dt.date, int], number: int, row: list[str], date_at: int, amount_at: int) -> None:
+    """Add one CSV line's amount to its day (a blank line adds nothing)."""
+    if not any(cell.strip() for cell in row):
+        return
+    try:
+        day = dt.date.fromisoformat(row[date_at].strip()[:10])
+        amount = Decimal(row[amount_at].strip().lstrip("$").replace(",", ""))
+    except (IndexError, ValueError, InvalidOperation) as exc:
+        raise InvoiceUnreadable(
+            f"Line {number}: a date (YYYY-MM-DD) and an amount in USD are expected.", param="invoice"
+        ) from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvoiceUnreadable(f"Line {number}: the date is out of range.", param="invoice")
+    if not amount.is_finite() or abs(amount) > Decimal(10**9):
+        raise InvoiceUnreadable(f"Line {number}: the amount is out of range.", param="invoice")
+    days[day] = days.get(day, 0) + (usd_to_micros(amount) or 0)
 
 
 def reconciliation_days(*, provider: str, invoice: dict[dt.date, int]) -> list[ReconciledDay]:

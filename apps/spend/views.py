@@ -22,6 +22,7 @@ from apps.spend.models import ExportStatus, SpendExport
 from apps.spend.reconciliation import (
     DRIFT_LIMIT,
     MAX_INVOICE_BYTES,
+    InvoiceUnreadable,
     provider_invoice_days,
     reconciliation_days,
     summed_days,
@@ -94,7 +95,13 @@ def export_view(request: HttpRequest, access: OrgAccess) -> HttpResponseBase:
     if refusal:
         form.add_error(None, refusal)
         return _page(request, access, export_form=form, status=400)
-    delivered = spend_export_deliver(organization=access.organization, user=access.user, spec=spec, fmt=data["format"])
+    try:
+        delivered = spend_export_deliver(
+            organization=access.organization, user=access.user, spec=spec, fmt=data["format"]
+        )
+    except HyditeError as exc:
+        form.add_error(None, exc.message)
+        return _page(request, access, export_form=form, status=exc.status)
     if not isinstance(delivered, SpendExport):
         return delivered
     return redirect(reverse("spend:billing", args=[access.organization.slug]) + "#exports")
@@ -124,8 +131,11 @@ def reconciliation_view(request: HttpRequest, access: OrgAccess) -> HttpResponse
     form = ReconciliationForm(request.POST or None, request.FILES or None)
     days = None
     if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["invoice"]
         try:
-            invoice = provider_invoice_days(form.cleaned_data["invoice"].read(MAX_INVOICE_BYTES + 1))
+            if upload.size > MAX_INVOICE_BYTES:
+                raise InvoiceUnreadable("The invoice CSV is larger than 5 MB.", param="invoice")
+            invoice = provider_invoice_days(upload.read(MAX_INVOICE_BYTES + 1))
         except HyditeError as exc:
             form_error(form, exc)
         else:

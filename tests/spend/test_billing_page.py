@@ -9,6 +9,7 @@ from apps.spend.models import SpendLog
 from tests.conftest import client_for
 from tests.html_forms import table_cells
 from tests.spend.conftest import NOW
+from tests.world import ledger_add
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +78,14 @@ def test_other_organisations_see_nothing_of_it(billed, make_user):
     assert client.get(f"/o/{billed['organization'].slug}/billing/").status_code == 404
     page = client.get(f"/o/{theirs.slug}/billing/").content.decode()
     assert re.search(r'id="total-cost">0\.000000<', page) and "prod-key" not in page
+
+
+def test_the_drill_down_table_keeps_the_largest_groups_and_sums_the_rest(billed):
+    org = billed["organization"]
+    for number in range(52):  # callers choose their feature names
+        ledger_add(org.pk, feature_id=f"feature-{number:02d}", cost_micros=1_000 + number)
+    page = client_for(billed["users"]["org_admin"]).get(f"/o/{org.slug}/billing/", {"by": "feature"}).content.decode()
+    rows = table_cells(page, "breakdown")
+    assert len(rows) == 51
+    assert rows[-1][0] == "3 more"  # 53 features (52 and none): 50 shown, the 3 cheapest summed
+    assert sum(int(row[1]) for row in rows) == 5 + 52

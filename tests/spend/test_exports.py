@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.keys.services import management_key_create
 from apps.spend import exports
 from apps.spend.exports import export_path, spend_export_run, spend_exports_expire
+from apps.spend.forms import ExportForm
 from apps.spend.models import ExportStatus, SpendExport
 from tests.conftest import client_for
 from tests.spend.conftest import NOW
@@ -167,3 +168,54 @@ def test_a_caller_s_text_never_becomes_a_spreadsheet_formula(billed):
     cells = [row[0] for row in book["Spend 1"].iter_rows(min_row=2)]
     (evil,) = [cell for cell in cells if str(cell.value).startswith("=")]
     assert evil.data_type == "s"  # text, not a formula
+
+
+def test_export_jobs_are_shared_when_repeated_limited_per_organisation_and_survive_redelivery(
+    billed, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(exports, "EXPORT_INLINE_ROWS", 1)
+    org = billed["organization"]
+    client = client_for(billed["users"]["org_admin"])
+    with django_capture_on_commit_callbacks():
+        assert _export(client, org, format="csv", every_request="on").status_code == 302
+        assert _export(client, org, format="csv", every_request="on").status_code == 302  # the same job
+        assert SpendExport.objects.filter(organization=org).count() == 1
+        assert _export(client, org, format="xlsx", every_request="on").status_code == 302
+        busy = _export(client, org, format="ndjson", every_request="on")
+    assert busy.status_code == 429 and "2 exports are being prepared" in busy.content.decode()
+    form = ExportForm({"group_by": ["key", "key"], "format": "csv"})
+    assert form.is_valid() and form.cleaned_data["group_by"] == ["key"]  # a dimension named twice counts once
+
+    first = SpendExport.objects.filter(organization=org, format="csv").get()
+    write = exports.export_write
+    calls = []
+
+    def redelivered(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:  # the broker hands the task out again while the first attempt runs
+            assert spend_export_run(export_id=first.pk) == ExportStatus.DONE
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "export_write", redelivered)
+    assert spend_export_run(export_id=first.pk) == "superseded"
+    first.refresh_from_db()
+    assert first.status == ExportStatus.DONE and first.rows_written == 5
+    rows = list(csv.DictReader(io.StringIO(export_path(first).read_text())))
+    assert sum(int(row["cost_micros"]) for row in rows) == TOTAL_MICROS
+    assert not list(export_path(first).parent.glob("*.part"))
+
+    stuck = SpendExport.objects.filter(organization=org, format="xlsx").get()
+    spend_exports_expire(now=timezone.now() + dt.timedelta(days=2))
+    stuck.refresh_from_db()
+    assert stuck.status == ExportStatus.FAILED and stuck.error.startswith("Interrupted")
+
+
+def test_the_command_refuses_bad_instances_and_dates(tmp_path):
+    from django.core.management.base import CommandError
+
+    common = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 2), "output": str(tmp_path / "x.csv")}
+    with pytest.raises(CommandError, match="No instance"):
+        call_command("spend_report", schema="nowhere", **common)
+    with pytest.raises(CommandError, match="--end"):
+        call_command("spend_report", **{**common, "end": dt.date(9999, 12, 31)})
+    assert not (tmp_path / "x.csv").exists()

@@ -60,3 +60,10 @@ def test_unreadable_invoices_are_refused_with_the_reason(edge, make_user):
     user = make_user()
     home = organization_create(name="Not operators", owner=user)
     assert client_for(user).get(f"/o/{home.slug}/billing/reconciliation/").status_code == 403
+
+
+def test_a_credit_note_drifts_like_any_other_day():
+    from apps.spend.reconciliation import ReconciledDay
+
+    credit = ReconciledDay(DAY_1, ledger_micros=0, invoice_micros=-2_000_000)  # the provider refunded 2.00
+    assert credit.drift_percent == "100.00" and credit.flagged

@@ -2,6 +2,7 @@ import datetime as dt
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,8 +10,10 @@ from django_tenants.utils import schema_context
 
 from apps.orgs.models import Organization
 from apps.spend.exports import ExportSpec, export_row_count, export_spec_refusal, export_write
+from apps.spend.forms import FIRST_DAY, LAST_DAY
 from apps.spend.models import ExportFormat
 from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery
+from apps.tenancy.models import Instance
 
 BAR_WIDTH = 30
 
@@ -33,6 +36,11 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, help="file to write")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not Instance.objects.filter(schema_name=options["schema"]).exists():
+            raise CommandError(f"No instance with schema {options['schema']!r}.")
+        for name in ("start", "end"):
+            if not FIRST_DAY <= options[name] <= LAST_DAY:
+                raise CommandError(f"--{name}: choose a date from {FIRST_DAY} to {LAST_DAY}.")
         with schema_context(options["schema"]):
             organization_id = None
             if options["org"]:
@@ -56,10 +64,16 @@ class Command(BaseCommand):
                 raise CommandError(refusal)
             expected = export_row_count(spec)
             started = time.monotonic()
-            with open(options["output"], "wb") as out:
-                written = export_write(
-                    spec, options["format"], out, progress=lambda rows: _bar(rows, expected, started)
-                )
+            output = Path(options["output"])
+            partial = output.with_name(f".{output.name}.part")  # the output appears only once it is whole
+            try:
+                with partial.open("wb") as out:
+                    written = export_write(
+                        spec, options["format"], out, progress=lambda rows: _bar(rows, expected, started)
+                    )
+                partial.replace(output)
+            finally:
+                partial.unlink(missing_ok=True)
             _bar(written, expected, started)
             sys.stderr.write("\n")
             peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
