@@ -24,6 +24,8 @@ class ManagementKeyAuthentication(authentication.BaseAuthentication):
         )
         if key is None or not key.created_by.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked management key.")
+        if key.organization is None and not key.created_by.is_staff:  # its maker is no longer an operator
+            raise exceptions.AuthenticationFailed("This instance-wide key's creator is no longer staff.")
         return key.created_by, key
 
     def authenticate_header(self, request: Request) -> str:

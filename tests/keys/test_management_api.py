@@ -203,3 +203,17 @@ def test_only_org_admins_change_team_and_org_limits(org_with_roles):
     assert response.status_code == 403 and _error(response)["code"] == "permission_denied"
     response = lead.post("/organization/update", {"rpm_limit": 1}, content_type="application/json")
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_instance_wide_key_works_only_while_its_creator_is_staff(org_with_roles):
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    _, secret = management_key_create(organization=None, name="operators", actor=admin)
+    http = Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert http.get("/spend/report", {"organization": org.slug}).status_code == 200
+    admin.is_staff = False  # no longer an operator
+    admin.save(update_fields=["is_staff"])
+    refused = http.get("/spend/report", {"organization": org.slug})
+    assert refused.status_code == 401 and "no longer staff" in _error(refused)["message"]
