@@ -1,8 +1,6 @@
-from datetime import date
-
 from django import forms
 
-MIN_DAY, MAX_DAY = date(2000, 1, 1), date(9000, 12, 31)
+from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 
 
 class AuditFilterForm(forms.Form):
@@ -16,8 +14,8 @@ class AuditFilterForm(forms.Form):
         cleaned = super().clean() or {}
         for name in ("since", "until"):
             day = cleaned.get(name)
-            if day is not None and not MIN_DAY <= day <= MAX_DAY:
-                self.add_error(name, f"Choose a date between {MIN_DAY} and {MAX_DAY}.")
+            if day is not None and not day_in_range(day):
+                self.add_error(name, DAY_RANGE_MESSAGE)
                 cleaned.pop(name, None)
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:

@@ -29,6 +29,7 @@ class RequestRecord:
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     feature_id: str = ""
     provider_request_id: str = ""
+    _price: tuple[Any, tuple[ModelPrice | None, str]] | None = field(default=None, repr=False)
 
     def fail(self, status: int, code: str) -> None:
         # A stream that already started keeps its 200 on the wire; its event records the failure.
@@ -40,8 +41,11 @@ class RequestRecord:
         return Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, estimated=True)
 
     def price(self) -> tuple[ModelPrice | None, str]:
-        """The deployment's price (the sheet in force, or a staff override) and the version to record."""
-        return deployment_price(self.deployment, at_ms=self.created_at_ms)
+        """The deployment's price (the sheet in force, or a staff override) and the version to record;
+        worked out once per request (admission, stream blocks, settlement and the event all ask)."""
+        if self._price is None or self._price[0] is not self.deployment:
+            self._price = (self.deployment, deployment_price(self.deployment, at_ms=self.created_at_ms))
+        return self._price[1]
 
     def cost_micros(self) -> int | None:
         """The request's cost (None: the model has no price). A failed request pays no per-request price."""

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import validated
+from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 from apps.core.errors import NotFound
 from apps.core.money import micros_to_usd, usd_fixed
 from apps.keys.api_access import BadRequest, api_org_access
@@ -28,8 +29,6 @@ from apps.spend.exports import (
 from apps.spend.models import ExportFormat, ExportStatus, SpendExport, SpendLog
 from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery, report_rows, report_totals
 from apps.spend.selectors import SpendFilters, spend_log_list
-
-MIN_DAY, MAX_DAY = "2000-01-01", "9000-12-31"
 
 
 def spend_log_row(log: SpendLog) -> dict[str, Any]:
@@ -79,8 +78,8 @@ class SpendLogListApi(APIView):
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             for name in ("start", "end"):
-                if name in attrs and not MIN_DAY <= attrs[name].isoformat() <= MAX_DAY:
-                    raise serializers.ValidationError({name: f"Choose a date between {MIN_DAY} and {MAX_DAY}."})
+                if name in attrs and not day_in_range(attrs[name]):
+                    raise serializers.ValidationError({name: DAY_RANGE_MESSAGE})
             if "start" in attrs and "end" in attrs and attrs["start"] > attrs["end"]:
                 raise serializers.ValidationError({"end": "'end' must be on or after 'start'."})
             return attrs
@@ -138,8 +137,8 @@ class SpendReportApi(APIView):
             attrs["end"] = attrs.get("end") or today
             attrs["start"] = attrs.get("start") or attrs["end"] - dt.timedelta(days=6)
             for name in ("start", "end"):
-                if not MIN_DAY <= attrs[name].isoformat() <= MAX_DAY:
-                    raise serializers.ValidationError({name: f"Choose a date between {MIN_DAY} and {MAX_DAY}."})
+                if not day_in_range(attrs[name]):
+                    raise serializers.ValidationError({name: DAY_RANGE_MESSAGE})
             attrs["group_by"] = tuple(name for name in attrs["group_by"].replace(" ", "").split(",") if name)
             attrs["filters"] = {name: attrs[name] for name in REPORT_DIMENSIONS if name in attrs}
             try:

@@ -247,9 +247,6 @@ class InstanceRevenue:
     usage_chart: SafeString
 
 
-REVENUE_SOURCES = ("subscriptions", "topups", "refunds")
-
-
 def _monthly(rows: Iterable[dict[str, Any]], month_starts: list[dt.datetime]) -> dict[dt.datetime, dict[str, Any]]:
     months = {
         start: {"subscriptions": 0, "topups": 0, "refunds": 0, "codes": 0, "codes_redeemed": 0}

@@ -21,9 +21,10 @@ import orjson
 import xlsxwriter
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import FileResponse
 from django.utils import timezone
+from xlsxwriter.exceptions import XlsxWriterException
 
 from apps.accounts.models import User
 from apps.channels.models import Channel
@@ -421,7 +422,7 @@ def spend_export_run(*, export_id: int) -> str:
                 return "superseded"
             partial.replace(path)
             mine.update(status=ExportStatus.DONE, rows_written=written, finished_at=timezone.now())
-    except Exception:
+    except (OSError, DatabaseError, ValueError, XlsxWriterException):  # disk, database, a spec or a sheet
         logger.exception("spend export %s failed", export_id)
         partial.unlink(missing_ok=True)
         mine.update(status=ExportStatus.FAILED, error=EXPORT_FAILED_MESSAGE, finished_at=timezone.now())

@@ -5,12 +5,12 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 from apps.providers.models import ProviderType
 from apps.spend.models import ExportFormat
 from apps.spend.reports import MAX_HOUR_BUCKET_DAYS, REPORT_DIMENSIONS
 
 MAX_RANGE_DAYS = 3 * 366
-FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(9000, 12, 31)
 # What one page draws: a row per bucket and group comes back, so the finest buckets cover short ranges only.
 PAGE_MAX_DAYS = {"hour": 7, "day": 92}
 DRILL_DIMENSIONS = [
@@ -41,8 +41,8 @@ class _RangeForm(forms.Form):
         end = data.get("end") or today
         start = data.get("start") or end - dt.timedelta(days=6)
         for day in (start, end):
-            if not FIRST_DAY <= day <= LAST_DAY:
-                raise forms.ValidationError(f"Choose dates from {FIRST_DAY} to {LAST_DAY}.")
+            if not day_in_range(day):
+                raise forms.ValidationError(DAY_RANGE_MESSAGE)
         if start > end:
             raise forms.ValidationError("The range's start is on or before its end.")
         if (end - start).days >= MAX_RANGE_DAYS:

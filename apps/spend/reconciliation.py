@@ -12,9 +12,9 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from apps.core.dates import day_in_range
 from apps.core.errors import HyditeError
 from apps.core.money import usd_to_micros
-from apps.spend.forms import FIRST_DAY, LAST_DAY
 from apps.spend.models import RollupPeriod
 from apps.spend.reports import ReportQuery, report_rows
 
@@ -102,7 +102,7 @@ def _invoice_line(days: dict[dt.date, int], number: int, row: list[str], date_at
         raise InvoiceUnreadable(
             f"Line {number}: a date (YYYY-MM-DD) and an amount in USD are expected.", param="invoice"
         ) from exc
-    if not FIRST_DAY <= day <= LAST_DAY:
+    if not day_in_range(day):
         raise InvoiceUnreadable(f"Line {number}: the date is out of range.", param="invoice")
     if not amount.is_finite() or abs(amount) > Decimal(10**9):
         raise InvoiceUnreadable(f"Line {number}: the amount is out of range.", param="invoice")

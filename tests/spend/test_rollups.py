@@ -26,10 +26,6 @@ def _ledger() -> Any:
     return SpendLog.objects.filter(organization_id__in=ORGS)
 
 
-class _Rollback(Exception):
-    pass
-
-
 def _event(offset_s: int, dims: dict[str, Any], measures: dict[str, Any]) -> dict[str, Any]:
     return {
         "request_id": f"req_{uuid.uuid4().hex}",
@@ -117,28 +113,25 @@ def test_every_rollup_is_the_sum_of_its_rows_whatever_the_batches_order_and_repe
 ):
     """Random ledgers, written in random batches, in shuffled time order (late rows), with events sent
     again (a consumer retrying): every bucket equals its rows' sums, to the micro-USD."""
-    try:
-        with transaction.atomic():
-            bounds = sorted({0, len(ledger), *(min(cut, len(ledger)) for cut in cuts)})
-            for start, end in itertools.pairwise(bounds):
-                again = [ledger[index] for index in resent if index < start]
-                ledger_events_write(ledger[start:end] + again)
-                if roll_between:
-                    spend_rollups_roll()
-            spend_rollups_roll()
-            assert _ledger().count() == len(ledger)
-            assert not RollupStaleDay.objects.exists()
-            _assert_every_bucket_is_the_sum_of_its_rows()
+    with transaction.atomic():  # each example starts from this test's ledger: its writes are rolled back
+        bounds = sorted({0, len(ledger), *(min(cut, len(ledger)) for cut in cuts)})
+        for start, end in itertools.pairwise(bounds):
+            again = [ledger[index] for index in resent if index < start]
+            ledger_events_write(ledger[start:end] + again)
+            if roll_between:
+                spend_rollups_roll()
+        spend_rollups_roll()
+        assert _ledger().count() == len(ledger)
+        assert not RollupStaleDay.objects.exists()
+        _assert_every_bucket_is_the_sum_of_its_rows()
 
-            before = {period: _buckets(period) for period in RollupPeriod.values}
-            RollupStaleDay.objects.bulk_create(
-                RollupStaleDay(day=day) for day in {_bucket_start(row.created_at, "day").date() for row in _ledger()}
-            )
-            spend_rollups_roll()  # recomputing every day and month again changes nothing
-            assert {period: _buckets(period) for period in RollupPeriod.values} == before
-            raise _Rollback
-    except _Rollback:
-        pass
+        before = {period: _buckets(period) for period in RollupPeriod.values}
+        RollupStaleDay.objects.bulk_create(
+            RollupStaleDay(day=day) for day in {_bucket_start(row.created_at, "day").date() for row in _ledger()}
+        )
+        spend_rollups_roll()  # recomputing every day and month again changes nothing
+        assert {period: _buckets(period) for period in RollupPeriod.values} == before
+        transaction.set_rollback(True)
 
 
 def test_a_late_row_lands_in_its_own_hour_and_its_day_and_month_follow(edge):
@@ -245,27 +238,24 @@ def test_a_report_equals_the_sums_of_its_rows_whichever_buckets_it_reads(
 ):
     """Some rows folded into day and month buckets, the rest only in hours (their days stale): a report of
     any range, bucket and grouping still equals its ledger rows' sums."""
-    try:
-        with transaction.atomic():
-            ledger_events_write(ledger[:rolled])
-            spend_rollups_roll()
-            ledger_events_write(ledger[rolled:])
-            start = BASE.date() + dt.timedelta(days=first_day)
-            query = ReportQuery(
-                start=start,
-                end=start + dt.timedelta(days=days),
-                organization_id=organization_id,
-                bucket=bucket,
-                group_by=group_by,
-            )
-            assert _reported(query) == _expected_report(query)
-            whole = ReportQuery(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30), organization_id=ORGS[0])
-            assert _reported(whole) == _expected_report(whole)
-            spend_rollups_roll()
-            assert _reported(whole) == _expected_report(whole)
-            raise _Rollback
-    except _Rollback:
-        pass
+    with transaction.atomic():  # each example starts from this test's ledger: its writes are rolled back
+        ledger_events_write(ledger[:rolled])
+        spend_rollups_roll()
+        ledger_events_write(ledger[rolled:])
+        start = BASE.date() + dt.timedelta(days=first_day)
+        query = ReportQuery(
+            start=start,
+            end=start + dt.timedelta(days=days),
+            organization_id=organization_id,
+            bucket=bucket,
+            group_by=group_by,
+        )
+        assert _reported(query) == _expected_report(query)
+        whole = ReportQuery(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 30), organization_id=ORGS[0])
+        assert _reported(whole) == _expected_report(whole)
+        spend_rollups_roll()
+        assert _reported(whole) == _expected_report(whole)
+        transaction.set_rollback(True)
 
 
 def test_a_roll_waits_for_a_consumer_transaction_in_flight(committed):

@@ -8,9 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
+from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 from apps.orgs.models import Organization
 from apps.spend.exports import ExportSpec, export_row_count, export_spec_refusal, export_write
-from apps.spend.forms import FIRST_DAY, LAST_DAY
 from apps.spend.models import ExportFormat
 from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery
 from apps.tenancy.models import Instance
@@ -39,8 +39,8 @@ class Command(BaseCommand):
         if not Instance.objects.filter(schema_name=options["schema"]).exists():
             raise CommandError(f"No instance with schema {options['schema']!r}.")
         for name in ("start", "end"):
-            if not FIRST_DAY <= options[name] <= LAST_DAY:
-                raise CommandError(f"--{name}: choose a date from {FIRST_DAY} to {LAST_DAY}.")
+            if not day_in_range(options[name]):
+                raise CommandError(f"--{name}: {DAY_RANGE_MESSAGE}")
         with schema_context(options["schema"]):
             organization_id = None
             if options["org"]:
