@@ -303,8 +303,11 @@ if GATEWAY_QUOTA_REDIS_DOWN not in {"closed", "open"}:
 # The Shared Edge's gateway layer: a sliding-window limit per key and per client IP (0 turns one off).
 GATEWAY_DEFAULT_RPM = _env_int("GATEWAY_DEFAULT_RPM", 60)
 GATEWAY_DEFAULT_TPM = _env_int("GATEWAY_DEFAULT_TPM", 1_000_000)
-# Tokens reserved for a completion that sets no max_tokens (budgets and TPM reserve the worst case).
-GATEWAY_DEFAULT_RESERVE_TOKENS = _env_int("GATEWAY_DEFAULT_RESERVE_TOKENS", 4096)
+# Tokens reserved per choice for a chat completion that sets no max_tokens (budgets and TPM reserve the worst
+# case); a non-streamed one that spends a budget is capped there (finish_reason "length").
+GATEWAY_DEFAULT_RESERVE_TOKENS = max(1, _env_int("GATEWAY_DEFAULT_RESERVE_TOKENS", 4096))
+# The prompt tokens an input image is reserved at (gpt-4o's largest high-detail image is 1,105; Claude's ~1,600).
+GATEWAY_IMAGE_RESERVE_TOKENS = max(1, _env_int("GATEWAY_IMAGE_RESERVE_TOKENS", 2048))
 # A stream that runs past its reservation reserves this many more tokens at a time (budgets and TPM).
 GATEWAY_STREAM_EXTEND_TOKENS = max(1, _env_int("GATEWAY_STREAM_EXTEND_TOKENS", 1024))
 # The client IP comes from this header only when the TCP peer is one of these proxies (CIDRs).
@@ -375,6 +378,10 @@ CELERY_BEAT_SCHEDULE = {
     "spend-ledger-prune": {
         "task": "apps.spend.tasks.spend_ledger_prune_task",
         "schedule": 24 * 60 * 60,
+    },
+    "budget-counters-heal": {
+        "task": "apps.quotas.tasks.budget_counters_heal_task",
+        "schedule": 60,
     },
     "budget-alerts-dispatch-pending": {
         "task": "apps.notifications.tasks.budget_alerts_dispatch_pending_task",

@@ -8,11 +8,14 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis as redis_lib
+from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
+from apps.gateway.request_shape import request_shape
 from tests.html_forms import form_fields
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +109,8 @@ def logged_in_client(base_url: str, email: str, password: str) -> Iterator[httpx
         if response.status_code != 302:
             raise RuntimeError(f"log-in as {email} failed: {response.status_code}")
         yield client
+
+
+def prompt_tokens_bound(body: dict[str, Any], path: str = "/chat/completions") -> int:
+    """The prompt tokens the gateway reserves for `body` (its upper bound)."""
+    return request_shape(path, body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS).prompt_tokens

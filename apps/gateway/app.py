@@ -31,6 +31,8 @@ from apps.gateway.asgi_io import (
 from apps.gateway.client_ip import client_ip
 from apps.gateway.errors import (
     GatewayServerError,
+    InvalidApiKey,
+    InvalidParameter,
     MethodNotAllowed,
     ModelNotFound,
     RouteNotFound,
@@ -38,17 +40,21 @@ from apps.gateway.errors import (
     UpstreamNotSupported,
     UpstreamTimeout,
     UpstreamUnavailable,
+    UpstreamUsageInvalid,
     error_body,
 )
+from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.quota import PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord, feature_id, provider_request_id
 from apps.gateway.redis_wire import RedisWire
+from apps.gateway.request_shape import ParamError, RequestShape, request_shape
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
-from apps.gateway.usage import StreamTap, estimate_prompt_tokens, events_prefix, usage_from_body
+from apps.gateway.upstreams.translation import MALFORMED, UnsupportedRequest
+from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens, events_prefix, usage_from_body
 from apps.providers.url_safety import UnsafeUpstream, address_check
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
@@ -74,13 +80,14 @@ def _parse_json_body(raw: bytes) -> dict[str, Any]:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("You must provide a model parameter.", param="model")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest("'stream' must be a boolean.", param="stream")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise BadRequest("'stream_options' must be an object.", param="stream_options")
     return body
+
+
+def _request_shape(path: str, body: dict[str, Any]) -> RequestShape:
+    try:
+        return request_shape(path, body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
+    except ParamError as exc:
+        raise InvalidParameter(exc.message, param=exc.param, code=exc.code) from None
 
 
 def _pick(deployments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -115,21 +122,28 @@ def _client_ip(scope: Scope) -> str:
     return client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
 
 
-def _reserve_tokens(body: dict[str, Any], path: str) -> tuple[int, int]:
-    """The worst case of a request: its prompt estimate, and max_tokens (or the configured default)."""
-    prompt = estimate_prompt_tokens(body)
-    if path == "/embeddings":
-        return prompt, 0
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
-        return prompt, limit
-    return prompt, settings.GATEWAY_DEFAULT_RESERVE_TOKENS
+# What a request that sets no completion limit is reserved (and, when it spends a budget, capped at) per
+# choice: OpenAI's documented default for the legacy completions, the configured default for chat.
+COMPLETIONS_DEFAULT_MAX_TOKENS = 16
+
+
+def _completion_default(path: str) -> int:
+    return COMPLETIONS_DEFAULT_MAX_TOKENS if path == "/completions" else settings.GATEWAY_DEFAULT_RESERVE_TOKENS
+
+
+def _completion_cap(provider: str, path: str) -> str:
+    """The parameter that limits a completion: the o-series take only max_completion_tokens on OpenAI and
+    Azure; other servers (and the legacy completions) know max_tokens."""
+    if path == "/chat/completions" and provider in {"openai", "azure"}:
+        return "max_completion_tokens"
+    return "max_tokens"
 
 
 class Gateway:
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
         self.snapshots: Snapshots | None = None
+        self.hosts: InstanceHosts | None = None
         self.spend: SpendEmitter | None = None
         self.wire: RedisWire | None = None
         self.quotas: Quotas | None = None
@@ -166,13 +180,14 @@ class Gateway:
         )
         redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
         self.snapshots = Snapshots(redis, ttl_s=settings.GATEWAY_SNAPSHOT_TTL_MS / 1000)
+        self.hosts = InstanceHosts(redis)
         self.wire = RedisWire(settings.REDIS_URL, connect_timeout_s=1, reply_timeout_s=2)
-        self.spend = SpendEmitter(self.wire)
-        self.spend.start()
         self.defaults = gateway_defaults_env()  # the instance's saved defaults ride in each key snapshot
         self.quotas = Quotas(
             self.wire, load_spent=sync_to_async(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
         )
+        self.spend = SpendEmitter(self.wire, after_write=self.quotas.correct)
+        self.spend.start()
         self.plans = PlanCache(self.defaults)
         self._sweeper = asyncio.create_task(self._sweep_reservations())
 
@@ -248,10 +263,11 @@ class Gateway:
             if not response_started:
                 await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *headers])
         finally:
-            if record.admission is not None and record.admission.held:
-                self._settle(record)
+            # the event first: a batch that holds a correction holds the event it corrects for
             if record.key is not None and self.spend is not None:
                 self.spend.emit(record.event())
+            if record.admission is not None and record.admission.held:
+                self._settle(record)
 
     def _settle(self, record: RequestRecord) -> None:
         """Queue the quota settlements with the request's spend event (one write, no extra round trip), or,
@@ -268,9 +284,8 @@ class Gateway:
             share_tokens = tokens if last else min(tokens, admission.tokens)
             share_micros = micros if last else min(micros, admission.micros)
             tokens, micros = tokens - share_tokens, micros - share_micros
-            settlement = self._started(self.quotas).settlement(admission, tokens=share_tokens, micros=share_micros)
-            if settlement is not None:
-                self._started(self.spend).emit_settlement(settlement)
+            settlement = Quotas.settlement(admission, tokens=share_tokens, micros=share_micros)
+            self._started(self.spend).emit_settlement(settlement)
 
     def _stream_allowance(
         self, key: dict[str, Any], plan: QuotaPlan, record: RequestRecord, *, completion_tokens: int
@@ -306,7 +321,10 @@ class Gateway:
         self, scope: Scope, ip: str, record: RequestRecord | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         snapshots: Snapshots = self._started(self.snapshots)
+        schema = await self._started(self.hosts).schema(scope)
         key = await snapshots.key(bearer_key(scope))
+        if key["schema"] != schema:  # a key works only on its own instance's hosts
+            raise InvalidApiKey()
         if record is not None:
             record.key = key  # from here on, a refusal is in the key's ledger
         access_checks(key, client_ip=ip, now_ms=int(time.time() * 1000))
@@ -327,7 +345,7 @@ class Gateway:
         ip = _client_ip(scope)
         key, channel = await self._key_and_channel(scope, ip, record)
         body = _parse_json_body(await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
-        record.model_alias, record.stream = body["model"], bool(body.get("stream"))
+        record.model_alias, record.stream = body["model"], body.get("stream") is True
         record.feature_id = feature_id(scope)
         deployments = channel["models"].get(body["model"])
         if not deployments:
@@ -337,20 +355,34 @@ class Gateway:
         refusal = model_refusal(key, body["model"])
         if refusal is not None:
             raise refusal
+        shape = _request_shape(path, body)
         deployment = _pick(deployments)
         record.deployment = deployment
         plan = self._started(self.plans).plan(key, ip)
+        completion_default = _completion_default(path)
+        # A request that spends a budget and sets no completion limit is told ours, so that its reservation
+        # bounds what it can cost; a stream is bounded as it goes (StreamAllowance) and keeps its length.
+        cap = shape.completion_tokens is None and shape.choices > 0 and plan.budgeted and not record.stream
+        record.reserved = Usage(shape.prompt_tokens, shape.completion_bound(completion_default), estimated=True)
+        record.reserved.total_tokens = record.reserved.prompt_tokens + record.reserved.completion_tokens
+        record.completion_capped, record.images = cap or shape.completion_tokens is not None, shape.images
         allowance = None
         if plan.layers:
-            tokens = _reserve_tokens(body, path)
             price, _ = record.price()
-            micros = price.cost_micros(prompt_tokens=tokens[0], completion_tokens=tokens[1]) if price else 0
+            reserved = record.reserved
+            micros = (
+                price.cost_micros(prompt_tokens=reserved.prompt_tokens, completion_tokens=reserved.completion_tokens)
+                if price
+                else 0
+            )
             record.admission = await self._started(self.quotas).admit(
-                key, plan, request_id=record.request_id, tokens=sum(tokens), micros=micros
+                key, plan, request_id=record.request_id, tokens=reserved.total_tokens, micros=micros
             )
             headers = [*headers, *record.admission.headers]
             if record.stream and record.admission.held and any(layer.tpm or layer.budget for layer in plan.layers):
-                allowance = self._stream_allowance(key, plan, record, completion_tokens=tokens[1])
+                allowance = self._stream_allowance(key, plan, record, completion_tokens=reserved.completion_tokens)
+        if cap:
+            body = {**body, _completion_cap(deployment["provider"], path): completion_default}
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
         upstream_body, client_wants_usage = _upstream_body(body, path)
         try:
@@ -359,8 +391,11 @@ class Gateway:
             raise UpstreamNotSupported(str(exc)) from exc
         try:
             upstream = adapter.build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
-        except ValueError as exc:  # the provider cannot express this request
+        except UnsupportedRequest as exc:  # the provider cannot express this request
             raise BadRequest(str(exc), param="model") from exc
+        except MALFORMED as exc:  # a shape request_shape let through and a translator cannot read: ours to fix
+            logger.warning("translating a request for %s failed", deployment["provider"], exc_info=True)
+            raise BadRequest(f"The request cannot be sent to a {deployment['provider']} model.") from exc
         resolved = f"{deployment['provider']}/{deployment['upstream_model']}".encode()
         headers = [*headers, (b"x-gateway-model-resolved", resolved)]
         session: aiohttp.ClientSession = self._started(self.session)
@@ -383,10 +418,7 @@ class Gateway:
                         if allowance is not None:
                             await allowance.close()
                             record.extensions = allowance.extensions
-                        completion = tap.completion_tokens_seen() if sent_tokens is None else sent_tokens
-                        record.usage = (None if sent_tokens is not None else tap.final_usage()) or record.estimate(
-                            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=completion
-                        )
+                        self._stream_usage(record, tap, body, sent_tokens)
                 else:
                     await self._relay(response, send, headers, record, adapter)
         except UnsafeUpstream as exc:
@@ -423,12 +455,31 @@ class Gateway:
         if translate is not None:
             try:
                 payload = translate(payload)
-            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+            except MALFORMED as exc:
                 raise UpstreamUnavailable("The model provider sent a response the gateway could not read.") from exc
-        record.usage = usage_from_body(payload)
+        try:
+            record.usage = record.usage_checked(usage_from_body(payload))
+        except ImpossibleUsage as problem:
+            record.bill_reservation(problem)
+            raise UpstreamUsageInvalid() from None
         if record.usage is not None:
             headers = [*headers, (b"x-usage-total-tokens", str(record.usage.total_tokens).encode())]
         await send_bytes(send, response.status, payload, [JSON, *headers])
+
+    @staticmethod
+    def _stream_usage(record: RequestRecord, tap: StreamTap, body: dict[str, Any], sent_tokens: int | None) -> None:
+        """What a stream used: as its provider reported it, else (cut short, or no report) an estimate."""
+        reported = None
+        if sent_tokens is None:
+            try:
+                reported = record.usage_checked(tap.final_usage())
+            except ImpossibleUsage as problem:
+                record.bill_reservation(problem)
+                return
+        completion = tap.completion_tokens_seen() if sent_tokens is None else sent_tokens
+        record.usage = reported or record.estimate(
+            prompt_tokens=estimate_prompt_tokens(body), completion_tokens=completion
+        )
 
     async def _stream(
         self,

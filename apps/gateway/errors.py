@@ -25,6 +25,10 @@ class RouteNotFound(HyditeError):
     status, type, code = 404, "invalid_request_error", "unknown_url"
 
 
+class UnknownHost(HyditeError):
+    status, type, code = 404, "invalid_request_error", "unknown_host"
+
+
 class MethodNotAllowed(HyditeError):
     status, type, code = 405, "invalid_request_error", "method_not_allowed"
 
@@ -72,6 +76,24 @@ class InsufficientQuota(HyditeError):
 class QuotaUnavailable(HyditeError):
     status, type, code = 503, "api_error", "quota_unavailable"
     default_message = "Quota counters are unreachable; the gateway refuses requests it cannot meter. Retry shortly."
+
+
+class InvalidParameter(HyditeError):
+    """A parameter OpenAI would refuse, with OpenAI's own code (invalid_type, decimal_above_max_value, …)."""
+
+    status, type, code = 400, "invalid_request_error", "invalid_value"
+
+    def __init__(self, message: str, *, param: str | None, code: str | None) -> None:
+        super().__init__(message, param=param)
+        self.code = code or "invalid_value"  # type: ignore[misc]  # per instance, as OpenAI names it
+
+
+class UpstreamUsageInvalid(HyditeError):
+    """The provider reported usage no request could have: the answer is not trusted, the request is billed
+    at its reservation."""
+
+    status, type, code = 502, "api_error", "upstream_usage_invalid"
+    default_message = "The model provider reported impossible token usage; the answer was withheld."
 
 
 class UpstreamTimeout(HyditeError):

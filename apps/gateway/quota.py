@@ -340,8 +340,8 @@ for second, items in pairs(by_second) do
   local raw = redis.call('HMGET', held, unpack(ids))
   local found = {}
   for n, item in ipairs(items) do
-    if raw[n] then
-      correct(raw[n], item[2], item[3])
+    if raw[n] then  -- usage is never below zero, whatever a caller sends
+      correct(raw[n], math.max(0, item[2]), math.max(0, item[3]))
       found[#found + 1] = item[1]
     end
   end
@@ -641,6 +641,7 @@ class QuotaPlan:
     # per limit: its Headroom key, dimension (1 requests, 2 tokens, 3 micros), limit, a tenth of it, and the
     # offset of its x-ratelimit values (-1: none)
     checks: tuple[tuple[str, int, int, int, int], ...] = ()
+    budgeted: bool = False  # a layer has a budget: what a request reserves must bound what it can cost
 
 
 def quota_plan(layers: list[Layer]) -> QuotaPlan:
@@ -660,6 +661,7 @@ def quota_plan(layers: list[Layer]) -> QuotaPlan:
         record_key=global_key("quota", "plan", hashlib.sha256(record).hexdigest()[:24]).encode(),
         record=record,
         checks=tuple(_headroom_checks(layers)),
+        budgeted=any(layer.budget is not None for layer in layers),
     )
 
 
@@ -779,6 +781,16 @@ class Settlement:
 
     request_id: str
     second: int
+    tokens: int
+    micros: int
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A request admitted ahead of Redis: its real usage, to correct its plan's charge with (`Quotas.correct`)
+    once its spend event is written, so that what it cost is always in the ledger's stream or in a charge."""
+
+    admission: "Admission"
     tokens: int
     micros: int
 
@@ -1266,20 +1278,25 @@ class Quotas:
             "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
         )
 
-    def settlement(self, admission: Admission, *, tokens: int, micros: int) -> Settlement | None:
-        """What moves the admission's reservation to the real usage, to send in batches (`settle_call`).
-
-        None for an admission made ahead of Redis: its correction is charged with the others of its plan.
-        """
+    @staticmethod
+    def settlement(admission: Admission, *, tokens: int, micros: int) -> Settlement | Correction:
+        """What moves the admission's reservation to the real usage: a Settlement to send in batches
+        (`settle_call`), or for an admission made ahead of Redis a Correction (`correct`). Usage is never
+        negative: no settlement moves a counter below what the requests before it spent."""
+        tokens, micros = max(0, tokens), max(0, micros)
         if admission.plan is not None:
-            self._admit.correct(admission, tokens=tokens, micros=micros)
-            return None
+            return Correction(admission, tokens, micros)
         return Settlement(admission.request_id, admission.second, tokens, micros)
+
+    def correct(self, correction: Correction) -> None:
+        """Correct a charge (gathered with the others of its plan for a few ms)."""
+        self._admit.correct(correction.admission, tokens=correction.tokens, micros=correction.micros)
 
     async def settle(self, admission: Admission, *, tokens: int, micros: int) -> None:
         """Settle one admission now (tests and tools; the gateway batches them with its spend events)."""
         settlement = self.settlement(admission, tokens=tokens, micros=micros)
-        if settlement is None:
+        if isinstance(settlement, Correction):
+            self.correct(settlement)
             await self._admit.close()
             return
         (result,) = await run_scripts(self.wire, [settle_call([settlement])])

@@ -1,5 +1,6 @@
 """What one /v1 request did, gathered as it runs and turned into one spend event at the end."""
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -7,8 +8,10 @@ from typing import Any
 
 from apps.gateway.asgi_io import Scope, header
 from apps.gateway.quota import Admission
-from apps.gateway.usage import Usage
+from apps.gateway.usage import ImpossibleUsage, Usage, usage_check
 from apps.providers.prices import ModelPrice, override_in_force, price_sheet
+
+logger = logging.getLogger("hydite.gateway.usage")
 
 
 @dataclass
@@ -26,6 +29,9 @@ class RequestRecord:
     provider_finished: float | None = None
     admission: Admission | None = None
     extensions: list[Admission] = field(default_factory=list)  # a stream's further reservations
+    reserved: Usage | None = None  # the most the request can use: what an impossible report is billed at
+    completion_capped: bool = False  # the upstream was told a completion limit (the client's or ours)
+    images: int = 0
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     feature_id: str = ""
     provider_request_id: str = ""
@@ -39,6 +45,29 @@ class RequestRecord:
     @staticmethod
     def estimate(*, prompt_tokens: int, completion_tokens: int) -> Usage:
         return Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, estimated=True)
+
+    def usage_checked(self, usage: Usage | None) -> Usage | None:
+        """`usage` as reported, if a provider could have reported it for this request; ImpossibleUsage if not."""
+        if usage is not None and self.reserved is not None:
+            usage_check(
+                usage,
+                prompt_bound=self.reserved.prompt_tokens,
+                completion_bound=self.reserved.completion_tokens if self.completion_capped else None,
+                images=self.images,
+            )
+        return usage
+
+    def bill_reservation(self, problem: ImpossibleUsage) -> None:
+        """An impossible report is an upstream error billed at the request's reservation, flagged for operators."""
+        self.usage = self.reserved or Usage(estimated=True)
+        self.fail(502, "upstream_usage_invalid")
+        provider = f"{self.deployment['provider']}/{self.deployment['upstream_model']}" if self.deployment else ""
+        logger.warning(
+            "impossible usage from %s, billed at the reservation (request_id=%s): %s",
+            provider,
+            self.request_id,
+            problem,
+        )
 
     def price(self) -> tuple[ModelPrice | None, str]:
         """The deployment's price (the sheet in force, or a staff override) and the version to record;

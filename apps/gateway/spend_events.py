@@ -5,7 +5,10 @@ each batch is one stream entry (`events`: the events as JSON lines, see
 `apps.spend.stream`), sent in one write with one script call settling the
 quota reservations of the same requests (queued with `emit_settlement`;
 idempotent, so a retried batch is harmless; a retried stream entry only
-repeats events the ledger skips by request_id). While Redis is unreachable they wait in a bounded buffer and are
+repeats events the ledger skips by request_id). Corrections of requests admitted
+ahead of Redis are handed to `after_write` once the batch that holds their events
+is written: what a request cost is always in a reservation, a charge, the stream
+or the ledger, which the counter healing relies on. While Redis is unreachable they wait in a bounded buffer and are
 retried; if the buffer overflows, the oldest entries are dropped, counted in
 `dropped` and logged, never silently.
 """
@@ -13,12 +16,13 @@ retried; if the buffer overflows, the oldest entries are dropped, counted in
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
 
-from apps.gateway.quota import Settlement, run_scripts, settle_call
+from apps.gateway.quota import Correction, Settlement, run_scripts, settle_call
 from apps.gateway.redis_wire import RedisWire, resp_command
 from apps.spend.stream import SPEND_STREAM, spend_stream_entry
 
@@ -30,11 +34,16 @@ GATHER_S = 0.01
 RETRY_DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
+Entry = bytes | Settlement | Correction  # a spend event (JSON), a quota settlement, or a charge's correction
+
+
 class SpendEmitter:
-    def __init__(self, wire: RedisWire, *, max_buffered: int = MAX_BUFFERED) -> None:
+    def __init__(
+        self, wire: RedisWire, *, after_write: Callable[[Correction], None], max_buffered: int = MAX_BUFFERED
+    ) -> None:
         self.wire = wire
-        # a spend event (bytes), or a quota settlement
-        self.buffer: deque[bytes | Settlement] = deque()
+        self.after_write = after_write
+        self.buffer: deque[Entry] = deque()
         self.max_buffered = max_buffered
         self.dropped = 0
         self.written = 0
@@ -48,11 +57,11 @@ class SpendEmitter:
     def emit(self, event: dict[str, Any]) -> None:
         self._append(orjson.dumps(event))
 
-    def emit_settlement(self, settlement: Settlement) -> None:
-        """Settle a quota reservation with the next batch: no round trip of its own."""
+    def emit_settlement(self, settlement: Settlement | Correction) -> None:
+        """Settle a quota reservation with the next batch (no round trip of its own), or correct a charge after it."""
         self._append(settlement)
 
-    def _append(self, entry: bytes | Settlement) -> None:
+    def _append(self, entry: Entry) -> None:
         if len(self.buffer) >= self.max_buffered:
             self.buffer.popleft()
             self.dropped += 1
@@ -95,6 +104,8 @@ class SpendEmitter:
                 # An overflow may have dropped some of this batch from the front meanwhile.
                 if self.buffer and self.buffer[0] is entry:
                     self.buffer.popleft()
+                if isinstance(entry, Correction):
+                    self.after_write(entry)
             self.written += sum(isinstance(entry, bytes) for entry in batch)
             if len(self.buffer) < BATCH and not self._closing:
                 # Under steady traffic too: gather for a few ms, not a round trip per request that came meanwhile.

@@ -23,18 +23,44 @@ class Usage:
     cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache (a cheaper price)
 
 
+# No provider serves a request of more tokens than this: a larger count is a lie or a bug.
+MAX_REPORTED_TOKENS = 100_000_000
+
+
+class ImpossibleUsage(ValueError):
+    """Usage no provider could have reported: negative, not an integer, absurd, or inconsistent."""
+
+
+def _count(raw: dict[str, Any], name: str) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_REPORTED_TOKENS:
+        raise ImpossibleUsage(f"{name} is {str(value)[:40]!r}")
+    return value
+
+
 def usage_from_mapping(raw: Any) -> Usage | None:
+    """The usage an upstream reported (None: it reported none), checked: ImpossibleUsage if it cannot be true."""
+    if raw is None:
+        return None
     if not isinstance(raw, dict):
+        raise ImpossibleUsage("usage is not an object")
+    prompt, completion, total = (_count(raw, name) for name in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    if prompt is None and completion is None:
+        if total is not None:
+            raise ImpossibleUsage("total_tokens without prompt_tokens or completion_tokens")
         return None
-    prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    total = raw.get("total_tokens")
+    prompt, completion = prompt or 0, completion or 0
+    if total is not None and total != prompt + completion:
+        raise ImpossibleUsage(f"total_tokens {total} is not prompt_tokens + completion_tokens")
     details = raw.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    if not isinstance(cached, int) or isinstance(cached, bool) or not 0 <= cached <= prompt:
-        cached = 0
-    return Usage(prompt, completion, total if isinstance(total, int) else prompt + completion, cached_tokens=cached)
+    if details is not None and not isinstance(details, dict):
+        raise ImpossibleUsage("prompt_tokens_details is not an object")
+    cached = _count(details, "cached_tokens") if details else None
+    if cached is not None and cached > prompt:
+        raise ImpossibleUsage(f"cached_tokens {cached} is more than prompt_tokens {prompt}")
+    return Usage(prompt, completion, prompt + completion, cached_tokens=cached or 0)
 
 
 def usage_from_body(payload: bytes) -> Usage | None:
@@ -43,6 +69,23 @@ def usage_from_body(payload: bytes) -> Usage | None:
     except orjson.JSONDecodeError:
         return None
     return usage_from_mapping(parsed.get("usage")) if isinstance(parsed, dict) else None
+
+
+# What a provider may add to what it was sent (a hidden system prompt, tool instructions, images tiled
+# finer than the bound assumes, reasoning beyond a cap): generous, so that no real answer is refused.
+PLAUSIBLE_FACTOR = 4
+PLAUSIBLE_EXTRA_TOKENS = 100_000
+PLAUSIBLE_IMAGE_TOKENS = 50_000
+
+
+def usage_check(usage: Usage, *, prompt_bound: int, completion_bound: int | None, images: int) -> None:
+    """ImpossibleUsage when `usage` is far beyond what the request can produce (None: no completion bound)."""
+    prompt_most = PLAUSIBLE_FACTOR * prompt_bound + PLAUSIBLE_EXTRA_TOKENS + images * PLAUSIBLE_IMAGE_TOKENS
+    if usage.prompt_tokens > prompt_most:
+        raise ImpossibleUsage(f"prompt_tokens {usage.prompt_tokens} for a prompt of at most {prompt_bound}")
+    completion_most = None if completion_bound is None else PLAUSIBLE_FACTOR * completion_bound + PLAUSIBLE_EXTRA_TOKENS
+    if completion_most is not None and usage.completion_tokens > completion_most:
+        raise ImpossibleUsage(f"completion_tokens {usage.completion_tokens} for at most {completion_bound}")
 
 
 def _event_json(event: bytes) -> Any:
@@ -65,7 +108,7 @@ class StreamTap:
         self.tail = b""
         self.pending = b""
         self.data_events = 0
-        self.usage: Usage | None = None
+        self.usage_reported: Any = None  # the usage-only event's object, checked when the stream ends
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what to send to the client for this upstream chunk."""
@@ -79,7 +122,7 @@ class StreamTap:
         for event in parts:
             parsed = _event_json(event) if b'"usage"' in event else None
             if isinstance(parsed, dict) and _is_usage_only(parsed):
-                self.usage = usage_from_mapping(parsed["usage"])
+                self.usage_reported = parsed["usage"]
                 continue
             forwarded.append(event + b"\n\n")
         return b"".join(forwarded)
@@ -93,12 +136,13 @@ class StreamTap:
         return rest
 
     def final_usage(self) -> Usage | None:
-        if self.usage is not None:
-            return self.usage
+        """The usage the stream reported last (None: none), checked: ImpossibleUsage if it cannot be true."""
+        if self.usage_reported is not None:
+            return usage_from_mapping(self.usage_reported)
         for event in reversed(self.tail.split(b"\n\n")):
             parsed = _event_json(event) if b'"usage"' in event else None
-            if isinstance(parsed, dict) and (usage := usage_from_mapping(parsed.get("usage"))):
-                return usage
+            if isinstance(parsed, dict) and parsed.get("usage") is not None:
+                return usage_from_mapping(parsed["usage"])
         return None
 
 

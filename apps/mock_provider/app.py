@@ -14,6 +14,11 @@ the model name when a client cannot set headers:
 | x-mock-chunk-delay-ms: 5| mock-drip-5               | pause between stream chunks                 |
 |                         | mock-gpt-4o-mini-long     | a long answer (400 words, or max_tokens),   |
 |                         |                           | one word per stream chunk                   |
+|                         | mock-usage-negative       | report impossible usage (also -huge,        |
+|                         |                           | -float, -text, -inconsistent, -cached)      |
+
+Bodies of /v1/chat/completions, /v1/completions and /v1/embeddings are checked as OpenAI checks them
+(`apps.gateway.request_shape`: types and ranges, OpenAI's messages and codes); `n` choices are answered.
 
 Every answer sets a session cookie, as providers behind a CDN do (Cloudflare's `__cf_bm`). A request
 for a model whose name contains `mock-cookie-check` that sends a cookie back is refused with 400: a
@@ -31,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from apps.gateway.request_shape import ParamError, request_shape
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,6 +73,8 @@ ERROR_TYPES = {
 _MODEL_STATUS = re.compile(r"mock-status-(\d{3})")
 _MODEL_SLOW = re.compile(r"mock-slow-(\d+)")
 _MODEL_DRIP = re.compile(r"mock-drip-(\d+)")
+_MODEL_USAGE_LIE = re.compile(r"mock-usage-(negative|huge|float|text|inconsistent|cached)")
+NEGATIVE_PROMPT_TOKENS = -2_000_000_000
 _GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)(/chat/completions|/completions|/embeddings)$")
 
@@ -158,12 +167,31 @@ def _request_id(body: bytes, prefix: str) -> str:
     return f"{prefix}-mock{hashlib.sha256(body).hexdigest()[:24]}"
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+def usage_lie(model: str) -> str | None:
+    """Which impossible usage a model named mock-usage-<lie> reports (a provider gone wrong, or hostile)."""
+    match = _MODEL_USAGE_LIE.search(model)
+    return match.group(1) if match else None
+
+
+def _usage(prompt_tokens: int, completion_tokens: int, lie: str | None = None) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    if lie == "negative":
+        usage.update(prompt_tokens=NEGATIVE_PROMPT_TOKENS, total_tokens=NEGATIVE_PROMPT_TOKENS + completion_tokens)
+    elif lie == "huge":
+        usage.update(completion_tokens=10**12, total_tokens=prompt_tokens + 10**12)
+    elif lie == "float":
+        usage.update(prompt_tokens=prompt_tokens + 0.5)
+    elif lie == "text":
+        usage.update(prompt_tokens=str(prompt_tokens))
+    elif lie == "inconsistent":
+        usage.update(total_tokens=prompt_tokens + completion_tokens + 1000)
+    elif lie == "cached":
+        usage["prompt_tokens_details"] = {"cached_tokens": prompt_tokens + 5}
+    return usage
 
 
 @dataclass(frozen=True)
@@ -176,6 +204,7 @@ class ChatPlan:
     words: list[str]
     tool_name: str | None
     json_mode: bool
+    choices: int = 1
 
     @classmethod
     def from_body(cls, body: dict[str, Any], raw: bytes) -> ChatPlan:
@@ -196,7 +225,16 @@ class ChatPlan:
             words=_reply_words(texts[-1] if texts else "", _completion_words(body)),
             tool_name=tool_name,
             json_mode=response_format.get("type") in {"json_object", "json_schema"},
+            choices=body.get("n") or 1,
         )
+
+    @property
+    def reported_prompt_tokens(self) -> int:
+        """What the provider says the prompt took (a lie for mock-usage-negative)."""
+        return NEGATIVE_PROMPT_TOKENS if usage_lie(self.model) == "negative" else self.prompt_tokens
+
+    def usage(self) -> dict[str, Any]:
+        return _usage(self.prompt_tokens, self.completion_tokens * self.choices, usage_lie(self.model))
 
     @property
     def content(self) -> str:
@@ -231,19 +269,22 @@ class ChatPlan:
             "object": "chat.completion",
             "created": CREATED,
             "model": self.model,
-            "choices": [{"index": 0, "message": self.message(), "logprobs": None, "finish_reason": self.finish_reason}],
-            "usage": _usage(self.prompt_tokens, self.completion_tokens),
+            "choices": [
+                {"index": index, "message": self.message(), "logprobs": None, "finish_reason": self.finish_reason}
+                for index in range(self.choices)
+            ],
+            "usage": self.usage(),
             "system_fingerprint": "fp_hydite_mock",
         }
 
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, *, index: int = 0) -> dict[str, Any]:
         return {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": CREATED,
             "model": self.model,
             "system_fingerprint": "fp_hydite_mock",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         }
 
     def deltas(self, chunks: int, *, by_word: bool = False) -> Iterator[dict[str, Any]]:
@@ -319,6 +360,17 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise MockError(400, "you must provide a model parameter", param="model")
     return body
+
+
+OPENAI_ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings"}
+
+
+def _check_openai_body(path: str, body: dict[str, Any]) -> None:
+    """What OpenAI refuses, refused with OpenAI's words."""
+    try:
+        request_shape(path.removeprefix("/v1"), body, image_tokens=0)
+    except ParamError as exc:
+        raise MockError(400, exc.message, param=exc.param, code=exc.code) from None
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -399,6 +451,8 @@ class MockProvider:
         if azure_deployment is not None:
             raw = orjson.dumps({**_parse_json_object(raw), "model": azure_deployment})
         body = _parse_json(raw)
+        if path in OPENAI_ROUTES:
+            _check_openai_body(path, body)
         behaviour = Behaviour.from_request(headers, body["model"], default_chunks=self.default_chunks)
         await self._apply_behaviour(behaviour)
         await handler(body, raw, behaviour, send)
@@ -438,15 +492,19 @@ class MockProvider:
                 "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")],
             }
         )
-        for sent, delta in enumerate(plan.deltas(behaviour.chunks, by_word=behaviour.word_per_chunk)):
-            if behaviour.break_after is not None and sent >= behaviour.break_after:
-                raise BrokenStream("mock provider dropped the stream on purpose")
-            await send({"type": "http.response.body", "body": _sse(plan.chunk(delta)), "more_body": True})
-            if behaviour.chunk_delay_s:
-                await asyncio.sleep(behaviour.chunk_delay_s)
-        tail = _sse(plan.chunk({}, plan.finish_reason))
+        sent = 0
+        for choice in range(plan.choices):
+            for delta in plan.deltas(behaviour.chunks, by_word=behaviour.word_per_chunk):
+                if behaviour.break_after is not None and sent >= behaviour.break_after:
+                    raise BrokenStream("mock provider dropped the stream on purpose")
+                event = _sse(plan.chunk(delta, index=choice))
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+                sent += 1
+                if behaviour.chunk_delay_s:
+                    await asyncio.sleep(behaviour.chunk_delay_s)
+        tail = b"".join(_sse(plan.chunk({}, plan.finish_reason, index=choice)) for choice in range(plan.choices))
         if include_usage:
-            usage_chunk = {**plan.chunk({}), "choices": [], "usage": _usage(plan.prompt_tokens, plan.completion_tokens)}
+            usage_chunk = {**plan.chunk({}), "choices": [], "usage": plan.usage()}
             tail += _sse(usage_chunk)
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
 
@@ -475,9 +533,9 @@ class MockProvider:
             raw,
         )
         usage = {
-            "promptTokenCount": plan.prompt_tokens,
+            "promptTokenCount": plan.reported_prompt_tokens,
             "candidatesTokenCount": plan.completion_tokens,
-            "totalTokenCount": plan.prompt_tokens + plan.completion_tokens,
+            "totalTokenCount": plan.reported_prompt_tokens + plan.completion_tokens,
         }
         if plan.tool_name is None:
             parts: list[dict[str, Any]] = [{"text": plan.content}]
@@ -517,7 +575,7 @@ class MockProvider:
         plan = ChatPlan.from_body(
             {"model": body["model"], "messages": messages, "tools": tools, "max_tokens": body.get("max_tokens")}, raw
         )
-        usage = {"input_tokens": plan.prompt_tokens, "output_tokens": plan.completion_tokens}
+        usage = {"input_tokens": plan.reported_prompt_tokens, "output_tokens": plan.completion_tokens}
         stop_reason = "end_turn" if plan.tool_name is None else "tool_use"
         msg_id = "msg_" + plan.id.removeprefix("chatcmpl-")
         if plan.tool_name is None:
@@ -547,7 +605,7 @@ class MockProvider:
             "model": plan.model,
             "content": [],
             "stop_reason": None,
-            "usage": {"input_tokens": plan.prompt_tokens, "output_tokens": 1},
+            "usage": {"input_tokens": plan.reported_prompt_tokens, "output_tokens": 1},
         }
         events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
         block = blocks[0]
@@ -620,13 +678,14 @@ class MockProvider:
             for index, text in enumerate(prompts)
         ]
         prompt_tokens = sum(count_tokens(text) for text in prompts)
+        generated = max(body.get("n") or 1, body.get("best_of") or 1)  # best_of are generated, and billed
         response = {
             "id": _request_id(raw, "cmpl"),
             "object": "text_completion",
             "created": CREATED,
             "model": body["model"],
             "choices": choices,
-            "usage": _usage(prompt_tokens, words * len(prompts)),
+            "usage": _usage(prompt_tokens, words * len(prompts) * generated, usage_lie(body["model"])),
         }
         await _send_json(send, 200, orjson.dumps(response))
 
@@ -647,7 +706,7 @@ class MockProvider:
             "object": "list",
             "data": data,
             "model": body["model"],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "usage": _usage(tokens, 0, usage_lie(body["model"])),
         }
         await _send_json(send, 200, orjson.dumps(response))
 

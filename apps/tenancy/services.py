@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
 from apps.tenancy.errors import InstanceExists, InvalidInstance
+from apps.tenancy.hosts import instance_hosts_publish_on_commit
 from apps.tenancy.models import Domain, Instance, InstanceKind, InstanceTier
 from apps.tenancy.selectors import instance_list_active
 
@@ -62,6 +63,7 @@ def instance_create(
     except IntegrityError as exc:  # a concurrent create took a domain: undo the whole instance
         instance.delete(force_drop=True)
         raise InstanceExists("A domain was taken while the instance was being created.", param="domains") from exc
+    instance_hosts_publish_on_commit()
     return instance
 
 
@@ -74,7 +76,9 @@ def instance_domain_ensure(*, instance: Instance, domain: str) -> Domain:
             raise InstanceExists(f"Domain {domain!r} belongs to another instance.", param="domain")
         return existing
     has_primary = Domain.objects.filter(tenant=instance, is_primary=True).exists()
-    return Domain.objects.create(domain=domain, tenant=instance, is_primary=not has_primary)
+    created = Domain.objects.create(domain=domain, tenant=instance, is_primary=not has_primary)
+    instance_hosts_publish_on_commit()
+    return created
 
 
 def instances_each(service: Callable[[], int]) -> int:

@@ -24,7 +24,7 @@ def test_warm_requests_never_touch_the_database(world, django_db_blocker):
         await gateway.startup()
         try:
             transport = httpx.ASGITransport(app=gateway)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
                 assert (await http.post("/v1/chat/completions", json=body, headers=headers)).status_code == 200
                 statuses = []
                 with django_db_blocker.block(), connection.execute_wrapper(_refuse):

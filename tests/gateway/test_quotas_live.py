@@ -8,7 +8,6 @@ from contextlib import ExitStack
 
 import httpx
 import openai
-import orjson
 import pytest
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from apps.quotas.windows import window_totals
 from apps.wallet.services.subscriptions import subscription_grant
 from tests.conftest import PASSWORD, UPSTREAM_API_KEY, client_for, live_server_env
 from tests.html_forms import form_fields
-from tests.live import live_password_hash, logged_in_client, uvicorn_server
+from tests.live import live_password_hash, logged_in_client, prompt_tokens_bound, uvicorn_server
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +85,7 @@ def test_rpm_limit_of_a_key(committed, world, live_server_url):
 def test_tpm_limit_reserves_max_tokens_and_settles_to_real_usage(committed, world, live_server_url):
     record, key = _limited_key(committed, world, tpm_limit=100)
     window = tenant_key("edge", "quota", "window", "key", record.pk)
-    reserve = len(orjson.dumps(PROMPT)) // 4  # the gateway's prompt estimate, plus max_tokens
+    reserve = prompt_tokens_bound({"messages": PROMPT})  # the prompt's bound, plus max_tokens
     first = _post(live_server_url, key, max_tokens=40)
     assert first.status_code == 200
     assert int(first.headers["x-ratelimit-remaining-tokens"]) == 100 - (reserve + 40)
@@ -168,20 +167,20 @@ def test_the_strictest_layer_wins_and_is_named(committed, world, live_server_url
     assert _post(live_server_url, other).status_code == 429
 
 
-BUDGET_MAX_TOKENS = 1000  # the mock answers with exactly max_tokens words, so reserved == real cost
+BUDGET_MAX_TOKENS = 1000  # the mock answers with exactly max_tokens words
 
 
-def _one_request_cost() -> int:
+def _costs() -> tuple[int, int]:
+    """What one request reserves (its prompt's bound) and what it really costs (the mock's count)."""
     price = price_sheet().models["mock-gpt-4o-mini"]
-    prompt_estimate = len(orjson.dumps(PROMPT)) // 4  # the gateway's reservation
+    prompt_bound = prompt_tokens_bound({"messages": PROMPT})
     prompt_real = 1 + 4  # the mock: words + 4 per message
 
     def cost(prompt: int) -> int:
         micros = prompt * price.input_micros_per_mtok + BUDGET_MAX_TOKENS * price.output_micros_per_mtok
         return (micros + 500_000) // 1_000_000
 
-    assert cost(prompt_estimate) == cost(prompt_real)  # the test's premise
-    return cost(prompt_real)
+    return cost(prompt_bound), cost(prompt_real)
 
 
 async def _fire(urls: list[str], key: str, count: int) -> list[httpx.Response]:
@@ -201,7 +200,7 @@ async def _fire(urls: list[str], key: str, count: int) -> list[httpx.Response]:
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_200_concurrent_requests_against_a_budget_for_50(committed, world, live_server_url, tmp_path, processes):
-    cost = _one_request_cost()
+    reserved, cost = _costs()
     key, plaintext = _limited_key(committed, world, max_budget_micros=50 * cost)
     with ExitStack() as stack:
         urls = [live_server_url]
@@ -209,14 +208,16 @@ def test_200_concurrent_requests_against_a_budget_for_50(committed, world, live_
             urls.append(stack.enter_context(uvicorn_server(live_server_env(), tmp_path / "second.log")))
         responses = asyncio.run(_fire(urls, plaintext, 200))
     statuses = [response.status_code for response in responses]
-    assert statuses.count(200) == 50, sorted({response.text[:200] for response in responses})
+    # as many as the budget holds reservations for, and more as earlier ones settle below what they reserved
+    served = statuses.count(200)
+    assert 50 * cost // reserved <= served <= 50, sorted({response.text[:200] for response in responses})
     refused = [response for response in responses if response.status_code != 200]
     assert {response.status_code for response in refused} == {429}
     assert {response.json()["error"]["code"] for response in refused} == {"budget_exceeded"}
     assert refused[0].json()["error"]["type"] == "budget_exceeded"
     spent_keys = list(redis_client().scan_iter(match=tenant_key("edge", "quota", "spent", "key", key.pk, "*")))
     assert len(spent_keys) == 1
-    assert int(redis_client().get(spent_keys[0])) == 50 * cost  # settled: never above the budget
+    assert int(redis_client().get(spent_keys[0])) == served * cost <= 50 * cost  # settled: never above the budget
 
 
 def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_path):

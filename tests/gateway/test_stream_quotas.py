@@ -20,7 +20,7 @@ from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.providers.prices import price_sheet
 from tests.conftest import live_server_env
-from tests.live import uvicorn_server
+from tests.live import prompt_tokens_bound, uvicorn_server
 from tests.spend.test_spend_pipeline import _drain_until
 
 pytestmark = pytest.mark.django_db
@@ -113,9 +113,9 @@ def test_a_stream_within_its_budget_is_extended_to_the_end_and_settled_exactly(c
 def test_a_stream_that_runs_out_of_budget_is_cut_with_an_error_event_and_billed_for_what_it_sent(
     committed, world, stream_server
 ):
-    prompt = estimate_prompt_tokens({"messages": PROMPT})
-    # room for the admission (prompt + 20) and two extensions of 20: 60 completion tokens, not a third
-    budget = _cost(prompt, BLOCK) + 2 * _cost(0, BLOCK) + 5
+    prompt = estimate_prompt_tokens({"messages": PROMPT})  # what a stream cut short is billed for
+    # room for the admission (the prompt's bound + 20) and two extensions of 20: 60 completion tokens, not a third
+    budget = _cost(prompt_tokens_bound({"messages": PROMPT}), BLOCK) + 2 * _cost(0, BLOCK) + 5
     key, plaintext = _key(committed, world, max_budget_micros=budget)
 
     request_id, events = _stream(stream_server, plaintext)
@@ -134,7 +134,7 @@ def test_a_stream_that_runs_out_of_budget_is_cut_with_an_error_event_and_billed_
 
 
 def test_a_stream_that_runs_out_of_tokens_per_minute_is_cut_and_the_sdk_raises(committed, world, stream_server):
-    prompt = estimate_prompt_tokens({"messages": PROMPT})
+    prompt = prompt_tokens_bound({"messages": PROMPT})
     _, plaintext = _key(committed, world, tpm_limit=prompt + 2 * BLOCK + 5)  # the admission and one extension
     client = openai.OpenAI(api_key=plaintext, base_url=f"{stream_server}/v1", max_retries=0)
 

@@ -101,7 +101,7 @@ def test_model_outside_the_channel_is_404(client, world):
         (b"{oops", None),
         (b"[1, 2]", None),
         (b'{"messages": []}', "model"),
-        (b'{"model": "gpt-4o-mini", "stream": "yes"}', "stream"),
+        (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "stream"),
     ],
 )
 def test_malformed_bodies_are_400(v1, world, body, param):

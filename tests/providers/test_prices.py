@@ -13,7 +13,7 @@ from apps.channels.models import Channel
 from apps.channels.snapshots import channel_snapshot_key
 from apps.core.redis import redis_client
 from apps.gateway.upstreams.anthropic import translate_response
-from apps.gateway.usage import usage_from_body, usage_from_mapping
+from apps.gateway.usage import ImpossibleUsage, usage_from_body, usage_from_mapping
 from apps.providers.models import PriceOverride, PriceSheetEntry, PriceSheetVersion
 from apps.providers.prices import ModelPrice, PriceSheet, override_in_force, price_sheet, price_sheets
 from apps.providers.pricing import PriceSheetChanged, price_override_create, price_sheets_load
@@ -63,7 +63,8 @@ def test_an_override_replaces_only_the_fields_it_sets_and_takes_effect_when_its_
 def test_cached_tokens_are_read_from_openai_usage_and_anthropic_cache_reads():
     raw = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 60}}
     assert usage_from_mapping(raw).cached_tokens == 60  # type: ignore[union-attr]
-    assert usage_from_mapping({**raw, "prompt_tokens_details": {"cached_tokens": 101}}).cached_tokens == 0  # type: ignore[union-attr]
+    with pytest.raises(ImpossibleUsage):  # more cached than sent: no provider reports that
+        usage_from_mapping({**raw, "prompt_tokens_details": {"cached_tokens": 101}})
     message = orjson.loads((FIXTURES / "anthropic" / "messages.json").read_bytes())
     message["usage"] = {"input_tokens": 10, "cache_read_input_tokens": 2048, "output_tokens": 7}
     usage = usage_from_body(translate_response(orjson.dumps(message)))

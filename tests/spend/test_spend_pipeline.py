@@ -177,10 +177,14 @@ def test_spend_logs_endpoint(committed, world, live_server_url, make_user, edge)
     assert by_key.status_code == 200 and request_id in {row["request_id"] for row in by_key.json()["data"]}
 
 
+def _no_correction(correction: object) -> None:
+    raise AssertionError("no request was admitted ahead of Redis")
+
+
 def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():
     async def run() -> tuple[int, int, int]:
         dead = RedisWire("redis://127.0.0.1:1", connect_timeout_s=0.2)
-        emitter = SpendEmitter(dead)
+        emitter = SpendEmitter(dead, after_write=_no_correction)
         emitter.start()
         marker = uuid.uuid4().hex
         for n in range(3):
@@ -194,7 +198,7 @@ def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():
             for _, fields in redis_client().xrevrange(SPEND_STREAM, count=50)
             for event in spend_stream_events(fields)
         )
-        overflow = SpendEmitter(dead, max_buffered=2)
+        overflow = SpendEmitter(dead, after_write=_no_correction, max_buffered=2)
         for n in range(3):
             overflow.emit({"request_id": f"overflow-{n}"})
         await emitter.wire.close()

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 
 from apps.gateway.upstreams.openai_compatible import UpstreamRequest
-from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter
+from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -20,10 +20,6 @@ FINISH_REASONS = {
 }
 # Anthropic's 529 (overloaded) is not an HTTP status clients know: it is a 503 to them.
 STATUS_FOR_CLIENT = {529: 503}
-
-
-class UnsupportedRequest(ValueError):
-    pass
 
 
 def _text(content: Any) -> str:
@@ -161,9 +157,9 @@ def build_request(
 
 
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
-    cached = usage.get("cache_read_input_tokens") or 0
-    prompt = (usage.get("input_tokens") or 0) + cached + (usage.get("cache_creation_input_tokens") or 0)
-    completion = usage.get("output_tokens") or 0
+    cached = count_sum(usage.get("cache_read_input_tokens"))
+    prompt = count_sum(usage.get("input_tokens"), cached, usage.get("cache_creation_input_tokens"))
+    completion = count_sum(usage.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -239,9 +235,6 @@ class StreamTranslator(OpenAIChunkWriter):
         super().__init__(include_usage=include_usage)
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}  # Anthropic block index → OpenAI tool_calls index
-
-    def feed(self, data: bytes) -> bytes:
-        return b"".join(self._event(event) for event in self.events(data))
 
     def _event(self, raw: bytes) -> bytes:
         payload = next((line[5:].strip() for line in raw.split(b"\n") if line.startswith(b"data:")), b"")

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import orjson
 
 from apps.gateway.upstreams.openai_compatible import UpstreamRequest
-from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter
+from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -138,7 +138,7 @@ def build_request(
     *, deployment: dict[str, Any], path: str, body: dict[str, Any], secret: str | None
 ) -> UpstreamRequest:
     if path != "/chat/completions":
-        raise ValueError(f"Gemini models serve /v1/chat/completions only, not /v1{path}.")
+        raise UnsupportedRequest(f"Gemini models serve /v1/chat/completions only, not /v1{path}.")
     model = quote(deployment["upstream_model"], safe="")
     method = "streamGenerateContent?alt=sse" if body.get("stream") else "generateContent"
     headers = {"Content-Type": "application/json"}
@@ -149,13 +149,13 @@ def build_request(
 
 
 def _usage(metadata: dict[str, Any]) -> dict[str, Any]:
-    prompt = metadata.get("promptTokenCount") or 0
-    completion = (metadata.get("candidatesTokenCount") or 0) + (metadata.get("thoughtsTokenCount") or 0)
+    prompt = count_sum(metadata.get("promptTokenCount"))
+    completion = count_sum(metadata.get("candidatesTokenCount"), metadata.get("thoughtsTokenCount"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": metadata.get("cachedContentTokenCount") or 0},
+        "prompt_tokens_details": {"cached_tokens": count_sum(metadata.get("cachedContentTokenCount"))},
     }
 
 
@@ -217,9 +217,6 @@ class StreamTranslator(OpenAIChunkWriter):
         self.usage: dict[str, Any] = {}
         self.calls = 0
 
-    def feed(self, data: bytes) -> bytes:
-        return b"".join(self._event(event) for event in self.events(data))
-
     def _event(self, raw: bytes) -> bytes:
         payload = next((line[5:].strip() for line in raw.split(b"\n") if line.startswith(b"data:")), b"")
         try:
@@ -254,6 +251,6 @@ class StreamTranslator(OpenAIChunkWriter):
         return out
 
     def finish(self) -> bytes:
-        tail = self._event(self.pending) if self.pending.strip() else b""
+        tail = self.event(self.pending) if self.pending.strip() else b""
         self.pending = b""
         return tail + self.usage_chunk(_usage(self.usage)) + DONE

@@ -33,7 +33,8 @@ from apps.notifications.services.watch import (
 )
 from apps.notifications.tasks import budget_alert_email_task, budget_alert_webhooks_task
 from apps.orgs.models import Organization, Team
-from apps.quotas.limits import budget_period
+from apps.quotas.counters import budget_counters_floor
+from apps.quotas.limits import budget_period, spent_key
 from apps.spend.selectors import spend_micros_since_by_holder
 
 HARD_WARNING_PERCENT = 80
@@ -149,6 +150,13 @@ def _check_against_ledger(
         pending = [threshold for kind, (threshold, _) in holder.thresholds().items() if kind not in done]
         checked.append((state, holder_spent, min(pending, default=NO_THRESHOLD_LEFT), watch_ttl(periods[holder][2])))
     budget_watch_settle(client=redis_client(), checked=checked)
+    # the ledger was just summed: a gateway counter below it is healed now, not at the next beat
+    floors = {
+        spent_key(schema, holder.scope, holder.id, periods[holder][0]): spent[(holder.scope, holder.id)]
+        for holder, _ in due
+        if holder.max_budget_micros is not None
+    }
+    budget_counters_floor(floors=floors)
     return created
 
 

@@ -4,6 +4,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -15,6 +16,7 @@ from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
 from apps.keys.snapshots import key_snapshot_publish, key_snapshot_stale, key_snapshots_publish_on_commit
 from apps.orgs.models import BillingMode, Organization
+from apps.quotas.counters import budget_counters_floor, wallet_counter
 from apps.spend.selectors import spend_micros_since
 from apps.wallet.errors import InvalidAmount
 from apps.wallet.models import Account, EntryKind, Subscription, Wallet, WalletEntry
@@ -294,12 +296,16 @@ def wallet_usage_debit(*, usages: Iterable[Usage]) -> None:
     if not by_org:
         return
     prepaid = Organization.objects.filter(pk__in=list(by_org), billing_mode=BillingMode.PREPAID)
-    changed = []
+    changed, floors = [], {}
     for organization_id in sorted(prepaid.values_list("pk", flat=True)):  # one lock order: no deadlocks
-        if _debit(wallet_locked(organization_id=organization_id), by_org[organization_id]):
+        wallet = wallet_locked(organization_id=organization_id)
+        if _debit(wallet, by_org[organization_id]):
             changed.append(organization_id)
+        # the gateway's counter of this period can never hold less than the ledger's usage debited in it
+        floors[wallet_counter(current_schema(), organization_id, wallet.period_start).key] = wallet.period_usage_micros
     if changed:
         wallet_keys_publish_on_commit(changed)
+    transaction.on_commit(partial(budget_counters_floor, floors=floors), robust=True)
 
 
 def _debit(wallet: Wallet, rows: list[Usage]) -> bool:

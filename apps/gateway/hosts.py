@@ -1,0 +1,69 @@
+"""Which instance a request's Host serves: a key works only on its own instance's hosts.
+
+The host map (apps/tenancy/hosts.py) is read from Redis at most every HOSTS_REFRESH_S per process and
+rebuilt from the database when Redis has none; while Redis is unreachable the last map is used.
+"""
+
+import asyncio
+import time
+
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from redis.exceptions import RedisError
+
+from apps.gateway.asgi_io import Scope, header
+from apps.gateway.errors import UnknownHost
+from apps.gateway.outage import redis_outage_log
+from apps.tenancy.hosts import instance_hosts_build, instance_hosts_key, instance_hosts_publish
+
+HOSTS_REFRESH_S = 5.0
+MAX_HOST_BYTES = 255
+
+
+def request_host(scope: Scope) -> str:
+    """The Host header's name, lowercase, without port or trailing dot ("" when there is none)."""
+    raw = header(scope, b"host")
+    if not raw or len(raw) > MAX_HOST_BYTES:
+        return ""
+    host = raw.decode("latin-1").strip().lower()
+    if host.startswith("["):  # an IPv6 literal: [::1]:8000
+        return host[1 : host.find("]")] if "]" in host else ""
+    return host.rsplit(":", 1)[0].rstrip(".") if host.count(":") == 1 else host.rstrip(".")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class InstanceHosts:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self.hosts: dict[str, str] | None = None
+        self.read_at = 0.0
+        self._refreshing = asyncio.Lock()  # a burst at expiry reads the map once
+
+    async def schema(self, scope: Scope) -> str:
+        """The schema of the instance the request's host belongs to, or UnknownHost."""
+        if self.hosts is None or time.monotonic() - self.read_at >= HOSTS_REFRESH_S:
+            async with self._refreshing:
+                if self.hosts is None or time.monotonic() - self.read_at >= HOSTS_REFRESH_S:
+                    await self._refresh()
+        host = request_host(scope)
+        schema = (self.hosts or {}).get(host)
+        if schema is None:
+            raise UnknownHost(f"No Hydite instance answers at {host[:100] or 'this address'}.")
+        return schema
+
+    async def _refresh(self) -> None:
+        try:
+            raw = await self.redis.hgetall(instance_hosts_key())
+        except (RedisError, OSError) as exc:
+            redis_outage_log("host lookup", exc, "serving the last host map or the database's")
+            if self.hosts is None:
+                self.hosts = await sync_to_async(instance_hosts_build)()
+        else:
+            if raw:
+                self.hosts = {_text(name): _text(schema) for name, schema in raw.items()}
+            else:
+                self.hosts = await sync_to_async(instance_hosts_publish)()
+        self.read_at = time.monotonic()
