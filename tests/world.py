@@ -105,6 +105,12 @@ def prepaid_world(committed, mock_provider_url) -> World:  # type: ignore[no-unt
 
 
 @pytest.fixture
+def own_world(committed, mock_provider_url) -> World:  # type: ignore[no-untyped-def]
+    """A world of its own (invoiced), for tests that change its organisation's settings or members."""
+    return committed(_build_world, mock_provider_url)
+
+
+@pytest.fixture
 def fresh_key(committed, world):  # type: ignore[no-untyped-def]
     """A new active key of its own (committed), for tests that pause, revoke or regenerate it."""
     return committed(_new_key, world, f"fresh-{uuid.uuid4().hex[:6]}")

@@ -1,8 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from apps.accounts.models import User
+from apps.keys.leavers import user_departure_apply_everywhere
 
 
 @admin.register(User)
@@ -21,3 +24,9 @@ class UserAdmin(DjangoUserAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # A user's memberships live in every instance's schema: deactivate (is_active) instead.
         return False
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # A deactivated account has left every organisation: keys per each one's setting, management keys revoked.
+            user_departure_apply_everywhere(user=obj, actor=request.user)  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ PAGES = [
         "SAML 2.0, OIDC and SCIM provisioning for your identity provider.",
     ),
     Page("settings/quotas", "Quotas", "quotas:settings", "Settings"),
+    Page("settings/access", "Access", "orgs:settings_access", "Settings"),
     Page("settings/notifications", "Notifications", "dashboard:settings_notifications", "Settings"),
     Page("audit", "Audit log", "audit:event_list", "Settings"),
 ]

@@ -15,17 +15,21 @@ class BadRequest(HyditeError):
 
 
 def api_org_access(request: Request, slug: str | None, action: Action = Action.VIEW) -> OrgAccess:
-    """The organisation a call acts on: a management key's own, or one the session user belongs to."""
+    """The organisation a call acts on: a management key's own, or one the session user belongs to.
+
+    An organisation's management key acts with its creator's role there now, read on every request.
+    """
     auth = request.auth
     if isinstance(auth, ManagementKey):
         organization = auth.organization
-        if organization is None:  # instance-wide (staff) key
+        if organization is None:  # instance-wide key: its creator is staff (checked at authentication)
             organization = Organization.objects.filter(slug=slug or "").first()
             if organization is None:
                 raise BadRequest("An instance-wide key must name the organization.", param="organization")
-        elif slug and slug != organization.slug:
+            return OrgAccess(user=auth.created_by, organization=organization, role=Role.ORG_ADMIN)
+        if slug and slug != organization.slug:
             raise NotFound("Organisation not found.")
-        return OrgAccess(user=auth.created_by, organization=organization, role=Role.ORG_ADMIN)
+        return access_organization_by_slug(user=auth.created_by, slug=organization.slug, action=action)
     user = request.user
     slug = slug or next((org.slug for org in organization_list_for_user(user=user)), "")
     return access_organization_by_slug(user=user, slug=slug, action=action)

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from apps.keys.models import ManagementKey
 from apps.keys.services import MANAGEMENT_KEY_PREFIX, key_hash
+from apps.orgs.models import Membership
 
 
 class ManagementKeyAuthentication(authentication.BaseAuthentication):
@@ -26,10 +27,17 @@ class ManagementKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or revoked management key.")
         if key.organization is None and not key.created_by.is_staff:  # its maker is no longer an operator
             raise exceptions.AuthenticationFailed("This instance-wide key's creator is no longer staff.")
+        if key.organization_id is not None and not _is_member(key.organization_id, key.created_by_id):
+            # revoked on removal already; this covers any other way a membership ends
+            raise exceptions.AuthenticationFailed("This management key's creator is no longer in the organisation.")
         return key.created_by, key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="hydite"'
+
+
+def _is_member(organization_id: int, user_id: int) -> bool:
+    return Membership.objects.filter(organization_id=organization_id, user_id=user_id, team__isnull=True).exists()
 
 
 class ManagementKeyScheme(OpenApiAuthenticationExtension):

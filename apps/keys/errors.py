@@ -8,3 +8,7 @@ class KeyRevoked(HyditeError):
 
 class InvalidKey(HyditeError):
     code = "invalid_key"
+
+
+class InvalidLeaverKeyAction(HyditeError):
+    code = "invalid_leaver_key_action"

@@ -15,7 +15,10 @@ class VirtualKey(QuotaFields):
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="keys")
     team = models.ForeignKey("orgs.Team", on_delete=models.PROTECT, related_name="keys")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None: a service-account key of its team, e.g. kept working after its owner left (LeaverKeyAction.KEEP)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     channel = models.ForeignKey("llm_channels.Channel", on_delete=models.PROTECT, related_name="keys")
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True)

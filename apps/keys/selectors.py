@@ -2,8 +2,10 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Sum
 
+from apps.accounts.models import User
 from apps.keys.models import VirtualKey
-from apps.orgs.models import Organization
+from apps.orgs.models import Membership, Organization
+from apps.orgs.roles import Action, role_allows
 from apps.spend.models import SpendLog
 
 
@@ -54,3 +56,25 @@ def key_activity(*, key: VirtualKey, limit: int = 50) -> KeyActivity:
         total_tokens=totals["tokens"] or 0,
         recent=list(rows.order_by("-created_at", "-id")[:limit]),
     )
+
+
+def teams_where_user_may_use_keys(*, organization_id: int, user: User) -> set[int] | None:
+    """The teams where `user` may use keys now (developer or above there, the organisation role being the
+    floor, as access_team_by_slug reads it); None: every team. An inactive user or a non-member: none."""
+    if not user.is_active:
+        return set()
+    rows = list(Membership.objects.filter(organization_id=organization_id, user=user).values_list("team_id", "role"))
+    org_role = next((role for team_id, role in rows if team_id is None), None)
+    if org_role is None:
+        return set()
+    if role_allows(org_role, Action.USE):
+        return None
+    return {team_id for team_id, role in rows if team_id is not None and role_allows(role, Action.USE)}
+
+
+def key_owner_may_use(*, key: VirtualKey) -> bool:
+    """Whether the key's owner may still use it; a key with no owner (a service-account key) always may."""
+    if key.user is None:
+        return True
+    teams = teams_where_user_may_use_keys(organization_id=key.organization_id, user=key.user)
+    return teams is None or key.team_id in teams

@@ -14,12 +14,14 @@ from apps.channels.services import channel_default_ensure
 from apps.core.schemas import current_schema
 from apps.keys.errors import InvalidKey, KeyRevoked
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
+from apps.keys.selectors import key_owner_may_use
 from apps.keys.snapshots import key_snapshot_publish
 from apps.orgs.models import Organization, Team
 from apps.quotas.models import QUOTA_FIELD_NAMES
 from apps.tenancy.models import KeyRoute
 
 KEY_PREFIX = "sk-hydite-"
+OWNER_LEFT = "owner_left"  # audit reason: the key's owner may no longer use it (left, demoted, deactivated)
 STATUS_ACTIONS = {KeyStatus.ACTIVE: "key.resume", KeyStatus.PAUSED: "key.pause", KeyStatus.REVOKED: "key.revoke"}
 
 
@@ -104,14 +106,19 @@ def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
 
 
 @transaction.atomic
-def key_set_status(*, key: VirtualKey, status: str, actor: User) -> VirtualKey:
-    """Pause, resume or revoke; revoking is final."""
+def key_set_status(*, key: VirtualKey, status: str, actor: User | None, reason: str = "") -> VirtualKey:
+    """Pause, resume or revoke; revoking is final. `reason` (e.g. OWNER_LEFT) goes into the audit event.
+
+    Resuming a key whose owner may no longer use it (they left) makes it its team's key (no owner).
+    """
     if status not in KeyStatus.values:
         raise InvalidKey(f"Unknown key status {status!r}.", param="status")
     if key.status == status:
         return key
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
+    if status == KeyStatus.ACTIVE and not key_owner_may_use(key=key):
+        key_owner_release(key=key, actor=actor)
     before = _state(key)
     key.status = status
     update = ["status"]
@@ -125,9 +132,29 @@ def key_set_status(*, key: VirtualKey, status: str, actor: User) -> VirtualKey:
         target=key,
         organization_id=key.organization_id,
         before=before,
-        after=_state(key),
+        after=_state(key) | ({"reason": reason} if reason else {}),
     )
     _publish_on_commit(key.key_hash)
+    return key
+
+
+@transaction.atomic
+def key_owner_release(*, key: VirtualKey, actor: User | None) -> VirtualKey:
+    """Make a key its team's (a service-account key, no owner) because its owner may no longer use it."""
+    if key.user is None:
+        return key
+    before = {"user": key.user.email}
+    key.user = None
+    key.save(update_fields=["user"])
+    audit_record(
+        actor=actor,
+        action="key.owner_release",
+        target=key,
+        organization_id=key.organization_id,
+        before=before,
+        after={"user": None, "reason": OWNER_LEFT},
+    )
+    _publish_on_commit(key.key_hash)  # spend is no longer attributed to the person
     return key
 
 

@@ -26,7 +26,8 @@ def budget_alert_recipients(*, alert: BudgetAlert) -> list[str]:
     admins = Membership.objects.filter(organization_id=alert.organization_id, team__isnull=True, role=Role.ORG_ADMIN)
     emails = set(admins.values_list("user__email", flat=True))
     if alert.scope == AlertScope.KEY:
-        emails.update(VirtualKey.objects.filter(pk=alert.scope_id).values_list("user__email", flat=True))
+        owners = VirtualKey.objects.filter(pk=alert.scope_id, user__isnull=False)  # a team's key has no owner
+        emails.update(owners.values_list("user__email", flat=True))
     return sorted(emails)
 
 

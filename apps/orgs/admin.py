@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.orgs.models import Invitation, Membership, Organization, Team
 
 
@@ -26,11 +27,12 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdmin):
+    """Memberships change on the Teams pages, whose services check seats and apply the leaver setting to keys."""
+
     list_display = ("user", "organization", "team", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "organization__name")
-    raw_id_fields = ("user",)
 
 
 @admin.register(Invitation)

@@ -1,5 +1,6 @@
 from django import forms
 
+from apps.orgs.models import LeaverKeyAction
 from apps.orgs.roles import TEAM_ROLES, Role
 
 
@@ -27,3 +28,7 @@ class TeamRoleForm(forms.Form):
 
 class OrgRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class LeaverKeyActionForm(forms.Form):
+    leaver_key_action = forms.ChoiceField(label="Their keys", choices=LeaverKeyAction.choices, widget=forms.RadioSelect)

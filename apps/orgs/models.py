@@ -15,6 +15,15 @@ class BillingMode(models.TextChoices):
     INVOICE = "invoice", "Invoiced monthly (sales-issued)"
 
 
+class LeaverKeyAction(models.TextChoices):
+    """What happens to the keys of someone who may no longer use them: removed from the organisation or
+    the key's team, left with the viewer role there, or deactivated."""
+
+    PAUSE = "pause", "Pause them (an admin can resume them if the person comes back)"
+    REVOKE = "revoke", "Revoke them"
+    KEEP = "keep", "Keep them working as the team's (service-account keys with no owner)"
+
+
 class Organization(QuotaFields):
     name = models.CharField(max_length=ORGANIZATION_NAME_MAX_LENGTH)
     slug = models.SlugField(max_length=60, unique=True)
@@ -24,6 +33,9 @@ class Organization(QuotaFields):
         max_length=16, choices=BillingMode.choices, default=BillingMode.PREPAID, db_default=BillingMode.PREPAID
     )
     invoiced_since = models.DateTimeField(null=True, blank=True)  # monthly invoices cover usage from here on
+    leaver_key_action = models.CharField(
+        max_length=16, choices=LeaverKeyAction.choices, default=LeaverKeyAction.PAUSE, db_default=LeaverKeyAction.PAUSE
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

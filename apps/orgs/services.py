@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.channels.services import channel_default_ensure
+from apps.keys.leavers import leaver_keys_apply, member_departure_apply
 from apps.orgs.errors import (
     AlreadyMember,
     DefaultTeamProtected,
@@ -213,12 +214,14 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
         before=before,
         after=_membership_state(membership),
     )
+    leaver_keys_apply(organization=membership.organization, user=membership.user, actor=actor)  # e.g. now a viewer
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User) -> None:
-    """Remove a team membership, or (team is null) the user from the whole organisation."""
+    """Remove a team membership, or (team is null) the user from the whole organisation; their keys follow
+    the organisation's leaver_key_action at once (apps.keys.leavers)."""
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
     if (
         membership.team_id is None
@@ -242,6 +245,10 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
             before=_membership_state(row),
         )
         row.delete()
+    if membership.team_id is None:
+        member_departure_apply(organization=membership.organization, user=membership.user, actor=actor)
+    else:
+        leaver_keys_apply(organization=membership.organization, user=membership.user, actor=actor)
 
 
 def _seat_free(organization: Organization, *, counting_invitations: bool = False) -> None:

@@ -22,5 +22,7 @@ urlpatterns = [
         views.invitation_revoke_view,
         name="invitation_revoke",
     ),
+    path("o/<slug:org_slug>/settings/access/", views.settings_access_view, name="settings_access"),
+    path("o/<slug:org_slug>/settings/access/leavers/", views.leaver_key_action_view, name="leaver_key_action"),
     path("invitations/<str:token>/", views.invitation_accept_view, name="invitation_accept"),
 ]

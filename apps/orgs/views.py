@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import HyditeError
 from apps.dashboard.edge import checked, form_error, form_saved, org_page
+from apps.keys.leavers import leaver_key_action_set
 from apps.orgs import services
 from apps.orgs.access import (
     OrgAccess,
@@ -17,6 +18,7 @@ from apps.orgs.access import (
 )
 from apps.orgs.errors import InvitationInvalid
 from apps.orgs.forms import (
+    LeaverKeyActionForm,
     OrgInviteForm,
     OrgRoleForm,
     TeamCreateForm,
@@ -35,6 +37,39 @@ from apps.orgs.selectors import (
 from apps.quotas.forms import QuotaLimitsForm
 from apps.quotas.selectors import quota_usage
 from apps.quotas.services import quota_limits_update
+
+
+def _settings_access_page(
+    request: HttpRequest, access: OrgAccess, form: LeaverKeyActionForm | None = None
+) -> HttpResponse:
+    organization = access.organization
+    if form is None and access.can(Action.MANAGE_ORG):
+        form = LeaverKeyActionForm(initial={"leaver_key_action": organization.leaver_key_action})
+    context = {"organization": organization, "form": form}
+    return render(request, "orgs/settings_access.html", context, status=400 if form and form.errors else 200)
+
+
+@org_page()
+def settings_access_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    """Settings → Access: what happens to the keys of people who leave (org admins change it)."""
+    return _settings_access_page(request, access)
+
+
+@require_POST
+@org_page(Action.MANAGE_ORG)  # as leaver_key_action on POST /organization/update
+def leaver_key_action_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
+    form = LeaverKeyActionForm(request.POST)
+    organization = access.organization
+
+    def save() -> None:
+        leaver_key_action_set(
+            organization=organization, action=form.cleaned_data["leaver_key_action"], actor=access.user
+        )
+
+    if form_saved(form, save):
+        messages.success(request, "Saved: it applies to whoever leaves from now on.")
+        return redirect("orgs:settings_access", org_slug=organization.slug)
+    return _settings_access_page(request, access, form)
 
 
 def _invitation_url_base(request: HttpRequest) -> str:

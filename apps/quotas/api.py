@@ -13,7 +13,8 @@ from apps.core.api import validated
 from apps.core.errors import NotFound, PermissionDenied
 from apps.core.money import micros_to_usd, usd_to_micros
 from apps.keys.api_access import api_org_access
-from apps.orgs.models import Team
+from apps.keys.leavers import leaver_key_action_set
+from apps.orgs.models import LeaverKeyAction, Team
 from apps.orgs.roles import Action
 from apps.quotas.limits import RPM_MAX, TPM_MAX, allowed_ips_clean
 from apps.quotas.models import BudgetDuration, QuotaFields
@@ -90,13 +91,28 @@ class TeamUpdateApi(APIView):
 class OrganizationUpdateApi(APIView):
     class OrganizationUpdateInputSerializer(QuotaLimitFields):
         organization = serializers.SlugField(required=False)
+        leaver_key_action = serializers.ChoiceField(
+            choices=LeaverKeyAction.values,
+            required=False,
+            help_text="What happens to the keys of a member who leaves (or may no longer use them): "
+            "pause (default), revoke, or keep (they become their team's, with no owner).",
+        )
 
     @extend_schema(request=OrganizationUpdateInputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         payload = validated(self.OrganizationUpdateInputSerializer, request.data)
         access = api_org_access(request, payload.validated_data.get("organization"))
         if not access.can(Action.MANAGE_ORG):
-            raise PermissionDenied("Only an org admin may change the organisation's limits.")
+            raise PermissionDenied("Only an org admin may change the organisation's settings.")
         organization = access.organization
         quota_limits_update(holder=organization, actor=access.user, **payload.limits())
-        return Response({"organization": organization.slug, **quota_info(organization)})
+        if "leaver_key_action" in payload.validated_data:
+            action = payload.validated_data["leaver_key_action"]
+            leaver_key_action_set(organization=organization, action=action, actor=access.user)
+        return Response(
+            {
+                "organization": organization.slug,
+                **quota_info(organization),
+                "leaver_key_action": organization.leaver_key_action,
+            }
+        )

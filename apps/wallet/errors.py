@@ -42,6 +42,15 @@ class CodeUsed(RedemptionFailed):
 
 class RedemptionLocked(HyditeError):
     status, type, code = 429, "rate_limit_error", "redemption_locked"
+    reason = "locked"
+
+
+class RedemptionBusy(HyditeError):
+    """Earlier attempts still being checked hold every attempt the limits allow; none failed enough to lock."""
+
+    status, type, code = 429, "rate_limit_error", "redemption_busy"
+    reason = "busy"
+    default_message = "Other attempts to redeem a code are still being checked. Try again in a few seconds."
 
 
 class InvalidPlan(HyditeError):

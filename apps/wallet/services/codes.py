@@ -3,15 +3,12 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.billing.models import Plan
-from apps.core.redis import redis_client, tenant_key
-from apps.core.schemas import current_schema
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
 from apps.orgs.models import Organization, Team
@@ -23,12 +20,14 @@ from apps.wallet.errors import (
     CodeUsed,
     CodeWrongPage,
     InvalidBatch,
+    RedemptionBusy,
     RedemptionFailed,
     RedemptionLocked,
 )
 from apps.wallet.models import Code, CodeBatch, CodeKind, EntryKind, WalletEntry
 from apps.wallet.selectors import subscription_for
 from apps.wallet.services.ledger import MAX_CREDIT_MICROS, wallet_credit
+from apps.wallet.services.redemption_guard import RedemptionGuard
 from apps.wallet.services.subscriptions import subscription_grant
 
 MAX_BATCH = 10_000
@@ -127,52 +126,28 @@ class Redemption:
     key_plaintext: str | None = None  # shown once
 
 
-class RedemptionGuard:
-    """Failed redemptions counted per user and per client IP; past the limit both are locked for a while."""
-
-    def __init__(self, *, user: User, client_ip: str | None) -> None:
-        schema = current_schema()
-        self.keys = [(tenant_key(schema, "redeem", "failed", "user", user.pk), settings.REDEEM_MAX_FAILURES_PER_USER)]
-        if client_ip:
-            self.keys.append(
-                (tenant_key(schema, "redeem", "failed", "ip", client_ip), settings.REDEEM_MAX_FAILURES_PER_IP)
-            )
-
-    def check(self) -> None:
-        client = redis_client()
-        failures = client.mget([key for key, _ in self.keys])
-        for (key, limit), count in zip(self.keys, failures, strict=True):
-            if count is not None and int(count) >= limit:
-                minutes = max(1, -(-int(client.ttl(key)) // 60))
-                raise RedemptionLocked(f"Too many failed attempts. Try again in {minutes} minute(s).")
-
-    def failed(self) -> None:
-        pipe = redis_client().pipeline(transaction=False)
-        for key, _ in self.keys:
-            pipe.incr(key)
-            pipe.expire(key, settings.REDEEM_LOCKOUT_S, nx=True)
-        pipe.execute()
-
-
 def code_redeem(*, kind: str, text: str, organization: Organization, user: User, client_ip: str | None) -> Redemption:
     """Redeem a code into `organization`; each code succeeds once, however many try it at the same moment.
 
-    Failures (each with its own message) are audited and counted against the user and the IP.
+    Failures (each with its own message) are audited and counted against the user and the IP; however many
+    attempts arrive at once, no more are evaluated than the limits leave (see redemption_guard).
     """
     guard = RedemptionGuard(user=user, client_ip=client_ip)
     hint = (code_normalise(text) or "")[-4:]
     try:
-        guard.check()
-    except RedemptionLocked:
-        _failure_audit(user, organization, kind=kind, reason="locked", hint=hint)
+        reservation = guard.reserve()
+    except (RedemptionLocked, RedemptionBusy) as exc:
+        _failure_audit(user, organization, kind=kind, reason=exc.reason, hint=hint)
         raise
+    failed = False
     try:
         return _redeem(kind=kind, text=text, organization=organization, user=user)
     except RedemptionFailed as exc:
-        if not isinstance(exc, CodeWrongPage):  # a real code on the wrong page is no guess
-            guard.failed()
+        failed = not isinstance(exc, CodeWrongPage)  # a real code on the wrong page is no guess
         _failure_audit(user, organization, kind=kind, reason=exc.reason, hint=hint)
         raise
+    finally:
+        guard.settle(reservation, failed=failed)
 
 
 def _failure_audit(user: User, organization: Organization, *, kind: str, reason: str, hint: str) -> None:

@@ -1,0 +1,195 @@
+"""People who leave lose access: their keys follow the organisation's leaver_key_action at once (in the
+transaction of the removal, published to the gateway on commit, audited), whatever way they leave."""
+
+import uuid
+
+import orjson
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.audit.models import AuditEvent
+from apps.core.redis import redis_client
+from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
+from apps.keys.services import key_generate, key_set_status, management_key_create
+from apps.keys.snapshots import key_snapshot_key
+from apps.orgs.models import LeaverKeyAction, Membership, Organization, Team
+from apps.orgs.roles import Role
+from apps.orgs.services import member_add, membership_remove, membership_set_role, organization_create
+from tests.conftest import client_for
+from tests.html_forms import form_fields
+
+pytestmark = pytest.mark.django_db
+
+
+def _keys(org_with_roles, user, team=None) -> list[VirtualKey]:  # type: ignore[no-untyped-def]
+    """An active, a paused and a revoked key of `user` (in Platform unless `team` is given)."""
+    organization, team = org_with_roles["organization"], team or org_with_roles["platform"]
+    keys = [
+        key_generate(organization=organization, team=team, user=user, name=f"k{n}", actor=user)[0] for n in range(3)
+    ]
+    key_set_status(key=keys[1], status=KeyStatus.PAUSED, actor=user)
+    key_set_status(key=keys[2], status=KeyStatus.REVOKED, actor=user)
+    return keys
+
+
+def _published(key: VirtualKey) -> dict:  # type: ignore[type-arg]
+    return orjson.loads(redis_client().get(key_snapshot_key(key_hash=key.key_hash)))  # type: ignore[no-any-return]
+
+
+def _org_row(organization: Organization, user) -> Membership:  # type: ignore[no-untyped-def]
+    return Membership.objects.get(organization=organization, user=user, team__isnull=True)
+
+
+@pytest.mark.parametrize(
+    ("action", "statuses", "owners_kept", "audited"),
+    [
+        (LeaverKeyAction.PAUSE, ["paused", "paused", "revoked"], [True, True, True], ["key.pause"]),
+        (LeaverKeyAction.REVOKE, ["revoked", "revoked", "revoked"], [True, True, True], ["key.revoke"] * 2),
+        (LeaverKeyAction.KEEP, ["active", "paused", "revoked"], [False, False, True], ["key.owner_release"] * 2),
+    ],
+)
+def test_a_removed_members_keys_follow_the_setting_at_once_published_and_audited(
+    org_with_roles, django_capture_on_commit_callbacks, action, statuses, owners_kept, audited
+):
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    developer = org_with_roles["users"]["developer"]
+    organization.leaver_key_action = action
+    organization.save(update_fields=["leaver_key_action"])
+    keys = _keys(org_with_roles, developer)  # active, paused, revoked
+    bystander = _keys(org_with_roles, org_with_roles["users"]["team_lead"])[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        membership_remove(membership=_org_row(organization, developer), actor=admin)
+    for key in keys:
+        key.refresh_from_db()
+    assert [key.status for key in keys] == statuses
+    assert [key.user_id == developer.pk for key in keys] == owners_kept
+    published = _published(keys[0])  # what the gateway reads, once the removal committed
+    assert (published["status"], published["user_id"]) == (keys[0].status, keys[0].user_id)
+    assert VirtualKey.objects.get(pk=bystander.pk).status == KeyStatus.ACTIVE
+    events = AuditEvent.objects.filter(target_type="keys.virtualkey", target_id__in=[str(k.pk) for k in keys])
+    leaving = events.filter(actor=admin).order_by("pk")
+    assert [event.action for event in leaving] == audited
+    assert all(event.after["reason"] == "owner_left" for event in leaving)
+
+
+def test_leaving_a_team_or_becoming_a_viewer_there_is_leaving_its_keys(org_with_roles, make_user):
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    developer = org_with_roles["users"]["developer"]  # developer in Platform, viewer in the organisation
+    platform_key = _keys(org_with_roles, developer)[0]
+    research_row = member_add(
+        organization=organization, team=org_with_roles["research"], user=developer, role=Role.DEVELOPER, actor=admin
+    )[0]
+    research_key = _keys(org_with_roles, developer, team=org_with_roles["research"])[0]
+    platform_row = Membership.objects.get(team=org_with_roles["platform"], user=developer)
+    membership_remove(membership=platform_row, actor=admin)
+    assert VirtualKey.objects.get(pk=platform_key.pk).status == KeyStatus.PAUSED
+    assert VirtualKey.objects.get(pk=research_key.pk).status == KeyStatus.ACTIVE  # still a developer there
+    membership_set_role(membership=research_row, role=Role.VIEWER, actor=admin)
+    assert VirtualKey.objects.get(pk=research_key.pk).status == KeyStatus.PAUSED
+
+    # an org admin demoted to viewer still leads the Default team: the keys there keep working
+    founder = org_with_roles["users"]["org_admin"]
+    default = Team.objects.get(organization=organization, is_default=True)
+    kept = key_generate(organization=organization, team=default, user=founder, name="prod", actor=founder)[0]
+    other_admin = make_user()
+    member_add(organization=organization, team=None, user=other_admin, role=Role.ORG_ADMIN, actor=founder)
+    membership_set_role(membership=_org_row(organization, founder), role=Role.VIEWER, actor=other_admin)
+    assert VirtualKey.objects.get(pk=kept.pk).status == KeyStatus.ACTIVE
+
+
+def test_resuming_a_leavers_paused_key_makes_it_the_teams(org_with_roles):
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    developer = org_with_roles["users"]["developer"]
+    key = _keys(org_with_roles, developer)[0]
+    membership_remove(membership=_org_row(organization, developer), actor=admin)
+    key.refresh_from_db()
+    key_set_status(key=key, status=KeyStatus.ACTIVE, actor=admin)
+    key.refresh_from_db()
+    assert key.status == KeyStatus.ACTIVE and key.user_id is None
+    actions = AuditEvent.objects.filter(target_type="keys.virtualkey", target_id=str(key.pk), actor=admin).order_by(
+        "pk"
+    )
+    assert [event.action for event in actions] == ["key.pause", "key.owner_release", "key.resume"]
+    page = client_for(admin).get(f"/o/{organization.slug}/keys/{key.pk}/")
+    assert "the team (a service-account key, no owner)" in page.content.decode()
+
+
+def test_removal_on_the_teams_page_applies_the_setting_and_ends_the_dashboard_session(org_with_roles):
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    developer = org_with_roles["users"]["developer"]
+    key = _keys(org_with_roles, developer)[0]
+    as_developer = client_for(developer)
+    pages = [f"/o/{organization.slug}/", f"/o/{organization.slug}/keys/", f"/o/{organization.slug}/keys/{key.pk}/"]
+    assert [as_developer.get(page).status_code for page in pages] == [200, 200, 200]
+    row = _org_row(organization, developer)
+    assert client_for(admin).post(f"/o/{organization.slug}/members/{row.pk}/remove/").status_code == 302
+    assert VirtualKey.objects.get(pk=key.pk).status == KeyStatus.PAUSED
+    assert [as_developer.get(page).status_code for page in pages] == [404, 404, 404]
+    assert as_developer.post(f"/o/{organization.slug}/keys/{key.pk}/resume/").status_code == 404
+
+
+def test_deactivating_an_account_in_the_admin_applies_every_organisations_setting(org_with_roles, make_user):
+    organization = org_with_roles["organization"]
+    developer = org_with_roles["users"]["developer"]
+    edge_key = _keys(org_with_roles, developer)[0]
+    edge_management = management_key_create(organization=organization, name="ci", actor=developer)[0]
+    with schema_context("acme"):
+        owner = make_user()
+        dedicated = organization_create(name=f"Dedicated {uuid.uuid4().hex[:6]}", owner=owner)
+        dedicated.leaver_key_action = LeaverKeyAction.REVOKE
+        dedicated.save(update_fields=["leaver_key_action"])
+        default = Team.objects.get(organization=dedicated, is_default=True)
+        member_add(organization=dedicated, team=default, user=developer, role=Role.DEVELOPER, actor=owner)
+        acme_key = key_generate(organization=dedicated, team=default, user=developer, name="k", actor=developer)[0]
+    staff = make_user()
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    http = client_for(staff)
+    url = f"/admin/accounts/user/{developer.pk}/change/"
+    fields = form_fields(http.get(url).content.decode(), "user_form")
+    fields.pop("is_active")
+    assert http.post(url, {**fields, "_save": "Save"}).status_code == 302
+    developer.refresh_from_db()
+    assert developer.is_active is False
+    assert VirtualKey.objects.get(pk=edge_key.pk).status == KeyStatus.PAUSED  # the Shared Edge organisation: pause
+    assert ManagementKey.objects.get(pk=edge_management.pk).revoked_at is not None
+    with schema_context("acme"):
+        assert VirtualKey.objects.get(pk=acme_key.pk).status == KeyStatus.REVOKED  # the Dedicated one: revoke
+        assert AuditEvent.objects.filter(target_id=str(acme_key.pk), action="key.revoke", actor=staff).exists()
+    assert Membership.objects.filter(user=developer).exists()  # reactivating gives the pages back, not the keys
+
+
+def test_memberships_and_users_change_only_through_services(edge, make_user):
+    staff = make_user()
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    http = client_for(staff)
+    owner = make_user()
+    organization = organization_create(name=f"Admin {uuid.uuid4().hex[:6]}", owner=owner)
+    row = _org_row(organization, owner)
+    assert http.get(f"/admin/orgs/membership/{row.pk}/delete/").status_code == 403
+    assert http.post(f"/admin/orgs/membership/{row.pk}/change/", {"role": "viewer"}).status_code == 403
+    assert http.get(f"/admin/accounts/user/{owner.pk}/delete/").status_code == 403  # deactivate instead
+
+
+def test_the_access_settings_page_shows_the_setting_and_org_admins_change_it(org_with_roles):
+    organization, users = org_with_roles["organization"], org_with_roles["users"]
+    url = f"/o/{organization.slug}/settings/access/"
+    admin = client_for(users["org_admin"])
+    page = admin.get(url).content.decode()
+    assert 'id="leaver-key-action-form"' in page and "Pause them" in page
+    saved = admin.post(f"{url}leavers/", {"leaver_key_action": "keep"}, follow=True)
+    assert saved.status_code == 200 and "Keep them working" in saved.content.decode()
+    organization.refresh_from_db()
+    assert organization.leaver_key_action == LeaverKeyAction.KEEP
+    assert admin.post(f"{url}leavers/", {"leaver_key_action": "nope"}).status_code == 400
+    teams_page = admin.get(f"/o/{organization.slug}/teams/").content.decode()
+    assert "When someone leaves, their keys: keep them working" in teams_page
+    viewer = client_for(users["viewer"])
+    shown = viewer.get(url).content.decode()
+    assert "Keep them working" in shown and "leaver-key-action-form" not in shown
+    assert viewer.post(f"{url}leavers/", {"leaver_key_action": "revoke"}).status_code == 403
+    organization.refresh_from_db()
+    assert organization.leaver_key_action == LeaverKeyAction.KEEP
+    event = AuditEvent.objects.get(action="organization.update", organization_id=organization.pk)
+    assert event.actor == users["org_admin"] and event.after == {"leaver_key_action": "keep"}
