@@ -1,3 +1,4 @@
+import datetime as dt
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
@@ -5,6 +6,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from apps.core.redis import redis_client
@@ -15,6 +17,7 @@ from apps.keys.forms import key_create_form
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
 from apps.orgs.selectors import organization_list_for_user, team_list
+from apps.spend.selectors import impossible_usage_recent
 from apps.wallet.forms import InvoicedOrganizationForm
 from apps.wallet.selectors import invoices_for
 
@@ -76,7 +79,10 @@ def _component_status() -> dict[str, str]:
 
 @org_page()
 def health(request: HttpRequest, access: OrgAccess) -> HttpResponse:
-    return render(request, "dashboard/health.html", {"components": _component_status()})
+    impossible = None
+    if access.user.is_staff:  # operators: upstreams whose usage reports were refused, last day, whole instance
+        impossible = impossible_usage_recent(since=timezone.now() - dt.timedelta(days=1))
+    return render(request, "dashboard/health.html", {"components": _component_status(), "impossible": impossible})
 
 
 @require_GET

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.gateway.asgi_io import Scope, header
+from apps.gateway.errors import UpstreamUsageInvalid
 from apps.gateway.quota import Admission
 from apps.gateway.usage import ImpossibleUsage, Usage, usage_check
 from apps.providers.prices import ModelPrice, override_in_force, price_sheet
@@ -60,7 +61,7 @@ class RequestRecord:
     def bill_reservation(self, problem: ImpossibleUsage) -> None:
         """An impossible report is an upstream error billed at the request's reservation, flagged for operators."""
         self.usage = self.reserved or Usage(estimated=True)
-        self.fail(502, "upstream_usage_invalid")
+        self.fail(UpstreamUsageInvalid.status, UpstreamUsageInvalid.code)
         provider = f"{self.deployment['provider']}/{self.deployment['upstream_model']}" if self.deployment else ""
         logger.warning(
             "impossible usage from %s, billed at the reservation (request_id=%s): %s",

@@ -2,10 +2,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.gateway.errors import UpstreamUsageInvalid
 from apps.spend.models import SpendLog
 
 
@@ -80,3 +81,22 @@ def spend_micros_since_by_holder(
         holder_id: int(totals.get(holder_id, {}).get(f"since_{starts.index(since)}") or 0)
         for holder_id, since in since_by_id.items()
     }
+
+
+@dataclass(frozen=True)
+class ImpossibleUsageReport:
+    provider: str
+    model_resolved: str
+    requests: int
+    last_at: datetime
+
+
+def impossible_usage_recent(*, since: datetime) -> list[ImpossibleUsageReport]:
+    """Upstreams that reported impossible usage since `since` (billed at their reservations): for operators."""
+    rows = (
+        SpendLog.objects.filter(created_at__gte=since, error_code=UpstreamUsageInvalid.code)
+        .values("provider", "model_resolved")
+        .annotate(requests=Count("id"), last_at=Max("created_at"))
+        .order_by("-requests")[:50]
+    )
+    return [ImpossibleUsageReport(**row) for row in rows]

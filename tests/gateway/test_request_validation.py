@@ -152,13 +152,13 @@ def _no_server_error(response: httpx.Response) -> None:
         _openai_error(response)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=chat_bodies)
 def test_fuzzed_chat_bodies_never_get_a_server_error(live_server_url, world, body):
     _no_server_error(_post(f"{live_server_url}/v1", world.key, body))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=other_bodies)
 def test_fuzzed_completions_and_embeddings_never_get_a_server_error(live_server_url, world, case):
     path, body = case

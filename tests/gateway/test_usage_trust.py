@@ -9,6 +9,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
@@ -25,7 +26,7 @@ from apps.quotas.tasks import budget_counters_heal_task
 from apps.spend.models import SpendLog
 from apps.wallet.models import EntryKind, Wallet
 from apps.wallet.services.ledger import wallet_credit
-from tests.conftest import UPSTREAM_API_KEY
+from tests.conftest import UPSTREAM_API_KEY, client_for
 from tests.world import World, _build_world, consume
 
 pytestmark = pytest.mark.django_db
@@ -146,6 +147,7 @@ def test_negative_usage_from_a_tenants_upstream_unlocks_nothing(committed, mock_
     assert (row.status_code, row.error_code, row.usage_estimated) == (502, "upstream_usage_invalid", True)
     assert row.prompt_tokens > 0 and row.completion_tokens == 50 and row.cost_micros > 0  # billed at its reservation
     assert _wallet_counter_micros(organization.pk, committed) >= row.cost_micros  # never below the ledger
+    _operators_see_it_on_system_health(committed, organization)
 
     # gpt-4o on the platform's credential: the $0.10 runs down and is refused, never past zero
     served, request_ids = 0, []
@@ -185,6 +187,16 @@ def test_a_stream_reporting_impossible_usage_is_billed_at_the_reservation(
     row = committed(lambda: SpendLog.objects.get(request_id=request_id))
     assert (row.status_code, row.error_code, row.usage_estimated) == (502, "upstream_usage_invalid", True)
     assert row.prompt_tokens >= 1 and row.completion_tokens == 50 and row.cost_micros >= 0
+
+
+def _operators_see_it_on_system_health(committed, organization) -> None:  # type: ignore[no-untyped-def]
+    owner = committed(lambda: organization.memberships.filter(team__isnull=True).first().user)
+    page = client_for(owner).get(f"/o/{organization.slug}/health/")
+    assert page.status_code == 200 and b"mock-usage-negative" not in page.content  # members: not theirs to see
+    User.objects.filter(pk=owner.pk).update(is_staff=True)
+    owner.refresh_from_db()
+    page = client_for(owner).get(f"/o/{organization.slug}/health/")
+    assert b"Impossible usage reports" in page.content and b"mock-usage-negative" in page.content
 
 
 def _budget_key(world: World) -> tuple[int, str]:
