@@ -54,7 +54,7 @@ from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.upstreams.translation import MALFORMED, UnsupportedRequest
-from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens, events_prefix, usage_from_body
+from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens, usage_from_body
 from apps.providers.url_safety import UnsafeUpstream, address_check
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
@@ -405,7 +405,7 @@ class Gateway:
             async with await _upstream_post(session, upstream) as response:
                 record.provider_request_id = provider_request_id(response.headers)
                 if record.stream and response.status == 200:
-                    tap = StreamTap(strip_usage_event=not client_wants_usage)
+                    tap = StreamTap(strip_usage_event=not client_wants_usage, measure=allowance is not None)
                     translator_class = getattr(adapter, "StreamTranslator", None)
                     translator = translator_class(include_usage=True) if translator_class else None
                     sent_tokens = None
@@ -520,13 +520,12 @@ class Gateway:
         watcher = asyncio.create_task(watch_disconnect())
         try:
             async for chunk in response.content.iter_any():
-                events_before = tap.data_events
                 forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
                 if forwarded:
-                    seen = tap.completion_tokens_seen()
+                    seen = tap.completion_bound
                     reach = None if allowance is None or allowance.within(seen) else await allowance.admit(seen)
                     if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
-                        fitting = events_prefix(forwarded, reach + 1 - events_before)  # +1: the role event
+                        fitting = tap.events_within(reach)
                         if fitting:
                             await send({"type": "http.response.body", "body": fitting, "more_body": True})
                         raise allowance.cut()  # type: ignore[union-attr]

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from apps.gateway.request_shape import text_bytes
+
 TAIL_BYTES = 16_384
 
 
@@ -102,33 +104,74 @@ def _is_usage_only(parsed: Any) -> bool:
     return isinstance(parsed, dict) and parsed.get("choices") == [] and "usage" in parsed
 
 
+DELTA_TEXTS = ("content", "refusal", "reasoning_content", "reasoning", "text")
+
+
+def delta_bytes(parsed: Any) -> int:
+    """UTF-8 bytes of what one chunk of a stream generated (text, refusals, reasoning, tool calls): the most
+    completion tokens it can hold."""
+    choices = parsed.get("choices") if isinstance(parsed, dict) else None
+    total = 0
+    for choice in choices if isinstance(choices, list) else ():
+        delta = choice.get("delta", choice) if isinstance(choice, dict) else None  # legacy completions: the choice
+        if not isinstance(delta, dict):
+            continue
+        total += sum(text_bytes(value) for name in DELTA_TEXTS if isinstance(value := delta.get(name), str))
+        calls = delta.get("tool_calls")
+        for call in [*(calls if isinstance(calls, list) else ()), delta.get("function_call")]:
+            function = call.get("function", call) if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                total += sum(
+                    text_bytes(value) for name in ("name", "arguments") if isinstance(value := function.get(name), str)
+                )
+    return total
+
+
 class StreamTap:
-    def __init__(self, *, strip_usage_event: bool) -> None:
+    """What a stream carries, read as it passes: its usage event (removed for clients that did not ask for it)
+    and, when `measure`, a bound of the completion tokens of each event forwarded."""
+
+    def __init__(self, *, strip_usage_event: bool, measure: bool = False) -> None:
         self.strip_usage_event = strip_usage_event
+        self.measure = measure
         self.tail = b""
         self.pending = b""
         self.data_events = 0
         self.usage_reported: Any = None  # the usage-only event's object, checked when the stream ends
+        self.completion_bound = 0  # the most completion tokens the events forwarded so far can hold (measure)
+        self.last_events: list[tuple[bytes, int]] = []  # the last feed's events, each with the bound after it
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what to send to the client for this upstream chunk."""
         self.data_events += chunk.count(b"data: {")
         if not self.strip_usage_event:
             self.tail = (self.tail + chunk)[-TAIL_BYTES:]
-            return chunk
+            if not self.measure:
+                return chunk
         parts = (self.pending + chunk).split(b"\n\n")
         self.pending = parts.pop()
-        forwarded = []
+        self.last_events = []
         for event in parts:
-            parsed = _event_json(event) if b'"usage"' in event else None
-            if isinstance(parsed, dict) and _is_usage_only(parsed):
+            parsed = _event_json(event) if self.measure or b'"usage"' in event else None
+            if self.strip_usage_event and isinstance(parsed, dict) and _is_usage_only(parsed):
                 self.usage_reported = parsed["usage"]
                 continue
-            forwarded.append(event + b"\n\n")
-        return b"".join(forwarded)
+            if self.measure:
+                self.completion_bound += delta_bytes(parsed)
+            self.last_events.append((event + b"\n\n", self.completion_bound))
+        return b"".join(event for event, _ in self.last_events)
+
+    def events_within(self, bound: int) -> bytes:
+        """The last feed's events, from its first, that keep the stream within `bound` completion tokens."""
+        fitting = []
+        for event, after in self.last_events:
+            if after > bound:
+                break
+            fitting.append(event)
+        return b"".join(fitting)
 
     def completion_tokens_seen(self) -> int:
-        """A floor for a stream cut short: one token per content event (the first event carries only the role)."""
+        """An estimate for a stream the client left: one token per content event (the first carries the role)."""
         return max(0, self.data_events - 1)
 
     def leftover(self) -> bytes:
@@ -144,18 +187,6 @@ class StreamTap:
             if isinstance(parsed, dict) and parsed.get("usage") is not None:
                 return usage_from_mapping(parsed["usage"])
         return None
-
-
-def events_prefix(data: bytes, count: int) -> bytes:
-    """The whole events at the start of `data`, up to its `count`-th data event (never a partial event)."""
-    end = seen = 0
-    while seen < count:
-        boundary = data.find(b"\n\n", end)
-        if boundary < 0:
-            break
-        seen += data.find(b"data: {", end, boundary) >= 0
-        end = boundary + 2
-    return data[:end]
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:

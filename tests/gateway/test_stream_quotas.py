@@ -1,8 +1,9 @@
 """Streams that run past their reservation: extended block by block, cut with an error event when a layer runs out.
 
-The mock's `-long` model answers 400 words, one word (about one token) per stream chunk, and the
-request sets no max_tokens, so the gateway reserves only GATEWAY_DEFAULT_RESERVE_TOKENS (20 here)
-and must extend by GATEWAY_STREAM_EXTEND_TOKENS (20) as the stream goes on.
+The mock's `-long` model answers 400 words, one word per stream chunk, and the request sets no
+max_tokens, so the gateway reserves only GATEWAY_DEFAULT_RESERVE_TOKENS (20 here) and must extend by
+GATEWAY_STREAM_EXTEND_TOKENS (20) as the stream goes on. It counts a chunk at its content's UTF-8 bytes
+(the most tokens it can hold): a word of five letters and a space is six.
 """
 
 import time
@@ -13,13 +14,18 @@ import openai
 import orjson
 import pytest
 
+from apps.channels.models import Channel
+from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.gateway.quota import HELD_PREFIX
 from apps.gateway.usage import estimate_prompt_tokens
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
+from apps.mock_provider.app import _reply_words
+from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
-from tests.conftest import live_server_env
+from apps.providers.services import provider_credential_create
+from tests.conftest import UPSTREAM_API_KEY, live_server_env
 from tests.live import prompt_tokens_bound, uvicorn_server
 from tests.spend.test_spend_pipeline import _drain_until
 
@@ -64,12 +70,28 @@ def _stream(url: str, key: str) -> tuple[str, list[dict]]:  # type: ignore[type-
     return request_id, events
 
 
-def _content_events(events: list) -> int:  # type: ignore[type-arg]
-    return sum(
-        1
+def _contents(events: list) -> list[str]:  # type: ignore[type-arg]
+    return [
+        event["choices"][0]["delta"]["content"]
         for event in events
         if isinstance(event, dict) and event.get("choices") and event["choices"][0]["delta"].get("content")
-    )
+    ]
+
+
+def _content_events(events: list) -> int:  # type: ignore[type-arg]
+    return len(_contents(events))
+
+
+def _within(limit: int) -> int:
+    """How many of the long answer's words fit in `limit` completion tokens counted as UTF-8 bytes."""
+    words = _reply_words("x", LONG_WORDS)  # the mock's answer to PROMPT, a word and a space per chunk
+    total = count = 0
+    for word in words:
+        total += len(word.encode()) + 1
+        if total > limit:
+            return count
+        count += 1
+    return count
 
 
 def _cost(prompt: int, completion: int) -> int:
@@ -121,14 +143,14 @@ def test_a_stream_that_runs_out_of_budget_is_cut_with_an_error_event_and_billed_
     request_id, events = _stream(stream_server, plaintext)
 
     sent = _content_events(events)
-    assert sent == 3 * BLOCK, (sent, events[-2])  # the events within the allowance go, then the cut
+    assert sent == _within(3 * BLOCK), (sent, events[-2])  # the events within the allowance go, then the cut
     assert events[-1] == "[DONE]"
     error = events[-2]["error"]
     assert (error["code"], error["type"]) == ("budget_exceeded", "budget_exceeded")
     row = _drain_until(committed, {request_id})[request_id]
     assert (row.status_code, row.error_code) == (429, "budget_exceeded")
-    assert (row.prompt_tokens, row.completion_tokens, row.usage_estimated) == (prompt, sent, True)
-    assert row.cost_micros == _cost(prompt, sent) <= budget
+    assert (row.prompt_tokens, row.completion_tokens, row.usage_estimated) == (prompt, 3 * BLOCK, True)
+    assert row.cost_micros == _cost(prompt, 3 * BLOCK) <= budget  # the allowance it reached
     assert _settled(request_id)
     assert _budget_counter(key) == row.cost_micros <= budget  # billed for the tokens sent, never above the budget
 
@@ -143,5 +165,37 @@ def test_a_stream_that_runs_out_of_tokens_per_minute_is_cut_and_the_sdk_raises(c
         for chunk in client.chat.completions.create(model="long", stream=True, messages=PROMPT):
             received += bool(chunk.choices and chunk.choices[0].delta.content)
 
-    assert received == 2 * BLOCK
+    assert received == _within(2 * BLOCK)
     assert caught.value.code == "tpm_limit" and "Rate limit exceeded" in caught.value.message
+
+
+def _gemini_long(world, mock_url: str) -> None:  # type: ignore[no-untyped-def]
+    """A Gemini deployment of the long answer: Gemini streams whole sentences, many tokens an event."""
+    owner = world.organization.memberships.filter(team__isnull=True).first().user
+    channel = Channel.objects.get(organization=world.organization, is_default=True)
+    credential = provider_credential_create(
+        organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
+    )
+    spec = DeploymentSpec(ProviderType.GEMINI, "mock-gpt-4o-mini-long", mock_url, credential)
+    channel_model_set(channel=channel, alias="gemini-long", deployments=[spec], actor=owner, platform_managed=True)
+
+
+def test_a_stream_of_many_tokens_an_event_is_cut_within_its_budget(committed, world, stream_server, mock_provider_url):
+    committed(_gemini_long, world, mock_provider_url)
+    budget = _cost(prompt_tokens_bound({"messages": PROMPT}), BLOCK) + 16 * _cost(0, BLOCK) + 5  # 340 tokens: < 400
+    key, plaintext = _key(committed, world, max_budget_micros=budget)
+    time.sleep(1.1)  # the gateway's channel snapshot
+
+    body = {"model": "gemini-long", "stream": True, "messages": PROMPT}
+    with httpx.stream(
+        "POST", f"{stream_server}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {plaintext}"}
+    ) as response:
+        request_id = response.headers["x-request-id"]
+        payloads = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
+    events = [payload if payload == "[DONE]" else orjson.loads(payload) for payload in payloads]
+
+    sent = "".join(_contents(events))
+    assert 0 < len(sent.encode()) <= 17 * BLOCK < len(" ".join(_reply_words("x", LONG_WORDS)))  # cut short
+    assert events[-2]["error"]["code"] == "budget_exceeded"
+    row = _drain_until(committed, {request_id})[request_id]
+    assert row.cost_micros <= budget and _budget_counter(key) == row.cost_micros  # never past the budget
