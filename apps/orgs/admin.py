@@ -1,5 +1,10 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 
+from apps.accounts.errors import EmailNotVerified
+from apps.accounts.selectors import user_email_verified
 from apps.orgs.models import Invitation, Membership, Organization, Team
 
 
@@ -25,8 +30,18 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ("name", "organization__name")
 
 
+class MembershipAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean() or {}
+        user = cleaned.get("user")
+        if user is not None and not user_email_verified(user=user):  # invite them from the Teams page instead
+            raise forms.ValidationError(EmailNotVerified.default_message)
+        return cleaned
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
     list_display = ("user", "organization", "team", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "organization__name")
