@@ -86,7 +86,7 @@ def seed_holders() -> list[tuple[int, int, int, int]]:
     users = []
     for n in range(USERS):
         email = f"bench-{n}@example.test"
-        user = User.objects.filter(email=email).first() or user_create(email=email, password=None)
+        user = User.objects.filter(email=email).first() or user_create(email=email, password=None, email_verified=True)
         member_add(organization=organization, team=teams[n % TEAMS], user=user, role=Role.DEVELOPER, actor=admin)
         users.append((user, teams[n % TEAMS]))
     holders = []

@@ -64,7 +64,7 @@ SHARED_APPS = [
     "apps.accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",
-    "django.contrib.admin",
+    "apps.accounts.admin_config.HyditeAdminConfig",  # django.contrib.admin, with a throttled login page
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "allauth",
@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "apps.accounts.middleware.VerifiedEmailMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
 ]
 
@@ -199,10 +200,8 @@ SPECTACULAR_SETTINGS = {
 
 # --------------------------------------------------------------------- accounts
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
+# One backend for both login pages (allauth's and the admin's): allauth's, behind the login throttle.
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.ThrottledAuthenticationBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -213,7 +212,19 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# Not configurable: an account does nothing (no log-in, no organisation) before it confirms its address.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # in the browser that signed up
+ACCOUNT_PREVENT_ENUMERATION = True  # a taken address gets the same page as a new one, and a mail
+# allauth's failed-login limit refuses an address's right password from anywhere: the login throttle instead.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+# Per (account, client address) and per client address: free failures, then waits from the base delay,
+# doubling per failure up to the maximum; counts forgotten this long after the last failure.
+LOGIN_THROTTLE_FREE_FAILURES = _env_int("LOGIN_THROTTLE_FREE_FAILURES", 5)
+LOGIN_THROTTLE_IP_FREE_FAILURES = _env_int("LOGIN_THROTTLE_IP_FREE_FAILURES", 50)
+LOGIN_THROTTLE_BASE_DELAY_S = _env_int("LOGIN_THROTTLE_BASE_DELAY_S", 10)
+LOGIN_THROTTLE_MAX_DELAY_S = _env_int("LOGIN_THROTTLE_MAX_DELAY_S", 15 * 60)
+LOGIN_THROTTLE_FORGET_S = _env_int("LOGIN_THROTTLE_FORGET_S", 24 * 60 * 60)
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 LOGIN_URL = "account_login"
@@ -230,6 +241,7 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hydite <noreply@localhost>")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None  # for EMAIL_BACKEND ...filebased.EmailBackend
 
 # --------------------------------------------------------------------- security
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)

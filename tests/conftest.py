@@ -12,6 +12,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -72,7 +73,14 @@ def _forget_quota_counters() -> None:
     keyed by database ids, which a new test database hands out again: a previous session's events would land
     in this one's ledger."""
     client = redis_client()
-    for pattern in ("hydite:*:quota:*", "hydite:_global:quota:*", "hydite:*:budget_watch:*", "hydite:*:redeem:*"):
+    patterns = (
+        "hydite:*:quota:*",
+        "hydite:_global:quota:*",
+        "hydite:*:budget_watch:*",
+        "hydite:*:redeem:*",
+        "hydite:_global:login:*",
+    )
+    for pattern in patterns:
         for name in client.scan_iter(match=pattern, count=1000):
             client.delete(name)
     client.delete(SPEND_STREAM, SPEND_DEAD_LETTERS)
@@ -111,10 +119,21 @@ def acme(db) -> Instance:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_user(db):  # type: ignore[no-untyped-def]
-    def make(email: str | None = None) -> User:
-        return UserFactory(email=email) if email else UserFactory()
+    def make(email: str | None = None, *, email_verified: bool = True) -> User:
+        if email:
+            return UserFactory(email=email, email_verified=email_verified)
+        return UserFactory(email_verified=email_verified)
 
     return make
+
+
+@pytest.fixture
+def staff(edge, make_user):  # type: ignore[no-untyped-def]
+    """An operator (is_staff) with a confirmed address, in no organisation."""
+    user = make_user()
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
 
 
 @pytest.fixture
@@ -184,9 +203,18 @@ LIVE_UPSTREAM_TIMEOUT_S = 2
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def live_mail_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """Where the live server's mail goes, one file per message (read it with tests.live.mailed_link)."""
+    return tmp_path_factory.mktemp("live-mail")
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, tmp_path_factory, live_mail_dir) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """uvicorn serving hydite.asgi over real TCP, on the test database."""
-    with uvicorn_server(live_server_env(), tmp_path_factory.mktemp("live-server") / "uvicorn.log") as base_url:
+    env = live_server_env(
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(live_mail_dir)
+    )
+    with uvicorn_server(env, tmp_path_factory.mktemp("live-server") / "uvicorn.log") as base_url:
         yield base_url
 
 

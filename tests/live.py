@@ -21,6 +21,22 @@ from tests.html_forms import form_fields
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def mailed_link(mail_dir: Path, to: str, path_part: str, timeout_s: float = 10) -> str:
+    """The newest link containing `path_part` in a mail to `to` that a server wrote to `mail_dir` (filebased
+    email backend); waits a little for it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for message in sorted(mail_dir.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True):
+            text = message.read_text()
+            if f"\nTo: {to}\n" in text:
+                links = [word for word in text.split() if path_part in word and word.startswith("http")]
+                if links:
+                    return links[-1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail to {to} with a {path_part} link in {mail_dir}")
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -42,7 +42,7 @@ class World:
 
 
 def _build_world(mock_url: str, billing_mode: str = BillingMode.INVOICE) -> World:
-    owner = user_create(email=f"gw-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    owner = user_create(email=f"gw-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     name = f"Gateway {uuid.uuid4().hex[:6]}"
     organization = organization_create(name=name, owner=owner, billing_mode=billing_mode)
     credential = provider_credential_create(

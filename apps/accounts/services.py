@@ -1,12 +1,31 @@
 import secrets
 
+from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from apps.accounts.models import User
 
 
-def user_create(*, email: str, password: str | None, full_name: str = "") -> User:
-    return User.objects.create_user(email=email, password=password, full_name=full_name)
+@transaction.atomic
+def user_create(*, email: str, password: str | None, full_name: str = "", email_verified: bool = False) -> User:
+    """A user and their address; `email_verified` only when an operator vouches for it (seeded accounts).
+
+    Anyone else proves the address by its confirmation link or an invitation before they can do anything.
+    """
+    user = User.objects.create_user(email=email, password=password, full_name=full_name)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=email_verified)
+    return user
+
+
+def user_email_mark_verified(*, user: User) -> None:
+    """An operator vouches for the user's address (createsuperuser, seed_demo); rerun-safe."""
+    address = EmailAddress.objects.filter(user_id=user.pk, email__iexact=user.email).first()
+    if address is None:
+        EmailAddress.objects.filter(user_id=user.pk, primary=True).update(primary=False)
+        EmailAddress.objects.create(user=user, email=user.email.lower(), primary=True, verified=True)
+    elif not address.verified:
+        address.verified = True
+        address.save(update_fields=["verified"])
 
 
 @transaction.atomic
@@ -18,6 +37,7 @@ def superuser_ensure(*, email: str, password: str | None) -> tuple[User, str | N
             user.set_password(password)
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["password", "is_staff", "is_superuser"])
+        user_email_mark_verified(user=user)
         return user, None
     generated = None if password else secrets.token_urlsafe(12)
     user = User.objects.create_superuser(email=email, password=password or generated)

@@ -28,7 +28,8 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ReadOnlyAdmin):
-    """Memberships change on the Teams pages, whose services check seats and apply the leaver setting to keys."""
+    """Memberships change on the Teams pages, whose services check seats, confirmed addresses and the leaver
+    setting."""
 
     list_display = ("user", "organization", "team", "role", "created_at")
     list_filter = ("role",)

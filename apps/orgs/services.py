@@ -13,7 +13,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
+from apps.accounts.errors import EmailNotVerified
 from apps.accounts.models import User
+from apps.accounts.selectors import user_email_verified
 from apps.audit.services import audit_record
 from apps.channels.services import channel_default_ensure
 from apps.keys.leavers import leaver_keys_apply, member_departure_apply
@@ -58,14 +60,10 @@ def _default_billing_mode() -> str:
     return BillingMode.PREPAID if instance_current_is_shared() else BillingMode.INVOICE
 
 
-@transaction.atomic
-def organization_create(
-    *, name: str, owner: User, is_personal: bool = False, billing_mode: str | None = None
-) -> Organization:
-    """An organisation with its Default team; the owner becomes org admin and leads the team.
-
-    `billing_mode` None: prepaid on the Shared Edge, invoiced on a Dedicated instance.
-    """
+def _organization_insert(
+    *, name: str, is_personal: bool, billing_mode: str | None, actor: User
+) -> tuple[Organization, Team]:
+    """The organisation row, its Default team and Default Channel, audited; no member yet."""
     name = name.strip()
     if not name:
         raise InvalidTeam("An organisation needs a name.", param="name")
@@ -83,11 +81,9 @@ def organization_create(
         slug = f"{_unique_org_slug(name)[:50]}-{secrets.token_hex(3)}"
         organization = Organization.objects.create(slug=slug, **fields)
     team = Team.objects.create(organization=organization, name="Default", slug="default", is_default=True)
-    Membership.objects.create(user=owner, organization=organization, role=Role.ORG_ADMIN)
-    Membership.objects.create(user=owner, organization=organization, team=team, role=Role.TEAM_LEAD)
-    channel_default_ensure(organization=organization, actor=owner)
+    channel_default_ensure(organization=organization, actor=actor)
     audit_record(
-        actor=owner,
+        actor=actor,
         action="organization.create",
         target=organization,
         organization_id=organization.pk,
@@ -98,13 +94,66 @@ def organization_create(
             "billing_mode": organization.billing_mode,
         },
     )
+    return organization, team
+
+
+def _require_verified(user: User) -> None:
+    """Nobody is attached to an organisation by an address they have not proved theirs (account pre-hijack)."""
+    if not user_email_verified(user=user):
+        raise EmailNotVerified(param="email")
+
+
+@transaction.atomic
+def organization_create(
+    *, name: str, owner: User, is_personal: bool = False, billing_mode: str | None = None
+) -> Organization:
+    """An organisation with its Default team; the owner (a confirmed address) becomes org admin and leads the team.
+
+    `billing_mode` None: prepaid on the Shared Edge, invoiced on a Dedicated instance.
+    """
+    _require_verified(owner)
+    organization, team = _organization_insert(
+        name=name, is_personal=is_personal, billing_mode=billing_mode, actor=owner
+    )
+    Membership.objects.create(user=owner, organization=organization, role=Role.ORG_ADMIN)
+    Membership.objects.create(user=owner, organization=organization, team=team, role=Role.TEAM_LEAD)
     return organization
+
+
+@transaction.atomic
+def organization_create_for_invitee(
+    *, name: str, admin_email: str, actor: User, accept_url_base: str, billing_mode: str | None = None
+) -> tuple[Organization, Invitation]:
+    """An organisation whose first org admin is whoever accepts the invitation mailed to `admin_email`.
+
+    For an address no account has proved yet: staff (`actor`) create it and are not members.
+    """
+    organization, _ = _organization_insert(name=name, is_personal=False, billing_mode=billing_mode, actor=actor)
+    invitation = invitation_create(
+        organization=organization,
+        team=None,
+        email=admin_email,
+        role=Role.ORG_ADMIN,
+        actor=actor,
+        accept_url_base=accept_url_base,
+    )
+    return organization, invitation
 
 
 def organization_create_personal(*, owner: User) -> Organization:
     suffix = "'s organisation"
     local_part = owner.email.split("@", 1)[0][: ORGANIZATION_NAME_MAX_LENGTH - len(suffix)]
     return organization_create(name=f"{local_part}{suffix}", owner=owner, is_personal=True)
+
+
+@transaction.atomic
+def organization_personal_ensure(*, owner: User) -> Organization:
+    """The owner's personal organisation in this instance, created on first need (their address confirmed)."""
+    User.objects.select_for_update().filter(pk=owner.pk).first()  # two confirmations at once create one
+    existing = Organization.objects.filter(
+        is_personal=True, memberships__user=owner, memberships__team__isnull=True, memberships__role=Role.ORG_ADMIN
+    ).first()
+    return existing or organization_create_personal(owner=owner)
 
 
 @transaction.atomic
@@ -275,6 +324,7 @@ def _add_membership(
     *, user: User, organization: Organization, team: Team | None, role: str, actor: User
 ) -> list[Membership]:
     """Create (and audit) the rows that make `user` a member with `role`; returns the rows created."""
+    _require_verified(user)
     created = []
     org_row = Membership.objects.filter(user=user, organization=organization, team__isnull=True).first()
     if org_row is None:
@@ -427,7 +477,10 @@ def invitations_purge_expired(*, older_than_days: int = 30) -> int:
 def member_add(
     *, organization: Organization, team: Team | None, user: User, role: str, actor: User
 ) -> list[Membership]:
-    """Add an existing user directly (seeding, admin tools); audited like an accepted invitation."""
+    """Add an existing user whose address is confirmed (seeding, admin tools); audited like an accepted invitation.
+
+    Anyone else is invited instead: the invitation is accepted logged in with the invited, confirmed address.
+    """
     _require_role_for_scope(role, in_team=team is not None)
     created = _add_membership(user=user, organization=organization, team=team, role=role, actor=actor)
     return created

@@ -1,3 +1,4 @@
+from allauth.account.adapter import get_adapter
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -72,7 +73,8 @@ def leaver_key_action_view(request: HttpRequest, access: OrgAccess) -> HttpRespo
     return _settings_access_page(request, access, form)
 
 
-def _invitation_url_base(request: HttpRequest) -> str:
+def invitation_url_base(request: HttpRequest) -> str:
+    """Where invitation links point: this instance's host, as the request reached it."""
     return request.build_absolute_uri(reverse("orgs:invitation_accept", kwargs={"token": "x"})).rsplit("/x/", 1)[0]
 
 
@@ -124,7 +126,7 @@ def org_invite_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 actor=access.user,
-                accept_url_base=_invitation_url_base(request),
+                accept_url_base=invitation_url_base(request),
             )
         except HyditeError as exc:
             form_error(form, exc)
@@ -176,7 +178,7 @@ def team_invite_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 actor=access.user,
-                accept_url_base=_invitation_url_base(request),
+                accept_url_base=invitation_url_base(request),
             )
         except HyditeError as exc:
             form_error(form, exc)
@@ -284,8 +286,10 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     except InvitationInvalid as exc:
         return render(request, "orgs/invitation.html", {"error": exc.message}, status=404)
     if not request.user.is_authenticated:
-        # Remember the invitation: it opens sign-up on a Dedicated instance.
+        # Remember the invitation: it opens sign-up on a Dedicated instance, and the link, mailed to the
+        # invited address, proves that address for a sign-up with it (allauth's stash).
         request.session[services.INVITATION_SESSION_KEY] = token
+        get_adapter(request).stash_verified_email(request, invitation.email)
         return render(request, "orgs/invitation.html", {"invitation": invitation, "next": request.path})
     if request.method == "POST":
         try:

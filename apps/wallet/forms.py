@@ -62,4 +62,6 @@ class BatchFilterForm(forms.Form):
 
 class InvoicedOrganizationForm(forms.Form):
     name = forms.CharField(max_length=120)
-    admin_email = forms.EmailField(label="Admin email", help_text="Signs in with “Forgot password” if new.")
+    admin_email = forms.EmailField(
+        label="Admin email", help_text="Its confirmed account becomes admin; else it is invited to."
+    )

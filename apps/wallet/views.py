@@ -18,6 +18,7 @@ from apps.core.money import usd_display, usd_text
 from apps.dashboard.edge import checked, form_error, form_saved, org_page
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
+from apps.orgs.views import invitation_url_base
 from apps.wallet.access import access_code_batch_by_id, access_code_by_id, access_invoice_by_id, access_operator
 from apps.wallet.forms import BatchFilterForm, CodeBatchMintForm, InvoicedOrganizationForm, RedeemForm
 from apps.wallet.models import Code, CodeBatch, CodeKind
@@ -262,16 +263,22 @@ def invoiced_organization_create_view(request: HttpRequest, access: OrgAccess) -
     """Operators: a sales-issued organisation, billed monthly from the ledger, never stopped by a wallet."""
     checked(access_operator, user=access.user)
     form = InvoicedOrganizationForm(request.POST)
-    if not form_saved(
-        form,
-        lambda: organization_create_invoiced(
-            name=form.cleaned_data["name"], admin_email=form.cleaned_data["admin_email"], actor=access.user
-        ),
-    ):
-        messages.error(request, "; ".join(str(error) for errors in form.errors.values() for error in errors))
-        return redirect("dashboard:workspaces", org_slug=access.organization.slug)
-    name, email = form.cleaned_data["name"], form.cleaned_data["admin_email"]
-    messages.success(request, f"Invoiced organisation {name!r} created; {email} is its admin.")
+    if form.is_valid():
+        email = form.cleaned_data["admin_email"]
+        try:
+            organization, invitation = organization_create_invoiced(
+                name=form.cleaned_data["name"],
+                admin_email=email,
+                actor=access.user,
+                accept_url_base=invitation_url_base(request),
+            )
+        except HyditeError as exc:
+            form_error(form, exc)
+        else:
+            outcome = "is its admin" if invitation is None else "was invited to be its admin (no confirmed account)"
+            messages.success(request, f"Invoiced organisation {organization.name!r} created; {email} {outcome}.")
+            return redirect("dashboard:workspaces", org_slug=access.organization.slug)
+    messages.error(request, "; ".join(str(error) for errors in form.errors.values() for error in errors))
     return redirect("dashboard:workspaces", org_slug=access.organization.slug)
 
 

@@ -10,17 +10,25 @@ def _signup(client, email):
     return client.post("/accounts/signup/", {"email": email, "password1": PASSWORD, "password2": PASSWORD})
 
 
-def test_signup_on_shared_edge_creates_personal_org(edge):
+def _confirm(client, mailoutbox, email):
+    """Open the confirmation link mailed at sign-up (and press its button)."""
+    body = next(message.body for message in reversed(mailoutbox) if message.to == [email.lower()])
+    link = next(word for word in body.split() if "/accounts/confirm-email/" in word)
+    return client.post(link.split("testserver", 1)[1])
+
+
+def test_signup_on_shared_edge_creates_personal_org_once_confirmed(edge, mailoutbox):
     client = client_for(None)
     response = _signup(client, "Founder@Example.test")
     assert response.status_code == 302
+    assert _confirm(client, mailoutbox, "Founder@Example.test").status_code == 302
     user = User.objects.get(email__iexact="founder@example.test")
     org = Organization.objects.get(memberships__user=user, memberships__team=None)
     assert org.is_personal
     assert Membership.objects.get(organization=org, team=None, user=user).role == Role.ORG_ADMIN
     assert Membership.objects.get(team__organization=org, team__is_default=True, user=user).role == Role.TEAM_LEAD
     assert AuditEvent.objects.filter(organization=org, action="organization.create", actor=user).exists()
-    # Logged in right away, landing on the new organisation.
+    # Logged in by the confirmation, landing on the new organisation.
     home = client.get("/")
     assert home.status_code == 302 and home["Location"] == f"/o/{org.slug}/"
     assert client.get(home["Location"]).status_code == 200
@@ -98,7 +106,9 @@ def test_inviting_an_overlong_email_is_a_form_error(org_with_roles):
     assert b"at most 254 characters" in response.content
 
 
-def test_signup_with_a_very_long_email_works(edge):
+def test_signup_with_a_very_long_email_works(edge, mailoutbox):
     email = "x" * 130 + "@example.test"  # a personal org name from this local part would overflow
-    assert _signup(client_for(None), email).status_code == 302
+    client = client_for(None)
+    assert _signup(client, email).status_code == 302
+    assert _confirm(client, mailoutbox, email).status_code == 302
     assert Organization.objects.filter(memberships__user__email=email).exists()

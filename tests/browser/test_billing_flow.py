@@ -22,9 +22,11 @@ def _micros(text: str) -> int:
     return int(dollars) * 1_000_000 + int(micros)
 
 
-def test_requests_show_on_the_billing_page_and_exports_match_it(page, live_server_url, committed, mock_provider_url):
+def test_requests_show_on_the_billing_page_and_exports_match_it(
+    page, live_server_url, committed, mock_provider_url, live_mail_dir
+):
     activation, _ = committed(_curated_mix_and_codes, mock_provider_url)
-    _sign_up(page)
+    _sign_up(page, live_mail_dir)
     page.click("nav >> text=Activation Codes")
     page.fill("#redeem-form input[name=code]", activation)
     page.click("#redeem-form button[type=submit]")

@@ -2,24 +2,30 @@
 
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
+from tests.live import mailed_link
 
 # django_db: makes pytest-django create the test database the live server runs on.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-def _sign_up(page) -> str:  # type: ignore[no-untyped-def]
-    """A new person signs up (a personal organisation, they its admin); returns the email."""
-    email = f"browser-{uuid.uuid4().hex[:8]}@example.test"
+def _sign_up(page, mail_dir: Path, prefix: str = "browser") -> str:  # type: ignore[no-untyped-def]
+    """A new person signs up and opens the confirmation link mailed to them (a personal organisation, they
+    its admin); returns the email."""
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.test"
     page.goto("/accounts/signup/")
     page.fill("input[name=email]", email)
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/accounts/confirm-email/$"))
+    page.goto(mailed_link(mail_dir, email, "/accounts/confirm-email/"))
     page.click("form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/o/[\w-]+/$"))
     return email
@@ -36,8 +42,8 @@ def _mint_key(page, name: str) -> str:  # type: ignore[no-untyped-def]
     return secret
 
 
-def test_sign_up_log_in_create_team_and_see_audit_event(page, live_server_url, tmp_path):
-    email = _sign_up(page)
+def test_sign_up_log_in_create_team_and_see_audit_event(page, live_server_url, live_mail_dir, tmp_path):
+    email = _sign_up(page, live_mail_dir)
     expect(page.locator("h1")).to_have_text(re.compile("organisation"))
 
     page.click("text=Log out")
@@ -80,8 +86,8 @@ def test_wrong_password_is_refused(page):
     expect(page.locator("form")).to_contain_text("not correct")
 
 
-def test_edit_a_key_s_rpm_limit_in_its_page(page, tmp_path):
-    _sign_up(page)
+def test_edit_a_key_s_rpm_limit_in_its_page(page, live_mail_dir, tmp_path):
+    _sign_up(page, live_mail_dir)
     _mint_key(page, "limited key")
     page.click("#keys >> text=limited key")
     expect(page.locator("#key-limits .rpm-limit")).to_have_text("—")

@@ -1,23 +1,17 @@
 """An org admin adds a webhook endpoint on Settings → Notifications and sees its signing secret once."""
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.browser.test_dashboard_flows import _sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-def test_add_a_webhook_endpoint_and_see_the_secret_once(page, receiver):
-    page.goto("/accounts/signup/")
-    page.fill("input[name=email]", f"hooks-{uuid.uuid4().hex[:8]}@example.test")
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("form button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/o/[\w-]+/$"))
+def test_add_a_webhook_endpoint_and_see_the_secret_once(page, receiver, live_mail_dir):
+    _sign_up(page, live_mail_dir, prefix="hooks")
 
     page.click("nav >> text=Notifications")
     expect(page.locator("h1")).to_have_text("Notifications")

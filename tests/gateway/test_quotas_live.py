@@ -238,7 +238,7 @@ def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_
 
 def _org_key_on_plan(mock_url: str, plan: str) -> str:
     """A new Shared Edge organisation on `plan` (granted, as in test mode); its key's snapshot carries the caps."""
-    owner = user_create(email=f"tier-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    owner = user_create(email=f"tier-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     organization = organization_create(
         name=f"Tier {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
     )
@@ -291,7 +291,7 @@ def _operator_of(committed, organization) -> str:  # type: ignore[no-untyped-def
     """A staff user (an operator of the Shared Edge), member of `organization`; returns the email."""
 
     def make() -> str:
-        operator = user_create(email=f"ops-{uuid.uuid4().hex[:8]}@example.test", password=None)
+        operator = user_create(email=f"ops-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
         User.objects.filter(pk=operator.pk).update(is_staff=True, password=live_password_hash(PASSWORD))
         admin = organization.memberships.filter(team__isnull=True).first().user
         member_add(organization=organization, team=None, user=operator, role=Role.VIEWER, actor=admin)

@@ -42,8 +42,8 @@ class BudgetWorld:
 
 
 def _build(tag: str) -> BudgetWorld:
-    admin = user_create(email=f"admin-{tag}@example.test", password=None)
-    owner = user_create(email=f"owner-{tag}@example.test", password=None)
+    admin = user_create(email=f"admin-{tag}@example.test", password=None, email_verified=True)
+    owner = user_create(email=f"owner-{tag}@example.test", password=None, email_verified=True)
     organization = organization_create(name=f"Budgets {tag}", owner=admin, billing_mode=BillingMode.INVOICE)
     team = team_create(organization=organization, name=f"Research {tag}", actor=admin)
     member_add(organization=organization, team=team, user=owner, role=Role.DEVELOPER, actor=admin)

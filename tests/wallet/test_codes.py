@@ -150,7 +150,7 @@ def test_minting_refuses_bad_batches(make_user, edge, arguments, param):
 
 def test_fifty_concurrent_redemptions_of_one_code_give_exactly_one_success(committed, django_db_blocker):
     def setup():  # type: ignore[no-untyped-def]
-        staff = user_create(email=f"staff-{uuid.uuid4().hex[:8]}@example.test", password=None)
+        staff = user_create(email=f"staff-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
         organization = organization_create(
             name=f"Race {uuid.uuid4().hex[:6]}", owner=staff, billing_mode=BillingMode.PREPAID
         )

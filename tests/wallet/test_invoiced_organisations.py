@@ -20,14 +20,7 @@ from tests.world import ledger_add
 
 pytestmark = pytest.mark.django_db
 DEC = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def staff(edge, make_user):  # type: ignore[no-untyped-def]
-    user = make_user()
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
+ACCEPT_URL_BASE = "http://testserver/invitations"
 
 
 def _spend(organization: Organization, at: dt.datetime, model: str, cost: int, tokens: int = 10) -> None:
@@ -41,7 +34,8 @@ def _spend(organization: Organization, at: dt.datetime, model: str, cost: int, t
     )
 
 
-def test_an_operator_creates_an_invoiced_organisation_from_workspaces(staff):
+def test_an_operator_creates_an_invoiced_organisation_from_workspaces(staff, make_user):
+    make_user("cto@globex.example")  # a confirmed account is made admin at once (others are invited)
     home = organization_create(name="Operators", owner=staff)
     client = client_for(staff)
     answer = client.post(
@@ -66,9 +60,12 @@ def make_user_plain(staff: User) -> User:
     return user
 
 
-def test_its_admin_mints_a_key_on_workspaces_and_the_key_has_no_wallet_stop(staff):
-    globex = organization_create_invoiced(name="Globex", admin_email="admin@globex.example", actor=staff)
-    admin = User.objects.get(email="admin@globex.example")
+def test_its_admin_mints_a_key_on_workspaces_and_the_key_has_no_wallet_stop(staff, make_user):
+    admin = make_user("admin@globex.example")
+    globex, invitation = organization_create_invoiced(
+        name="Globex", admin_email="admin@globex.example", actor=staff, accept_url_base=ACCEPT_URL_BASE
+    )
+    assert invitation is None
     client = client_for(admin)
     page = client.get(f"/o/{globex.slug}/workspaces/").content.decode()
     assert "Mint a key" in page and "Invoiced monthly" in page
@@ -81,7 +78,9 @@ def test_its_admin_mints_a_key_on_workspaces_and_the_key_has_no_wallet_stop(staf
 
 
 def test_a_month_is_invoiced_exactly_from_the_ledger_once(staff, make_user):
-    globex = organization_create_invoiced(name="Globex", admin_email="billing@globex.example", actor=staff)
+    globex, _ = organization_create_invoiced(
+        name="Globex", admin_email="billing@globex.example", actor=staff, accept_url_base=ACCEPT_URL_BASE
+    )
     prepaid = organization_create(name="Prepaid", owner=make_user(), billing_mode=BillingMode.PREPAID)
     _spend(globex, DEC + dt.timedelta(days=1), "gpt-4o", 1_000_001)
     _spend(globex, DEC + dt.timedelta(days=29, hours=23), "gpt-4o", 2)

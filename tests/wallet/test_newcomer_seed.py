@@ -34,7 +34,7 @@ def test_a_newcomer_redeems_the_seeded_codes_into_a_signed_up_organisation(setti
     assert _seed(settings, tmp_path).count(activation) == 1  # a second run keeps the unused codes
 
     connection.set_tenant(edge)
-    newcomer = user_create(email="newcomer@example.test", password=None)
+    newcomer = user_create(email="newcomer@example.test", password=None, email_verified=True)
     organization = organization_create_personal(owner=newcomer)
     assert organization.billing_mode == BillingMode.PREPAID
     aliases = set(ChannelModel.objects.filter(channel__organization=organization).values_list("alias", flat=True))

@@ -7,29 +7,41 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.accounts.services import user_create
+from apps.accounts.selectors import user_by_verified_email
 from apps.audit.services import audit_record
-from apps.orgs.models import BillingMode, Organization
-from apps.orgs.services import organization_create
+from apps.orgs.models import BillingMode, Invitation, Organization
+from apps.orgs.services import organization_create, organization_create_for_invitee
 from apps.spend.models import RollupPeriod, SpendRollup
 from apps.wallet.models import Invoice, InvoiceStatus
 from apps.wallet.periods import add_month, month_bounds
 
 
 @transaction.atomic
-def organization_create_invoiced(*, name: str, admin_email: str, actor: User) -> Organization:
-    """An organisation that is never stopped by a wallet; its admin (created if new) mints its keys."""
+def organization_create_invoiced(
+    *, name: str, admin_email: str, actor: User, accept_url_base: str
+) -> tuple[Organization, Invitation | None]:
+    """An organisation that is never stopped by a wallet; its admin mints its keys.
+
+    The admin is the account that proved `admin_email` theirs; when none has (no account, or one that never
+    confirmed the address: perhaps not its owner's), the address is invited to be the admin instead.
+    """
     email = admin_email.strip().lower()
-    admin = User.objects.filter(email__iexact=email).first() or user_create(email=email, password=None)
-    organization = organization_create(name=name, owner=admin, billing_mode=BillingMode.INVOICE)
+    admin = user_by_verified_email(email=email)
+    invitation = None
+    if admin is not None:
+        organization = organization_create(name=name, owner=admin, billing_mode=BillingMode.INVOICE)
+    else:
+        organization, invitation = organization_create_for_invitee(
+            name=name, admin_email=email, actor=actor, accept_url_base=accept_url_base, billing_mode=BillingMode.INVOICE
+        )
     audit_record(
         actor=actor,
         action="organization.create_invoiced",
         target=organization,
         organization_id=organization.pk,
-        after={"admin": admin.email},
+        after={"admin": email, "invited": invitation is not None},
     )
-    return organization
+    return organization, invitation
 
 
 def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> Invoice:

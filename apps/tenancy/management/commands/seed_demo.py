@@ -8,7 +8,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
-from apps.accounts.services import superuser_ensure, user_create
+from apps.accounts.services import superuser_ensure, user_create, user_email_mark_verified
 from apps.channels.models import Deployment
 from apps.channels.services import DeploymentSpec, channel_curated_set, channel_default_ensure, channel_model_set
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
@@ -92,6 +92,7 @@ class Command(BaseCommand):
                 teams[name] = team_create(organization=organization, name=name, actor=admin)
         for email, team_name, role in DEMO_MEMBERS:
             user = User.objects.filter(email=email).first() or user_create(email=email, password=None)
+            user_email_mark_verified(user=user)  # seeded: the operator vouches (and databases seeded before)
             team = teams[team_name]
             if not Membership.objects.filter(user=user, team=team).exists():
                 member_add(organization=organization, team=team, user=user, role=role, actor=admin)
