@@ -27,7 +27,7 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 def _dedicated_key(mock_url: str) -> str:
     """A key of an organisation on the Dedicated instance (schema acme), its channel on the mock provider."""
-    owner = user_create(email=f"acme-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    owner = user_create(email=f"acme-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     organization = organization_create(
         name=f"Acme {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
     )

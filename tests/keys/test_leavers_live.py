@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def _developer_key(world: World, action: str) -> tuple[Membership, str]:
     owner = world.organization.memberships.filter(team__isnull=True).first().user
     leaver_key_action_set(organization=world.organization, action=action, actor=owner)
-    developer = user_create(email=f"dev-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    developer = user_create(email=f"dev-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     member_add(organization=world.organization, team=world.team, user=developer, role=Role.DEVELOPER, actor=owner)
     _, plaintext = key_generate(
         organization=world.organization, team=world.team, user=developer, name="laptop", actor=developer

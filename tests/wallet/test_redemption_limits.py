@@ -33,9 +33,12 @@ def _burst(committed, django_db_blocker, *, users: int, ip: str) -> Counter[str]
     """40 wrong codes at once, from `users` users behind `ip`; the audited reason of each."""
 
     def setup():  # type: ignore[no-untyped-def]
-        owner = user_create(email=f"owner-{uuid.uuid4().hex[:10]}@example.test", password=None)
+        owner = user_create(email=f"owner-{uuid.uuid4().hex[:10]}@example.test", password=None, email_verified=True)
         organization = organization_create(name=f"Guessers {uuid.uuid4().hex[:6]}", owner=owner)
-        people = [user_create(email=f"guess-{uuid.uuid4().hex[:10]}@example.test", password=None) for _ in range(users)]
+        people = [
+            user_create(email=f"guess-{uuid.uuid4().hex[:10]}@example.test", password=None, email_verified=True)
+            for _ in range(users)
+        ]
         return organization, people
 
     organization, people = committed(setup)
