@@ -359,30 +359,12 @@ class Gateway:
         deployment = _pick(deployments)
         record.deployment = deployment
         plan = self._started(self.plans).plan(key, ip)
-        completion_default = _completion_default(path)
-        # A request that spends a budget and sets no completion limit is told ours, so that its reservation
-        # bounds what it can cost; a stream is bounded as it goes (StreamAllowance) and keeps its length.
-        cap = shape.completion_tokens is None and shape.choices > 0 and plan.budgeted and not record.stream
-        record.reserved = Usage(shape.prompt_tokens, shape.completion_bound(completion_default), estimated=True)
-        record.reserved.total_tokens = record.reserved.prompt_tokens + record.reserved.completion_tokens
-        record.completion_capped, record.images = cap or shape.completion_tokens is not None, shape.images
+        cap = self._bound(record, shape, path, plan)
         allowance = None
         if plan.layers:
-            price, _ = record.price()
-            reserved = record.reserved
-            micros = (
-                price.cost_micros(prompt_tokens=reserved.prompt_tokens, completion_tokens=reserved.completion_tokens)
-                if price
-                else 0
-            )
-            record.admission = await self._started(self.quotas).admit(
-                key, plan, request_id=record.request_id, tokens=reserved.total_tokens, micros=micros
-            )
-            headers = [*headers, *record.admission.headers]
-            if record.stream and record.admission.held and any(layer.tpm or layer.budget for layer in plan.layers):
-                allowance = self._stream_allowance(key, plan, record, completion_tokens=reserved.completion_tokens)
-        if cap:
-            body = {**body, _completion_cap(deployment["provider"], path): completion_default}
+            headers, allowance = await self._admit(key, plan, record, headers)
+        if cap is not None:
+            body = {**body, _completion_cap(deployment["provider"], path): cap}
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
         upstream_body, client_wants_usage = _upstream_body(body, path)
         try:
@@ -429,6 +411,38 @@ class Gateway:
             raise UpstreamUnavailable(f"The model provider could not be reached ({type(exc).__name__}).") from exc
         finally:
             record.provider_finished = time.perf_counter()
+
+    @staticmethod
+    def _bound(record: RequestRecord, shape: RequestShape, path: str, plan: QuotaPlan) -> int | None:
+        """Record the most the request can use; returns the completion limit to send it with (None: its own).
+
+        A non-streamed request that spends a budget and sets no limit is sent with ours, so that what it
+        reserves bounds what it can cost; a stream keeps its length and is bounded as it goes (StreamAllowance).
+        """
+        default = _completion_default(path)
+        cap = shape.completion_tokens is None and shape.choices > 0 and plan.budgeted and not record.stream
+        prompt, completion = shape.prompt_tokens, shape.completion_bound(default)
+        record.reserved = Usage(prompt, completion, prompt + completion, estimated=True)
+        record.completion_capped = cap or shape.completion_tokens is not None
+        record.images = shape.images
+        return default if cap else None
+
+    async def _admit(
+        self, key: dict[str, Any], plan: QuotaPlan, record: RequestRecord, headers: Headers
+    ) -> tuple[Headers, StreamAllowance | None]:
+        """Reserve the request's bound on every layer; a stream's allowance when a layer counts its tokens."""
+        assert record.reserved is not None  # noqa: S101 - _bound comes first
+        price, _ = record.price()
+        reserved = record.reserved
+        tokens = {"prompt_tokens": reserved.prompt_tokens, "completion_tokens": reserved.completion_tokens}
+        micros = price.cost_micros(**tokens) if price is not None else 0
+        record.admission = await self._started(self.quotas).admit(
+            key, plan, request_id=record.request_id, tokens=reserved.total_tokens, micros=micros
+        )
+        allowance = None
+        if record.stream and record.admission.held and any(layer.tpm or layer.budget for layer in plan.layers):
+            allowance = self._stream_allowance(key, plan, record, completion_tokens=reserved.completion_tokens)
+        return [*headers, *record.admission.headers], allowance
 
     async def _relay(
         self, response: aiohttp.ClientResponse, send: Send, headers: Headers, record: RequestRecord, adapter: Any
