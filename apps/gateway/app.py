@@ -2,13 +2,11 @@
 
 import asyncio
 import datetime as dt
-import ipaddress
 import logging
 import random
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -44,12 +42,12 @@ from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.quota import PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord, feature_id, provider_request_id
 from apps.gateway.redis_wire import RedisWire
-from apps.gateway.resolver import CheckedResolver
+from apps.gateway.resolver import CheckedResolver, upstream_literal_check
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens, events_prefix, usage_from_body
-from apps.providers.url_safety import UnsafeUpstream, address_check
+from apps.providers.url_safety import UnsafeUpstream
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
 
@@ -203,13 +201,7 @@ class Gateway:
         """aiohttp skips the resolver for IP literals, so those are checked here (once per URL)."""
         if url in self._checked_urls:
             return
-        host = urlsplit(url).hostname or ""
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass  # a name: CheckedResolver checks every address it resolves to
-        else:
-            address_check(host, host, settings.GATEWAY_UPSTREAM_ALLOWLIST)
+        upstream_literal_check(url, settings.GATEWAY_UPSTREAM_ALLOWLIST)  # a name: CheckedResolver checks it
         if len(self._checked_urls) >= MAX_CHECKED_URLS:
             self._checked_urls.clear()
         self._checked_urls.add(url)
