@@ -206,7 +206,7 @@ def _url_parts(url: str, name: str) -> tuple[SplitResult, str, int]:
         raise UnsafeUpstream(f"{name} must not contain spaces or control characters.")
     try:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
     except ValueError as exc:  # a bad port or bracketed host
         raise UnsafeUpstream(f"{name} is not a valid URL ({exc}).") from exc
     host = parts.hostname or ""
