@@ -31,8 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("HYDITE_STATE_DIR") or ROOT / ".hydite")
 PYTHON = sys.executable
 STOP_TIMEOUT_S = 15
-# The demo and the tests call the built-in mock provider on loopback: allow it, and only it.
-LOOPBACK_ALLOWLIST = "127.0.0.1,localhost"
+# The tests' mock providers and webhook receivers listen on random loopback ports: any loopback port.
+TEST_LOOPBACK_ALLOWLIST = "127.0.0.1,localhost"
+
+
+def mock_provider_allowlist(port: str) -> str:
+    """`make run` opens loopback only on the built-in mock provider's port (its demo models call it)."""
+    return f"127.0.0.1:{port},localhost:{port}"
 
 
 def log(message: str) -> None:
@@ -212,9 +217,11 @@ def run(args: argparse.Namespace) -> int:
             env = service_env(stack, pids, "")
             env.setdefault("DEBUG", "1")
             env.setdefault("SECRET_KEY", _dev_secret_key())
-            env.setdefault("HYDITE_MOCK_PROVIDER_URL", f"http://127.0.0.1:{env.get('HYDITE_MOCK_PORT', '9100')}/v1")
-            env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", LOOPBACK_ALLOWLIST)
-            env.setdefault("WEBHOOK_ALLOWLIST", LOOPBACK_ALLOWLIST)  # a webhook receiver on this machine
+            mock_port = env.get("HYDITE_MOCK_PORT", "9100")
+            env.setdefault("HYDITE_MOCK_PROVIDER_URL", f"http://127.0.0.1:{mock_port}/v1")
+            env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", mock_provider_allowlist(mock_port))
+            # A webhook receiver on this machine: WEBHOOK_ALLOWLIST=127.0.0.1:<its port> make run
+            env.setdefault("WEBHOOK_ALLOWLIST", mock_provider_allowlist(mock_port))
             log("applying migrations")
             _manage(env, "migrate_schemas", "--noinput", "-v", "0")
             _manage(env, "seed_demo")
@@ -340,8 +347,8 @@ def test(args: argparse.Namespace) -> int:
         env = service_env(stack, pids, "-test")
         env.setdefault("SECRET_KEY", "hydite-test-" + secrets.token_urlsafe(16))
         env.setdefault("HYDITE_FERNET_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", LOOPBACK_ALLOWLIST)
-        env.setdefault("WEBHOOK_ALLOWLIST", LOOPBACK_ALLOWLIST)  # the tests' webhook receiver
+        env.setdefault("GATEWAY_UPSTREAM_ALLOWLIST", TEST_LOOPBACK_ALLOWLIST)
+        env.setdefault("WEBHOOK_ALLOWLIST", TEST_LOOPBACK_ALLOWLIST)  # the tests' webhook receivers
         command = [PYTHON, "-m", "pytest", *args.pytest_args]
         code = subprocess.run(command, cwd=ROOT, env=env).returncode  # noqa: S603
     return code

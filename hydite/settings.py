@@ -301,8 +301,9 @@ GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S = _env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_
 # How long a process trusts its in-memory copy of a key or channel: a revoked key
 # stops working everywhere within this many milliseconds.
 GATEWAY_SNAPSHOT_TTL_MS = _env_int("GATEWAY_SNAPSHOT_TTL_MS", 1000)
-# Upstream URLs may not reach loopback, private, link-local, CGNAT or metadata addresses,
-# except hosts/CIDRs listed here by the operator (make run lists 127.0.0.1 for the mock).
+# Upstream URLs may not reach loopback, private, link-local, CGNAT or metadata addresses (nor IPv6 forms
+# carrying them), except hosts, addresses or CIDRs listed here by the operator, each with an optional port
+# (`127.0.0.1:9100`, `[::1]:9100`, `mock.internal:9100`, `10.0.0.0/8`; make run lists the mock provider's).
 GATEWAY_UPSTREAM_ALLOWLIST = _env_list("GATEWAY_UPSTREAM_ALLOWLIST", "")
 GATEWAY_UPSTREAM_REQUIRE_HTTPS = _env_bool("GATEWAY_UPSTREAM_REQUIRE_HTTPS", not DEBUG)
 # Redis connections per gateway process (requests beyond it wait for one).

@@ -1,3 +1,4 @@
+import re
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
@@ -16,6 +17,15 @@ from apps.providers.services import provider_credential_create
 from apps.providers.url_safety import UnsafeUpstream, api_base_check
 
 DEFAULT_CHANNEL_NAME = "Default Channel"
+# What a deployment may hold: no more than its columns take, and only characters the wire carries.
+ALIAS_MAX_LENGTH = 200  # ChannelModel.alias
+UPSTREAM_MODEL_MAX_LENGTH = 200  # Deployment.upstream_model
+API_BASE_MAX_LENGTH = 500  # Deployment.api_base
+API_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # Deployment.api_version, 40; sent in URLs and headers
+API_KEY = re.compile(r"[\x21-\x7e]{1,4096}")  # sent in a header: printable ASCII, no spaces
+CREDENTIAL_NAME_MAX_LENGTH = 100  # ProviderCredential.name
+TAGS_MAX, TAG_MAX_LENGTH = 32, 64
+WEIGHT_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -97,9 +107,69 @@ class InvalidDeployment(HyditeError):
     code = "invalid_deployment"
 
 
+def _checked_text(value: object, *, param: str, max_length: int) -> str:
+    """A required one-line string its column can hold (surrounding spaces dropped)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidDeployment("Required: a non-empty string.", param=param)
+    value = value.strip()
+    if len(value) > max_length:
+        raise InvalidDeployment(f"At most {max_length} characters.", param=param)
+    if not value.isprintable():
+        raise InvalidDeployment("Must not contain control characters (NUL, line breaks, …).", param=param)
+    return value
+
+
+def alias_check(alias: object) -> str:
+    """The alias as stored, or InvalidDeployment(param="alias")."""
+    return _checked_text(alias, param="alias", max_length=ALIAS_MAX_LENGTH)
+
+
+def api_key_check(api_key: object) -> str:
+    """A provider key as stored, or InvalidDeployment(param="api_key")."""
+    if not isinstance(api_key, str) or not API_KEY.fullmatch(api_key.strip()):
+        raise InvalidDeployment("At most 4096 printable ASCII characters, without spaces.", param="api_key")
+    return api_key.strip()
+
+
+def _provider_check(provider: object) -> None:
+    if not isinstance(provider, str) or provider not in ProviderType.values:
+        raise InvalidDeployment(f"One of: {', '.join(ProviderType.values)}.", param="provider")
+
+
+def _tags_check(tags: object) -> list[str]:
+    if not isinstance(tags, list) or len(tags) > TAGS_MAX:
+        raise InvalidDeployment(f"A list of at most {TAGS_MAX} tags.", param="tags")
+    return [_checked_text(tag, param="tags", max_length=TAG_MAX_LENGTH) for tag in tags]
+
+
+def deployment_spec_check(spec: DeploymentSpec) -> DeploymentSpec:
+    """The spec with every field bounded and its api_base checked and normalised.
+
+    Raises InvalidDeployment naming the DeploymentSpec field at fault; the fields may hold any
+    type (parsed YAML does), so a wrong one is refused here rather than by the database.
+    """
+    _provider_check(spec.provider)
+    upstream_model = _checked_text(spec.upstream_model, param="upstream_model", max_length=UPSTREAM_MODEL_MAX_LENGTH)
+    if not isinstance(spec.api_version, str) or (spec.api_version and not API_VERSION.fullmatch(spec.api_version)):
+        raise InvalidDeployment("At most 40 letters, digits, dots, dashes or underscores.", param="api_version")
+    weight = spec.weight
+    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= WEIGHT_MAX:
+        raise InvalidDeployment(f"An integer from 1 to {WEIGHT_MAX}.", param="weight")
+    tags = _tags_check(spec.tags)
+    api_base = _checked_text(spec.api_base, param="api_base", max_length=API_BASE_MAX_LENGTH)
+    try:
+        api_base = api_base_check(
+            api_base,
+            allowlist=settings.GATEWAY_UPSTREAM_ALLOWLIST,
+            require_https=settings.GATEWAY_UPSTREAM_REQUIRE_HTTPS,
+        )
+    except UnsafeUpstream as exc:
+        raise InvalidDeployment(str(exc), param="api_base") from exc
+    return replace(spec, upstream_model=upstream_model, api_base=api_base, tags=tags)
+
+
 def _check_deployment(spec: DeploymentSpec, *, organization_id: int, platform_managed: bool) -> DeploymentSpec:
-    if spec.provider not in ProviderType.values:
-        raise InvalidDeployment(f"Unknown provider {spec.provider!r}.", param="provider")
+    spec = deployment_spec_check(spec)
     credential = spec.credential
     if credential is not None and credential.organization_id is None and not platform_managed:
         # CVE-2024-6587 class: the platform's own provider keys never go to a URL a tenant chose.
@@ -108,15 +178,7 @@ def _check_deployment(spec: DeploymentSpec, *, organization_id: int, platform_ma
         )
     if credential is not None and credential.organization_id not in {None, organization_id}:
         raise InvalidDeployment("That credential belongs to another organisation.", param="credential")
-    try:
-        api_base = api_base_check(
-            spec.api_base,
-            allowlist=settings.GATEWAY_UPSTREAM_ALLOWLIST,
-            require_https=settings.GATEWAY_UPSTREAM_REQUIRE_HTTPS,
-        )
-    except UnsafeUpstream as exc:
-        raise InvalidDeployment(str(exc), param="api_base") from exc
-    return replace(spec, api_base=api_base)
+    return spec
 
 
 @transaction.atomic
@@ -133,6 +195,7 @@ def channel_model_set(
     `platform_managed` is for operator paths (seed, staff tools): only those may pair a
     deployment with one of the platform's own credentials.
     """
+    alias = alias_check(alias)
     deployments = [
         _check_deployment(spec, organization_id=channel.organization_id, platform_managed=platform_managed)
         for spec in deployments
@@ -182,9 +245,14 @@ def _alias_specs(channel: Channel, alias: str, *, without: Deployment | None = N
     return [_spec_of(d) for d in deployments.order_by("id") if without is None or d.pk != without.pk]
 
 
-def _with_new_credential(spec: DeploymentSpec, *, channel: Channel, alias: str, api_key: str) -> DeploymentSpec:
+def deployment_credential_create(*, spec: DeploymentSpec, channel: Channel, alias: str, api_key: str) -> DeploymentSpec:
+    """The spec with `api_key` stored as a new credential of the channel's organisation."""
+    _provider_check(spec.provider)
     credential = provider_credential_create(
-        organization=channel.organization, name=f"{channel.slug}/{alias}"[:100], provider=spec.provider, secret=api_key
+        organization=channel.organization,
+        name=f"{channel.slug}/{alias}"[:CREDENTIAL_NAME_MAX_LENGTH],
+        provider=spec.provider,
+        secret=api_key_check(api_key),
     )
     return replace(spec, credential=credential)
 
@@ -197,9 +265,9 @@ def deployment_add(
 
     A non-empty `api_key` is stored as a new credential of the channel's organisation.
     """
-    alias = alias.strip()
+    alias = alias_check(alias)
     if api_key:
-        spec = _with_new_credential(spec, channel=channel, alias=alias, api_key=api_key)
+        spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=api_key)
     return channel_model_set(
         channel=channel, alias=alias, deployments=[*_alias_specs(channel, alias), spec], actor=actor
     )
@@ -213,7 +281,7 @@ def deployment_replace(
     channel_model = deployment.channel_model
     channel = channel_model.channel
     if api_key:
-        spec = _with_new_credential(spec, channel=channel, alias=channel_model.alias, api_key=api_key)
+        spec = deployment_credential_create(spec=spec, channel=channel, alias=channel_model.alias, api_key=api_key)
     else:
         spec = replace(spec, credential=deployment.credential)
     others = _alias_specs(channel, channel_model.alias, without=deployment)

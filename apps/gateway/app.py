@@ -2,13 +2,11 @@
 
 import asyncio
 import datetime as dt
-import ipaddress
 import logging
 import random
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -49,13 +47,13 @@ from apps.gateway.quota import PlanCache, QuotaPlan, Quotas, access_checks, mode
 from apps.gateway.record import RequestRecord, feature_id, provider_request_id
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.request_shape import ParamError, RequestShape, request_shape
-from apps.gateway.resolver import CheckedResolver
+from apps.gateway.resolver import CheckedResolver, upstream_literal_check
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.upstreams.translation import MALFORMED, UnsupportedRequest
 from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens, usage_from_body
-from apps.providers.url_safety import UnsafeUpstream, address_check
+from apps.providers.url_safety import UnsafeUpstream
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
 
@@ -218,13 +216,7 @@ class Gateway:
         """aiohttp skips the resolver for IP literals, so those are checked here (once per URL)."""
         if url in self._checked_urls:
             return
-        host = urlsplit(url).hostname or ""
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass  # a name: CheckedResolver checks every address it resolves to
-        else:
-            address_check(host, host, settings.GATEWAY_UPSTREAM_ALLOWLIST)
+        upstream_literal_check(url, settings.GATEWAY_UPSTREAM_ALLOWLIST)  # a name: CheckedResolver checks it
         if len(self._checked_urls) >= MAX_CHECKED_URLS:
             self._checked_urls.clear()
         self._checked_urls.add(url)

@@ -38,7 +38,7 @@ class _CheckedBackend(httpcore.SyncBackend):
     def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         for info in infos:
-            address_check(host, str(info[4][0]), self.allowlist)
+            address_check(host, str(info[4][0]), self.allowlist, port=port)
         # TLS still verifies the certificate against `host` (httpcore's SNI is the URL's host).
         return super().connect_tcp(str(infos[0][4][0]), port, *args, **kwargs)
 

@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -9,6 +11,18 @@ class ProvidersConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_price_sheets_load, sender=self)
+        checks.register(_allowlists_check, checks.Tags.security)
+
+
+def _allowlists_check(**kwargs: Any) -> list[checks.CheckMessage]:
+    """An allow-list entry that cannot be read opens nothing: say so before the operator wonders why."""
+    from apps.providers.url_safety import allowlist_problems
+
+    return [
+        checks.Error(f"{setting}: {problem}", id="providers.E001")
+        for setting in ("GATEWAY_UPSTREAM_ALLOWLIST", "WEBHOOK_ALLOWLIST")
+        for problem in allowlist_problems(getattr(settings, setting))
+    ]
 
 
 def _price_sheets_load(**kwargs: Any) -> None:

@@ -87,7 +87,10 @@ def test_tenant_import_refuses_environment_references(channel):
         ("models:\n  - provider: {name: openai, api_base: https://8.8.8.8/v1}", "models[0].alias"),
         ("models:\n  - alias: a\n    provider: {name: bedrock, api_base: https://8.8.8.8}", "models[0].provider.name"),
         ("models:\n  - alias: a\n    provider: {name: openai}", "models[0].provider.api_base"),
-        ("models:\n  - alias: a\n    provider: {name: openai, api_base: https://169.254.169.254/v1}", "api_base"),
+        (
+            "models:\n  - alias: a\n    provider: {name: openai, api_base: https://169.254.169.254/v1}",
+            "models[0].provider.api_base",
+        ),
         (
             "models:\n  - alias: a\n    weight: 0\n    provider: {name: openai, api_base: https://8.8.8.8/v1}",
             "models[0].weight",

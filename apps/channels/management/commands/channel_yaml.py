@@ -6,8 +6,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
 from apps.channels.models import Channel
-from apps.channels.yaml_io import channel_yaml_export, channel_yaml_import
+from apps.channels.yaml_io import MAX_YAML_BYTES, channel_yaml_export, channel_yaml_import
 from apps.core.errors import HyditeError
+
+
+def _read(path: str) -> str:
+    """The file (or standard input), read no further than the import's size limit and one character more."""
+    try:
+        if path == "-":
+            return sys.stdin.read(MAX_YAML_BYTES + 1)
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(MAX_YAML_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"Cannot read {path}: {exc}") from exc
 
 
 class Command(BaseCommand):
@@ -33,7 +44,7 @@ class Command(BaseCommand):
             if options["action"] == "export":
                 self.stdout.write(channel_yaml_export(channel=channel), ending="")
                 return
-            text = sys.stdin.read() if options["file"] == "-" else open(options["file"]).read()  # noqa: SIM115
+            text = _read(options["file"])
             try:
                 # An operator's import: ${ENV} references come from this process's environment.
                 models = channel_yaml_import(
