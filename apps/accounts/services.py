@@ -1,9 +1,13 @@
+import logging
 import secrets
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from apps.accounts.models import User
+from apps.audit.services import audit_record
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -26,6 +30,26 @@ def user_email_mark_verified(*, user: User) -> None:
     elif not address.verified:
         address.verified = True
         address.save(update_fields=["verified"])
+
+
+@transaction.atomic
+def user_password_discard(*, user: User) -> None:
+    """The address was confirmed outside the session that chose the password: whoever chose it never proved
+    the mailbox (a squatter, perhaps), so it stops working. So does every session of the account: Django
+    checks each against a hash of the password, whatever instance it lives in.
+
+    Audited in the instance where the link was opened.
+    """
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    audit_record(
+        actor=user,
+        action="user.password_discard",
+        target=user,
+        organization_id=None,
+        after={"reason": "address confirmed outside the session that signed up"},
+    )
+    logger.info("user %s: address confirmed outside its sign-up session, password discarded", user.pk)
 
 
 @transaction.atomic
