@@ -212,6 +212,9 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
+# One address an account: a second one, confirmed by someone who clicks a link they did not ask for, would
+# let an account be found by (and attached to organisations for) an address its holder does not own.
+ACCOUNT_MAX_EMAIL_ADDRESSES = 1
 # Not configurable: an account does nothing (no log-in, no organisation) before it confirms its address.
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # in the browser that signed up
