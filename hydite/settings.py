@@ -137,8 +137,20 @@ if not DATABASE_URL:
         "DATABASE_URL is not set. Use `make run` / `make test` (they start an embedded "
         "PostgreSQL) or point DATABASE_URL at a PostgreSQL server."
     )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=_env_int("DB_CONN_MAX_AGE", 60))}
+# No persistent connections: under ASGI each request runs in a thread of its own, and a connection kept per
+# thread outlives the thread. Instead each process borrows from a pool of at most DB_POOL_MAX_SIZE connections
+# (psycopg's, through Django) and gives the connection back when the request (or Celery task) ends; a burst
+# waits up to DB_POOL_TIMEOUT_S for one instead of opening more than PostgreSQL's max_connections allows.
+# DB_POOL_MAX_SIZE=0: no pool, a connection per request (e.g. behind PgBouncer).
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DB_POOL_MAX_SIZE = _env_int("DB_POOL_MAX_SIZE", 10)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(max(0, _env_int("DB_POOL_MIN_SIZE", 1)), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": _env_int("DB_POOL_TIMEOUT_S", 30),
+    }
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
