@@ -110,6 +110,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "hydite.urls"
+CSRF_FAILURE_VIEW = "apps.dashboard.error_pages.csrf_failure"
 WSGI_APPLICATION = "hydite.wsgi.application"
 ASGI_APPLICATION = "hydite.asgi.application"
 
@@ -193,7 +194,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.json_input.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

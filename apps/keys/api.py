@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from apps.channels.models import Channel
 from apps.core.api import validated
 from apps.core.errors import NotFound, PermissionDenied
+from apps.core.json_input import JsonMetadataField
 from apps.keys import services
 from apps.keys.access import access_key_by_id
 from apps.keys.api_access import BadRequest, api_org_access
@@ -63,7 +64,7 @@ class LimitFields(QuotaLimitFields):
     key_alias = serializers.CharField(required=False, max_length=100)
     duration = serializers.CharField(required=False, allow_null=True, max_length=10)
     expires = serializers.DateTimeField(required=False, allow_null=True)
-    metadata = serializers.DictField(required=False)
+    metadata = JsonMetadataField(required=False)
 
     def limits(self) -> dict[str, Any]:
         data = self.validated_data
