@@ -185,6 +185,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below (secrets redacted)
 
 # --------------------------------------------------------------- management API
 REST_FRAMEWORK = {
@@ -279,13 +280,25 @@ STORAGES = {
 
 # ---------------------------------------------------------------------- logging
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# Every record goes through one handler whose filter redacts keys and tokens (URLs carry them:
+# GET /key/info?key=sk-…). Django's and uvicorn's loggers come with handlers of their own, so they are
+# named here to drop those and propagate to ours; Celery keeps this configuration (no root hijack).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "apps.core.log_redaction.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{
+            name: {"handlers": [], "propagate": True}
+            for name in ("django", "django.server", "uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    },
 }
 
 # ------------------------------------------------------------------------ seed
