@@ -234,28 +234,22 @@ def run(args: argparse.Namespace) -> int:
         log("all processes stopped")
 
 
+def web_command(host: str, port: str) -> list[str]:
+    """uvicorn serving the platform (as docker/Dockerfile starts it too). Its access and error logs go through
+    Django's LOGGING (hydite/settings.py), which redacts secrets."""
+    return [
+        *[PYTHON, "-m", "uvicorn", "hydite.asgi:application", "--host", host, "--port", port],
+        *["--loop", "uvloop", "--http", "httptools"],
+        "--no-proxy-headers",  # client IPs follow GATEWAY_TRUSTED_PROXIES only
+        # On SIGTERM, in-flight requests (streams included) get this long to finish.
+        *["--timeout-graceful-shutdown", "30"],
+    ]
+
+
 @contextmanager
 def _children(env: dict[str, str], pids: PidFile) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
-    host, port = env.get("HYDITE_HOST", "127.0.0.1"), env.get("HYDITE_PORT", "8000")
     commands = {
-        "web": [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "hydite.asgi:application",
-            "--host",
-            host,
-            "--port",
-            port,
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-proxy-headers",  # client IPs follow GATEWAY_TRUSTED_PROXIES only
-            # On SIGTERM, in-flight requests (streams included) get this long to finish.
-            "--timeout-graceful-shutdown",
-            "30",
-        ],
+        "web": web_command(env.get("HYDITE_HOST", "127.0.0.1"), env.get("HYDITE_PORT", "8000")),
         "worker": [
             PYTHON,
             "-m",

@@ -111,6 +111,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "hydite.urls"
+CSRF_FAILURE_VIEW = "apps.dashboard.error_pages.csrf_failure"
 WSGI_APPLICATION = "hydite.wsgi.application"
 ASGI_APPLICATION = "hydite.asgi.application"
 
@@ -138,8 +139,20 @@ if not DATABASE_URL:
         "DATABASE_URL is not set. Use `make run` / `make test` (they start an embedded "
         "PostgreSQL) or point DATABASE_URL at a PostgreSQL server."
     )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=_env_int("DB_CONN_MAX_AGE", 60))}
+# No persistent connections: under ASGI each request runs in a thread of its own, and a connection kept per
+# thread outlives the thread. Instead each process borrows from a pool of at most DB_POOL_MAX_SIZE connections
+# (psycopg's, through Django) and gives the connection back when the request (or Celery task) ends; a burst
+# waits up to DB_POOL_TIMEOUT_S for one instead of opening more than PostgreSQL's max_connections allows.
+# DB_POOL_MAX_SIZE=0: no pool, a connection per request (e.g. behind PgBouncer).
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DB_POOL_MAX_SIZE = _env_int("DB_POOL_MAX_SIZE", 10)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(max(0, _env_int("DB_POOL_MIN_SIZE", 1)), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": _env_int("DB_POOL_TIMEOUT_S", 30),
+    }
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -173,6 +186,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below (secrets redacted)
 
 # --------------------------------------------------------------- management API
 REST_FRAMEWORK = {
@@ -182,7 +196,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.json_input.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -281,13 +295,25 @@ STORAGES = {
 
 # ---------------------------------------------------------------------- logging
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# Every record goes through one handler whose filter redacts keys and tokens (URLs carry them:
+# GET /key/info?key=sk-…). Django's and uvicorn's loggers come with handlers of their own, so they are
+# named here to drop those and propagate to ours; Celery keeps this configuration (no root hijack).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "apps.core.log_redaction.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{
+            name: {"handlers": [], "propagate": True}
+            for name in ("django", "django.server", "uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    },
 }
 
 # ------------------------------------------------------------------------ seed

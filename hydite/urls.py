@@ -1,12 +1,20 @@
+import re
+
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.billing.views import stripe_webhook_view
+from apps.core.api import MANAGEMENT_API_PREFIXES, api_not_found
 from apps.dashboard.views import healthz
 from apps.keys import api as keys_api
 from apps.quotas import api as quotas_api
 from apps.spend.api import SpendExportApi, SpendLogListApi, SpendReportApi
+
+handler400 = "apps.dashboard.error_pages.bad_request"
+handler403 = "apps.dashboard.error_pages.permission_denied"
+handler404 = "apps.dashboard.error_pages.page_not_found"
+handler500 = "apps.dashboard.error_pages.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -28,6 +36,7 @@ urlpatterns = [
     path("key/delete", keys_api.KeyDeleteApi.as_view(), name="key_delete"),
     path("team/update", quotas_api.TeamUpdateApi.as_view(), name="team_update"),
     path("organization/update", quotas_api.OrganizationUpdateApi.as_view(), name="organization_update"),
+    re_path(rf"^(?:{'|'.join(map(re.escape, MANAGEMENT_API_PREFIXES))})", api_not_found),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),

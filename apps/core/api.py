@@ -1,14 +1,19 @@
 """The management API's one error shape: {"error": {"message", "type", "param", "code"}} with the right status."""
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from apps.core.errors import HyditeError
+
+logger = logging.getLogger("hydite.api")
 
 _DRF_TYPES = {
     400: ("invalid_request_error", "invalid_request"),
@@ -17,9 +22,19 @@ _DRF_TYPES = {
     404: ("not_found_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
     409: ("conflict_error", "conflict"),
+    413: ("invalid_request_error", "request_too_large"),
     415: ("invalid_request_error", "unsupported_media_type"),
     429: ("rate_limit_error", "rate_limited"),
+    500: ("api_error", "server_error"),
 }
+_STATUS_MESSAGES = {
+    400: "The request is invalid.",
+    403: "You do not have permission to do this.",
+    404: "Not found.",
+    500: "The server had an error while processing the request; it was logged.",
+}
+# The management API's URLs (hydite/urls.py): whatever fails under them is answered in the JSON envelope.
+MANAGEMENT_API_PREFIXES = ("key/", "spend/", "team/", "organization/")
 
 
 def _body(message: str, error_type: str, code: str, param: str | None) -> dict[str, Any]:
@@ -29,6 +44,24 @@ def _body(message: str, error_type: str, code: str, param: str | None) -> dict[s
 def error_body(exc: HyditeError) -> dict[str, Any]:
     """The one error shape, for endpoints outside DRF (e.g. the Stripe webhook)."""
     return _body(exc.message, exc.type, exc.code, exc.param)
+
+
+def is_management_api_path(path: str) -> bool:
+    return path.lstrip("/").startswith(MANAGEMENT_API_PREFIXES)
+
+
+def api_error_response(status: int) -> JsonResponse:
+    """The envelope for a failure Django answers itself (its error handlers) on a management API URL."""
+    error_type, code = _DRF_TYPES.get(status, ("api_error", "error"))
+    return JsonResponse(
+        _body(_STATUS_MESSAGES.get(status, "The request failed."), error_type, code, None), status=status
+    )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Any other URL under the management API's prefixes: a JSON 404 (also where DEBUG shows Django's page)."""
+    return api_error_response(404)
 
 
 def _first_error(detail: Any, path: str = "") -> tuple[str | None, str]:
@@ -43,7 +76,7 @@ def _first_error(detail: Any, path: str = "") -> tuple[str | None, str]:
     return (path or None), str(detail)
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, HyditeError):
         return Response(error_body(exc), status=exc.status)
     if isinstance(exc, Http404):
@@ -51,8 +84,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
-    if response is None:
-        return None  # Django's 500 handling, logged; never a traceback to the client
+    if response is None:  # a bug: logged with its traceback, answered in the envelope without it
+        request = context.get("request")
+        where = f"{request.method} {request.path}" if request is not None else "the management API"
+        logger.error("Unexpected error in %s", where, exc_info=exc)
+        set_rollback()
+        return Response(_body(_STATUS_MESSAGES[500], *_DRF_TYPES[500], None), status=500)
     error_type, code = _DRF_TYPES.get(response.status_code, ("api_error", "error"))
     if isinstance(exc, exceptions.ValidationError):
         param, message = _first_error(exc.detail)

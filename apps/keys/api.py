@@ -1,6 +1,6 @@
 """Management API for virtual keys, with the names and fields LiteLLM's scripts already use.
 
-POST /key/generate, GET /key/list, GET /key/info, POST /key/update, POST /key/regenerate, POST /key/delete.
+POST /key/generate, GET /key/list, GET or POST /key/info, POST /key/update, POST /key/regenerate, POST /key/delete.
 Authenticated by the dashboard session or `Authorization: Bearer sk-hydite-admin-…`.
 """
 
@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from apps.channels.models import Channel
 from apps.core.api import validated
 from apps.core.errors import NotFound, PermissionDenied
+from apps.core.json_input import JsonMetadataField
 from apps.keys import services
 from apps.keys.access import access_key_by_id
 from apps.keys.api_access import BadRequest, api_org_access
@@ -63,7 +64,7 @@ class LimitFields(QuotaLimitFields):
     key_alias = serializers.CharField(required=False, max_length=100)
     duration = serializers.CharField(required=False, allow_null=True, max_length=10)
     expires = serializers.DateTimeField(required=False, allow_null=True)
-    metadata = serializers.DictField(required=False)
+    metadata = JsonMetadataField(required=False)
 
     def limits(self) -> dict[str, Any]:
         data = self.validated_data
@@ -151,9 +152,18 @@ class KeySelector(serializers.Serializer):
 
 
 class KeyInfoApi(APIView):
+    """GET /key/info?key=… as LiteLLM has it; POST /key/info with the key in the JSON body keeps it out of URLs
+    (and so out of access logs and proxies' logs)."""
+
     @extend_schema(parameters=[KeySelector], responses={200: dict})
     def get(self, request: Request) -> Response:
-        data = validated(KeySelector, request.query_params).validated_data
+        return self._info(request, validated(KeySelector, request.query_params).validated_data)
+
+    @extend_schema(request=KeySelector, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        return self._info(request, validated(KeySelector, request.data).validated_data)
+
+    def _info(self, request: Request, data: dict[str, Any]) -> Response:
         access = api_org_access(request, data.get("organization"))
         key = _key_from(request, access, data, Action.VIEW)
         return Response({"key": key.display, "info": key_info(key)})

@@ -216,9 +216,13 @@ def spend_export_body(export: SpendExport) -> dict[str, Any]:
 class SpendExportApi(APIView):
     """GET /spend/exports/<id>: a queued export's progress; GET …/download: its file once ready."""
 
-    @extend_schema(responses={200: dict})
+    class SpendExportQuerySerializer(serializers.Serializer):
+        organization = serializers.SlugField(required=False)
+
+    @extend_schema(parameters=[SpendExportQuerySerializer], responses={200: dict})
     def get(self, request: Request, export_id: int, download: bool = False) -> HttpResponseBase:
-        access = api_org_access(request, request.query_params.get("organization"))
+        data = validated(self.SpendExportQuerySerializer, request.query_params).validated_data
+        access = api_org_access(request, data.get("organization"))
         export = SpendExport.objects.filter(pk=export_id, organization=access.organization).first()
         if export is None:
             raise NotFound("No such export.")
