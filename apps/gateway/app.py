@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import orjson
 import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from apps.core.errors import HyditeError
@@ -27,6 +26,7 @@ from apps.gateway.asgi_io import (
     send_bytes,
 )
 from apps.gateway.client_ip import client_ip
+from apps.gateway.database import database_call
 from apps.gateway.errors import (
     GatewayServerError,
     InvalidApiKey,
@@ -182,7 +182,7 @@ class Gateway:
         self.wire = RedisWire(settings.REDIS_URL, connect_timeout_s=1, reply_timeout_s=2)
         self.defaults = gateway_defaults_env()  # the instance's saved defaults ride in each key snapshot
         self.quotas = Quotas(
-            self.wire, load_spent=sync_to_async(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
+            self.wire, load_spent=database_call(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
         )
         self.spend = SpendEmitter(self.wire, after_write=self.quotas.correct)
         self.spend.start()

@@ -8,10 +8,10 @@ import asyncio
 import time
 
 import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 from redis.exceptions import RedisError
 
 from apps.gateway.asgi_io import Scope, header
+from apps.gateway.database import database_call
 from apps.gateway.errors import UnknownHost
 from apps.gateway.outage import redis_outage_log
 from apps.tenancy.hosts import instance_hosts_build, instance_hosts_key, instance_hosts_publish
@@ -60,10 +60,10 @@ class InstanceHosts:
         except (RedisError, OSError) as exc:
             redis_outage_log("host lookup", exc, "serving the last host map or the database's")
             if self.hosts is None:
-                self.hosts = await sync_to_async(instance_hosts_build)()
+                self.hosts = await database_call(instance_hosts_build)()
         else:
             if raw:
                 self.hosts = {_text(name): _text(schema) for name, schema in raw.items()}
             else:
-                self.hosts = await sync_to_async(instance_hosts_publish)()
+                self.hosts = await database_call(instance_hosts_publish)()
         self.read_at = time.monotonic()

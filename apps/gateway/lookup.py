@@ -6,12 +6,12 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
 from apps.channels.snapshots import channel_snapshot_build, channel_snapshot_key, channel_snapshot_publish
 from apps.core.secrets import secret_decrypt
+from apps.gateway.database import database_call
 from apps.gateway.errors import InvalidApiKey, KeyPaused
 from apps.gateway.outage import redis_outage_log
 from apps.keys.models import KeyStatus
@@ -77,12 +77,12 @@ class Snapshots:
                 redis_outage_log("key lookup", exc, "serving the last copy or the database's")
                 snapshot = self.keys.stale(hashed)
                 if snapshot is _MISSING:
-                    snapshot = await sync_to_async(key_snapshot_build)(key_hash=hashed) or {"status": KeyStatus.REVOKED}
+                    snapshot = await database_call(key_snapshot_build)(key_hash=hashed) or {"status": KeyStatus.REVOKED}
             else:
                 if raw is not None:
                     snapshot = orjson.loads(raw)
                 else:
-                    snapshot = await sync_to_async(key_snapshot_publish)(key_hash=hashed)
+                    snapshot = await database_call(key_snapshot_publish)(key_hash=hashed)
             self.keys.put(hashed, snapshot)
         status = snapshot["status"]
         if status == KeyStatus.ACTIVE:
@@ -101,12 +101,12 @@ class Snapshots:
                 redis_outage_log("channel lookup", exc, "serving the last copy or the database's")
                 snapshot = self.channels.stale(cache_key)
                 if snapshot is _MISSING:
-                    snapshot = await sync_to_async(_channel_from_database)(schema, channel_id)
+                    snapshot = await database_call(_channel_from_database)(schema, channel_id)
             else:
                 if raw is not None:
                     snapshot = orjson.loads(raw)
                 else:
-                    snapshot = await sync_to_async(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
+                    snapshot = await database_call(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
             snapshot = snapshot or {"id": channel_id, "models": {}}
             self.channels.put(cache_key, snapshot)
         return snapshot
