@@ -63,7 +63,7 @@ def test_the_filter_redacts_arguments_in_place_and_tracebacks():
 
 
 def _keys() -> tuple[str, str]:
-    owner = user_create(email=f"logs-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    owner = user_create(email=f"logs-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     organization = organization_create(name=f"Logs {uuid.uuid4().hex[:6]}", owner=owner)
     _, virtual = key_generate(
         organization=organization, team=organization.teams.get(), user=owner, name="logged", actor=owner

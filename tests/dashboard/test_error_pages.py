@@ -33,7 +33,7 @@ class Scene:
 
 def _scene() -> Scene:
     def person(label: str) -> User:
-        user = user_create(email=f"{label}-{uuid.uuid4().hex[:8]}@example.test", password=None)
+        user = user_create(email=f"{label}-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
         User.objects.filter(pk=user.pk).update(password=live_password_hash(PASSWORD))
         return user
 

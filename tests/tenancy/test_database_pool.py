@@ -54,8 +54,8 @@ def limited_database_url(django_db_setup) -> Iterator[str]:  # type: ignore[no-u
 
 def _developer_with_keys() -> tuple[str, str, int, int]:
     """(email, org slug, the developer's key id, the admin's key id)."""
-    admin = user_create(email=f"admin-{uuid.uuid4().hex[:8]}@example.test", password=None)
-    developer = user_create(email=f"dev-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    admin = user_create(email=f"admin-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+    developer = user_create(email=f"dev-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     User.objects.filter(pk=developer.pk).update(password=live_password_hash(PASSWORD))
     organization = organization_create(name=f"Burst {uuid.uuid4().hex[:6]}", owner=admin)
     team = team_create(organization=organization, name="Platform", actor=admin)
@@ -94,7 +94,7 @@ def test_a_burst_of_dashboard_posts_waits_for_connections_instead_of_failing(com
 
 def _tenant_admin_key(host: str) -> tuple[str, int]:
     """A management key of a new organisation in the instance the caller's schema is, and its org's key id."""
-    admin = user_create(email=f"pool-{uuid.uuid4().hex[:8]}@example.test", password=None)
+    admin = user_create(email=f"pool-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     organization = organization_create(name=f"Pool {host} {uuid.uuid4().hex[:6]}", owner=admin)
     key, _ = key_generate(organization=organization, team=organization.teams.get(), user=admin, name=host, actor=admin)
     _, secret = management_key_create(organization=organization, name="pool", actor=admin)
