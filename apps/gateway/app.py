@@ -203,10 +203,10 @@ class Gateway:
     async def shutdown(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self.spend is not None:  # first: its last batch hands corrections to the quotas
+            await self.spend.close()
         if self.quotas is not None:
             await self.quotas.close()
-        if self.spend is not None:
-            await self.spend.close()
         if self.wire is not None:
             await self.wire.close()
         if self.session is not None:
