@@ -39,6 +39,10 @@ SHAPES = {
         "/chat/completions",
         {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "你 好 世 界 " * 100}], "max_tokens": 2},
     ),
+    "completions limited by max_completion_tokens": (
+        "/completions",
+        {"model": "gpt-4o-mini", "prompt": "hi", "max_tokens": 1, "max_completion_tokens": 60},
+    ),
     "embeddings of a list": (
         "/embeddings",
         {"model": "text-embedding-3-small", "input": ["a b c d e f g h i j k l m n o p q r s t"] * 100},
