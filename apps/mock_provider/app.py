@@ -188,7 +188,7 @@ def _usage(prompt_tokens: int, completion_tokens: int, lie: str | None = None) -
     elif lie == "text":
         usage.update(prompt_tokens=str(prompt_tokens))
     elif lie == "inconsistent":
-        usage.update(total_tokens=prompt_tokens + completion_tokens + 1000)
+        usage.update(total_tokens=prompt_tokens + completion_tokens - 1)
     elif lie == "cached":
         usage["prompt_tokens_details"] = {"cached_tokens": prompt_tokens + 5}
     return usage

@@ -16,7 +16,7 @@ from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.gateway.upstreams.anthropic import _usage as anthropic_usage
 from apps.gateway.upstreams.gemini import _usage as gemini_usage
-from apps.gateway.usage import ImpossibleUsage, usage_from_mapping
+from apps.gateway.usage import ImpossibleUsage, Usage, usage_from_mapping
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import BillingMode, Team
@@ -59,6 +59,15 @@ PROMPT = [{"role": "user", "content": "hello"}]
 def test_impossible_usage_is_refused(raw):
     with pytest.raises(ImpossibleUsage):
         usage_from_mapping(raw)
+
+
+def test_a_total_above_its_parts_is_billed_not_refused():
+    """Gemini's OpenAI-compatible endpoint and many proxies leave reasoning out of completion_tokens and count it
+    in total_tokens only: a real answer, whose hidden tokens are billed as completion tokens."""
+    assert usage_from_mapping({"prompt_tokens": 20, "completion_tokens": 424, "total_tokens": 1016}) == Usage(
+        20, 996, 1016
+    )
+    assert usage_from_mapping({"prompt_tokens": 21, "completion_tokens": 0, "total_tokens": 81}) == Usage(21, 60, 81)
 
 
 def test_translated_usage_with_a_lie_stays_impossible():
