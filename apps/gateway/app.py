@@ -54,7 +54,15 @@ from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
 from apps.gateway.upstreams.translation import MALFORMED, UnsupportedRequest
-from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens, events_prefix, usage_from_body
+from apps.gateway.usage import (
+    MAX_REPORTED_TOKENS,
+    ImpossibleUsage,
+    StreamTap,
+    Usage,
+    estimate_prompt_tokens,
+    events_prefix,
+    usage_from_body,
+)
 from apps.providers.url_safety import UnsafeUpstream, address_check
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
@@ -363,7 +371,13 @@ class Gateway:
         # A request that spends a budget and sets no completion limit is told ours, so that its reservation
         # bounds what it can cost; a stream is bounded as it goes (StreamAllowance) and keeps its length.
         cap = shape.completion_tokens is None and shape.choices > 0 and plan.budgeted and not record.stream
-        record.reserved = Usage(shape.prompt_tokens, shape.completion_bound(completion_default), estimated=True)
+        # a report above MAX_REPORTED_TOKENS is refused (billed at the reservation): more is never reserved, which
+        # also keeps the window counters exact (2,048 prompts x n 128 x max_tokens 2**31-1 would be 5.6e14 tokens)
+        record.reserved = Usage(
+            min(shape.prompt_tokens, MAX_REPORTED_TOKENS),
+            min(shape.completion_bound(completion_default), MAX_REPORTED_TOKENS),
+            estimated=True,
+        )
         record.reserved.total_tokens = record.reserved.prompt_tokens + record.reserved.completion_tokens
         record.completion_capped, record.images = cap or shape.completion_tokens is not None, shape.images
         allowance = None
