@@ -348,8 +348,9 @@ GATEWAY_DEFAULT_TPM = _env_int("GATEWAY_DEFAULT_TPM", 1_000_000)
 # Tokens reserved per choice for a chat completion that sets no max_tokens (budgets and TPM reserve the worst
 # case); a non-streamed one that spends a budget is capped there (finish_reason "length").
 GATEWAY_DEFAULT_RESERVE_TOKENS = max(1, _env_int("GATEWAY_DEFAULT_RESERVE_TOKENS", 4096))
-# The prompt tokens an input image is reserved at (gpt-4o's largest high-detail image is 1,105; Claude's ~1,600).
-GATEWAY_IMAGE_RESERVE_TOKENS = max(1, _env_int("GATEWAY_IMAGE_RESERVE_TOKENS", 2048))
+# The prompt tokens an input image is reserved at (gpt-4o's largest high-detail image is 1,105, Claude's
+# ~1,600, gpt-4.1-nano's ~3,800; gpt-4o-mini counts one at up to ~37,000, at a price that makes it cost the same).
+GATEWAY_IMAGE_RESERVE_TOKENS = max(1, _env_int("GATEWAY_IMAGE_RESERVE_TOKENS", 4096))
 # A stream that runs past its reservation reserves this many more tokens at a time (budgets and TPM).
 GATEWAY_STREAM_EXTEND_TOKENS = max(1, _env_int("GATEWAY_STREAM_EXTEND_TOKENS", 1024))
 # The client IP comes from this header only when the TCP peer is one of these proxies (CIDRs).

@@ -51,8 +51,16 @@ from apps.gateway.resolver import CheckedResolver, upstream_literal_check
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams import ProviderNotSupported, adapter_for
+from apps.gateway.upstreams.azure import DEFAULT_API_VERSION
 from apps.gateway.upstreams.translation import MALFORMED, UnsupportedRequest
-from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens, usage_from_body
+from apps.gateway.usage import (
+    MAX_REPORTED_TOKENS,
+    ImpossibleUsage,
+    StreamTap,
+    Usage,
+    estimate_prompt_tokens,
+    usage_from_body,
+)
 from apps.providers.url_safety import UnsafeUpstream
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 from apps.spend.selectors import spend_micros_since
@@ -129,11 +137,20 @@ def _completion_default(path: str) -> int:
     return COMPLETIONS_DEFAULT_MAX_TOKENS if path == "/completions" else settings.GATEWAY_DEFAULT_RESERVE_TOKENS
 
 
-def _completion_cap(provider: str, path: str) -> str:
-    """The parameter that limits a completion: the o-series take only max_completion_tokens on OpenAI and
-    Azure; other servers (and the legacy completions) know max_tokens."""
-    if path == "/chat/completions" and provider in {"openai", "azure"}:
+# Azure OpenAI knows max_completion_tokens from this API version on; older ones refuse it.
+AZURE_COMPLETION_TOKENS_SINCE = "2024-09-01"
+
+
+def _completion_cap(deployment: dict[str, Any], path: str) -> str:
+    """The parameter that limits a completion: the o-series take only max_completion_tokens on OpenAI and on
+    Azure's API versions that know it; other servers (and the legacy completions) know max_tokens."""
+    if path != "/chat/completions":
+        return "max_tokens"
+    if deployment["provider"] == "openai":
         return "max_completion_tokens"
+    if deployment["provider"] == "azure":
+        version = deployment.get("api_version") or DEFAULT_API_VERSION
+        return "max_completion_tokens" if version >= AZURE_COMPLETION_TOKENS_SINCE else "max_tokens"
     return "max_tokens"
 
 
@@ -201,10 +218,10 @@ class Gateway:
     async def shutdown(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self.spend is not None:  # first: its last batch hands corrections to the quotas
+            await self.spend.close()
         if self.quotas is not None:
             await self.quotas.close()
-        if self.spend is not None:
-            await self.spend.close()
         if self.wire is not None:
             await self.wire.close()
         if self.session is not None:
@@ -356,7 +373,7 @@ class Gateway:
         if plan.layers:
             headers, allowance = await self._admit(key, plan, record, headers)
         if cap is not None:
-            body = {**body, _completion_cap(deployment["provider"], path): cap}
+            body = {**body, _completion_cap(deployment, path): cap}
         secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
         upstream_body, client_wants_usage = _upstream_body(body, path)
         try:
@@ -413,7 +430,10 @@ class Gateway:
         """
         default = _completion_default(path)
         cap = shape.completion_tokens is None and shape.choices > 0 and plan.budgeted and not record.stream
-        prompt, completion = shape.prompt_tokens, shape.completion_bound(default)
+        # a report above MAX_REPORTED_TOKENS is refused (billed at the reservation): more is never reserved, which
+        # also keeps the window counters exact (2,048 prompts x n 128 x max_tokens 2**31-1 would be 5.6e14 tokens)
+        prompt = min(shape.prompt_tokens, MAX_REPORTED_TOKENS)
+        completion = min(shape.completion_bound(default), MAX_REPORTED_TOKENS)
         record.reserved = Usage(prompt, completion, prompt + completion, estimated=True)
         record.completion_capped = cap or shape.completion_tokens is not None
         record.images = shape.images

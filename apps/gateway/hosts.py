@@ -1,13 +1,15 @@
 """Which instance a request's Host serves: a key works only on its own instance's hosts.
 
 The host map (apps/tenancy/hosts.py) is read from Redis at most every HOSTS_REFRESH_S per process and
-rebuilt from the database when Redis has none; while Redis is unreachable the last map is used.
+rebuilt from the database when Redis has none; while Redis or the database is unreachable the last map is used.
 """
 
 import asyncio
+import logging
 import time
 
 import redis.asyncio as aioredis
+from django.db import Error as DatabaseError
 from redis.exceptions import RedisError
 
 from apps.gateway.asgi_io import Scope, header
@@ -15,6 +17,8 @@ from apps.gateway.database import database_call
 from apps.gateway.errors import UnknownHost
 from apps.gateway.outage import redis_outage_log
 from apps.tenancy.hosts import instance_hosts_build, instance_hosts_key, instance_hosts_publish
+
+logger = logging.getLogger("hydite.gateway")
 
 HOSTS_REFRESH_S = 5.0
 MAX_HOST_BYTES = 255
@@ -40,11 +44,13 @@ class InstanceHosts:
         self.redis = redis
         self.hosts: dict[str, str] | None = None
         self.read_at = 0.0
-        self._refreshing = asyncio.Lock()  # a burst at expiry reads the map once
+        self._refreshing = asyncio.Lock()
 
     async def schema(self, scope: Scope) -> str:
         """The schema of the instance the request's host belongs to, or UnknownHost."""
-        if self.hosts is None or time.monotonic() - self.read_at >= HOSTS_REFRESH_S:
+        due = self.hosts is None or time.monotonic() - self.read_at >= HOSTS_REFRESH_S
+        # one request refreshes; while it waits (on Redis, or the database), the others use the map they have
+        if due and (self.hosts is None or not self._refreshing.locked()):
             async with self._refreshing:
                 if self.hosts is None or time.monotonic() - self.read_at >= HOSTS_REFRESH_S:
                     await self._refresh()
@@ -65,5 +71,14 @@ class InstanceHosts:
             if raw:
                 self.hosts = {_text(name): _text(schema) for name, schema in raw.items()}
             else:
-                self.hosts = await database_call(instance_hosts_publish)()
+                await self._rebuild()
         self.read_at = time.monotonic()
+
+    async def _rebuild(self) -> None:
+        """The database's map, published for every process; while the database is unreachable, the last one."""
+        try:
+            self.hosts = await database_call(instance_hosts_publish)()
+        except (DatabaseError, RedisError, OSError) as exc:
+            if self.hosts is None:
+                raise
+            logger.warning("the host map could not be rebuilt (%s): serving the last one", exc)

@@ -125,6 +125,8 @@ class RedisWire:
 
     async def execute(self, commands: list[bytes]) -> list[Any]:
         """The replies to `commands`, in order; an error reply is a ResponseError value, not raised."""
+        if not commands:  # no reply would ever complete it: it would take the next caller's replies
+            return []
         protocol = self._protocol or await self._connect()
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         protocol.send(commands, future)

@@ -326,13 +326,18 @@ def _chat(body: dict[str, Any], image_tokens: int) -> RequestShape:
     _integer(body.get("top_logprobs"), "top_logprobs", 0, 20)
     _boolean(body.get("store"), "store")
     _object(body.get("metadata"), "metadata")
+    limit = _completion_limit(body, max_tokens_low=1)
+    n = _integer(body.get("n"), "n", 1, 128) or 1
+    return RequestShape(prompt_tokens=tokens, completion_tokens=limit, choices=n, images=images)
+
+
+def _completion_limit(body: dict[str, Any], *, max_tokens_low: int) -> int | None:
+    """The larger of max_tokens and max_completion_tokens (None: neither): servers honour either, on either route."""
     limits = [
-        _integer(body.get("max_tokens"), "max_tokens", 1),
+        _integer(body.get("max_tokens"), "max_tokens", max_tokens_low),
         _integer(body.get("max_completion_tokens"), "max_completion_tokens", 1),
     ]
-    n = _integer(body.get("n"), "n", 1, 128) or 1
-    limit = max((value for value in limits if value is not None), default=None)
-    return RequestShape(prompt_tokens=tokens, completion_tokens=limit, choices=n, images=images)
+    return max((value for value in limits if value is not None), default=None)
 
 
 def _texts_tokens(value: Any, param: str) -> tuple[int, int]:
@@ -366,7 +371,7 @@ def _completions(body: dict[str, Any], image_tokens: int) -> RequestShape:
     _integer(body.get("logprobs"), "logprobs", 0, 5)
     n = _integer(body.get("n"), "n", 1, 128) or 1
     best_of = _integer(body.get("best_of"), "best_of", 1, 20) or 1
-    limit = _integer(body.get("max_tokens"), "max_tokens", 0)
+    limit = _completion_limit(body, max_tokens_low=0)
     return RequestShape(prompt_tokens=tokens, completion_tokens=limit, choices=max(n, best_of) * prompts, images=0)
 
 

@@ -54,8 +54,10 @@ def usage_from_mapping(raw: Any) -> Usage | None:
             raise ImpossibleUsage("total_tokens without prompt_tokens or completion_tokens")
         return None
     prompt, completion = prompt or 0, completion or 0
-    if total is not None and total != prompt + completion:
-        raise ImpossibleUsage(f"total_tokens {total} is not prompt_tokens + completion_tokens")
+    if total is not None and total < prompt + completion:
+        raise ImpossibleUsage(f"total_tokens {total} is less than prompt_tokens + completion_tokens")
+    if total is not None:  # tokens counted in the total only (reasoning, with some servers): billed as completion
+        completion = total - prompt
     details = raw.get("prompt_tokens_details")
     if details is not None and not isinstance(details, dict):
         raise ImpossibleUsage("prompt_tokens_details is not an object")

@@ -188,7 +188,7 @@ def _usage(prompt_tokens: int, completion_tokens: int, lie: str | None = None) -
     elif lie == "text":
         usage.update(prompt_tokens=str(prompt_tokens))
     elif lie == "inconsistent":
-        usage.update(total_tokens=prompt_tokens + completion_tokens + 1000)
+        usage.update(total_tokens=prompt_tokens + completion_tokens - 1)
     elif lie == "cached":
         usage["prompt_tokens_details"] = {"cached_tokens": prompt_tokens + 5}
     return usage
@@ -216,7 +216,8 @@ class ChatPlan:
         tools = body.get("tools") or []
         tool_name = None
         if tools and body.get("tool_choice") != "none" and messages[-1].get("role") == "user":
-            tool_name = (tools[0].get("function") or {}).get("name") or "tool"
+            function = tools[0].get("function") if isinstance(tools[0], dict) else None
+            tool_name = (function.get("name") if isinstance(function, dict) else None) or "tool"
         response_format = body.get("response_format") or {}
         return cls(
             id=_request_id(raw, "chatcmpl"),

@@ -10,7 +10,8 @@ their sum is never below the truth, and equals it once the requests in flight ar
   compare them as they go: a mismatch is healed the moment it is seen);
 - `budget_counters_heal` (a beat task, every minute) sets each counter to that sum: up when it is below
   (safe: a counter too high refuses early, it never lets spend through), down when it is above only if the
-  whole stream and every reservation could be read.
+  whole stream and every reservation could be read, and only to a sum that also counts the requests dated
+  after the counter was read (a gateway's clock may run ahead of the worker's).
 """
 
 import datetime as dt
@@ -163,17 +164,25 @@ def _heal(counters: list[BudgetCounter], client: redis.Redis) -> int:
     present = [(counter, int(value), int(held)) for counter, (value, held) in zip(counters, read, strict=True) if value]
     if not present:
         return 0
-    in_stream, stream_read = _stream_spend(client, current_schema(), before_ms=int(read_at * 1000))
+    in_stream, stream_read = _stream_spend(client, current_schema())
+    before_ms = int(read_at * 1000)
     until = dt.datetime.fromtimestamp(read_at, tz=dt.UTC)
     ledger = _ledger_spend([counter for counter, _, _ in present], until=until)
-    moves = {}
+    moves, above = {}, []
     for counter, value, held in present:
-        since_ms = int(counter.since.timestamp() * 1000)
-        streamed = sum(micros for at_ms, micros in in_stream[(counter.scope, counter.holder_id)] if at_ms >= since_ms)
-        target = ledger[counter.key] + streamed + held
-        if target > value or (target < value and stream_read and held_known):
+        target = ledger[counter.key] + _streamed_since(in_stream, counter, before_ms=before_ms) + held
+        if target > value:
             moves[counter.key] = target - value
-            logger.warning("budget counter %s was %d micro-USD, the ledger says %d: healed", counter.key, value, target)
+        elif target < value and stream_read and held_known:
+            above.append((counter, value, held))
+    # Lowered only to what holds every request, however late a gateway's clock dated it: never below the truth.
+    ledger = _ledger_spend([counter for counter, _, _ in above], until=None)
+    for counter, value, held in above:
+        target = ledger[counter.key] + _streamed_since(in_stream, counter) + held
+        if target < value:
+            moves[counter.key] = target - value
+    for key, delta in moves.items():
+        logger.warning("budget counter %s was %+d micro-USD off the ledger: healed", key, -delta)
     if moves:
         client.eval(MOVE_LUA, len(moves), *moves, *moves.values())
     return len(moves)
@@ -189,9 +198,22 @@ class _Streamed:
     holders: tuple[tuple[str, int], ...]  # (scope, id) of its key, team and organisation
 
 
-def _stream_spend(
-    client: redis.Redis, schema: str, *, before_ms: int
-) -> tuple[defaultdict[tuple[str, int], list[tuple[int, int]]], bool]:
+def _streamed_since(
+    in_stream: defaultdict[tuple[str, int], list[tuple[int, int]]],
+    counter: BudgetCounter,
+    *,
+    before_ms: int | None = None,
+) -> int:
+    """What the stream holds for a counter's period (made before `before_ms`, when given)."""
+    since_ms = int(counter.since.timestamp() * 1000)
+    return sum(
+        micros
+        for at_ms, micros in in_stream[(counter.scope, counter.holder_id)]
+        if at_ms >= since_ms and (before_ms is None or at_ms < before_ms)
+    )
+
+
+def _stream_spend(client: redis.Redis, schema: str) -> tuple[defaultdict[tuple[str, int], list[tuple[int, int]]], bool]:
     """(when, cost) of the spend events still in the stream, per holder of this instance; and whether the
     whole stream was read."""
     entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(SPEND_STREAM, count=STREAM_READ_MAX + 1)  # type: ignore[assignment]
@@ -199,7 +221,7 @@ def _stream_spend(
     for _, fields in entries[:STREAM_READ_MAX]:
         for payload in spend_stream_events(fields):
             event = _streamed(payload)
-            if event is None or event.schema != schema or event.created_at_ms >= before_ms:
+            if event is None or event.schema != schema:
                 continue
             for holder in event.holders:
                 found[holder].append((event.created_at_ms, event.cost_micros))
@@ -228,7 +250,7 @@ def _streamed(payload: bytes) -> _Streamed | None:
     return _Streamed(str(event.get("schema")), created, cost, holders)
 
 
-def _ledger_spend(counters: Iterable[BudgetCounter], *, until: dt.datetime) -> dict[str, int]:
+def _ledger_spend(counters: Iterable[BudgetCounter], *, until: dt.datetime | None) -> dict[str, int]:
     """What the ledger holds for each counter's holder since its period began, by counter."""
     rounds: list[dict[tuple[str, int], BudgetCounter]] = []
     for counter in counters:  # an organisation's budget and its wallet may start apart: not in one query

@@ -1,6 +1,7 @@
 """The quota script on real Redis, with a controlled clock: sliding windows and reservations."""
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -8,9 +9,11 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from apps.core.redis import tenant_key
+from apps.gateway.app import Gateway
 from apps.gateway.errors import QuotaExceeded
-from apps.gateway.quota import HELD_PREFIX, RESERVATION_TTL_S, Layer, Quotas, held_key, quota_plan
+from apps.gateway.quota import HELD_PREFIX, RESERVATION_TTL_S, Layer, Quotas, Settlement, held_key, quota_plan
 from apps.gateway.redis_wire import RedisWire
+from apps.gateway.spend_events import BATCH, SpendEmitter
 from apps.quotas.windows import window_totals
 
 T0 = 1_900_000_000_000  # ms; a minute boundary falls at T0 + 20 s (1_900_000_020_000 = 31,666,667 min)
@@ -243,3 +246,64 @@ def test_two_processes_far_from_a_limit_together_never_pass_it():
         return _count_admitted(first) + _count_admitted(second), quotas._admit.overruns + other._admit.overruns
 
     assert _run(scenario) == (2000, 0)
+
+
+def test_corrections_of_the_last_requests_reach_redis_when_the_gateway_shuts_down():
+    """The last batch of spend events hands its corrections to the quotas: a shutdown must still send them."""
+
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        await client.set(keys[1], 0)
+        gateway = Gateway()
+        gateway.quotas, gateway.wire = quotas, quotas.wire
+        gateway.spend = SpendEmitter(quotas.wire, after_write=quotas.correct)
+        gateway.spend.start()
+        plan = quota_plan([Layer("key", keys[0], keys[1], tpm=10**9, budget=10**12)])
+        waited = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=10, micros=20)
+        await quotas.settle(waited, tokens=0, micros=0)  # learnt: the next one is admitted ahead of Redis
+        ahead = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
+        await asyncio.sleep(0.05)  # charged what it reserved
+        gateway.spend.emit_settlement(quotas.settlement(ahead, tokens=100, micros=90))  # as Gateway._settle
+        await gateway.shutdown()
+        unsent = len(quotas._admit.charges)  # what a process that exits now would never send
+        return (
+            ahead.plan is not None,
+            unsent,
+            int(await client.get(keys[1])),
+            await _outstanding(client, quotas, ahead.second),
+        )
+
+    admitted_ahead, unsent, spent, outstanding = _run(scenario)
+    assert admitted_ahead
+    assert unsent == 0
+    assert (spent, outstanding) == (90, [])  # not the 700 reserved, and nothing left for the sweeper to give back
+
+
+def test_a_batch_holding_only_corrections_does_not_stall_the_redis_connection():
+    """A request's event can end one batch of the spend emitter and its correction start the next, alone."""
+
+    async def scenario(quotas, keys, client):  # type: ignore[no-untyped-def]
+        await client.set(keys[1], 0)
+        emitter = SpendEmitter(quotas.wire, after_write=quotas.correct)
+        plan = quota_plan([Layer("key", keys[0], keys[1], tpm=10**9, budget=10**12)])
+        waited = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=10, micros=20)
+        await quotas.settle(waited, tokens=0, micros=0)  # learnt: the next one is admitted ahead of Redis
+        ahead = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
+        for _ in range(BATCH):  # a full batch: settlements of requests long gone (no-ops)
+            emitter.emit_settlement(Settlement(uuid.uuid4().hex, 0, 0, 0))
+        emitter.emit_settlement(quotas.settlement(ahead, tokens=100, micros=90))  # the next batch: itself alone
+        emitter.start()
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        now_ms = int(time.time() * 1000)  # a request that waits for Redis's answer, on the same connection
+        other = await quotas.admit(
+            {"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=1, now_ms=now_ms
+        )
+        waited_s = time.monotonic() - started
+        await emitter.close()
+        await quotas.close()
+        return len(emitter.buffer), waited_s, quotas._admit.charges_lost, int(await client.get(keys[1])) - other.micros
+
+    left, waited_s, charges_lost, spent = _run(scenario)
+    assert (left, charges_lost) == (0, 0)
+    assert waited_s < 0.5  # the connection the admissions share did not hang
+    assert spent == 90

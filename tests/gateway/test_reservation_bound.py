@@ -6,6 +6,7 @@ and embeddings of a list of inputs. The budget counter and the ledger must both 
 """
 
 import asyncio
+import time
 import uuid
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from apps.core.redis import redis_client, tenant_key
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
+from apps.quotas.windows import window_totals
 from apps.spend.models import SpendLog
 from tests.world import World, consume
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.django_db
 BURST = 120
 FITTING = 30  # requests the budget holds at their real cost
 
+CHAT_HI = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 SHAPES = {
     "completions of 40 prompts": (
         "/completions",
@@ -38,6 +41,10 @@ SHAPES = {
     "CJK": (
         "/chat/completions",
         {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "你 好 世 界 " * 100}], "max_tokens": 2},
+    ),
+    "completions limited by max_completion_tokens": (
+        "/completions",
+        {"model": "gpt-4o-mini", "prompt": "hi", "max_tokens": 1, "max_completion_tokens": 60},
     ),
     "embeddings of a list": (
         "/embeddings",
@@ -95,3 +102,19 @@ def test_a_burst_never_spends_past_the_budget(committed, world, live_server_url,
     assert spent == served * cost <= budget  # the ledger: not a micro-dollar past the budget
     (counter,) = redis_client().scan_iter(match=tenant_key("edge", "quota", "spent", "key", key.pk, "*"))
     assert int(redis_client().get(counter)) == spent  # every reservation settled to what was spent
+
+
+def test_the_largest_request_openai_accepts_cannot_corrupt_a_rate_window(committed, world, live_server_url):
+    """2,048 prompts, n 128 and max_tokens 2**31-1 bound 5.6e14 tokens: a few at once overflowed the window's
+    16-digit counters (and Lua's exact integers), and every later request of the key answered 503."""
+    key, plaintext = committed(_key, world, rpm_limit=1000)
+    body = {"model": "rate-limited", "prompt": ["x"] * 2048, "max_tokens": 2**31 - 1, "n": 128}  # the mock says 429
+
+    refused = asyncio.run(_burst(live_server_url, plaintext, "/completions", body, 25))
+    after = asyncio.run(_burst(live_server_url, plaintext, "/chat/completions", CHAT_HI, 1))
+
+    assert {response.status_code for response in refused} == {429}
+    assert after[0].status_code == 200, after[0].text[:300]
+    ring = redis_client().get(tenant_key("edge", "quota", "window", "key", key.pk))
+    requests, tokens = window_totals(ring, now_s=int(time.time()))
+    assert requests == 26 and 0 <= tokens < 10**9

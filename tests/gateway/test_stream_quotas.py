@@ -17,6 +17,7 @@ import pytest
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
+from apps.gateway.app import _completion_cap
 from apps.gateway.quota import HELD_PREFIX
 from apps.gateway.usage import estimate_prompt_tokens
 from apps.keys.models import VirtualKey
@@ -199,3 +200,36 @@ def test_a_stream_of_many_tokens_an_event_is_cut_within_its_budget(committed, wo
     assert events[-2]["error"]["code"] == "budget_exceeded"
     row = _drain_until(committed, {request_id})[request_id]
     assert row.cost_micros <= budget and _budget_counter(key) == row.cost_micros  # never past the budget
+
+
+def test_a_budgeted_request_without_a_limit_is_sent_with_the_reserved_one(committed, world, stream_server):
+    """Not streamed, it could not be cut: the provider is told the limit its reservation counted (20 here)."""
+    _, budgeted = _key(committed, world, max_budget_micros=1_000_000)
+    _, unlimited = _key(committed, world)
+    body = {"model": "long", "messages": PROMPT}
+
+    def completion_tokens(key: str) -> int:
+        answer = httpx.post(
+            f"{stream_server}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["usage"]["completion_tokens"])
+
+    assert completion_tokens(budgeted) == BLOCK
+    assert completion_tokens(unlimited) == LONG_WORDS  # no budget: the request's own (none) stands
+
+
+@pytest.mark.parametrize(
+    ("deployment", "path", "parameter"),
+    [
+        ({"provider": "openai"}, "/chat/completions", "max_completion_tokens"),
+        ({"provider": "azure", "api_version": "2024-10-21"}, "/chat/completions", "max_completion_tokens"),
+        ({"provider": "azure", "api_version": ""}, "/chat/completions", "max_completion_tokens"),
+        ({"provider": "azure", "api_version": "2024-06-01"}, "/chat/completions", "max_tokens"),
+        ({"provider": "openai_compatible"}, "/chat/completions", "max_tokens"),
+        ({"provider": "anthropic"}, "/chat/completions", "max_tokens"),
+        ({"provider": "openai"}, "/completions", "max_tokens"),
+    ],
+)
+def test_the_limit_is_sent_in_the_parameter_the_provider_knows(deployment, path, parameter):
+    assert _completion_cap(deployment, path) == parameter

@@ -6,6 +6,7 @@ import time
 import uuid
 
 import httpx
+import orjson
 import pytest
 from django.utils import timezone
 
@@ -15,7 +16,8 @@ from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.gateway.upstreams.anthropic import _usage as anthropic_usage
 from apps.gateway.upstreams.gemini import _usage as gemini_usage
-from apps.gateway.usage import ImpossibleUsage, usage_from_mapping
+from apps.gateway.usage import ImpossibleUsage, Usage, usage_from_mapping
+from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import BillingMode, Team
 from apps.providers.models import ProviderType
@@ -24,6 +26,7 @@ from apps.providers.services import provider_credential_create
 from apps.quotas.counters import budget_counters_heal, wallet_counter
 from apps.quotas.tasks import budget_counters_heal_task
 from apps.spend.models import SpendLog
+from apps.spend.stream import SPEND_STREAM, spend_stream_entry
 from apps.wallet.models import EntryKind, Wallet
 from apps.wallet.services.ledger import wallet_credit
 from tests.conftest import UPSTREAM_API_KEY, client_for
@@ -56,6 +59,15 @@ PROMPT = [{"role": "user", "content": "hello"}]
 def test_impossible_usage_is_refused(raw):
     with pytest.raises(ImpossibleUsage):
         usage_from_mapping(raw)
+
+
+def test_a_total_above_its_parts_is_billed_not_refused():
+    """Gemini's OpenAI-compatible endpoint and many proxies leave reasoning out of completion_tokens and count it
+    in total_tokens only: a real answer, whose hidden tokens are billed as completion tokens."""
+    assert usage_from_mapping({"prompt_tokens": 20, "completion_tokens": 424, "total_tokens": 1016}) == Usage(
+        20, 996, 1016
+    )
+    assert usage_from_mapping({"prompt_tokens": 21, "completion_tokens": 0, "total_tokens": 81}) == Usage(21, 60, 81)
 
 
 def test_translated_usage_with_a_lie_stays_impossible():
@@ -242,3 +254,35 @@ def test_a_wallet_counter_below_the_ledger_is_raised_as_soon_as_the_consumer_see
 
     usage = committed(lambda: Wallet.objects.get(organization=organization).period_usage_micros)
     assert int(redis_client().get(counter)) >= usage > 0
+
+
+def test_healing_never_takes_a_counter_below_what_was_spent_on_a_clock_a_little_ahead(
+    committed, world, live_server_url
+):
+    """A request that ended on a gateway whose clock runs ahead of the worker's (its event dated after the heal
+    read the counter) is in the counter and the stream: a heal must not take it out."""
+    key_id, plaintext = committed(_budget_key, world)
+    consume(committed, _post(live_server_url, plaintext, "gpt-4o-mini").headers["x-request-id"])
+    (counter,) = redis_client().scan_iter(match=tenant_key("edge", "quota", "spent", "key", key_id, "*"))
+    spent = int(redis_client().get(counter))
+    key = committed(lambda: VirtualKey.objects.get(pk=key_id))
+    ahead = {
+        "request_id": f"req_{uuid.uuid4().hex}",
+        "created_at_ms": int(time.time() * 1000) + 2_000,
+        "schema": "edge",
+        "organization_id": key.organization_id,
+        "team_id": key.team_id,
+        "key_id": key_id,
+        "model_alias": "gpt-4o-mini",
+        "status_code": 200,
+        "cost_micros": 5_000,
+    }
+    redis_client().xadd(SPEND_STREAM, dict([spend_stream_entry([orjson.dumps(ahead)])]))
+    redis_client().incrby(counter, 5_000)  # settled: its reservation became its cost
+
+    committed(budget_counters_heal)
+    assert int(redis_client().get(counter)) >= spent + 5_000
+
+    consume(committed, ahead["request_id"])
+    committed(budget_counters_heal)
+    assert int(redis_client().get(counter)) == spent + 5_000  # the ledger has it now: nothing to heal either way
