@@ -35,6 +35,18 @@ curl -fsS "${url}key/list" -H "Authorization: Bearer $admin_key" | grep -q '"tot
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
 [ "$code" = 302 ] || fail "anonymous dashboard should redirect to login, got $code"
 
+# The newcomer walkthrough: a sign-up's confirmation link is printed on the console.
+jar=$(mktemp)
+token=$(curl -fsS -c "$jar" "${url}accounts/signup/" | sed -n 's/.*name="csrfmiddlewaretoken" value="\([^"]*\)".*/\1/p' | head -n 1)
+[ -n "$token" ] || fail "the sign-up page has no form"
+newcomer="smoke-$RANDOM@example.test"
+curl -fsS -b "$jar" -c "$jar" -o /dev/null -e "${url}accounts/signup/" "${url}accounts/signup/" \
+  --data-urlencode "csrfmiddlewaretoken=$token" --data-urlencode "email=$newcomer" \
+  --data-urlencode "password1=smoke-Passphrase-2026" --data-urlencode "password2=smoke-Passphrase-2026" \
+  || fail "sign-up refused"
+for _ in $(seq 1 20); do grep -q "accounts/confirm-email/" "$log" && break; sleep 0.5; done
+grep -q "accounts/confirm-email/" "$log" || fail "no confirmation link printed for a sign-up"
+
 kill -INT -- "-$leader"
 for _ in $(seq 1 60); do kill -0 "$leader" 2>/dev/null || break; sleep 1; done
 kill -0 "$leader" 2>/dev/null && fail "make run still running 60s after Ctrl-C"
