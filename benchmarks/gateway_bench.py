@@ -208,7 +208,12 @@ def wait_http(url: str, timeout_s: float = 60) -> None:
 
 def measure(target: str, url: str, *, model: str, key: str | None, duration: int) -> list[Result]:
     results = []
-    plain = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "hello from the benchmark"}}]}}'
+    # max_tokens as clients send it: the mock answers exactly that many words (12, its default), and a gateway
+    # with budgets sends a request without one to the provider with its reservation's limit (4,096 words here)
+    plain = (
+        f'{{"model": "{model}", "max_tokens": 12, '
+        '"messages": [{"role": "user", "content": "hello from the benchmark"}]}'
+    )
     streamed = plain[:-1] + ', "stream": true}'
     for scenario, body, connections in (
         ("c1 plain", plain, 1),

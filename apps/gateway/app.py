@@ -547,15 +547,17 @@ class Gateway:
         try:
             async for chunk in response.content.iter_any():
                 forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
-                if forwarded:
-                    seen = tap.completion_bound
-                    reach = None if allowance is None or allowance.within(seen) else await allowance.admit(seen)
+                if not forwarded:
+                    continue
+                if allowance is not None and not allowance.within(tap.loose_bound):
+                    seen = tap.bound()  # the loose bound could not decide: the exact one
+                    reach = None if allowance.within(seen) else await allowance.admit(seen)
                     if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
                         fitting = tap.events_within(reach)
                         if fitting:
                             await send({"type": "http.response.body", "body": fitting, "more_body": True})
-                        raise allowance.cut()  # type: ignore[union-attr]
-                    await send({"type": "http.response.body", "body": forwarded, "more_body": True})
+                        raise allowance.cut()
+                await send({"type": "http.response.body", "body": forwarded, "more_body": True})
             closing = tap.feed(translator.finish()) if translator is not None else b""
             await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
         except StreamCut as cut:

@@ -131,7 +131,12 @@ def delta_bytes(parsed: Any) -> int:
 
 class StreamTap:
     """What a stream carries, read as it passes: its usage event (removed for clients that did not ask for it)
-    and, when `measure`, a bound of the completion tokens of each event forwarded."""
+    and, when `measure`, a bound of the completion tokens of the events forwarded.
+
+    An event's bytes bound the tokens it carries, loosely; the events are parsed for the exact bound (the bytes
+    of what they generated) only when the loose one is not enough to decide (`bound`), so a stream far from its
+    allowance costs no parsing.
+    """
 
     def __init__(self, *, strip_usage_event: bool, measure: bool = False) -> None:
         self.strip_usage_event = strip_usage_event
@@ -140,8 +145,11 @@ class StreamTap:
         self.pending = b""
         self.data_events = 0
         self.usage_reported: Any = None  # the usage-only event's object, checked when the stream ends
-        self.completion_bound = 0  # the most completion tokens the events forwarded so far can hold (measure)
-        self.last_events: list[tuple[bytes, int]] = []  # the last feed's events, each with the bound after it
+        self.measured = 0  # the bound of the events parsed so far
+        self.unmeasured: list[bytes] = []  # events forwarded, not parsed yet
+        self.loose_bound = 0  # measured + the bytes of the unmeasured events: never below the exact bound
+        self.last_events: list[bytes] = []  # the last feed's events
+        self.last_bounds: list[int] = []  # the exact bound after each of them (set by `bound`)
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what to send to the client for this upstream chunk."""
@@ -154,19 +162,32 @@ class StreamTap:
         self.pending = parts.pop()
         self.last_events = []
         for event in parts:
-            parsed = _event_json(event) if self.measure or b'"usage"' in event else None
-            if self.strip_usage_event and isinstance(parsed, dict) and _is_usage_only(parsed):
-                self.usage_reported = parsed["usage"]
-                continue
-            if self.measure:
-                self.completion_bound += delta_bytes(parsed)
-            self.last_events.append((event + b"\n\n", self.completion_bound))
-        return b"".join(event for event, _ in self.last_events)
+            if self.strip_usage_event and b'"usage"' in event:
+                parsed = _event_json(event)
+                if isinstance(parsed, dict) and _is_usage_only(parsed):
+                    self.usage_reported = parsed["usage"]
+                    continue
+            self.last_events.append(event + b"\n\n")
+        if self.measure:
+            self.unmeasured += self.last_events
+            self.loose_bound += sum(len(event) for event in self.last_events)
+        return b"".join(self.last_events)
+
+    def bound(self) -> int:
+        """The most completion tokens the events forwarded so far can hold: the bytes of what they generated."""
+        after = []
+        for event in self.unmeasured:
+            self.measured += delta_bytes(_event_json(event))
+            after.append(self.measured)
+        self.last_bounds = after[len(after) - len(self.last_events) :] if self.unmeasured else self.last_bounds
+        self.unmeasured, self.loose_bound = [], self.measured
+        return self.measured
 
     def events_within(self, bound: int) -> bytes:
-        """The last feed's events, from its first, that keep the stream within `bound` completion tokens."""
+        """The last feed's events, from its first, that keep the stream within `bound` completion tokens
+        (after `bound()`)."""
         fitting = []
-        for event, after in self.last_events:
+        for event, after in zip(self.last_events, self.last_bounds, strict=False):
             if after > bound:
                 break
             fitting.append(event)

@@ -19,7 +19,7 @@ from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.gateway.app import _completion_cap
 from apps.gateway.quota import HELD_PREFIX
-from apps.gateway.usage import estimate_prompt_tokens
+from apps.gateway.usage import StreamTap, estimate_prompt_tokens
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.mock_provider.app import _reply_words
@@ -233,3 +233,22 @@ def test_a_budgeted_request_without_a_limit_is_sent_with_the_reserved_one(commit
 )
 def test_the_limit_is_sent_in_the_parameter_the_provider_knows(deployment, path, parameter):
     assert _completion_cap(deployment, path) == parameter
+
+
+def _chunk(**delta: object) -> bytes:
+    return b"data: " + orjson.dumps({"choices": [{"index": 0, "delta": delta}]}) + b"\n\n"
+
+
+def test_the_tap_bounds_by_bytes_and_parses_only_when_they_cannot_decide():
+    contents = ["héllo ", "wörld ", "again"]
+    tool = {"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": '{"a": 1}'}}]}
+    events = [_chunk(role="assistant", content=""), *(_chunk(content=text) for text in contents), _chunk(**tool)]
+    tap = StreamTap(strip_usage_event=False, measure=True)
+
+    first, rest = b"".join(events[:2]), b"".join(events[2:])
+    forwarded = tap.feed(first + rest[:9]) + tap.feed(rest[9:])  # an event split across two chunks
+    assert forwarded == b"".join(events)
+    assert tap.loose_bound == len(forwarded) and tap.measured == 0  # nothing parsed yet
+    exact = sum(len(text.encode()) for text in contents) + len(b'f{"a": 1}')
+    assert tap.bound() == exact == tap.loose_bound  # the bytes of what was generated
+    assert tap.events_within(len(b"h\xc3\xa9llo w\xc3\xb6rld ")) == events[2]  # the last feed: within its bound
