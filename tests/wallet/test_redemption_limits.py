@@ -143,3 +143,22 @@ def test_slots_held_too_long_answer_busy_and_are_audited(holder, monkeypatch):
     assert holder.reasons() == ["busy"]
     holder.settle(held, failed=False)
     assert holder.redeem().entry.amount_micros == USD
+
+
+def test_an_ipv6_client_is_one_ip_across_the_addresses_of_its_64(edge, make_user, settings):
+    settings.REDEEM_MAX_FAILURES_PER_USER, settings.REDEEM_MAX_FAILURES_PER_IP = 5, 3
+    organization = organization_create(name=f"Rotating {uuid.uuid4().hex[:6]}", owner=make_user())
+    network = f"2001:db8:{uuid.uuid4().int % 0xFFFF:x}:{uuid.uuid4().int % 0xFFFF:x}"
+    outcomes = []
+    for n in range(5):  # a fresh account and a fresh address of the same /64 each time
+        try:
+            code_redeem(
+                kind=CodeKind.CREDIT,
+                text=WRONG,
+                organization=organization,
+                user=make_user(),
+                client_ip=f"{network}::{n + 1:x}",
+            )
+        except (RedemptionFailed, RedemptionLocked) as exc:
+            outcomes.append(exc.reason)
+    assert outcomes == ["unknown"] * 3 + ["locked"] * 2

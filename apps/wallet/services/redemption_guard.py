@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from apps.accounts.models import User
+from apps.core.client_ip import client_network
 from apps.core.redis import redis_client, tenant_key
 from apps.core.schemas import current_schema
 from apps.wallet.errors import RedemptionBusy, RedemptionLocked
@@ -67,13 +68,14 @@ class Reservation:
 
 
 class RedemptionGuard:
-    """Past the limit of failures (per user, per client IP) both are locked for REDEEM_LOCKOUT_S."""
+    """Past the limit of failures (per user, per client IP: an IPv6 client's /64) both are locked for
+    REDEEM_LOCKOUT_S."""
 
     def __init__(self, *, user: User, client_ip: str | None) -> None:
         schema = current_schema()
         scopes: list[tuple[str, str | int, int]] = [("user", user.pk, settings.REDEEM_MAX_FAILURES_PER_USER)]
         if client_ip:
-            scopes.append(("ip", client_ip, settings.REDEEM_MAX_FAILURES_PER_IP))
+            scopes.append(("ip", client_network(client_ip), settings.REDEEM_MAX_FAILURES_PER_IP))
         self.keys: list[str] = []
         self.limits: list[int] = []
         for kind, who, limit in scopes:
