@@ -22,6 +22,7 @@ from apps.tenancy.models import KeyRoute
 
 KEY_PREFIX = "sk-hydite-"
 OWNER_LEFT = "owner_left"  # audit reason: the key's owner may no longer use it (left, demoted, deactivated)
+SHOWN_TO_LEAVER = "shown_to_leaver"  # audit reason: someone else's key whose secret a leaver was shown
 STATUS_ACTIONS = {KeyStatus.ACTIVE: "key.resume", KeyStatus.PAUSED: "key.pause", KeyStatus.REVOKED: "key.revoke"}
 
 
@@ -72,7 +73,14 @@ def key_generate(
     secret = plaintext or _new_secret()
     if not secret.startswith(KEY_PREFIX) or len(secret) != len(KEY_PREFIX) + 32:
         raise InvalidKey("A key is sk-hydite- followed by 32 hex characters.", param="key")
-    key = VirtualKey(organization=organization, team=team, user=user, channel=channel, name=name.strip() or "key")
+    key = VirtualKey(
+        organization=organization,
+        team=team,
+        user=user,
+        secret_shown_to=actor,
+        channel=channel,
+        name=name.strip() or "key",
+    )
     _set_secret(key, secret)
     key.save()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
@@ -83,14 +91,14 @@ def key_generate(
 
 @transaction.atomic
 def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
-    """A new secret for the same key record; the old one stops working at once."""
+    """A new secret for the same key record, shown to `actor`; the old one stops working at once."""
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
     old_hash, secret = key.key_hash, _new_secret()
     before = _state(key)
     _set_secret(key, secret)
-    key.regenerated_at = timezone.now()
-    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at"])
+    key.regenerated_at, key.secret_shown_to = timezone.now(), actor
+    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at", "secret_shown_to"])
     KeyRoute.objects.filter(key_hash=old_hash).delete()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
     audit_record(

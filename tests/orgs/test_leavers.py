@@ -5,6 +5,7 @@ import uuid
 
 import orjson
 import pytest
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.audit.models import AuditEvent
@@ -15,7 +16,7 @@ from apps.keys.snapshots import key_snapshot_key
 from apps.orgs.models import LeaverKeyAction, Membership, Organization, Team
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, membership_remove, membership_set_role, organization_create
-from tests.conftest import client_for
+from tests.conftest import EDGE_HOST, client_for
 from tests.html_forms import form_fields
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,19 @@ def _published(key: VirtualKey) -> dict:  # type: ignore[type-arg]
 
 def _org_row(organization: Organization, user) -> Membership:  # type: ignore[no-untyped-def]
     return Membership.objects.get(organization=organization, user=user, team__isnull=True)
+
+
+def _admin_unticks(make_user, user, field: str):  # type: ignore[no-untyped-def]
+    """A superuser saves `user` in the Django admin with `field` (is_active, is_staff) unticked; returns them."""
+    superuser = make_user()
+    superuser.is_staff = superuser.is_superuser = True
+    superuser.save()
+    http = client_for(superuser)
+    url = f"/admin/accounts/user/{user.pk}/change/"
+    fields = form_fields(http.get(url).content.decode(), "user_form")
+    fields.pop(field)
+    assert http.post(url, {**fields, "_save": "Save"}).status_code == 302
+    return superuser
 
 
 @pytest.mark.parametrize(
@@ -141,14 +155,7 @@ def test_deactivating_an_account_in_the_admin_applies_every_organisations_settin
         default = Team.objects.get(organization=dedicated, is_default=True)
         member_add(organization=dedicated, team=default, user=developer, role=Role.DEVELOPER, actor=owner)
         acme_key = key_generate(organization=dedicated, team=default, user=developer, name="k", actor=developer)[0]
-    staff = make_user()
-    staff.is_staff = staff.is_superuser = True
-    staff.save()
-    http = client_for(staff)
-    url = f"/admin/accounts/user/{developer.pk}/change/"
-    fields = form_fields(http.get(url).content.decode(), "user_form")
-    fields.pop("is_active")
-    assert http.post(url, {**fields, "_save": "Save"}).status_code == 302
+    staff = _admin_unticks(make_user, developer, "is_active")
     developer.refresh_from_db()
     assert developer.is_active is False
     assert VirtualKey.objects.get(pk=edge_key.pk).status == KeyStatus.PAUSED  # the Shared Edge organisation: pause
@@ -193,3 +200,54 @@ def test_the_access_settings_page_shows_the_setting_and_org_admins_change_it(org
     assert organization.leaver_key_action == LeaverKeyAction.KEEP
     event = AuditEvent.objects.get(action="organization.update", organization_id=organization.pk)
     assert event.actor == users["org_admin"] and event.after == {"leaver_key_action": "keep"}
+
+
+def test_keys_whose_secret_a_leaver_was_shown_follow_the_setting_though_someone_else_owns_them(
+    org_with_roles, make_user
+):
+    """An org admin mints a key for a developer (/key/generate user_id), a team lead regenerates a developer's
+    key on the dashboard: each saw the secret, and keeps it when they leave."""
+    organization, owner = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    developer, lead = org_with_roles["users"]["developer"], org_with_roles["users"]["team_lead"]
+    admin = make_user()
+    member_add(organization=organization, team=None, user=admin, role=Role.ORG_ADMIN, actor=owner)
+    _, secret = management_key_create(organization=organization, name="ci", actor=admin)
+    minted = Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION=f"Bearer {secret}").post(
+        "/key/generate",
+        {"user_id": developer.pk, "team_id": org_with_roles["platform"].pk},
+        content_type="application/json",
+    )
+    for_developer = VirtualKey.objects.get(pk=minted.json()["key_id"])
+    regenerated, untouched = _keys(org_with_roles, developer)[0], _keys(org_with_roles, developer)[0]
+    assert client_for(lead).post(f"/o/{organization.slug}/keys/{regenerated.pk}/regenerate/").status_code == 200
+
+    membership_remove(membership=_org_row(organization, admin), actor=owner)
+    membership_remove(membership=_org_row(organization, lead), actor=owner)
+    statuses = VirtualKey.objects.in_bulk([for_developer.pk, regenerated.pk, untouched.pk])
+    assert statuses[for_developer.pk].status == KeyStatus.PAUSED
+    assert statuses[regenerated.pk].status == KeyStatus.PAUSED
+    assert statuses[untouched.pk].status == KeyStatus.ACTIVE  # only the developer saw this one
+    assert all(key.user_id == developer.pk for key in statuses.values())
+    reasons = AuditEvent.objects.filter(action="key.pause", target_id__in=[str(for_developer.pk), str(regenerated.pk)])
+    assert sorted(reasons.values_list("after__reason", flat=True)) == ["shown_to_leaver"] * 2
+
+
+@pytest.mark.parametrize("change", ["deactivated", "no longer staff"])
+def test_keys_staff_minted_in_organisations_they_are_not_in_follow_their_departure(org_with_roles, make_user, change):
+    organization, developer = org_with_roles["organization"], org_with_roles["users"]["developer"]
+    operator = make_user()
+    operator.is_staff = True
+    operator.save(update_fields=["is_staff"])
+    instance_key, secret = management_key_create(organization=None, name="automation", actor=operator)
+    http = Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    minted = [
+        http.post("/key/generate", {"organization": organization.slug, **extra}, content_type="application/json")
+        for extra in ({}, {"user_id": developer.pk})
+    ]
+    keys = [VirtualKey.objects.get(pk=answer.json()["key_id"]) for answer in minted]
+    assert [key.user_id for key in keys] == [operator.pk, developer.pk]
+
+    _admin_unticks(make_user, operator, "is_active" if change == "deactivated" else "is_staff")
+    assert [VirtualKey.objects.get(pk=key.pk).status for key in keys] == [KeyStatus.PAUSED] * 2
+    assert ManagementKey.objects.get(pk=instance_key.pk).revoked_at is not None
+    assert http.get("/key/list", {"organization": organization.slug}).status_code == 401
