@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -270,7 +271,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User) -> None:
     """Remove a team membership, or (team is null) the user from the whole organisation; their keys follow
-    the organisation's leaver_key_action at once (apps.keys.leavers)."""
+    the organisation's leaver_key_action at once (apps.keys.leavers), and no invitation brings them back."""
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
     if (
         membership.team_id is None
@@ -296,8 +297,22 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         row.delete()
     if membership.team_id is None:
         member_departure_apply(organization=membership.organization, user=membership.user, actor=actor)
+        _leaver_invitations_revoke(organization=membership.organization, user=membership.user, actor=actor)
     else:
         leaver_keys_apply(organization=membership.organization, user=membership.user, actor=actor)
+
+
+def _leaver_invitations_revoke(*, organization: Organization, user: User, actor: User) -> None:
+    """A removal sticks: pending invitations to the leaver's address, or sent by them (perhaps to an address of
+    their own), are revoked."""
+    pending = Invitation.objects.filter(
+        Q(email=user.email.lower()) | Q(invited_by=user),
+        organization=organization,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+    for invitation in pending.select_for_update().order_by("pk"):
+        invitation_revoke(invitation=invitation, actor=actor)
 
 
 def _seat_free(organization: Organization, *, counting_invitations: bool = False) -> None:

@@ -1,6 +1,7 @@
 """People who leave lose access: their keys follow the organisation's leaver_key_action at once (in the
 transaction of the removal, published to the gateway on commit, audited), whatever way they leave."""
 
+import re
 import uuid
 
 import orjson
@@ -13,9 +14,17 @@ from apps.core.redis import redis_client
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.services import key_generate, key_set_status, management_key_create
 from apps.keys.snapshots import key_snapshot_key
+from apps.orgs.errors import InvitationInvalid
 from apps.orgs.models import LeaverKeyAction, Membership, Organization, Team
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, membership_remove, membership_set_role, organization_create
+from apps.orgs.services import (
+    invitation_accept,
+    invitation_create,
+    member_add,
+    membership_remove,
+    membership_set_role,
+    organization_create,
+)
 from tests.conftest import EDGE_HOST, client_for
 from tests.html_forms import form_fields
 
@@ -251,3 +260,37 @@ def test_keys_staff_minted_in_organisations_they_are_not_in_follow_their_departu
     assert [VirtualKey.objects.get(pk=key.pk).status for key in keys] == [KeyStatus.PAUSED] * 2
     assert ManagementKey.objects.get(pk=instance_key.pk).revoked_at is not None
     assert http.get("/key/list", {"organization": organization.slug}).status_code == 401
+
+
+def test_a_removed_member_does_not_come_back_through_an_invitation_still_pending(
+    org_with_roles, make_user, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Pending invitations to the leaver's address, and those the leaver sent (perhaps to an address of their
+    own), are revoked with the removal, audited."""
+    organization, owner = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    developer, research = org_with_roles["users"]["developer"], org_with_roles["research"]
+    admin, alt = make_user(), make_user()
+    member_add(organization=organization, team=None, user=admin, role=Role.ORG_ADMIN, actor=owner)
+    tokens = {}
+    for invited, team, role, actor in (
+        (developer, research, Role.TEAM_LEAD, owner),
+        (alt, None, Role.ORG_ADMIN, admin),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            invitation_create(
+                organization=organization,
+                team=team,
+                email=invited.email,
+                role=role,
+                actor=actor,
+                accept_url_base="http://testserver/invitations",
+            )
+        tokens[invited.pk] = re.search(r"/invitations/([^/]+)/", mailoutbox[-1].body).group(1)
+    membership_remove(membership=_org_row(organization, developer), actor=owner)
+    membership_remove(membership=_org_row(organization, admin), actor=owner)
+    for user in (developer, alt):
+        with pytest.raises(InvitationInvalid):
+            invitation_accept(token=tokens[user.pk], user=user)
+    assert not Membership.objects.filter(organization=organization, user__in=[developer, alt]).exists()
+    revoked = AuditEvent.objects.filter(action="invitation.revoke", organization_id=organization.pk, actor=owner)
+    assert sorted(revoked.values_list("before__email", flat=True)) == sorted([developer.email, alt.email])
