@@ -31,6 +31,7 @@ from apps.orgs.errors import (
     LastOrgAdmin,
     SeatsExhausted,
     TeamExists,
+    TeamHasKeys,
 )
 from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, BillingMode, Invitation, Membership, Organization, Team
 from apps.orgs.roles import TEAM_ROLES, Role
@@ -204,6 +205,8 @@ def team_delete(*, team: Team, actor: User) -> None:
     """Delete a team with its memberships and invitations, each one audited."""
     if team.is_default:
         raise DefaultTeamProtected()
+    if team.keys.exists():
+        raise TeamHasKeys()
     for membership in Membership.objects.filter(team=team).select_related("user", "team"):
         audit_record(
             actor=actor,
