@@ -251,7 +251,7 @@ def test_keys_staff_minted_in_organisations_they_are_not_in_follow_their_departu
     http = Client(HTTP_HOST=EDGE_HOST, HTTP_AUTHORIZATION=f"Bearer {secret}")
     minted = [
         http.post("/key/generate", {"organization": organization.slug, **extra}, content_type="application/json")
-        for extra in ({}, {"user_id": developer.pk})
+        for extra in ({}, {"user_id": developer.pk, "team_id": org_with_roles["platform"].pk})
     ]
     keys = [VirtualKey.objects.get(pk=answer.json()["key_id"]) for answer in minted]
     assert [key.user_id for key in keys] == [operator.pk, developer.pk]
