@@ -24,7 +24,6 @@ from apps.keys import services
 from apps.keys.access import access_key_by_id
 from apps.keys.api_access import BadRequest, api_org_access
 from apps.keys.models import KeyStatus, VirtualKey
-from apps.keys.selectors import teams_where_user_may_use_keys
 from apps.orgs.access import OrgAccess, access_team_by_slug
 from apps.orgs.models import Membership, Team
 from apps.orgs.roles import Action
@@ -111,9 +110,6 @@ class KeyGenerateApi(APIView):
             if data["user_id"] != access.user.pk and not access.can(Action.MANAGE_ORG):
                 raise PermissionDenied("Only an org admin may mint keys for someone else.", param="user_id")
             owner = member.select_related("user").first().user  # type: ignore[union-attr]
-            teams = teams_where_user_may_use_keys(organization_id=organization.pk, user=owner)
-            if teams is not None and team.pk not in teams:
-                raise PermissionDenied("That user may not use keys in this team (a viewer there).", param="user_id")
         channel = None
         if "channel_id" in data:
             channel = Channel.objects.filter(organization=organization, pk=data["channel_id"]).first()

@@ -11,12 +11,13 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.channels.models import Channel
 from apps.channels.services import channel_default_ensure
+from apps.core.errors import PermissionDenied
 from apps.core.schemas import current_schema
-from apps.keys.errors import InvalidKey, KeyRevoked
+from apps.keys.errors import InvalidKey, KeyOwnerMayNotUseKeys, KeyRevoked
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
-from apps.keys.selectors import key_owner_may_use
+from apps.keys.selectors import key_owner_may_use, teams_where_user_may_use_keys
 from apps.keys.snapshots import key_snapshot_publish
-from apps.orgs.models import Organization, Team
+from apps.orgs.models import Membership, Organization, Team
 from apps.quotas.models import QUOTA_FIELD_NAMES
 from apps.tenancy.models import KeyRoute
 
@@ -66,6 +67,7 @@ def key_generate(
     """
     if team.organization_id != organization.pk:
         raise InvalidKey("The team belongs to another organisation.", param="team_id")
+    _mint_allowed(organization=organization, team=team, user=user, actor=actor)
     if channel is None:
         channel = channel_default_ensure(organization=organization, actor=actor)
     elif channel.organization_id != organization.pk:
@@ -87,6 +89,25 @@ def key_generate(
     audit_record(actor=actor, action="key.create", target=key, organization_id=organization.pk, after=_state(key))
     _publish_on_commit(key.key_hash)
     return key, secret
+
+
+def _mint_allowed(*, organization: Organization, team: Team, user: User, actor: User) -> None:
+    """The owner may use keys in the team (or is the operator minting through an instance-wide key), and the
+    minter is still in the organisation (or staff).
+
+    Read under a lock of both user rows, which every change of their access takes too (membership changes,
+    deactivation in the admin): a mint racing with a departure waits for it and is refused here, or commits
+    first and is found by it (apps.keys.leavers).
+    """
+    people = User.objects.select_for_update().filter(pk__in={user.pk, actor.pk}).order_by("pk").in_bulk()
+    owner, minter = people[user.pk], people[actor.pk]
+    operator = minter.is_active and minter.is_staff
+    member = Membership.objects.filter(organization=organization, user=minter, team__isnull=True).exists()
+    if not (minter.is_active and member) and not operator:
+        raise PermissionDenied("You are no longer in this organisation.")
+    teams = teams_where_user_may_use_keys(organization_id=organization.pk, user=owner)
+    if teams is not None and team.pk not in teams and not (operator and owner.pk == minter.pk):
+        raise KeyOwnerMayNotUseKeys(param="user_id")
 
 
 @transaction.atomic

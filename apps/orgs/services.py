@@ -243,6 +243,12 @@ def _org_admin_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, team__isnull=True, role=Role.ORG_ADMIN).count()
 
 
+def _member_lock(membership: Membership) -> None:
+    """Their user row, which minting a key for or by them takes too (apps.keys.services): a key minted during
+    the change waits for it, then sees it."""
+    User.objects.select_for_update().filter(pk=membership.user_id).first()
+
+
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
     _require_role_for_scope(role, in_team=membership.team_id is not None)
@@ -250,6 +256,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
         return membership
     # Lock the organisation's admin rows so two demotions cannot both pass the check.
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
+    _member_lock(membership)
     if (
         membership.team_id is None
         and membership.role == Role.ORG_ADMIN
@@ -276,6 +283,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     """Remove a team membership, or (team is null) the user from the whole organisation; their keys follow
     the organisation's leaver_key_action at once (apps.keys.leavers), and no invitation brings them back."""
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
+    _member_lock(membership)
     if (
         membership.team_id is None
         and membership.role == Role.ORG_ADMIN

@@ -2,6 +2,7 @@
 transaction of the removal, published to the gateway on commit, audited), whatever way they leave."""
 
 import re
+import threading
 import uuid
 
 import orjson
@@ -9,11 +10,14 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from apps.accounts.services import user_create
 from apps.audit.models import AuditEvent
+from apps.core.errors import HyditeError, PermissionDenied
 from apps.core.redis import redis_client
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.services import key_generate, key_set_status, management_key_create
 from apps.keys.snapshots import key_snapshot_key
+from apps.orgs import services as orgs_services
 from apps.orgs.errors import InvitationInvalid
 from apps.orgs.models import LeaverKeyAction, Membership, Organization, Team
 from apps.orgs.roles import Role
@@ -294,3 +298,52 @@ def test_a_removed_member_does_not_come_back_through_an_invitation_still_pending
     assert not Membership.objects.filter(organization=organization, user__in=[developer, alt]).exists()
     revoked = AuditEvent.objects.filter(action="invitation.revoke", organization_id=organization.pk, actor=owner)
     assert sorted(revoked.values_list("before__email", flat=True)) == sorted([developer.email, alt.email])
+
+
+def test_a_key_minted_while_its_owner_is_being_removed_does_not_outlive_the_removal(
+    committed, django_db_blocker, monkeypatch
+):
+    """The mint passed its access check before the removal committed; the removal had already looked for keys.
+    Real PostgreSQL, one connection per side: either the mint waits and is refused, or the removal finds it."""
+
+    def setup():  # type: ignore[no-untyped-def]
+        owner = user_create(email=f"owner-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+        leaver = user_create(email=f"leaver-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+        organization = organization_create(name=f"Race {uuid.uuid4().hex[:6]}", owner=owner)
+        member_add(organization=organization, team=None, user=leaver, role=Role.DEVELOPER, actor=owner)
+        return organization, owner, leaver
+
+    organization, owner, leaver = committed(setup)
+    default = committed(lambda: Team.objects.get(organization=organization, is_default=True))
+    scanned, proceed, outcome = threading.Event(), threading.Event(), {}
+    revoke = orgs_services._leaver_invitations_revoke
+
+    def revoke_then_wait(**kwargs):  # type: ignore[no-untyped-def]
+        revoke(**kwargs)
+        scanned.set()  # the keys were looked for; the removal has not committed yet
+        proceed.wait(10)
+
+    monkeypatch.setattr(orgs_services, "_leaver_invitations_revoke", revoke_then_wait)
+
+    def remove() -> None:
+        membership_remove(membership=_org_row(organization, leaver), actor=owner)
+
+    def mint() -> None:
+        try:
+            outcome["key"] = key_generate(organization=organization, team=default, user=leaver, name="k", actor=leaver)
+        except HyditeError as exc:
+            outcome["refused"] = exc
+
+    removal = threading.Thread(target=committed, args=(remove,))
+    removal.start()
+    assert scanned.wait(10)
+    minting = threading.Thread(target=committed, args=(mint,))
+    minting.start()
+    minting.join(1)  # with nothing to wait for, the mint commits now
+    proceed.set()
+    removal.join(10)
+    minting.join(10)
+    active = committed(
+        lambda: VirtualKey.objects.filter(organization=organization, user=leaver, status=KeyStatus.ACTIVE).count()
+    )
+    assert active == 0 and isinstance(outcome.get("refused"), PermissionDenied)
