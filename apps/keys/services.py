@@ -93,21 +93,29 @@ def key_generate(
 
 def _mint_allowed(*, organization: Organization, team: Team, user: User, actor: User) -> None:
     """The owner may use keys in the team (or is the operator minting through an instance-wide key), and the
-    minter is still in the organisation (or staff).
-
-    Read under a lock of both user rows, which every change of their access takes too (membership changes,
-    deactivation in the admin): a mint racing with a departure waits for it and is refused here, or commits
-    first and is found by it (apps.keys.leavers).
-    """
-    people = User.objects.select_for_update().filter(pk__in={user.pk, actor.pk}).order_by("pk").in_bulk()
+    minter may still be shown a secret there."""
+    people = _people_locked(user, actor)
     owner, minter = people[user.pk], people[actor.pk]
-    operator = minter.is_active and minter.is_staff
-    member = Membership.objects.filter(organization=organization, user=minter, team__isnull=True).exists()
-    if not (minter.is_active and member) and not operator:
-        raise PermissionDenied("You are no longer in this organisation.")
+    operator = _secret_recipient_check(organization_id=organization.pk, recipient=minter)
     teams = teams_where_user_may_use_keys(organization_id=organization.pk, user=owner)
     if teams is not None and team.pk not in teams and not (operator and owner.pk == minter.pk):
         raise KeyOwnerMayNotUseKeys(param="user_id")
+
+
+def _people_locked(*users: User) -> dict[int, User]:
+    """The users' rows, read now and locked: every change of their access takes these locks too (membership
+    changes, deactivation in the admin), so a secret given out during a departure waits for it and is refused,
+    or is given first and found by it (apps.keys.leavers)."""
+    return User.objects.select_for_update().filter(pk__in={user.pk for user in users}).order_by("pk").in_bulk()
+
+
+def _secret_recipient_check(*, organization_id: int, recipient: User) -> bool:
+    """`recipient` (read under _people_locked) is still in the organisation, or an operator (True)."""
+    operator = recipient.is_active and recipient.is_staff
+    member = Membership.objects.filter(organization_id=organization_id, user=recipient, team__isnull=True).exists()
+    if not (recipient.is_active and member) and not operator:
+        raise PermissionDenied("You are no longer in this organisation.")
+    return operator
 
 
 @transaction.atomic
@@ -115,6 +123,7 @@ def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
     """A new secret for the same key record, shown to `actor`; the old one stops working at once."""
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
+    _secret_recipient_check(organization_id=key.organization_id, recipient=_people_locked(actor)[actor.pk])
     old_hash, secret = key.key_hash, _new_secret()
     before = _state(key)
     _set_secret(key, secret)
@@ -142,10 +151,14 @@ def key_set_status(*, key: VirtualKey, status: str, actor: User | None, reason: 
     """
     if status not in KeyStatus.values:
         raise InvalidKey(f"Unknown key status {status!r}.", param="status")
+    list(VirtualKey.objects.select_for_update().filter(pk=key.pk).values_list("pk"))  # a departure goes first
+    key.refresh_from_db()
     if key.status == status:
         return key
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
+    if status == KeyStatus.ACTIVE and actor is not None and actor.pk in (key.user_id, key.secret_shown_to_id):
+        _resume_by_holder_check(key=key, actor=actor)
     if status == KeyStatus.ACTIVE and not key_owner_may_use(key=key):
         key_owner_release(key=key, actor=actor)
     before = _state(key)
@@ -165,6 +178,15 @@ def key_set_status(*, key: VirtualKey, status: str, actor: User | None, reason: 
     )
     _publish_on_commit(key.key_hash)
     return key
+
+
+def _resume_by_holder_check(*, key: VirtualKey, actor: User) -> None:
+    """Its owner or secret holder resumes the key only while they may use keys in its team (read now, after
+    any departure that waited on the key's row)."""
+    fresh = User.objects.get(pk=actor.pk)
+    teams = teams_where_user_may_use_keys(organization_id=key.organization_id, user=fresh)
+    if teams is not None and key.team_id not in teams and not (fresh.is_active and fresh.is_staff):
+        raise PermissionDenied("You may no longer use this key.")
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ import uuid
 
 import orjson
 import pytest
+from django.db.models import Q
 from django.test import Client
 from django_tenants.utils import schema_context
 
@@ -15,7 +16,7 @@ from apps.audit.models import AuditEvent
 from apps.core.errors import HyditeError, PermissionDenied
 from apps.core.redis import redis_client
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
-from apps.keys.services import key_generate, key_set_status, management_key_create
+from apps.keys.services import key_generate, key_regenerate, key_set_status, management_key_create
 from apps.keys.snapshots import key_snapshot_key
 from apps.orgs import services as orgs_services
 from apps.orgs.errors import InvitationInvalid
@@ -300,21 +301,28 @@ def test_a_removed_member_does_not_come_back_through_an_invitation_still_pending
     assert sorted(revoked.values_list("before__email", flat=True)) == sorted([developer.email, alt.email])
 
 
-def test_a_key_minted_while_its_owner_is_being_removed_does_not_outlive_the_removal(
-    committed, django_db_blocker, monkeypatch
+@pytest.mark.parametrize("change", ["mint", "regenerate another's key", "resume their paused key"])
+def test_a_secret_given_out_while_a_member_is_being_removed_does_not_outlive_the_removal(
+    committed, django_db_blocker, monkeypatch, change
 ):
-    """The mint passed its access check before the removal committed; the removal had already looked for keys.
-    Real PostgreSQL, one connection per side: either the mint waits and is refused, or the removal finds it."""
+    """The change passed its access check before the removal committed; the removal had already looked for
+    keys. Real PostgreSQL, one connection per side: the change waits for the removal and is refused."""
 
     def setup():  # type: ignore[no-untyped-def]
-        owner = user_create(email=f"owner-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
-        leaver = user_create(email=f"leaver-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+        owner, leaver, colleague = (
+            user_create(email=f"{who}-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+            for who in ("owner", "leaver", "colleague")
+        )
         organization = organization_create(name=f"Race {uuid.uuid4().hex[:6]}", owner=owner)
-        member_add(organization=organization, team=None, user=leaver, role=Role.DEVELOPER, actor=owner)
-        return organization, owner, leaver
+        default = Team.objects.get(organization=organization, is_default=True)
+        for user in (leaver, colleague):
+            member_add(organization=organization, team=None, user=user, role=Role.DEVELOPER, actor=owner)
+        theirs = key_generate(organization=organization, team=default, user=colleague, name="c", actor=colleague)[0]
+        paused = key_generate(organization=organization, team=default, user=leaver, name="p", actor=leaver)[0]
+        key_set_status(key=paused, status=KeyStatus.PAUSED, actor=leaver)
+        return organization, default, owner, leaver, theirs, paused
 
-    organization, owner, leaver = committed(setup)
-    default = committed(lambda: Team.objects.get(organization=organization, is_default=True))
+    organization, default, owner, leaver, theirs, paused = committed(setup)
     scanned, proceed, outcome = threading.Event(), threading.Event(), {}
     revoke = orgs_services._leaver_invitations_revoke
 
@@ -324,26 +332,29 @@ def test_a_key_minted_while_its_owner_is_being_removed_does_not_outlive_the_remo
         proceed.wait(10)
 
     monkeypatch.setattr(orgs_services, "_leaver_invitations_revoke", revoke_then_wait)
+    changes = {
+        "mint": lambda: key_generate(organization=organization, team=default, user=leaver, name="k", actor=leaver),
+        "regenerate another's key": lambda: key_regenerate(key=theirs, actor=leaver),
+        "resume their paused key": lambda: key_set_status(key=paused, status=KeyStatus.ACTIVE, actor=leaver),
+    }
 
-    def remove() -> None:
-        membership_remove(membership=_org_row(organization, leaver), actor=owner)
-
-    def mint() -> None:
+    def give_out() -> None:
         try:
-            outcome["key"] = key_generate(organization=organization, team=default, user=leaver, name="k", actor=leaver)
+            outcome["done"] = changes[change]()
         except HyditeError as exc:
             outcome["refused"] = exc
 
-    removal = threading.Thread(target=committed, args=(remove,))
+    removal = threading.Thread(
+        target=committed, args=(lambda: membership_remove(membership=_org_row(organization, leaver), actor=owner),)
+    )
     removal.start()
     assert scanned.wait(10)
-    minting = threading.Thread(target=committed, args=(mint,))
-    minting.start()
-    minting.join(1)  # with nothing to wait for, the mint commits now
+    giving = threading.Thread(target=committed, args=(give_out,))
+    giving.start()
+    giving.join(1)  # with nothing to wait for, the change commits now
     proceed.set()
     removal.join(10)
-    minting.join(10)
-    active = committed(
-        lambda: VirtualKey.objects.filter(organization=organization, user=leaver, status=KeyStatus.ACTIVE).count()
-    )
+    giving.join(10)
+    held = Q(user=leaver) | Q(secret_shown_to=leaver)
+    active = committed(lambda: VirtualKey.objects.filter(held, organization=organization, status="active").count())
     assert active == 0 and isinstance(outcome.get("refused"), PermissionDenied)
