@@ -243,10 +243,10 @@ def _org_admin_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, team__isnull=True, role=Role.ORG_ADMIN).count()
 
 
-def _member_lock(membership: Membership) -> None:
-    """Their user row, which minting a key for or by them takes too (apps.keys.services): a key minted during
-    the change waits for it, then sees it."""
-    User.objects.select_for_update().filter(pk=membership.user_id).first()
+def _person_lock(user_id: int) -> None:
+    """Their user row, which every change of their access takes, and minting a key for or by them, and accepting
+    an invitation (apps.keys.services): one done during the change waits for it, then sees it."""
+    User.objects.select_for_update().filter(pk=user_id).first()
 
 
 @transaction.atomic
@@ -256,7 +256,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
         return membership
     # Lock the organisation's admin rows so two demotions cannot both pass the check.
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
-    _member_lock(membership)
+    _person_lock(membership.user_id)
     if (
         membership.team_id is None
         and membership.role == Role.ORG_ADMIN
@@ -283,7 +283,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     """Remove a team membership, or (team is null) the user from the whole organisation; their keys follow
     the organisation's leaver_key_action at once (apps.keys.leavers), and no invitation brings them back."""
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
-    _member_lock(membership)
+    _person_lock(membership.user_id)
     if (
         membership.team_id is None
         and membership.role == Role.ORG_ADMIN
@@ -455,9 +455,10 @@ def invitation_pending_for_session(*, session: SessionBase) -> Invitation | None
 
 @transaction.atomic
 def invitation_accept(*, token: str, user: User) -> Invitation:
+    _person_lock(user.pk)  # accepted during a removal, it waits, then finds the invitation revoked
     invitation = invitation_get_valid(token=token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at is not None:
+    if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvitationInvalid()
     if invitation.email.lower() != user.email.lower():
         raise InvitationEmailMismatch()

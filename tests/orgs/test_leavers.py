@@ -29,6 +29,7 @@ from apps.orgs.services import (
     membership_remove,
     membership_set_role,
     organization_create,
+    team_create,
 )
 from tests.conftest import EDGE_HOST, client_for
 from tests.html_forms import form_fields
@@ -301,46 +302,22 @@ def test_a_removed_member_does_not_come_back_through_an_invitation_still_pending
     assert sorted(revoked.values_list("before__email", flat=True)) == sorted([developer.email, alt.email])
 
 
-@pytest.mark.parametrize("change", ["mint", "regenerate another's key", "resume their paused key"])
-def test_a_secret_given_out_while_a_member_is_being_removed_does_not_outlive_the_removal(
-    committed, django_db_blocker, monkeypatch, change
-):
-    """The change passed its access check before the removal committed; the removal had already looked for
-    keys. Real PostgreSQL, one connection per side: the change waits for the removal and is refused."""
-
-    def setup():  # type: ignore[no-untyped-def]
-        owner, leaver, colleague = (
-            user_create(email=f"{who}-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
-            for who in ("owner", "leaver", "colleague")
-        )
-        organization = organization_create(name=f"Race {uuid.uuid4().hex[:6]}", owner=owner)
-        default = Team.objects.get(organization=organization, is_default=True)
-        for user in (leaver, colleague):
-            member_add(organization=organization, team=None, user=user, role=Role.DEVELOPER, actor=owner)
-        theirs = key_generate(organization=organization, team=default, user=colleague, name="c", actor=colleague)[0]
-        paused = key_generate(organization=organization, team=default, user=leaver, name="p", actor=leaver)[0]
-        key_set_status(key=paused, status=KeyStatus.PAUSED, actor=leaver)
-        return organization, default, owner, leaver, theirs, paused
-
-    organization, default, owner, leaver, theirs, paused = committed(setup)
+def _during_removal(committed, monkeypatch, organization, owner, leaver, change):  # type: ignore[no-untyped-def]
+    """Run `change` (it passed its access check already) while the removal of `leaver` has looked for their keys
+    and invitations but not committed; each side on its own connection. Returns its outcome or refusal."""
     scanned, proceed, outcome = threading.Event(), threading.Event(), {}
     revoke = orgs_services._leaver_invitations_revoke
 
     def revoke_then_wait(**kwargs):  # type: ignore[no-untyped-def]
         revoke(**kwargs)
-        scanned.set()  # the keys were looked for; the removal has not committed yet
+        scanned.set()
         proceed.wait(10)
 
     monkeypatch.setattr(orgs_services, "_leaver_invitations_revoke", revoke_then_wait)
-    changes = {
-        "mint": lambda: key_generate(organization=organization, team=default, user=leaver, name="k", actor=leaver),
-        "regenerate another's key": lambda: key_regenerate(key=theirs, actor=leaver),
-        "resume their paused key": lambda: key_set_status(key=paused, status=KeyStatus.ACTIVE, actor=leaver),
-    }
 
-    def give_out() -> None:
+    def run() -> None:
         try:
-            outcome["done"] = changes[change]()
+            outcome["done"] = change()
         except HyditeError as exc:
             outcome["refused"] = exc
 
@@ -349,12 +326,73 @@ def test_a_secret_given_out_while_a_member_is_being_removed_does_not_outlive_the
     )
     removal.start()
     assert scanned.wait(10)
-    giving = threading.Thread(target=committed, args=(give_out,))
-    giving.start()
-    giving.join(1)  # with nothing to wait for, the change commits now
+    changing = threading.Thread(target=committed, args=(run,))
+    changing.start()
+    changing.join(1)  # with nothing to wait for, the change commits now
     proceed.set()
     removal.join(10)
-    giving.join(10)
+    changing.join(10)
+    return outcome
+
+
+def _racing_organization():  # type: ignore[no-untyped-def]
+    owner, leaver, colleague = (
+        user_create(email=f"{who}-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+        for who in ("owner", "leaver", "colleague")
+    )
+    organization = organization_create(name=f"Race {uuid.uuid4().hex[:6]}", owner=owner)
+    for user in (leaver, colleague):
+        member_add(organization=organization, team=None, user=user, role=Role.DEVELOPER, actor=owner)
+    return organization, owner, leaver, colleague
+
+
+@pytest.mark.parametrize("change", ["mint", "regenerate another's key", "resume their paused key"])
+def test_a_secret_given_out_while_a_member_is_being_removed_does_not_outlive_the_removal(
+    committed, monkeypatch, change
+):
+    """Real PostgreSQL: the change waits for the removal, then is refused (it committed an active key the
+    leaver holds, after the removal had looked for their keys)."""
+
+    def setup():  # type: ignore[no-untyped-def]
+        organization, owner, leaver, colleague = _racing_organization()
+        default = Team.objects.get(organization=organization, is_default=True)
+        theirs = key_generate(organization=organization, team=default, user=colleague, name="c", actor=colleague)[0]
+        paused = key_generate(organization=organization, team=default, user=leaver, name="p", actor=leaver)[0]
+        key_set_status(key=paused, status=KeyStatus.PAUSED, actor=leaver)
+        return organization, default, owner, leaver, theirs, paused
+
+    organization, default, owner, leaver, theirs, paused = committed(setup)
+    changes = {
+        "mint": lambda: key_generate(organization=organization, team=default, user=leaver, name="k", actor=leaver),
+        "regenerate another's key": lambda: key_regenerate(key=theirs, actor=leaver),
+        "resume their paused key": lambda: key_set_status(key=paused, status=KeyStatus.ACTIVE, actor=leaver),
+    }
+    outcome = _during_removal(committed, monkeypatch, organization, owner, leaver, changes[change])
     held = Q(user=leaver) | Q(secret_shown_to=leaver)
     active = committed(lambda: VirtualKey.objects.filter(held, organization=organization, status="active").count())
     assert active == 0 and isinstance(outcome.get("refused"), PermissionDenied)
+
+
+def test_an_invitation_accepted_while_its_invitee_is_being_removed_does_not_bring_them_back(
+    committed, monkeypatch, mailoutbox
+):
+    def setup():  # type: ignore[no-untyped-def]
+        organization, owner, leaver, _ = _racing_organization()
+        research = team_create(organization=organization, name="Research", actor=owner)
+        invitation_create(
+            organization=organization,
+            team=research,
+            email=leaver.email,
+            role=Role.DEVELOPER,
+            actor=owner,
+            accept_url_base="http://testserver/invitations",
+        )
+        return organization, owner, leaver
+
+    organization, owner, leaver = committed(setup)
+    token = re.search(r"/invitations/([^/]+)/", mailoutbox[-1].body).group(1)
+    outcome = _during_removal(
+        committed, monkeypatch, organization, owner, leaver, lambda: invitation_accept(token=token, user=leaver)
+    )
+    assert isinstance(outcome.get("refused"), InvitationInvalid)
+    assert not committed(lambda: Membership.objects.filter(organization=organization, user=leaver).exists())
