@@ -12,6 +12,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -168,6 +169,19 @@ def client_for(user: User | None, host: str = EDGE_HOST) -> Client:
         client.force_login(user)
         connection.set_tenant(current)
     return client
+
+
+@contextmanager
+def redis_unreachable(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A real Redis URL nothing listens on; the process-wide client is rebuilt on both sides."""
+    original = settings.REDIS_URL
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    redis_client.cache_clear()
+    try:
+        yield
+    finally:
+        settings.REDIS_URL = original
+        redis_client.cache_clear()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            # A deactivated account has left every organisation: keys per each one's setting, management keys revoked.
+        lost = {"is_active": not obj.is_active, "is_staff": not obj.is_staff}
+        if change and any(lost[field] for field in lost if field in form.changed_data):
+            # Deactivated: gone from every organisation. No longer staff: from those they were in as staff only.
             user_departure_apply_everywhere(user=obj, actor=request.user)  # type: ignore[arg-type]

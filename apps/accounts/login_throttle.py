@@ -10,7 +10,8 @@ LOGIN_THROTTLE_FORGET_S after the last failure.
 
 Nothing is counted per account alone: whoever guesses from other addresses never refuses the owner's right
 password at theirs (a guesser with many addresses is slowed per address; strong passwords are enforced at
-sign-up). The account is the typed address, lower-cased, so unknown accounts behave like real ones.
+sign-up). The account is the typed address, lower-cased, so unknown accounts behave like real ones; the
+address is an IPv6 client's whole /64 (apps.core.client_ip.client_network).
 
 Keys are global, not per instance: users live in the public schema and log in on any instance's host, so
 moving to another host must not give a guesser a fresh allowance.
@@ -24,6 +25,7 @@ import time
 from django.conf import settings
 
 from apps.accounts.errors import LoginThrottled
+from apps.core.client_ip import client_network
 from apps.core.redis import global_key, redis_client
 
 logger = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ def clock_ms() -> int:
 
 def _keys(*, account: str, client_ip: str) -> list[str]:
     digest = hashlib.sha256(account.strip().lower().encode()).hexdigest()[:32]
-    return [global_key("login", "pair", digest, client_ip), global_key("login", "ip", client_ip)]
+    client = client_network(client_ip)
+    return [global_key("login", "pair", digest, client), global_key("login", "ip", client)]
 
 
 def login_attempt_reserve(*, account: str, client_ip: str) -> None:

@@ -9,8 +9,13 @@ def user_email_verified(*, user: User) -> bool:
 
 
 def user_by_verified_email(*, email: str) -> User | None:
-    """The user whose address is `email` (any case) and who proved it theirs, if there is one."""
-    for user in User.objects.filter(email__iexact=email.strip()):
-        if user_email_verified(user=user):
+    """The user whose address is `email` (any case) and who proved it theirs, if there is one.
+
+    "Any case" as Python lower-cases, like allauth's log-in: PostgreSQL's case-insensitive match also folds
+    e.g. the dotless i (U+0131) of a lookalike domain, another mailbox, into the i of the real one.
+    """
+    wanted = email.strip().lower()
+    for user in User.objects.filter(email__iexact=wanted):
+        if user.email.lower() == wanted and user_email_verified(user=user):
             return user
     return None

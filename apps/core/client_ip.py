@@ -8,6 +8,7 @@ import ipaddress
 from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPV6_CLIENT_PREFIX = 64  # what one host or site is given: 2**64 addresses to move between
 
 
 @lru_cache(maxsize=64)
@@ -35,3 +36,17 @@ def forwarded_client(peer: str, forwarded: str | None, trusted_proxies: list[str
         if not _trusted(hop, networks):
             return hop
     return hops[0] if hops else peer
+
+
+def client_network(address: str) -> str:
+    """The client an address counts as, for limits on attempts: an IPv4 address, or the IPv6 /64 around it
+    (counted per address, one machine could guess forever); anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)

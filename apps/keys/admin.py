@@ -19,6 +19,9 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a deleted row would leave its snapshot, and /v1 accepting the key: revoke instead
+
 
 @admin.register(ManagementKey)
 class ManagementKeyAdmin(admin.ModelAdmin):

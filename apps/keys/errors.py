@@ -1,4 +1,4 @@
-from apps.core.errors import HyditeError
+from apps.core.errors import HyditeError, PermissionDenied
 
 
 class KeyRevoked(HyditeError):
@@ -12,3 +12,8 @@ class InvalidKey(HyditeError):
 
 class InvalidLeaverKeyAction(HyditeError):
     code = "invalid_leaver_key_action"
+
+
+class KeyOwnerMayNotUseKeys(PermissionDenied):
+    code = "key_owner_may_not_use_keys"
+    default_message = "That person may not use keys in this team (not a member, or a viewer there)."

@@ -19,6 +19,11 @@ class VirtualKey(QuotaFields):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Who was shown the current secret (minted or regenerated it): when they leave, the key goes with them,
+    # whoever owns it. None: keys from before this was recorded whose trail named nobody.
+    secret_shown_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     channel = models.ForeignKey("llm_channels.Channel", on_delete=models.PROTECT, related_name="keys")
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True)

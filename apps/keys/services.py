@@ -11,17 +11,19 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.channels.models import Channel
 from apps.channels.services import channel_default_ensure
+from apps.core.errors import PermissionDenied
 from apps.core.schemas import current_schema
-from apps.keys.errors import InvalidKey, KeyRevoked
+from apps.keys.errors import InvalidKey, KeyOwnerMayNotUseKeys, KeyRevoked
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
-from apps.keys.selectors import key_owner_may_use
+from apps.keys.selectors import key_owner_may_use, teams_where_user_may_use_keys
 from apps.keys.snapshots import key_snapshot_publish
-from apps.orgs.models import Organization, Team
+from apps.orgs.models import Membership, Organization, Team
 from apps.quotas.models import QUOTA_FIELD_NAMES
 from apps.tenancy.models import KeyRoute
 
 KEY_PREFIX = "sk-hydite-"
 OWNER_LEFT = "owner_left"  # audit reason: the key's owner may no longer use it (left, demoted, deactivated)
+SHOWN_TO_LEAVER = "shown_to_leaver"  # audit reason: someone else's key whose secret a leaver was shown
 STATUS_ACTIONS = {KeyStatus.ACTIVE: "key.resume", KeyStatus.PAUSED: "key.pause", KeyStatus.REVOKED: "key.revoke"}
 
 
@@ -65,6 +67,7 @@ def key_generate(
     """
     if team.organization_id != organization.pk:
         raise InvalidKey("The team belongs to another organisation.", param="team_id")
+    _mint_allowed(organization=organization, team=team, user=user, actor=actor)
     if channel is None:
         channel = channel_default_ensure(organization=organization, actor=actor)
     elif channel.organization_id != organization.pk:
@@ -72,7 +75,14 @@ def key_generate(
     secret = plaintext or _new_secret()
     if not secret.startswith(KEY_PREFIX) or len(secret) != len(KEY_PREFIX) + 32:
         raise InvalidKey("A key is sk-hydite- followed by 32 hex characters.", param="key")
-    key = VirtualKey(organization=organization, team=team, user=user, channel=channel, name=name.strip() or "key")
+    key = VirtualKey(
+        organization=organization,
+        team=team,
+        user=user,
+        secret_shown_to=actor,
+        channel=channel,
+        name=name.strip() or "key",
+    )
     _set_secret(key, secret)
     key.save()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
@@ -81,16 +91,44 @@ def key_generate(
     return key, secret
 
 
+def _mint_allowed(*, organization: Organization, team: Team, user: User, actor: User) -> None:
+    """The owner may use keys in the team (or is the operator minting through an instance-wide key), and the
+    minter may still be shown a secret there."""
+    people = _people_locked(user, actor)
+    owner, minter = people[user.pk], people[actor.pk]
+    operator = _secret_recipient_check(organization_id=organization.pk, recipient=minter)
+    teams = teams_where_user_may_use_keys(organization_id=organization.pk, user=owner)
+    if teams is not None and team.pk not in teams and not (operator and owner.pk == minter.pk):
+        raise KeyOwnerMayNotUseKeys(param="user_id")
+
+
+def _people_locked(*users: User) -> dict[int, User]:
+    """The users' rows, read now and locked: every change of their access takes these locks too (membership
+    changes, deactivation in the admin), so a secret given out during a departure waits for it and is refused,
+    or is given first and found by it (apps.keys.leavers)."""
+    return User.objects.select_for_update().filter(pk__in={user.pk for user in users}).order_by("pk").in_bulk()
+
+
+def _secret_recipient_check(*, organization_id: int, recipient: User) -> bool:
+    """`recipient` (read under _people_locked) is still in the organisation, or an operator (True)."""
+    operator = recipient.is_active and recipient.is_staff
+    member = Membership.objects.filter(organization_id=organization_id, user=recipient, team__isnull=True).exists()
+    if not (recipient.is_active and member) and not operator:
+        raise PermissionDenied("You are no longer in this organisation.")
+    return operator
+
+
 @transaction.atomic
 def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
-    """A new secret for the same key record; the old one stops working at once."""
+    """A new secret for the same key record, shown to `actor`; the old one stops working at once."""
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
+    _secret_recipient_check(organization_id=key.organization_id, recipient=_people_locked(actor)[actor.pk])
     old_hash, secret = key.key_hash, _new_secret()
     before = _state(key)
     _set_secret(key, secret)
-    key.regenerated_at = timezone.now()
-    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at"])
+    key.regenerated_at, key.secret_shown_to = timezone.now(), actor
+    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at", "secret_shown_to"])
     KeyRoute.objects.filter(key_hash=old_hash).delete()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
     audit_record(
@@ -113,10 +151,14 @@ def key_set_status(*, key: VirtualKey, status: str, actor: User | None, reason: 
     """
     if status not in KeyStatus.values:
         raise InvalidKey(f"Unknown key status {status!r}.", param="status")
+    list(VirtualKey.objects.select_for_update().filter(pk=key.pk).values_list("pk"))  # a departure goes first
+    key.refresh_from_db()
     if key.status == status:
         return key
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
+    if status == KeyStatus.ACTIVE and actor is not None and actor.pk in (key.user_id, key.secret_shown_to_id):
+        _resume_by_holder_check(key=key, actor=actor)
     if status == KeyStatus.ACTIVE and not key_owner_may_use(key=key):
         key_owner_release(key=key, actor=actor)
     before = _state(key)
@@ -136,6 +178,15 @@ def key_set_status(*, key: VirtualKey, status: str, actor: User | None, reason: 
     )
     _publish_on_commit(key.key_hash)
     return key
+
+
+def _resume_by_holder_check(*, key: VirtualKey, actor: User) -> None:
+    """Its owner or secret holder resumes the key only while they may use keys in its team (read now, after
+    any departure that waited on the key's row)."""
+    fresh = User.objects.get(pk=actor.pk)
+    teams = teams_where_user_may_use_keys(organization_id=key.organization_id, user=fresh)
+    if teams is not None and key.team_id not in teams and not (fresh.is_active and fresh.is_staff):
+        raise PermissionDenied("You may no longer use this key.")
 
 
 @transaction.atomic

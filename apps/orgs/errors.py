@@ -19,6 +19,11 @@ class DefaultTeamProtected(Conflict):
     default_message = "The default team cannot be deleted."
 
 
+class TeamHasKeys(Conflict):
+    code = "team_has_keys"
+    default_message = "This team has keys (revoked ones too: the ledger keeps their team), so it cannot be deleted."
+
+
 class InvalidRole(HyditeError):
     code = "invalid_role"
 

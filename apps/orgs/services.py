@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -30,6 +31,7 @@ from apps.orgs.errors import (
     LastOrgAdmin,
     SeatsExhausted,
     TeamExists,
+    TeamHasKeys,
 )
 from apps.orgs.models import ORGANIZATION_NAME_MAX_LENGTH, BillingMode, Invitation, Membership, Organization, Team
 from apps.orgs.roles import TEAM_ROLES, Role
@@ -203,6 +205,8 @@ def team_delete(*, team: Team, actor: User) -> None:
     """Delete a team with its memberships and invitations, each one audited."""
     if team.is_default:
         raise DefaultTeamProtected()
+    if team.keys.exists():
+        raise TeamHasKeys()
     for membership in Membership.objects.filter(team=team).select_related("user", "team"):
         audit_record(
             actor=actor,
@@ -239,6 +243,12 @@ def _org_admin_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, team__isnull=True, role=Role.ORG_ADMIN).count()
 
 
+def _person_lock(user_id: int) -> None:
+    """Their user row, which every change of their access takes, and minting a key for or by them, and accepting
+    an invitation (apps.keys.services): one done during the change waits for it, then sees it."""
+    User.objects.select_for_update().filter(pk=user_id).first()
+
+
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
     _require_role_for_scope(role, in_team=membership.team_id is not None)
@@ -246,6 +256,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
         return membership
     # Lock the organisation's admin rows so two demotions cannot both pass the check.
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
+    _person_lock(membership.user_id)
     if (
         membership.team_id is None
         and membership.role == Role.ORG_ADMIN
@@ -270,8 +281,9 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User) -> None:
     """Remove a team membership, or (team is null) the user from the whole organisation; their keys follow
-    the organisation's leaver_key_action at once (apps.keys.leavers)."""
+    the organisation's leaver_key_action at once (apps.keys.leavers), and no invitation brings them back."""
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
+    _person_lock(membership.user_id)
     if (
         membership.team_id is None
         and membership.role == Role.ORG_ADMIN
@@ -296,8 +308,22 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         row.delete()
     if membership.team_id is None:
         member_departure_apply(organization=membership.organization, user=membership.user, actor=actor)
+        _leaver_invitations_revoke(organization=membership.organization, user=membership.user, actor=actor)
     else:
         leaver_keys_apply(organization=membership.organization, user=membership.user, actor=actor)
+
+
+def _leaver_invitations_revoke(*, organization: Organization, user: User, actor: User) -> None:
+    """A removal sticks: pending invitations to the leaver's address, or sent by them (perhaps to an address of
+    their own), are revoked."""
+    pending = Invitation.objects.filter(
+        Q(email=user.email.lower()) | Q(invited_by=user),
+        organization=organization,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+    for invitation in pending.select_for_update().order_by("pk"):
+        invitation_revoke(invitation=invitation, actor=actor)
 
 
 def _seat_free(organization: Organization, *, counting_invitations: bool = False) -> None:
@@ -429,9 +455,10 @@ def invitation_pending_for_session(*, session: SessionBase) -> Invitation | None
 
 @transaction.atomic
 def invitation_accept(*, token: str, user: User) -> Invitation:
+    _person_lock(user.pk)  # accepted during a removal, it waits, then finds the invitation revoked
     invitation = invitation_get_valid(token=token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at is not None:
+    if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvitationInvalid()
     if invitation.email.lower() != user.email.lower():
         raise InvitationEmailMismatch()

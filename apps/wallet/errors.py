@@ -53,6 +53,14 @@ class RedemptionBusy(HyditeError):
     default_message = "Other attempts to redeem a code are still being checked. Try again in a few seconds."
 
 
+class RedemptionUnavailable(HyditeError):
+    """Redis, which counts the attempts, cannot be reached: no code is looked up uncounted."""
+
+    status, type, code = 503, "api_error", "redemption_unavailable"
+    reason = "unavailable"
+    default_message = "Codes cannot be redeemed for a moment. Try again in a minute."
+
+
 class InvalidPlan(HyditeError):
     code = "invalid_plan"
 

@@ -220,3 +220,25 @@ def test_the_admin_does_not_attach_an_unconfirmed_account(staff, make_user):
     )
     assert answer.status_code == 403  # memberships change on the Teams pages, which check the address
     assert not Membership.objects.filter(user=unconfirmed).exists()
+
+
+def test_an_address_equal_only_to_the_database_s_case_folding_is_not_the_invited_one(
+    staff, mailoutbox, django_capture_on_commit_callbacks
+):
+    """PostgreSQL's UPPER() folds the dotless i (U+0131) of a lookalike domain (another domain, xn--vctim-…,
+    that anyone may register) into the I of `victim-company.test`: a case-insensitive match on the column is
+    not the same address. The squatter confirms their own mailbox; the organisation is for the victim's."""
+    squatter, lookalike_address = client_for(None), "owner@v\u0131ctim-company.test"
+    _signup(squatter, lookalike_address)
+    squatter.post(_link(CONFIRM_LINK, lookalike_address))
+    lookalike = User.objects.get(email=lookalike_address)
+    assert user_email_verified(user=lookalike)
+    assert user_by_verified_email(email="owner@victim-company.test") is None
+    home = organization_create(name="Operators", owner=staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(staff).post(
+            f"/o/{home.slug}/workspaces/invoiced/", {"name": "Victim Co", "admin_email": "owner@victim-company.test"}
+        )
+    victim_co = Organization.objects.get(name="Victim Co")
+    assert not Membership.objects.filter(organization=victim_co, user=lookalike).exists()
+    assert Invitation.objects.get(organization=victim_co).email == "owner@victim-company.test"

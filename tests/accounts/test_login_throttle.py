@@ -111,3 +111,11 @@ def test_a_dashboard_lockout_no_longer_refuses_the_right_password_from_anywhere(
     for _ in range(6):
         _dashboard_login(admin_user.email, WRONG, _address())
     assert _dashboard_login(admin_user.email, PASSWORD, _address())[0]
+
+
+def test_an_ipv6_guesser_is_one_client_across_the_addresses_of_its_64(admin_user):
+    """Any host or site gets a whole /64 (2**64 addresses): counted per address, it would never wait."""
+    network = f"2001:db8:{uuid.uuid4().int % 0xFFFF:x}:{uuid.uuid4().int % 0xFFFF:x}"
+    answers = [_admin_login(admin_user.email, WRONG, f"{network}::{n + 1:x}")[1] for n in range(8)]
+    assert [WAIT_MESSAGE in page for page in answers] == [False] * 5 + [True] * 3
+    assert _admin_login(admin_user.email, PASSWORD, f"2001:db8:ffff:ffff::{uuid.uuid4().int % 0xFFFF:x}")[0]

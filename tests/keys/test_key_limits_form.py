@@ -134,7 +134,8 @@ def test_bad_input_re_renders_the_form_with_the_error_and_changes_nothing(org_wi
 def test_who_may_change_a_key_s_limits_matches_key_update(org_with_roles, make_user, second_org):
     org, users = org_with_roles["organization"], org_with_roles["users"]
     key = _developer_key(org_with_roles)
-    research_key = _developer_key(org_with_roles, team="research")
+    admin = users["org_admin"]  # the developer is only a viewer in Research: the key there is the admin's
+    research_key = key_generate(organization=org, team=org_with_roles["research"], user=admin, name="r", actor=admin)[0]
     other_developer = make_user()
     member_add(
         organization=org,

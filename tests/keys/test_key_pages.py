@@ -119,3 +119,18 @@ def test_key_detail_shows_totals_and_recent_ledger_rows_with_reasons(org_with_ro
     assert 'id="capped-by-team"' in html and "blocked: gpt-4o" in html
     assert client_for(second_org.memberships.first().user).get(f"/o/{org.slug}/keys/{key.pk}/").status_code == 404
     assert client_for(users["viewer"]).get(f"/o/{org.slug}/keys/999999/").status_code == 404
+
+
+def test_the_django_admin_does_not_delete_keys(org_with_roles, make_user, django_capture_on_commit_callbacks):
+    """A row deleted there would leave its snapshot in Redis, and /v1 would go on accepting the key: revoke."""
+    org, developer = org_with_roles["organization"], org_with_roles["users"]["developer"]
+    with django_capture_on_commit_callbacks(execute=True):
+        key = key_generate(
+            organization=org, team=org_with_roles["platform"], user=developer, name="k", actor=developer
+        )[0]
+    superuser = make_user()
+    superuser.is_staff = superuser.is_superuser = True
+    superuser.save()
+    answer = client_for(superuser).post(f"/admin/keys/virtualkey/{key.pk}/delete/", {"post": "yes"})
+    assert answer.status_code == 403
+    assert VirtualKey.objects.filter(pk=key.pk, status=KeyStatus.ACTIVE).exists()

@@ -81,3 +81,17 @@ def test_leaver_key_action_is_set_and_read_on_organization_update(org_with_roles
     status, body = _post(http, "/organization/update", {"leaver_key_action": "delete"})
     assert status == 400 and body["error"]["param"] == "leaver_key_action"
     assert _post(http, "/organization/update", {"rpm_limit": 7})[1]["leaver_key_action"] == "revoke"
+
+
+def test_a_key_is_minted_only_for_someone_who_may_use_keys_in_its_team(org_with_roles, second_admin):
+    """A viewer uses no keys: an admin minting one for them would hand out what their role refuses, and no
+    departure would ever stop it."""
+    users, platform = org_with_roles["users"], org_with_roles["platform"]
+    for user, expected in ((users["viewer"], 403), (users["developer"], 200)):
+        status, body = _post(second_admin["http"], "/key/generate", {"user_id": user.pk, "team_id": platform.pk})
+        assert status == expected, body
+    research = org_with_roles["research"]  # the developer is only a viewer there (their organisation role)
+    status, body = _post(
+        second_admin["http"], "/key/generate", {"user_id": users["developer"].pk, "team_id": research.pk}
+    )
+    assert status == 403 and body["error"]["param"] == "user_id"

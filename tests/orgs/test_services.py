@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.keys.services import key_generate
 from apps.orgs import services
 from apps.orgs.errors import (
     AlreadyMember,
@@ -19,6 +20,7 @@ from apps.orgs.errors import (
 from apps.orgs.models import Invitation, Membership, Team
 from apps.orgs.roles import Role
 from apps.orgs.tasks import invitations_purge_expired_task
+from tests.conftest import client_for
 
 
 def _token_from(mail) -> str:
@@ -217,3 +219,13 @@ def test_personal_org_name_fits_for_the_longest_emails(edge, make_user):
     owner = make_user("x" * 200 + "@example.test")
     org = services.organization_create_personal(owner=owner)
     assert len(org.name) <= 120 and org.name.endswith("'s organisation")
+
+
+def test_a_team_whose_keys_exist_is_not_deleted_and_the_page_says_why(org_with_roles):
+    """Keys keep their team for the ledger (revoked ones too): deleting it was a 500."""
+    org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    research = org_with_roles["research"]
+    key_generate(organization=org, team=research, user=admin, name="k", actor=admin)
+    answer = client_for(admin).post(f"/o/{org.slug}/teams/{research.slug}/delete/", follow=True)
+    assert answer.status_code == 200 and "has keys" in answer.content.decode()
+    assert Team.objects.filter(pk=research.pk).exists()

@@ -19,9 +19,8 @@ from apps.orgs.services import member_add, organization_create
 from apps.quotas.models import GatewayDefaultsSetting
 from apps.quotas.services import gateway_defaults_reset, quota_limits_update
 from apps.spend.models import SpendLog
-from tests.conftest import ACME_HOST, client_for
+from tests.conftest import ACME_HOST, client_for, redis_unreachable
 from tests.html_forms import form_fields
-from tests.live import free_port
 
 
 def _url(organization: Organization, tail: str = "") -> str:
@@ -190,19 +189,6 @@ def test_bad_gateway_defaults_re_render_with_the_error(org_with_roles, make_user
     assert not GatewayDefaultsSetting.objects.exists()
 
 
-@contextmanager
-def _redis_unreachable(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """A real Redis URL nothing listens on; the process-wide client is rebuilt on both sides."""
-    original = settings.REDIS_URL
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    redis_client.cache_clear()
-    try:
-        yield
-    finally:
-        settings.REDIS_URL = original
-        redis_client.cache_clear()
-
-
 def test_pages_say_usage_unavailable_when_redis_is_down(org_with_roles, settings):
     org, users = org_with_roles["organization"], org_with_roles["users"]
     key = _key(org)
@@ -210,7 +196,7 @@ def test_pages_say_usage_unavailable_when_redis_is_down(org_with_roles, settings
     team = key.team
     quota_limits_update(holder=team, actor=users["org_admin"], rpm_limit=5)
     client = client_for(users["viewer"])
-    with _redis_unreachable(settings):
+    with redis_unreachable(settings):
         for url in (f"/o/{org.slug}/keys/{key.pk}/", f"/o/{org.slug}/teams/{team.slug}/"):
             response = client.get(url)
             html = response.content.decode()

@@ -122,7 +122,7 @@ def test_repeated_failures_lock_the_user_and_then_the_ip(org, make_user, setting
 
 
 def test_an_activation_code_creates_a_first_key_grants_credit_and_records_its_distributor(org, make_user):
-    staff, newcomer = make_user(), make_user()
+    staff, newcomer = make_user(), org.memberships.get(team=None).user  # the page needs an org admin
     minted = _mint(staff, kind=CodeKind.ACTIVATION, credit=USD // 2, distributor="partner-acme", campaign="launch")
     redemption = _redeem(org, newcomer, minted.codes[0], kind=CodeKind.ACTIVATION)
     assert redemption.key is not None and redemption.key_plaintext.startswith("sk-hydite-")
@@ -197,7 +197,7 @@ def test_an_activation_code_can_start_a_plan_trial(org, make_user):
     from apps.wallet.selectors import plan_in_force
 
     minted = _mint(make_user(), kind=CodeKind.ACTIVATION, credit=0, trial_plan="team", trial_days=14)
-    _redeem(org, make_user(), minted.codes[0], kind=CodeKind.ACTIVATION)
+    _redeem(org, org.memberships.get(team=None).user, minted.codes[0], kind=CodeKind.ACTIVATION)
     assert plan_in_force(organization=org).slug == "team"
     subscription = Subscription.objects.get(organization=org)
     assert subscription.status == "trialing"

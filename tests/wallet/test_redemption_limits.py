@@ -2,6 +2,7 @@
 limit (real PostgreSQL, real Redis, one thread and connection per attempt), and a correct code is only held
 back while the attempts in flight decide whether it is locked."""
 
+import re
 import threading
 import time
 import uuid
@@ -15,10 +16,11 @@ from apps.accounts.services import user_create
 from apps.audit.models import AuditEvent
 from apps.orgs.services import organization_create
 from apps.wallet.errors import RedemptionBusy, RedemptionFailed, RedemptionLocked
-from apps.wallet.models import CodeKind
-from apps.wallet.services import redemption_guard
+from apps.wallet.models import Code, CodeKind
+from apps.wallet.services import codes, redemption_guard
 from apps.wallet.services.codes import Redemption, code_batch_mint, code_redeem
 from apps.wallet.services.redemption_guard import RedemptionGuard, Reservation
+from tests.conftest import client_for, redis_unreachable
 
 pytestmark = pytest.mark.django_db
 USD = 1_000_000
@@ -143,3 +145,53 @@ def test_slots_held_too_long_answer_busy_and_are_audited(holder, monkeypatch):
     assert holder.reasons() == ["busy"]
     holder.settle(held, failed=False)
     assert holder.redeem().entry.amount_micros == USD
+
+
+def test_an_ipv6_client_is_one_ip_across_the_addresses_of_its_64(edge, make_user, settings):
+    settings.REDEEM_MAX_FAILURES_PER_USER, settings.REDEEM_MAX_FAILURES_PER_IP = 5, 3
+    organization = organization_create(name=f"Rotating {uuid.uuid4().hex[:6]}", owner=make_user())
+    network = f"2001:db8:{uuid.uuid4().int % 0xFFFF:x}:{uuid.uuid4().int % 0xFFFF:x}"
+    outcomes = []
+    for n in range(5):  # a fresh account and a fresh address of the same /64 each time
+        try:
+            code_redeem(
+                kind=CodeKind.CREDIT,
+                text=WRONG,
+                organization=organization,
+                user=make_user(),
+                client_ip=f"{network}::{n + 1:x}",
+            )
+        except (RedemptionFailed, RedemptionLocked) as exc:
+            outcomes.append(exc.reason)
+    assert outcomes == ["unknown"] * 3 + ["locked"] * 2
+
+
+def test_with_redis_down_no_code_is_looked_up_and_the_page_says_so(org_with_roles, make_user, settings):
+    """The limits live in Redis: without it nothing is evaluated uncounted, and the page says why (no 500)."""
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    good = code_batch_mint(kind=CodeKind.CREDIT, count=1, credit_micros=USD, actor=make_user()).codes[0]
+    with redis_unreachable(settings):
+        answer = client_for(admin).post(f"/o/{organization.slug}/credit-codes/redeem/", {"code": good})
+    assert answer.status_code == 503 and "Try again in a minute" in answer.content.decode()
+    assert Code.objects.get(hint=good[-4:], batch__credit_micros=USD).redeemed_at is None
+    event = AuditEvent.objects.get(organization_id=organization.pk, action="code.redeem_failed")
+    assert event.after["reason"] == "unavailable"
+
+
+def test_redis_lost_after_a_redemption_does_not_hide_it(org_with_roles, make_user, settings, monkeypatch):
+    """The activation key is shown once: a failure to free the attempt's slot (it frees itself) must not eat it."""
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    good = code_batch_mint(kind=CodeKind.ACTIVATION, count=1, credit_micros=USD, actor=make_user()).codes[0]
+    redeem, lost = codes._redeem, redis_unreachable(settings)
+
+    def redeem_then_lose_redis(**kwargs):  # type: ignore[no-untyped-def]
+        redemption = redeem(**kwargs)
+        lost.__enter__()
+        return redemption
+
+    monkeypatch.setattr(codes, "_redeem", redeem_then_lose_redis)
+    try:
+        answer = client_for(admin).post(f"/o/{organization.slug}/activation-codes/redeem/", {"code": good})
+    finally:
+        lost.__exit__(None, None, None)
+    assert answer.status_code == 200 and re.search(r"sk-hydite-[0-9a-f]{32}", answer.content.decode())

@@ -23,6 +23,7 @@ from apps.wallet.errors import (
     RedemptionBusy,
     RedemptionFailed,
     RedemptionLocked,
+    RedemptionUnavailable,
 )
 from apps.wallet.models import Code, CodeBatch, CodeKind, EntryKind, WalletEntry
 from apps.wallet.selectors import subscription_for
@@ -136,7 +137,7 @@ def code_redeem(*, kind: str, text: str, organization: Organization, user: User,
     hint = (code_normalise(text) or "")[-4:]
     try:
         reservation = guard.reserve()
-    except (RedemptionLocked, RedemptionBusy) as exc:
+    except (RedemptionLocked, RedemptionBusy, RedemptionUnavailable) as exc:
         _failure_audit(user, organization, kind=kind, reason=exc.reason, hint=hint)
         raise
     failed = False

@@ -8,19 +8,25 @@ bounded time) for the attempts in flight to end, rather than being refused for f
 happen: a correct code is held back only as long as the rules need to know whether it is locked.
 
 A slot is a member of a sorted set scored by its expiry, so a process that dies mid-attempt frees it
-after LEASE_MS. Times are Redis's own clock.
+after LEASE_MS. Times are Redis's own clock. Without Redis no attempt is evaluated (RedemptionUnavailable);
+Redis lost after an attempt was evaluated leaves its slot to expire, and the outcome stands.
 """
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from apps.accounts.models import User
+from apps.core.client_ip import client_network
 from apps.core.redis import redis_client, tenant_key
 from apps.core.schemas import current_schema
-from apps.wallet.errors import RedemptionBusy, RedemptionLocked
+from apps.wallet.errors import RedemptionBusy, RedemptionLocked, RedemptionUnavailable
+
+logger = logging.getLogger(__name__)
 
 LEASE_MS = 30_000  # far longer than one evaluation; only a crashed attempt's slot lives this long
 WAIT_S = 5.0  # the longest an attempt waits for slots held by attempts in flight
@@ -67,13 +73,14 @@ class Reservation:
 
 
 class RedemptionGuard:
-    """Past the limit of failures (per user, per client IP) both are locked for REDEEM_LOCKOUT_S."""
+    """Past the limit of failures (per user, per client IP: an IPv6 client's /64) both are locked for
+    REDEEM_LOCKOUT_S."""
 
     def __init__(self, *, user: User, client_ip: str | None) -> None:
         schema = current_schema()
         scopes: list[tuple[str, str | int, int]] = [("user", user.pk, settings.REDEEM_MAX_FAILURES_PER_USER)]
         if client_ip:
-            scopes.append(("ip", client_ip, settings.REDEEM_MAX_FAILURES_PER_IP))
+            scopes.append(("ip", client_network(client_ip), settings.REDEEM_MAX_FAILURES_PER_IP))
         self.keys: list[str] = []
         self.limits: list[int] = []
         for kind, who, limit in scopes:
@@ -87,7 +94,11 @@ class RedemptionGuard:
         token = secrets.token_hex(8)
         deadline, pause = time.monotonic() + WAIT_S, POLL_S[0]
         while True:
-            outcome = script(keys=self.keys, args=[token, LEASE_MS, *self.limits])
+            try:
+                outcome = script(keys=self.keys, args=[token, LEASE_MS, *self.limits])
+            except (RedisError, OSError) as exc:
+                logger.warning("code redemption refused: Redis unreachable (%s)", exc)
+                raise RedemptionUnavailable() from exc
             if outcome[0] == 1:
                 return Reservation(keys=self.keys, token=token)
             if outcome[0] == -1:
@@ -102,4 +113,7 @@ class RedemptionGuard:
     def settle(self, reservation: Reservation, *, failed: bool) -> None:
         """End an attempt: a failure is counted (the lockout window starts at the first), or the slot is freed."""
         script = redis_client().register_script(SETTLE_LUA)
-        script(keys=reservation.keys, args=[reservation.token, int(failed), settings.REDEEM_LOCKOUT_S])
+        try:
+            script(keys=reservation.keys, args=[reservation.token, int(failed), settings.REDEEM_LOCKOUT_S])
+        except (RedisError, OSError) as exc:  # the slot expires after LEASE_MS; a failure goes uncounted
+            logger.warning("code redemption attempt not settled: Redis unreachable (%s)", exc)
