@@ -23,8 +23,9 @@ import math
 import time
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
-from apps.accounts.errors import LoginThrottled
+from apps.accounts.errors import LoginThrottled, LoginUnavailable
 from apps.core.client_ip import client_network
 from apps.core.redis import global_key, redis_client
 
@@ -75,8 +76,20 @@ def _keys(*, account: str, client_ip: str) -> list[str]:
 
 
 def login_attempt_reserve(*, account: str, client_ip: str) -> None:
-    """Take a slot for one password check by `account` from `client_ip`, or raise LoginThrottled."""
-    wait_ms = int(
+    """Take a slot for one password check by `account` from `client_ip`, or raise LoginThrottled (LoginUnavailable
+    while Redis cannot count: a guesser must not get unlimited checks from an outage)."""
+    try:
+        wait_ms = _reserve(account=account, client_ip=client_ip)
+    except (RedisError, OSError) as exc:
+        logger.warning("log-in refused unchecked: the throttle's counters are unreachable (%s)", exc)
+        raise LoginUnavailable() from exc
+    if wait_ms > 0:
+        logger.warning("log-in refused unchecked: %s from %s waits %d ms", account, client_ip, wait_ms)
+        raise LoginThrottled(wait_s=max(1, math.ceil(wait_ms / 1000)))
+
+
+def _reserve(*, account: str, client_ip: str) -> int:
+    return int(
         redis_client().eval(
             _RESERVE,
             2,
@@ -89,13 +102,13 @@ def login_attempt_reserve(*, account: str, client_ip: str) -> None:
             settings.LOGIN_THROTTLE_FORGET_S,
         )
     )
-    if wait_ms > 0:
-        logger.warning("log-in refused unchecked: %s from %s waits %d ms", account, client_ip, wait_ms)
-        raise LoginThrottled(wait_s=max(1, math.ceil(wait_ms / 1000)))
 
 
 def login_attempt_succeeded(*, account: str, client_ip: str) -> None:
     """The reserved check found the right password: the pair starts again, the address forgets one failure."""
-    redis_client().eval(
-        _SUCCEEDED, 2, *_keys(account=account, client_ip=client_ip), settings.LOGIN_THROTTLE_IP_FREE_FAILURES
-    )
+    try:
+        redis_client().eval(
+            _SUCCEEDED, 2, *_keys(account=account, client_ip=client_ip), settings.LOGIN_THROTTLE_IP_FREE_FAILURES
+        )
+    except (RedisError, OSError) as exc:  # the log-in stands; the failures counted before are kept a while
+        logger.warning("a log-in's success was not recorded by the throttle (%s)", exc)

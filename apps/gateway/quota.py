@@ -27,6 +27,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
+from apps.core.client_ip import client_network
 from apps.core.redis import global_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import (
@@ -602,7 +603,8 @@ def layers_for(key: dict[str, Any], *, client_ip: str, defaults: GatewayDefaults
         gateway = gateway_defaults_from_snapshot(key.get("gateway_defaults")) or defaults
         scopes = [
             (f"key{key['id']}", gateway.key_rpm, gateway.key_tpm),
-            (f"ip{client_ip}", gateway.ip_rpm, gateway.ip_tpm),
+            # an IPv6 client is its /64: counted per address, one machine could take 2**64 windows
+            (f"ip{client_network(client_ip) if ':' in client_ip else client_ip}", gateway.ip_rpm, gateway.ip_tpm),
         ]
         for scope, rpm, tpm in scopes:
             if rpm is not None or tpm is not None:

@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from tests.conftest import EDGE_HOST, PASSWORD
+from tests.conftest import EDGE_HOST, PASSWORD, redis_unreachable
 
 WRONG = "not-the-password-at-all"
 WAIT_MESSAGE = "Too many failed log-ins"
@@ -119,3 +119,12 @@ def test_an_ipv6_guesser_is_one_client_across_the_addresses_of_its_64(admin_user
     answers = [_admin_login(admin_user.email, WRONG, f"{network}::{n + 1:x}")[1] for n in range(8)]
     assert [WAIT_MESSAGE in page for page in answers] == [False] * 5 + [True] * 3
     assert _admin_login(admin_user.email, PASSWORD, f"2001:db8:ffff:ffff::{uuid.uuid4().int % 0xFFFF:x}")[0]
+
+
+@pytest.mark.parametrize("login", [_admin_login, _dashboard_login])
+def test_with_redis_down_no_password_is_checked_and_the_page_says_so(admin_user, settings, login):
+    """The throttle counts in Redis: without it a guesser would get unlimited checks, so none are made (no 500)."""
+    with redis_unreachable(settings):
+        logged_in, page = login(admin_user.email, PASSWORD, _address())
+    assert not logged_in and "Signing in is unavailable for a moment" in page
+    assert login(admin_user.email, PASSWORD, _address())[0]  # and once it is back, the right password works

@@ -48,7 +48,7 @@ def test_saved_defaults_in_the_snapshot_win_and_none_is_off():
     layers = layers_for(_snapshot(gateway_defaults=saved), client_ip="::1", defaults=ENV, now=NOW)
     assert _gateway(layers) == [
         (window_key("edge", "gateway", "key7"), 2, None),
-        (window_key("edge", "gateway", "ip::1"), None, 5000),
+        (window_key("edge", "gateway", "ip::/64"), None, 5000),  # an IPv6 client: its /64
     ]
     all_off = dict.fromkeys(saved)
     assert _gateway(layers_for(_snapshot(gateway_defaults=all_off), client_ip="::1", defaults=ENV, now=NOW)) == []
@@ -73,3 +73,13 @@ def test_a_snapshot_read_again_keeps_its_plan_and_the_cache_does_not_grow():
     again = [plans.plan(_snapshot(), "::1") for _ in range(50)]  # a fresh, equal dict every TTL
     assert all(plan is first for plan in again)
     assert len(plans._plans) == 1
+
+
+def test_an_ipv6_client_is_one_window_across_the_addresses_of_its_64():
+    windows = {
+        _gateway(layers_for(_snapshot(), client_ip=address, defaults=ENV, now=NOW))[1][0]
+        for address in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::7", "2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    }
+    assert windows == {window_key("edge", "gateway", "ip2001:db8:1:2::/64")}
+    other = _gateway(layers_for(_snapshot(), client_ip="2001:db8:1:3::1", defaults=ENV, now=NOW))[1][0]
+    assert other not in windows
