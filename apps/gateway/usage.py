@@ -93,11 +93,18 @@ def usage_check(usage: Usage, *, prompt_bound: int, completion_bound: int | None
 
 
 def _event_json(event: bytes) -> Any:
-    event = event.strip()
-    if not event.startswith(b"data: {"):
-        return None
+    """The JSON object of an SSE event's data line ("data:" with or without its space), or None."""
+    if event.startswith(b"data: {"):  # what every provider sends: no copy beyond the payload
+        payload = event[6:]
+    else:
+        at = 0 if event.startswith(b"data:") else event.find(b"\ndata:") + 1
+        if at == 0 and not event.startswith(b"data:"):
+            return None
+        payload = event[at + 5 :].strip()
+        if not payload.startswith(b"{"):
+            return None
     try:
-        return orjson.loads(event[6:])
+        return orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
 
@@ -111,21 +118,32 @@ DELTA_TEXTS = ("content", "refusal", "reasoning_content", "reasoning", "text")
 
 def delta_bytes(parsed: Any) -> int:
     """UTF-8 bytes of what one chunk of a stream generated (text, refusals, reasoning, tool calls): the most
-    completion tokens it can hold."""
-    choices = parsed.get("choices") if isinstance(parsed, dict) else None
+    completion tokens it can hold. Runs for every chunk of a stream near its allowance: kept plain."""
+    choices = parsed.get("choices") if type(parsed) is dict else None
+    if type(choices) is not list:
+        return 0
     total = 0
-    for choice in choices if isinstance(choices, list) else ():
-        delta = choice.get("delta", choice) if isinstance(choice, dict) else None  # legacy completions: the choice
-        if not isinstance(delta, dict):
+    for choice in choices:
+        delta = choice.get("delta", choice) if type(choice) is dict else None  # legacy completions: the choice
+        if type(delta) is not dict:
             continue
-        total += sum(text_bytes(value) for name in DELTA_TEXTS if isinstance(value := delta.get(name), str))
-        calls = delta.get("tool_calls")
-        for call in [*(calls if isinstance(calls, list) else ()), delta.get("function_call")]:
-            function = call.get("function", call) if isinstance(call, dict) else None
-            if isinstance(function, dict):
-                total += sum(
-                    text_bytes(value) for name in ("name", "arguments") if isinstance(value := function.get(name), str)
-                )
+        for name in DELTA_TEXTS:
+            value = delta.get(name)
+            if type(value) is str:
+                total += text_bytes(value)
+        if "tool_calls" in delta or "function_call" in delta:
+            total += _calls_bytes(delta)
+    return total
+
+
+def _calls_bytes(delta: dict[str, Any]) -> int:
+    calls = delta.get("tool_calls")
+    total = 0
+    for call in [*(calls if type(calls) is list else ()), delta.get("function_call")]:
+        function = call.get("function", call) if type(call) is dict else None
+        if type(function) is dict:
+            texts = (function.get("name"), function.get("arguments"))
+            total += sum(text_bytes(value) for value in texts if type(value) is str)
     return total
 
 

@@ -252,3 +252,11 @@ def test_the_tap_bounds_by_bytes_and_parses_only_when_they_cannot_decide():
     exact = sum(len(text.encode()) for text in contents) + len(b'f{"a": 1}')
     assert tap.bound() == exact == tap.loose_bound  # the bytes of what was generated
     assert tap.events_within(len(b"h\xc3\xa9llo w\xc3\xb6rld ")) == events[2]  # the last feed: within its bound
+
+
+def test_an_event_without_the_space_after_data_is_counted_too():
+    """SSE allows "data:{…}": a provider that sends it must not slip its chunks past the bound."""
+    tap = StreamTap(strip_usage_event=False, measure=True)
+    tap.feed(b'data:{"choices": [{"index": 0, "delta": {"content": "abcdef"}}]}\n\n')
+    tap.feed(b'event: chunk\ndata: {"choices": [{"index": 0, "delta": {"content": "gh"}}]}\n\n')
+    assert tap.bound() == 8
