@@ -39,6 +39,7 @@ from apps.channels.services import (
     deployment_spec_check,
 )
 from apps.providers.models import ProviderCredential, ProviderType
+from apps.providers.url_safety import dns_time_limit
 
 ENV_REFERENCE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
 PROVIDER_NAMES = {"openai-compatible": ProviderType.OPENAI_COMPATIBLE, **{p.value: p.value for p in ProviderType}}
@@ -203,16 +204,21 @@ def channel_yaml_import(
     environ: Mapping[str, str] | None = None,
     platform_managed: bool = False,
 ) -> list[ChannelModel]:
-    """Set every alias the YAML names (others are left alone); all or nothing."""
-    entries = [_entry(entry, where=f"models[{index}]", environ=environ) for index, entry in enumerate(_parse(text))]
-    by_alias: dict[str, list[DeploymentSpec]] = {}
-    for alias, spec, secret in entries:
-        if secret is not None:
-            spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=secret)
-        by_alias.setdefault(alias, []).append(spec)
-    return [
-        channel_model_set(
-            channel=channel, alias=alias, deployments=specs, actor=actor, platform_managed=platform_managed
-        )
-        for alias, specs in by_alias.items()
-    ]
+    """Set every alias the YAML names (others are left alone); all or nothing.
+
+    Its api_base hosts are resolved within one DNS deadline, however many the document names.
+    """
+    documents = _parse(text)
+    with dns_time_limit():
+        entries = [_entry(entry, where=f"models[{index}]", environ=environ) for index, entry in enumerate(documents)]
+        by_alias: dict[str, list[DeploymentSpec]] = {}
+        for alias, spec, secret in entries:
+            if secret is not None:
+                spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=secret)
+            by_alias.setdefault(alias, []).append(spec)
+        return [
+            channel_model_set(
+                channel=channel, alias=alias, deployments=specs, actor=actor, platform_managed=platform_managed
+            )
+            for alias, specs in by_alias.items()
+        ]
