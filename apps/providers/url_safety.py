@@ -33,6 +33,7 @@ means any port. Imports no Django: settings are passed in.
 
 import functools
 import ipaddress
+import os
 import re
 import socket
 import time
@@ -57,9 +58,7 @@ HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")  # a last label like these makes a URL parser read an IPv4 address
 DNS_LABEL_MAX, DNS_NAME_MAX = 63, 253
 DNS_TIMEOUT_S = 5.0
-# Lookups run here, so that a caller stops waiting at its deadline; one that outlives it keeps its worker
-# until the system resolver gives up, so they are few.
-_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="url-check-dns")
+DNS_LOOKUP_THREADS = 8
 _dns_deadline: ContextVar[float | None] = ContextVar("url_check_dns_deadline", default=None)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -248,10 +247,17 @@ def dns_time_limit(seconds: float | None = None) -> Iterator[None]:
         _dns_deadline.reset(token)
 
 
+@functools.cache
+def _lookup_threads(pid: int) -> ThreadPoolExecutor:
+    """Where lookups run, so that a caller stops waiting at its deadline; one that outlives it keeps its thread
+    until the system resolver gives up, so they are few. One pool a process: threads do not survive a fork."""
+    return ThreadPoolExecutor(max_workers=DNS_LOOKUP_THREADS, thread_name_prefix="url-check-dns")
+
+
 def _resolve(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to, waiting no longer than the deadline (dns_time_limit, or DNS_TIMEOUT_S)."""
     deadline = _dns_deadline.get() or time.monotonic() + DNS_TIMEOUT_S
-    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port)
+    lookup = _lookup_threads(os.getpid()).submit(socket.getaddrinfo, host, port)
     try:
         infos = lookup.result(timeout=max(0.0, deadline - time.monotonic()))
     except TimeoutError as exc:
