@@ -12,7 +12,8 @@ dashboard or API they are refused, so a tenant can never read the server's envir
 Secrets are never exported: an exported api_key is a `${NAME}` reference to fill in.
 
 The document is untrusted: its size is capped before parsing, anchors and aliases are refused
-before anything is expanded (no "billion laughs"), and so are deep nesting and huge values; every
+before anything is expanded (no "billion laughs"), and so are deep nesting, huge values and more
+values than its entries can hold; every
 field is checked like the Channels page's form (services.deployment_spec_check), and a refusal
 names it (`models[3].provider.api_base`). Nothing is written unless everything is valid.
 """
@@ -38,6 +39,7 @@ from apps.channels.services import (
     deployment_spec_check,
 )
 from apps.providers.models import ProviderCredential, ProviderType
+from apps.providers.url_safety import dns_time_limit
 
 ENV_REFERENCE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
 PROVIDER_NAMES = {"openai-compatible": ProviderType.OPENAI_COMPATIBLE, **{p.value: p.value for p in ProviderType}}
@@ -45,6 +47,9 @@ MAX_YAML_BYTES = 256 * 1024
 MAX_YAML_ENTRIES = 200
 MAX_YAML_DEPTH = 20
 MAX_YAML_SCALAR = 8192  # the longest field (an api_key) is 4096; bounds YAML's own work on a value
+# Values (keys included) a document may hold: an entry with every field and 32 tags has 51. Pure-Python YAML
+# spends 2-4 CPU seconds on 256 KiB of small values (`[1,1,…]`, one key 50,000 times, merge-key lists).
+MAX_YAML_NODES = MAX_YAML_ENTRIES * 64
 # Where each DeploymentSpec field (a service's `param`) sits in an entry.
 ENTRY_PATHS = {
     "provider": "provider.name",
@@ -93,9 +98,11 @@ def _fail(message: str, param: str) -> InvalidDeployment:
 
 
 class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases (before any is expanded), deep nesting and huge values."""
+    """SafeLoader that refuses anchors and aliases (before any is expanded), deep nesting, huge values and
+    more values than MAX_YAML_NODES (before the rest is read)."""
 
     depth = 0
+    nodes = 0
 
     def _refuse(self, problem: str, event: yaml.Event) -> ComposerError:
         return ComposerError(None, None, problem, event.start_mark)  # type: ignore[arg-type]
@@ -108,6 +115,9 @@ class _PlainLoader(yaml.SafeLoader):
             raise self._refuse(f"a value is longer than {MAX_YAML_SCALAR} characters", event)
         if self.depth >= MAX_YAML_DEPTH:
             raise self._refuse(f"nested deeper than {MAX_YAML_DEPTH} levels", event)
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            raise self._refuse(f"more than {MAX_YAML_NODES} values", event)
         self.depth += 1
         try:
             return super().compose_node(parent, index)
@@ -194,16 +204,21 @@ def channel_yaml_import(
     environ: Mapping[str, str] | None = None,
     platform_managed: bool = False,
 ) -> list[ChannelModel]:
-    """Set every alias the YAML names (others are left alone); all or nothing."""
-    entries = [_entry(entry, where=f"models[{index}]", environ=environ) for index, entry in enumerate(_parse(text))]
-    by_alias: dict[str, list[DeploymentSpec]] = {}
-    for alias, spec, secret in entries:
-        if secret is not None:
-            spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=secret)
-        by_alias.setdefault(alias, []).append(spec)
-    return [
-        channel_model_set(
-            channel=channel, alias=alias, deployments=specs, actor=actor, platform_managed=platform_managed
-        )
-        for alias, specs in by_alias.items()
-    ]
+    """Set every alias the YAML names (others are left alone); all or nothing.
+
+    Its api_base hosts are resolved within one DNS deadline, however many the document names.
+    """
+    documents = _parse(text)
+    with dns_time_limit():
+        entries = [_entry(entry, where=f"models[{index}]", environ=environ) for index, entry in enumerate(documents)]
+        by_alias: dict[str, list[DeploymentSpec]] = {}
+        for alias, spec, secret in entries:
+            if secret is not None:
+                spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=secret)
+            by_alias.setdefault(alias, []).append(spec)
+        return [
+            channel_model_set(
+                channel=channel, alias=alias, deployments=specs, actor=actor, platform_managed=platform_managed
+            )
+            for alias, specs in by_alias.items()
+        ]

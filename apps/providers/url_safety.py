@@ -14,9 +14,15 @@ they carry (deprecated or local, never a provider's address), and so is an
 ISATAP interface id carrying a non-public IPv4 address.
 
 A URL's host must be written canonically, so that every parser (ours, yarl for
-aiohttp, httpx) reads the same host: an ASCII name (an IDN in its xn-- form),
-four decimal numbers, or a bracketed IPv6 address without a zone id; no
-userinfo, whitespace or control characters.
+aiohttp, httpx) reads the same host: an ASCII name (an IDN in its xn-- form,
+labels of at most 63 characters, 253 in all), four decimal numbers, or a
+bracketed IPv6 address without a zone id; no userinfo, whitespace or control
+characters.
+
+A save resolves the host in the request that saves it: DNS_TIMEOUT_S bounds the
+wait, and `dns_time_limit()` makes every lookup inside it share one deadline (an
+import naming 200 hosts waits no longer than one lookup), so a name server that
+never answers cannot hold a request, and its pooled database connection, for long.
 
 An operator allow-list (GATEWAY_UPSTREAM_ALLOWLIST for upstreams,
 WEBHOOK_ALLOWLIST for webhooks) opens exceptions. Entries: a host name, an
@@ -27,9 +33,14 @@ means any port. Imports no Django: settings are passed in.
 
 import functools
 import ipaddress
+import os
 import re
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -45,6 +56,10 @@ REFUSED_IPV6_RANGES = (
 METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")  # a last label like these makes a URL parser read an IPv4 address
+DNS_LABEL_MAX, DNS_NAME_MAX = 63, 253
+DNS_TIMEOUT_S = 5.0
+DNS_LOOKUP_THREADS = 8
+_dns_deadline: ContextVar[float | None] = ContextVar("url_check_dns_deadline", default=None)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -192,6 +207,9 @@ def _canonical_host(host: str, name: str) -> str:
         return host
     if not HOST_NAME.fullmatch(host):
         raise UnsafeUpstream(f"{name} must have an ASCII host name (an internationalised one in its xn-- form).")
+    labels = host.rstrip(".").split(".")
+    if len(host.rstrip(".")) > DNS_NAME_MAX or max(len(label) for label in labels) > DNS_LABEL_MAX:
+        raise UnsafeUpstream(f"{name} has a host name longer than DNS allows (labels of up to 63 characters).")
     if NUMERIC_LABEL.fullmatch(host.rstrip(".").rsplit(".", 1)[-1]):
         try:
             ipaddress.IPv4Address(host)
@@ -217,6 +235,39 @@ def _url_parts(url: str, name: str) -> tuple[SplitResult, str, int]:
     return parts, _canonical_host(host, name), port
 
 
+@contextmanager
+def dns_time_limit(seconds: float | None = None) -> Iterator[None]:
+    """Every host resolved inside shares one deadline (DNS_TIMEOUT_S from now; an enclosing one if sooner)."""
+    deadline = time.monotonic() + (DNS_TIMEOUT_S if seconds is None else seconds)
+    enclosing = _dns_deadline.get()
+    token = _dns_deadline.set(deadline if enclosing is None else min(deadline, enclosing))
+    try:
+        yield
+    finally:
+        _dns_deadline.reset(token)
+
+
+@functools.cache
+def _lookup_threads(pid: int) -> ThreadPoolExecutor:
+    """Where lookups run, so that a caller stops waiting at its deadline; one that outlives it keeps its thread
+    until the system resolver gives up, so they are few. One pool a process: threads do not survive a fork."""
+    return ThreadPoolExecutor(max_workers=DNS_LOOKUP_THREADS, thread_name_prefix="url-check-dns")
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, waiting no longer than the deadline (dns_time_limit, or DNS_TIMEOUT_S)."""
+    deadline = _dns_deadline.get() or time.monotonic() + DNS_TIMEOUT_S
+    lookup = _lookup_threads(os.getpid()).submit(socket.getaddrinfo, host, port)
+    try:
+        infos = lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError as exc:
+        lookup.cancel()
+        raise UnsafeUpstream(f"{host} did not resolve in time; try again.") from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeUpstream(f"{host} does not resolve.") from exc
+    return [str(info[4][0]) for info in infos]
+
+
 def url_check(
     url: str, *, allowlist: Iterable[str], require_https: bool, resolve: bool = True, name: str = "URL"
 ) -> None:
@@ -234,12 +285,8 @@ def url_check(
     if literal is not None:
         address_check(host, str(literal), allowlist, port=port)
     elif resolve:
-        try:
-            infos = socket.getaddrinfo(host, port)
-        except socket.gaierror as exc:
-            raise UnsafeUpstream(f"{host} does not resolve.") from exc
-        for info in infos:
-            address_check(host, str(info[4][0]), allowlist, port=port)
+        for address in _resolve(host, port):
+            address_check(host, address, allowlist, port=port)
 
 
 def api_base_check(url: str, *, allowlist: Iterable[str], require_https: bool, resolve: bool = True) -> str:

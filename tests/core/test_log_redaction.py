@@ -23,6 +23,12 @@ from tests.live import ROOT, free_port, stop, wait_for_http
 
 VIRTUAL = "sk-hydite-" + "0123456789abcdef" * 2
 ADMIN = "sk-hydite-admin-" + "A1b2C3d4" * 5
+INVITATION = "Zq3-x_" + "k" * 37  # secrets.token_urlsafe(32): a link that joins an organisation
+
+
+def _encoded(text: str) -> str:
+    """Every character percent-encoded: what a client's over-eager URL encoder sends, and Django decodes."""
+    return "".join(f"%{byte:02X}" for byte in text.encode())
 
 
 @pytest.mark.parametrize(
@@ -39,6 +45,12 @@ ADMIN = "sk-hydite-admin-" + "A1b2C3d4" * 5
         ("GET /accounts/confirm-email/MQ:1tXyz:abcdef/ HTTP/1.1", "MQ:1tXyz:abcdef"),
         ("GET /accounts/password/reset/key/1-set-password/ HTTP/1.1", "1-set-password"),
         ("upstream said sk-proj-AbCdEf0123456789", "AbCdEf0123456789"),
+        (f"GET /key/info?{_encoded('key')}={_encoded(VIRTUAL)} HTTP/1.1", _encoded(VIRTUAL[10:])),
+        (f"GET /v1/models?q=%22{VIRTUAL}%22 HTTP/1.1", VIRTUAL[10:]),
+        (f"GET /v1/models?q=%22{_encoded(VIRTUAL)}", _encoded(VIRTUAL[10:])),
+        (f"GET /x?ref=key_{VIRTUAL}", VIRTUAL[10:]),
+        (f'"GET /invitations/{INVITATION}/ HTTP/1.1" 200', INVITATION),
+        (f"Not Found: /invitations/{INVITATION}/", INVITATION),
     ],
 )
 def test_redact_removes_the_secret_and_says_so(line, secret):
@@ -48,6 +60,8 @@ def test_redact_removes_the_secret_and_says_so(line, secret):
 
 def test_redact_keeps_what_is_not_secret():
     line = '127.0.0.1:5 - "GET /key/list?key_id=7&team_id=3&page=2 HTTP/1.1" 200 (task-something-long)'
+    assert redact(line) == line
+    line = '127.0.0.1:5 - "POST /o/acme/invitations/12/revoke/?q=100%25 HTTP/1.1" 302'
     assert redact(line) == line
 
 
@@ -100,10 +114,14 @@ def _calls(base_url: str, admin: str, keys: tuple[str, ...]) -> None:
                 client.get("/v1/models", params={"key": key}),
                 client.get("/key/list", headers={"Authorization": f"Bearer {key}x"}),
                 client.post("/key/info", json={"key": key}, headers=as_admin),
+                client.get(f"/key/info?{_encoded('key')}={_encoded(key)}", headers=as_admin),
+                client.get(f"/v1/models?q=%22{_encoded(key)}%22"),
             ]
             assert all(answer.status_code < 500 for answer in answers), [answer.status_code for answer in answers]
         assert client.get("/key/info", params={"key": keys[0]}, headers=as_admin).status_code == 200
         assert client.post("/key/info", json={"key": keys[0]}, headers=as_admin).status_code == 200
+        assert client.get(f"/key/info?{_encoded('key')}={_encoded(keys[0])}", headers=as_admin).status_code == 200
+        assert client.get(f"/invitations/{INVITATION}/").status_code == 404  # a "Not Found" warning, logged
 
 
 @pytest.mark.django_db
@@ -115,9 +133,10 @@ def test_no_log_stream_of_the_server_holds_a_key(committed, tmp_path):
     streams = _streams(tmp_path)
     assert "GET /key/info?key=" + REDACTED in "\n".join(streams.values())  # the access log was written
     for key in keys:
-        for form in (key, key.split("-")[-1], key.replace("-", "%2D")):
+        for form in (key, key.split("-")[-1], key.replace("-", "%2D"), _encoded(key.split("-")[-1])):
             leaks = [name for name, text in streams.items() if form in text]
             assert not leaks, f"{form[:14]}... found in {leaks}"
+    assert not [name for name, text in streams.items() if INVITATION in text]
 
 
 def _streams(logs: Path) -> dict[str, str]:

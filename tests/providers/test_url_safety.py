@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import time
 import uuid
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 import pytest
+import yaml
 from django.core import checks
 from django.core.management import call_command
 from django.db import connection
@@ -16,6 +18,7 @@ from django.db import connection
 from apps.channels.models import ChannelModel, Deployment
 from apps.channels.services import DeploymentSpec, InvalidDeployment, channel_default_ensure, channel_model_set
 from apps.channels.snapshots import channel_snapshot_publish
+from apps.channels.yaml_io import channel_yaml_import
 from apps.gateway.resolver import CheckedResolver, upstream_literal_check
 from apps.notifications.errors import InvalidWebhookEndpoint
 from apps.notifications.services.endpoints import webhook_endpoint_create
@@ -24,7 +27,7 @@ from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.providers.url_safety import UnsafeUpstream, allowlist_problems, api_base_check
 from hydite.devstack import mock_provider_allowlist
-from tests.conftest import live_server_env
+from tests.conftest import client_for, live_server_env
 from tests.live import uvicorn_server
 
 
@@ -362,3 +365,50 @@ def test_gateway_refuses_another_loopback_port_at_connect_time(committed, world,
         refused = ask(alias)
     assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_not_allowed"
     assert receiver.requests == []  # never connected to
+
+
+LONG_LABEL_BASE = "https://" + "a" * 64 + ".example.com/v1"  # DNS labels hold at most 63 characters
+
+
+@pytest.mark.parametrize("url", [LONG_LABEL_BASE, "https://" + "a." * 126 + "com/v1"])
+def test_host_names_dns_cannot_carry_are_refused(url):
+    """A label over 63 characters made the resolver raise UnicodeError (a 500 wherever a URL is saved)."""
+    with pytest.raises(UnsafeUpstream):
+        api_base_check(url, allowlist=[], require_https=True)
+
+
+def test_a_long_label_is_a_refusal_on_the_import_page_and_the_webhook_form(org_with_roles):
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    channel = channel_default_ensure(organization=organization, actor=admin)
+    document = yaml.safe_dump({"models": [{"alias": "a", "provider": {"name": "openai", "api_base": LONG_LABEL_BASE}}]})
+    response = client_for(admin).post(f"/o/{organization.slug}/channels/{channel.slug}/import/", {"yaml": document})
+    assert response.status_code == 400 and "models[0].provider.api_base" in response.content.decode()
+    with pytest.raises(InvalidWebhookEndpoint):
+        webhook_endpoint_create(
+            organization=organization, url=LONG_LABEL_BASE, events=["budget.soft_exceeded"], actor=admin
+        )
+
+
+def test_an_import_waits_for_dns_no_longer_than_one_lookup(org_with_roles, monkeypatch):
+    """Each api_base host is resolved when saved, in the request (its pooled connection held, in a transaction):
+    200 names on a name server that does not answer held it for 200 resolver time-outs, 10-20 s each; ten such
+    imports took every connection of the pool for the whole dashboard. One deadline now bounds them all."""
+    organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
+    channel = channel_default_ensure(organization=organization, actor=admin)
+    monkeypatch.setattr("apps.providers.url_safety.DNS_TIMEOUT_S", 1)
+
+    def slow_lookup(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        time.sleep(0.3)
+        return [(2, 1, 6, "", ("8.8.8.8", port))]
+
+    monkeypatch.setattr("apps.providers.url_safety.socket.getaddrinfo", slow_lookup)
+    entries = [
+        {"alias": f"a{n}", "provider": {"name": "openai", "api_base": f"https://h{n}.example.com/v1"}}
+        for n in range(20)
+    ]
+    started = time.monotonic()
+    with pytest.raises(InvalidDeployment) as caught:
+        channel_yaml_import(channel=channel, text=yaml.safe_dump({"models": entries}), actor=None)
+    assert "in time" in caught.value.message and (caught.value.param or "").endswith(".provider.api_base")
+    assert time.monotonic() - started < 3
+    assert not ChannelModel.objects.filter(channel=channel).exists()

@@ -50,6 +50,15 @@ def test_unknown_host_gets_a_404_page_not_a_traceback(db):
     assert "Traceback" not in body
 
 
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", "/key/list"), ("post", "/key/generate"), ("get", "/spend/report")]
+)
+def test_unknown_host_answers_the_management_api_in_its_envelope(db, method, path):
+    response = getattr(client_for(None, host="nobody.localhost"), method)(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json", response.content[:200]
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_host_routes_to_its_instance(db):
     edge_page = client_for(None).get("/accounts/signup/").content.decode()
     acme_page = client_for(None, host=ACME_HOST).get("/accounts/signup/").content.decode()
