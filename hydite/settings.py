@@ -96,9 +96,10 @@ DEFAULT_NOT_FOUND_TENANT_VIEW = "apps.tenancy.views.unknown_host"
 SHARED_EDGE_SCHEMA = "edge"
 
 MIDDLEWARE = [
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    # Static files are the same for every instance: served before a tenant (and a pooled connection) is taken.
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django_tenants.middleware.main.TenantMainMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

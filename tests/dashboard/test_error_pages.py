@@ -22,6 +22,8 @@ from apps.orgs.services import member_add, organization_create, team_create
 from tests.conftest import PASSWORD, client_for, live_server_env
 from tests.live import ROOT, live_password_hash, logged_in_client, uvicorn_server
 
+pytestmark = pytest.mark.django_db  # the test database is set up even when this module runs alone
+
 
 @dataclass(frozen=True)
 class Scene:
