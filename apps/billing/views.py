@@ -19,8 +19,7 @@ from apps.billing.services.checkout import (
 )
 from apps.billing.services.webhooks import stripe_event_handle, stripe_event_verify
 from apps.billing.stripe_api import stripe_configured
-from apps.core.api import error_body
-from apps.core.errors import HyditeError
+from apps.core.errors import HyditeError, error_envelope
 from apps.dashboard.edge import checked, org_page
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
@@ -37,7 +36,7 @@ def stripe_webhook_view(request: HttpRequest) -> JsonResponse:
         event = stripe_event_verify(payload=request.body, signature=request.headers.get("Stripe-Signature"))
         outcome = stripe_event_handle(event=event)
     except HyditeError as exc:  # nothing of the event was kept: Stripe delivers it again
-        return JsonResponse(error_body(exc), status=exc.status)
+        return JsonResponse(error_envelope(exc), status=exc.status)
     return JsonResponse({"received": True, "outcome": outcome})
 
 

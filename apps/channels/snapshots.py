@@ -1,7 +1,7 @@
 """What the gateway knows about a channel: aliases → deployments, published to Redis on every change."""
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TypedDict
 
 import orjson
 from django.db.models import Q
@@ -9,14 +9,47 @@ from django_tenants.utils import schema_context
 
 from apps.channels.models import Channel, Deployment
 from apps.core.redis import redis_client, tenant_key
-from apps.providers.models import PRICE_OVERRIDE_COLUMNS, PriceOverride
+from apps.providers.models import PriceOverride
+
+# Raised whenever the shape below changes: the gateway rebuilds a snapshot of another version on read.
+CHANNEL_SNAPSHOT_VERSION = 2
+
+
+class PriceOverrideSnapshot(TypedDict):
+    id: int
+    from_ms: int
+    input: int | None  # micro-USD per million tokens (None: the sheet's)
+    cached_input: int | None
+    output: int | None
+    per_request: int | None
+    per_image: int | None
+
+
+class DeploymentSnapshot(TypedDict):
+    id: int
+    provider: str
+    upstream_model: str
+    api_base: str
+    api_version: str
+    secret: str | None  # still encrypted: the gateway decrypts in memory, Redis never holds it in clear
+    weight: int
+    price_overrides: list[PriceOverrideSnapshot]  # the channel's own first, then every channel's; newest first
+
+
+class ChannelSnapshot(TypedDict):
+    """What the gateway knows about a channel (JSON in Redis): its aliases and their deployments."""
+
+    version: int
+    id: int
+    organization_id: int
+    models: dict[str, list[DeploymentSnapshot]]
 
 
 def channel_snapshot_key(*, schema: str, channel_id: int) -> str:
     return tenant_key(schema, "channel", channel_id)
 
 
-def channel_snapshot_build(*, channel_id: int) -> dict[str, Any] | None:
+def channel_snapshot_build(*, channel_id: int) -> ChannelSnapshot | None:
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:
         return None
@@ -25,46 +58,53 @@ def channel_snapshot_build(*, channel_id: int) -> dict[str, Any] | None:
         .select_related("channel_model", "credential")
         .order_by("channel_model__alias", "id")
     )
-    models: dict[str, list[dict[str, Any]]] = {alias: [] for alias in channel.models.values_list("alias", flat=True)}
+    models: dict[str, list[DeploymentSnapshot]] = {
+        alias: [] for alias in channel.models.values_list("alias", flat=True)
+    }
     overrides = price_overrides_for_snapshot(channel_id=channel_id, models={d.upstream_model for d in deployments})
     for deployment in deployments:
         models[deployment.channel_model.alias].append(
-            {
-                "id": deployment.pk,
-                "provider": deployment.provider,
-                "upstream_model": deployment.upstream_model,
-                "api_base": deployment.api_base.rstrip("/"),
-                "api_version": deployment.api_version,
-                # Still encrypted: the gateway decrypts in memory, Redis never holds it in clear.
-                "secret": deployment.credential.secret_encrypted if deployment.credential else None,
-                "weight": deployment.weight,
-                "price_overrides": overrides.get(deployment.upstream_model, []),
-            }
+            DeploymentSnapshot(
+                id=deployment.pk,
+                provider=deployment.provider,
+                upstream_model=deployment.upstream_model,
+                api_base=deployment.api_base.rstrip("/"),
+                api_version=deployment.api_version,
+                secret=deployment.credential.secret_encrypted if deployment.credential else None,
+                weight=deployment.weight,
+                price_overrides=overrides.get(deployment.upstream_model, []),
+            )
         )
-    return {"id": channel.pk, "organization_id": channel.organization_id, "models": models}
+    return ChannelSnapshot(
+        version=CHANNEL_SNAPSHOT_VERSION, id=channel.pk, organization_id=channel.organization_id, models=models
+    )
 
 
-def price_overrides_for_snapshot(*, channel_id: int, models: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+def price_overrides_for_snapshot(*, channel_id: int, models: Iterable[str]) -> dict[str, list[PriceOverrideSnapshot]]:
     """Per upstream model, the overrides that may apply on this channel, in precedence order (the
     channel's own, then every channel's; newest first): the gateway takes the first in force."""
     overrides = PriceOverride.objects.filter(model__in=set(models)).filter(
         Q(channel_id=channel_id) | Q(channel__isnull=True)
     )
-    by_model: dict[str, list[dict[str, Any]]] = {}
+    by_model: dict[str, list[PriceOverrideSnapshot]] = {}
     for override in sorted(
         overrides, key=lambda o: (o.model, o.channel_id is None, -o.effective_from.timestamp(), -o.pk)
     ):
         by_model.setdefault(override.model, []).append(
-            {
-                "id": override.pk,
-                "from_ms": int(override.effective_from.timestamp() * 1000),
-                **{name: getattr(override, column) for name, column in PRICE_OVERRIDE_COLUMNS.items()},
-            }
+            PriceOverrideSnapshot(
+                id=override.pk,
+                from_ms=int(override.effective_from.timestamp() * 1000),
+                input=override.input_micros_per_mtok,
+                cached_input=override.cached_input_micros_per_mtok,
+                output=override.output_micros_per_mtok,
+                per_request=override.per_request_micros,
+                per_image=override.per_image_micros,
+            )
         )
     return by_model
 
 
-def channel_snapshot_publish(*, schema: str, channel_id: int) -> dict[str, Any] | None:
+def channel_snapshot_publish(*, schema: str, channel_id: int) -> ChannelSnapshot | None:
     """Rebuild one channel's snapshot and store it; returns it (None if the channel is gone)."""
     with schema_context(schema):
         snapshot = channel_snapshot_build(channel_id=channel_id)

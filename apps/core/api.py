@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from apps.core.errors import HyditeError
+from apps.core.errors import HyditeError, error_envelope
 
 logger = logging.getLogger("hydite.api")
 
@@ -37,13 +37,14 @@ _STATUS_MESSAGES = {
 MANAGEMENT_API_PREFIXES = ("key/", "spend/", "team/", "organization/")
 
 
+class InvalidApiParameter(HyditeError):
+    """A management API call whose parameters cannot be used (the field is named in `param`)."""
+
+    code = "invalid_parameter"
+
+
 def _body(message: str, error_type: str, code: str, param: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
-def error_body(exc: HyditeError) -> dict[str, Any]:
-    """The one error shape, for endpoints outside DRF (e.g. the Stripe webhook)."""
-    return _body(exc.message, exc.type, exc.code, exc.param)
 
 
 def is_management_api_path(path: str) -> bool:
@@ -78,7 +79,7 @@ def _first_error(detail: Any, path: str = "") -> tuple[str | None, str]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, HyditeError):
-        return Response(error_body(exc), status=exc.status)
+        return Response(error_envelope(exc), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -1,11 +1,17 @@
 """The one error type every service raises; each edge maps it once.
 
 Subclasses set ``status``, ``type`` and ``code`` at class level, the way
-OpenAI's error envelope names them, so the /v1 edge and the dashboard edge
-translate the same exception without a lookup table.
+OpenAI's error envelope names them, so the /v1 edge, the management API and
+the dashboard translate the same exception without a lookup table. One
+refusal, one class: nothing is overwritten per instance.
 """
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import orjson
+
+Header = tuple[bytes, bytes]
 
 
 class HyditeError(Exception):
@@ -14,10 +20,25 @@ class HyditeError(Exception):
     code: ClassVar[str] = "invalid_request"
     default_message: ClassVar[str] = "The request is invalid."
 
-    def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, param: str | None = None, headers: Sequence[Header] = ()) -> None:
         self.message = message or self.default_message
         self.param = param
+        self.headers: tuple[Header, ...] = tuple(headers)  # e.g. retry-after and x-ratelimit-* of a 429
         super().__init__(self.message)
+
+
+def error_envelope(exc: HyditeError) -> dict[str, Any]:
+    """The one error shape of every JSON surface: OpenAI's {"error": {message, type, param, code}}."""
+    return {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+
+
+def error_json(exc: HyditeError) -> bytes:
+    return orjson.dumps(error_envelope(exc))
+
+
+def error_sse_event(exc: HyditeError) -> bytes:
+    """The same error as the last events of a stream whose 200 is already sent."""
+    return b"data: " + error_json(exc) + b"\n\ndata: [DONE]\n\n"
 
 
 class NotFound(HyditeError):

@@ -13,7 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from apps.core.errors import HyditeError
+from apps.core.errors import HyditeError, error_json, error_sse_event
 from apps.gateway.asgi_io import (
     ClientDisconnected,
     Headers,
@@ -30,23 +30,23 @@ from apps.gateway.database import database_call
 from apps.gateway.errors import (
     GatewayServerError,
     InvalidApiKey,
-    InvalidParameter,
+    InvalidRequest,
     MethodNotAllowed,
     ModelNotFound,
     RouteNotFound,
     UpstreamNotAllowed,
     UpstreamNotSupported,
+    UpstreamStreamBroken,
     UpstreamTimeout,
     UpstreamUnavailable,
     UpstreamUsageInvalid,
-    error_body,
 )
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots, provider_secret
 from apps.gateway.quota import PlanCache, QuotaPlan, Quotas, access_checks, model_refusal
 from apps.gateway.record import RequestRecord, feature_id, provider_request_id
 from apps.gateway.redis_wire import RedisWire
-from apps.gateway.request_shape import ParamError, RequestShape, request_shape
+from apps.gateway.request_shape import RequestShape, request_shape
 from apps.gateway.resolver import CheckedResolver, upstream_literal_check
 from apps.gateway.spend_events import SpendEmitter
 from apps.gateway.stream_quota import StreamAllowance, StreamCut
@@ -72,28 +72,17 @@ PROXIED_PATHS = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings"}
 STREAMABLE_PATHS = {"/chat/completions", "/completions"}
 
 
-class BadRequest(HyditeError):
-    status, type, code = 400, "invalid_request_error", "invalid_request"
-
-
 def _parse_json_body(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise BadRequest("We could not parse the JSON body of your request.") from None
+        raise InvalidRequest("We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
+        raise InvalidRequest("The request body must be a JSON object.")
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise BadRequest("You must provide a model parameter.", param="model")
+        raise InvalidRequest("You must provide a model parameter.", param="model")
     return body
-
-
-def _request_shape(path: str, body: dict[str, Any]) -> RequestShape:
-    try:
-        return request_shape(path, body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
-    except ParamError as exc:
-        raise InvalidParameter(exc.message, param=exc.param, code=exc.code) from None
 
 
 def _pick(deployments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -262,15 +251,17 @@ class Gateway:
             await self._route(scope, receive, tracked_send, headers, record)
         except ClientDisconnected:
             record.fail(499, "client_disconnected")
+        except StreamCut as cut:  # the stream's 200 is sent; its last events said why
+            record.fail(cut.refusal.status, cut.refusal.code)
         except HyditeError as exc:
             record.fail(exc.status, exc.code)
             if not response_started:
-                await send_bytes(send, exc.status, error_body(exc), [JSON, *headers, *getattr(exc, "headers", ())])
+                await send_bytes(send, exc.status, error_json(exc), [JSON, *headers, *exc.headers])
         except Exception:
             logger.exception("gateway error request_id=%s", record.request_id)
             record.fail(500, "internal_error")
             if not response_started:
-                await send_bytes(send, 500, error_body(GatewayServerError()), [JSON, *headers])
+                await send_bytes(send, 500, error_json(GatewayServerError()), [JSON, *headers])
         finally:
             # the event first: a batch that holds a correction holds the event it corrects for
             if record.key is not None and self.spend is not None:
@@ -364,7 +355,7 @@ class Gateway:
         refusal = model_refusal(key, body["model"])
         if refusal is not None:
             raise refusal
-        shape = _request_shape(path, body)
+        shape = request_shape(path, body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
         deployment = _pick(deployments)
         record.deployment = deployment
         plan = self._started(self.plans).plan(key, ip)
@@ -383,10 +374,10 @@ class Gateway:
         try:
             upstream = adapter.build_request(deployment=deployment, path=path, body=upstream_body, secret=secret)
         except UnsupportedRequest as exc:  # the provider cannot express this request
-            raise BadRequest(str(exc), param="model") from exc
+            raise InvalidRequest(str(exc), param="model") from exc
         except MALFORMED as exc:  # a shape request_shape let through and a translator cannot read: ours to fix
             logger.warning("translating a request for %s failed", deployment["provider"], exc_info=True)
-            raise BadRequest(f"The request cannot be sent to a {deployment['provider']} model.") from exc
+            raise InvalidRequest(f"The request cannot be sent to a {deployment['provider']} model.") from exc
         resolved = f"{deployment['provider']}/{deployment['upstream_model']}".encode()
         headers = [*headers, (b"x-gateway-model-resolved", resolved)]
         session: aiohttp.ClientSession = self._started(self.session)
@@ -563,8 +554,7 @@ class Gateway:
         except StreamCut as cut:
             watcher.cancel()
             response.close()
-            tail = b"data: " + error_body(cut) + b"\n\ndata: [DONE]\n\n"
-            await send({"type": "http.response.body", "body": tail, "more_body": False})
+            await send({"type": "http.response.body", "body": error_sse_event(cut.refusal), "more_body": False})
             raise
         except asyncio.CancelledError:
             if not client_gone:
@@ -575,15 +565,11 @@ class Gateway:
             raise ClientDisconnected from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             watcher.cancel()  # before the next await, so the watcher cannot cancel the error event
-            error = {
-                "message": f"The model provider's stream broke ({type(exc).__name__}).",
-                "type": "api_error",
-                "param": None,
-                "code": "upstream_stream_error",
-            }
-            tail = tap.leftover() + b"data: " + orjson.dumps({"error": error}) + b"\n\ndata: [DONE]\n\n"
-            await send({"type": "http.response.body", "body": tail, "more_body": False})
-            raise UpstreamStreamBroken() from exc
+            broken = UpstreamStreamBroken(f"The model provider's stream broke ({type(exc).__name__}).")
+            await send(
+                {"type": "http.response.body", "body": tap.leftover() + error_sse_event(broken), "more_body": False}
+            )
+            raise broken from exc
         finally:
             watcher.cancel()
 
@@ -598,10 +584,6 @@ async def _upstream_post(session: aiohttp.ClientSession, upstream: Any) -> aioht
         # A pooled connection the upstream closed while idle (its keep-alive is often shorter than ours):
         # the request did not get through. Once more, on a new connection.
         return await session.post(upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False)
-
-
-class UpstreamStreamBroken(HyditeError):
-    status, type, code = 502, "api_error", "upstream_stream_error"
 
 
 gateway = Gateway()

@@ -1,7 +1,5 @@
 """Errors of the /v1 edge, in OpenAI's envelope."""
 
-import orjson
-
 from apps.core.errors import HyditeError
 
 Headers = list[tuple[bytes, bytes]]
@@ -50,16 +48,24 @@ class KeyExpired(HyditeError):
     default_message = "This key has expired."
 
 
-class QuotaExceeded(HyditeError):
-    """A 429 with the headers clients use to back off."""
+class RateLimitExceeded(HyditeError):
+    """A 429 of a rate window; its headers say when to retry (retry-after, x-ratelimit-*)."""
 
     status, type, code = 429, "rate_limit_error", "rate_limit"
+    default_message = "Rate limit exceeded"
 
-    def __init__(self, message: str, *, code: str, type_: str, headers: Headers) -> None:
-        super().__init__(message)
-        self.code = code  # type: ignore[misc]  # per instance: rpm_limit, tpm_limit, budget_exceeded
-        self.type = type_  # type: ignore[misc]
-        self.headers = headers
+
+class RpmLimitExceeded(RateLimitExceeded):
+    code = "rpm_limit"
+
+
+class TpmLimitExceeded(RateLimitExceeded):
+    code = "tpm_limit"
+
+
+class BudgetExceeded(HyditeError):
+    status, type, code = 429, "budget_exceeded", "budget_exceeded"
+    default_message = "The budget is used up for this period."
 
 
 class InsufficientQuota(HyditeError):
@@ -70,7 +76,6 @@ class InsufficientQuota(HyditeError):
         "You exceeded your current quota, please check your plan and billing details. "
         "Top up on the Credit Codes page or subscribe on the Plans page."
     )
-    headers: Headers = []
 
 
 class QuotaUnavailable(HyditeError):
@@ -79,13 +84,47 @@ class QuotaUnavailable(HyditeError):
 
 
 class InvalidParameter(HyditeError):
-    """A parameter OpenAI would refuse, with OpenAI's own code (invalid_type, decimal_above_max_value, …)."""
+    """A parameter OpenAI would refuse; each subclass carries OpenAI's own code for it."""
 
     status, type, code = 400, "invalid_request_error", "invalid_value"
 
-    def __init__(self, message: str, *, param: str | None, code: str | None) -> None:
-        super().__init__(message, param=param)
-        self.code = code or "invalid_value"  # type: ignore[misc]  # per instance, as OpenAI names it
+
+class InvalidParameterType(InvalidParameter):
+    code = "invalid_type"
+
+
+class MissingParameter(InvalidParameter):
+    code = "missing_required_parameter"
+
+
+class EmptyArray(InvalidParameter):
+    code = "empty_array"
+
+
+class ArrayAboveMaxLength(InvalidParameter):
+    code = "array_above_max_length"
+
+
+class IntegerBelowMin(InvalidParameter):
+    code = "integer_below_min_value"
+
+
+class IntegerAboveMax(InvalidParameter):
+    code = "integer_above_max_value"
+
+
+class DecimalBelowMin(InvalidParameter):
+    code = "decimal_below_min_value"
+
+
+class DecimalAboveMax(InvalidParameter):
+    code = "decimal_above_max_value"
+
+
+class InvalidRequest(HyditeError):
+    """A /v1 body the gateway cannot take: not JSON, not an object, no model, or not sendable to the provider."""
+
+    status, type, code = 400, "invalid_request_error", "invalid_request"
 
 
 class UpstreamUsageInvalid(HyditeError):
@@ -120,5 +159,6 @@ class GatewayServerError(HyditeError):
     default_message = "The gateway had an error processing your request."
 
 
-def error_body(exc: HyditeError) -> bytes:
-    return orjson.dumps({"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}})
+class UpstreamStreamBroken(HyditeError):
+    status, type, code = 502, "api_error", "upstream_stream_error"
+    default_message = "The model provider's stream broke."

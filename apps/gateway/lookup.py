@@ -9,14 +9,20 @@ import redis.asyncio as aioredis
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
-from apps.channels.snapshots import channel_snapshot_build, channel_snapshot_key, channel_snapshot_publish
+from apps.channels.snapshots import (
+    CHANNEL_SNAPSHOT_VERSION,
+    ChannelSnapshot,
+    channel_snapshot_build,
+    channel_snapshot_key,
+    channel_snapshot_publish,
+)
 from apps.core.secrets import secret_decrypt
 from apps.gateway.database import database_call
 from apps.gateway.errors import InvalidApiKey, KeyPaused
 from apps.gateway.outage import redis_outage_log
 from apps.keys.models import KeyStatus
 from apps.keys.services import KEY_PREFIX, key_hash
-from apps.keys.snapshots import key_snapshot_build, key_snapshot_key, key_snapshot_publish
+from apps.keys.snapshots import KEY_SNAPSHOT_VERSION, key_snapshot_build, key_snapshot_key, key_snapshot_publish
 
 _MISSING = object()
 MAX_CACHED = 100_000
@@ -52,7 +58,7 @@ def provider_secret(token: str) -> str:
     return secret_decrypt(token)
 
 
-def _channel_from_database(schema: str, channel_id: int) -> dict[str, Any] | None:
+def _channel_from_database(schema: str, channel_id: int) -> ChannelSnapshot | None:
     with schema_context(schema):
         return channel_snapshot_build(channel_id=channel_id)
 
@@ -79,9 +85,8 @@ class Snapshots:
                 if snapshot is _MISSING:
                     snapshot = await database_call(key_snapshot_build)(key_hash=hashed) or {"status": KeyStatus.REVOKED}
             else:
-                if raw is not None:
-                    snapshot = orjson.loads(raw)
-                else:
+                snapshot = orjson.loads(raw) if raw is not None else None
+                if snapshot is None or snapshot.get("version") != KEY_SNAPSHOT_VERSION:  # missing or older
                     snapshot = await database_call(key_snapshot_publish)(key_hash=hashed)
             self.keys.put(hashed, snapshot)
         status = snapshot["status"]
@@ -103,9 +108,8 @@ class Snapshots:
                 if snapshot is _MISSING:
                     snapshot = await database_call(_channel_from_database)(schema, channel_id)
             else:
-                if raw is not None:
-                    snapshot = orjson.loads(raw)
-                else:
+                snapshot = orjson.loads(raw) if raw is not None else None
+                if snapshot is None or snapshot.get("version") != CHANNEL_SNAPSHOT_VERSION:  # missing or older
                     snapshot = await database_call(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
             snapshot = snapshot or {"id": channel_id, "models": {}}
             self.channels.put(cache_key, snapshot)

@@ -28,15 +28,18 @@ from typing import Any
 from redis.exceptions import NoScriptError, RedisError
 
 from apps.core.client_ip import client_network
+from apps.core.errors import HyditeError
 from apps.core.redis import global_key
 from apps.gateway.asgi_io import Headers
 from apps.gateway.errors import (
+    BudgetExceeded,
     InsufficientQuota,
     IpNotAllowed,
     KeyExpired,
     ModelNotAllowed,
-    QuotaExceeded,
     QuotaUnavailable,
+    RpmLimitExceeded,
+    TpmLimitExceeded,
 )
 from apps.gateway.outage import redis_outage_log
 from apps.gateway.redis_wire import Arg, RedisWire, resp_args, resp_command, resp_header
@@ -1257,17 +1260,12 @@ class Quotas:
             raise reply
 
     @staticmethod
-    def _exceeded(layer: Layer, *, dimension: str, limit: int, reset_ms: int) -> QuotaExceeded | InsufficientQuota:
+    def _exceeded(layer: Layer, *, dimension: str, limit: int, reset_ms: int) -> HyditeError:
         label = LAYER_LABEL[layer.name]
         if dimension == "budget" and layer.name == "wallet":
             return InsufficientQuota()
         if dimension == "budget":
-            return QuotaExceeded(
-                f"The {label}'s budget of ${limit / 1_000_000:.2f} is used up for this period.",
-                code="budget_exceeded",
-                type_="budget_exceeded",
-                headers=[],
-            )
+            return BudgetExceeded(f"The {label}'s budget of ${limit / 1_000_000:.2f} is used up for this period.")
         kind = "requests" if dimension == "rpm" else "tokens"
         headers: Headers = [
             (b"retry-after", str(max(1, math.ceil(reset_ms / 1000))).encode()),
@@ -1276,9 +1274,8 @@ class Quotas:
             (f"x-ratelimit-reset-{kind}".encode(), _reset(reset_ms).encode()),
             (b"x-ratelimit-layer", layer.name.encode()),
         ]
-        return QuotaExceeded(
-            "Rate limit exceeded", code=f"{dimension}_limit", type_="rate_limit_error", headers=headers
-        )
+        refusal = RpmLimitExceeded if dimension == "rpm" else TpmLimitExceeded
+        return refusal(headers=headers)
 
     @staticmethod
     def settlement(admission: Admission, *, tokens: int, micros: int) -> Settlement | Correction:

@@ -2,7 +2,7 @@
 
 `request_shape(path, body)` checks the types and ranges of every parameter OpenAI documents for the
 route (unknown parameters pass through: OpenAI-compatible servers have their own) and answers
-`ParamError` with OpenAI's message, `param` and `code`. While it walks the body it counts an upper
+an `InvalidParameter` with OpenAI's message, `param` and code. While it walks the body it counts an upper
 bound of the prompt's tokens: a byte-level or byte-fallback tokenizer makes at most one token per
 UTF-8 byte, plus a few per message (role and separators); an image counts `image_tokens`. The
 completion bound is the request's own limit times every choice it asks for (`n`, `best_of`, one per
@@ -17,6 +17,18 @@ from typing import Any
 
 import orjson
 
+from apps.gateway.errors import (
+    ArrayAboveMaxLength,
+    DecimalAboveMax,
+    DecimalBelowMin,
+    EmptyArray,
+    IntegerAboveMax,
+    IntegerBelowMin,
+    InvalidParameter,
+    InvalidParameterType,
+    MissingParameter,
+)
+
 MESSAGE_OVERHEAD_TOKENS = 8  # role, name and the separators a chat template puts around one message
 REPLY_PRIMING_TOKENS = 8  # what starts the assistant's reply
 TEXT_OVERHEAD_TOKENS = 4  # a prompt or input of its own (a start token, a dummy prefix)
@@ -28,14 +40,6 @@ ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 TOOL_CHOICES = ("none", "auto", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 ENCODING_FORMATS = ("float", "base64")
-
-
-class ParamError(ValueError):
-    """A parameter OpenAI would refuse: its message, the parameter's path and OpenAI's code."""
-
-    def __init__(self, message: str, *, param: str | None, code: str | None) -> None:
-        super().__init__(message)
-        self.message, self.param, self.code = message, param, code
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +61,9 @@ def _kind(value: Any) -> str:
     return "null" if value is None else _KIND.get(type(value), "a value of another type")
 
 
-def _type_error(param: str, expected: str, value: Any) -> ParamError:
-    return ParamError(
-        f"Invalid type for '{param}': expected {expected}, but got {_kind(value)} instead.",
-        param=param,
-        code="invalid_type",
+def _type_error(param: str, expected: str, value: Any) -> InvalidParameter:
+    return InvalidParameterType(
+        f"Invalid type for '{param}': expected {expected}, but got {_kind(value)} instead.", param=param
     )
 
 
@@ -86,16 +88,14 @@ def _number(value: Any, param: str, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _type_error(param, "a decimal", value)
     if value < low:
-        raise ParamError(
+        raise DecimalBelowMin(
             f"Invalid '{param}': decimal below minimum value. Expected a value >= {low:g}, but got {value} instead.",
             param=param,
-            code="decimal_below_min_value",
         )
     if value > high:
-        raise ParamError(
+        raise DecimalAboveMax(
             f"Invalid '{param}': decimal above maximum value. Expected a value <= {high:g}, but got {value} instead.",
             param=param,
-            code="decimal_above_max_value",
         )
 
 
@@ -105,16 +105,14 @@ def _integer(value: Any, param: str, low: int, high: int = MAX_COUNT) -> int | N
     if isinstance(value, bool) or not isinstance(value, int):
         raise _type_error(param, "an integer", value)
     if value < low:
-        raise ParamError(
+        raise IntegerBelowMin(
             f"Invalid '{param}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
             param=param,
-            code="integer_below_min_value",
         )
     if value > high:
-        raise ParamError(
+        raise IntegerAboveMax(
             f"Invalid '{param}': integer above maximum value. Expected a value <= {high}, but got {value} instead.",
             param=param,
-            code="integer_above_max_value",
         )
     return value
 
@@ -125,10 +123,8 @@ def _choice(value: Any, param: str, allowed: tuple[str, ...]) -> None:
     _string(value, param)
     if value not in allowed:
         supported = ", ".join(f"'{option}'" for option in allowed)
-        raise ParamError(
-            f"Invalid value for '{param}': '{value[:100]}'. Supported values are: {supported}.",
-            param=param,
-            code="invalid_value",
+        raise InvalidParameter(
+            f"Invalid value for '{param}': '{value[:100]}'. Supported values are: {supported}.", param=param
         )
 
 
@@ -136,24 +132,22 @@ def _array(value: Any, param: str, *, low: int = 0, high: int = MAX_COUNT) -> li
     if not isinstance(value, list):
         raise _type_error(param, "an array", value)
     if len(value) < low:
-        raise ParamError(
+        raise EmptyArray(
             f"Invalid '{param}': empty array. Expected an array with minimum length {low}, "
             "but got an empty array instead.",
             param=param,
-            code="empty_array",
         )
     if len(value) > high:
-        raise ParamError(
+        raise ArrayAboveMaxLength(
             f"Invalid '{param}': array too long. Expected an array with maximum length {high}, "
             f"but got an array with length {len(value)} instead.",
             param=param,
-            code="array_above_max_length",
         )
     return value
 
 
-def _missing(param: str) -> ParamError:
-    return ParamError(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+def _missing(param: str) -> InvalidParameter:
+    return MissingParameter(f"Missing required parameter: '{param}'.", param=param)
 
 
 def text_bytes(text: str) -> int:
@@ -393,5 +387,5 @@ ROUTES: dict[str, Callable[[dict[str, Any], int], RequestShape]] = {
 
 
 def request_shape(path: str, body: dict[str, Any], *, image_tokens: int) -> RequestShape:
-    """Check `body` for the OpenAI route `path` ("/chat/completions", …); its shape, or ParamError."""
+    """Check `body` for the OpenAI route `path` ("/chat/completions", …); its shape, or InvalidParameter."""
     return ROUTES[path](body, image_tokens)

@@ -15,12 +15,12 @@ from apps.core.errors import HyditeError
 from apps.gateway.quota import Admission, QuotaPlan, Quotas
 
 
-class StreamCut(HyditeError):
+class StreamCut(Exception):
     """A stream stopped because a quota layer ran out; the wire already says 200, the ledger says why."""
 
     def __init__(self, refusal: HyditeError, *, sent_tokens: int) -> None:
-        super().__init__(refusal.message, param=refusal.param)
-        self.status, self.type, self.code = refusal.status, refusal.type, refusal.code  # type: ignore[misc]
+        super().__init__(refusal.message)
+        self.refusal = refusal
         self.sent_tokens = sent_tokens
 
 

@@ -17,12 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.channels.models import Channel
-from apps.core.api import validated
+from apps.core.api import InvalidApiParameter, validated
 from apps.core.errors import NotFound, PermissionDenied
 from apps.core.json_input import JsonMetadataField
 from apps.keys import services
 from apps.keys.access import access_key_by_id
-from apps.keys.api_access import BadRequest, api_org_access
+from apps.keys.api_access import api_org_access
 from apps.keys.models import KeyStatus, VirtualKey
 from apps.orgs.access import OrgAccess, access_team_by_slug
 from apps.orgs.models import Membership, Team
@@ -38,7 +38,7 @@ def _expires_at(duration: str | None) -> Any:
         return None
     match = _DURATION.match(duration)
     if match is None:
-        raise BadRequest("duration is a number and a unit: 30s, 15m, 12h or 30d.", param="duration")
+        raise InvalidApiParameter("duration is a number and a unit: 30s, 15m, 12h or 30d.", param="duration")
     return timezone.now() + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -232,7 +232,7 @@ class KeyDeleteApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(self.KeyDeleteInputSerializer, request.data).validated_data
         if not data.get("keys") and not data.get("key_ids"):
-            raise BadRequest("Give keys (clear text or SHA-256) or key_ids.", param="keys")
+            raise InvalidApiParameter("Give keys (clear text or SHA-256) or key_ids.", param="keys")
         access = api_org_access(request, data.get("organization"))
         targets = [_key_from(request, access, {"key": raw}, Action.USE) for raw in data.get("keys", [])]
         targets += [_key_from(request, access, {"key_id": key_id}, Action.USE) for key_id in data.get("key_ids", [])]

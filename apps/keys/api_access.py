@@ -2,16 +2,13 @@
 
 from rest_framework.request import Request
 
-from apps.core.errors import HyditeError, NotFound
+from apps.core.api import InvalidApiParameter
+from apps.core.errors import NotFound
 from apps.keys.models import ManagementKey
 from apps.orgs.access import OrgAccess, access_organization_by_slug
 from apps.orgs.models import Organization
 from apps.orgs.roles import Action, Role
 from apps.orgs.selectors import organization_list_for_user
-
-
-class BadRequest(HyditeError):
-    code = "invalid_parameter"
 
 
 def api_org_access(request: Request, slug: str | None, action: Action = Action.VIEW) -> OrgAccess:
@@ -25,7 +22,7 @@ def api_org_access(request: Request, slug: str | None, action: Action = Action.V
         if organization is None:  # instance-wide key: its creator is staff (checked at authentication)
             organization = Organization.objects.filter(slug=slug or "").first()
             if organization is None:
-                raise BadRequest("An instance-wide key must name the organization.", param="organization")
+                raise InvalidApiParameter("An instance-wide key must name the organization.", param="organization")
             return OrgAccess(user=auth.created_by, organization=organization, role=Role.ORG_ADMIN)
         if slug and slug != organization.slug:
             raise NotFound("Organisation not found.")

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 import orjson
 from django.db import transaction
@@ -10,21 +10,60 @@ from django.db.models import QuerySet
 from django_tenants.utils import schema_context
 
 from apps.core.redis import global_key, redis_client
-from apps.keys.models import KeyStatus, VirtualKey
-from apps.quotas.limits import gateway_defaults_snapshot, limits_snapshot
+from apps.keys.models import VirtualKey
+from apps.quotas.limits import LayerLimits, gateway_defaults_snapshot, limits_snapshot
 from apps.quotas.selectors import gateway_defaults_saved
 from apps.tenancy.models import Instance, InstanceKind, KeyRoute
-from apps.wallet.selectors import plan_caps_snapshot, wallet_gateway_snapshot
+from apps.wallet.selectors import WalletLimit, plan_caps_snapshot, wallet_gateway_snapshot
 
 # An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
 UNKNOWN_KEY_TTL_S = 30
+# Raised whenever the shape below changes: the gateway rebuilds a snapshot of another version on read.
+KEY_SNAPSHOT_VERSION = 2
+
+
+class KeyLayers(TypedDict):
+    key: LayerLimits
+    team: LayerLimits
+    org: LayerLimits
+
+
+class KeySnapshot(TypedDict):
+    """What the gateway knows about a key (JSON in Redis under its hash)."""
+
+    version: int
+    id: int
+    schema: str
+    organization_id: int
+    team_id: int
+    user_id: int | None
+    channel_id: int
+    status: str  # a KeyStatus
+    expires_at_ms: int | None
+    shared_instance: bool
+    limits: KeyLayers
+    tier: str
+    plan_caps: list[int | None] | None  # [rpm, tpm] of the plan layer; None: no plan layer
+    wallet: NotRequired[WalletLimit]  # prepaid organisations only
+    gateway_defaults: NotRequired[dict[str, int | None]]  # the instance's saved defaults, if any
+
+
+class KeyTombstone(TypedDict):
+    """What an unknown hash is remembered as."""
+
+    version: int
+    status: Literal["revoked"]
+
+
+def key_tombstone() -> KeyTombstone:
+    return KeyTombstone(version=KEY_SNAPSHOT_VERSION, status="revoked")
 
 
 def key_snapshot_key(*, key_hash: str) -> str:
     return global_key("key", key_hash)
 
 
-def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
+def key_snapshot_build(*, key_hash: str) -> KeySnapshot | None:
     route = KeyRoute.objects.filter(key_hash=key_hash).first()
     if route is None:
         return None
@@ -33,7 +72,8 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
         key = VirtualKey.objects.filter(key_hash=key_hash).select_related("team", "organization").first()
         if key is None:
             return None
-        snapshot: dict[str, Any] = {
+        snapshot: KeySnapshot = {
+            "version": KEY_SNAPSHOT_VERSION,
             "id": key.pk,
             "schema": route.schema_name,
             "organization_id": key.organization_id,
@@ -43,11 +83,9 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
             "status": key.status,
             "expires_at_ms": int(key.expires_at.timestamp() * 1000) if key.expires_at else None,
             "shared_instance": instance is not None and instance.kind == InstanceKind.SHARED,
-            "limits": {
-                "key": limits_snapshot(key),
-                "team": limits_snapshot(key.team),
-                "org": limits_snapshot(key.organization),
-            },
+            "limits": KeyLayers(
+                key=limits_snapshot(key), team=limits_snapshot(key.team), org=limits_snapshot(key.organization)
+            ),
             "tier": instance.tier if instance is not None else "free",
             "plan_caps": plan_caps_snapshot(organization=key.organization, instance=instance),
         }
@@ -61,12 +99,12 @@ def key_snapshot_build(*, key_hash: str) -> dict[str, Any] | None:
         return snapshot
 
 
-def key_snapshot_publish(*, key_hash: str) -> dict[str, Any]:
+def key_snapshot_publish(*, key_hash: str) -> KeySnapshot | KeyTombstone:
     """Rebuild and store the snapshot of one key hash; an unknown hash gets a short-lived tombstone."""
     snapshot = key_snapshot_build(key_hash=key_hash)
     client = redis_client()
     if snapshot is None:
-        tombstone = {"status": KeyStatus.REVOKED}
+        tombstone = key_tombstone()
         client.set(key_snapshot_key(key_hash=key_hash), orjson.dumps(tombstone), ex=UNKNOWN_KEY_TTL_S)
         return tombstone
     client.set(key_snapshot_key(key_hash=key_hash), orjson.dumps(snapshot))

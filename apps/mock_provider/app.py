@@ -37,7 +37,8 @@ from typing import Any
 
 import orjson
 
-from apps.gateway.request_shape import ParamError, request_shape
+from apps.gateway.errors import InvalidParameter
+from apps.gateway.request_shape import request_shape
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -370,7 +371,7 @@ def _check_openai_body(path: str, body: dict[str, Any]) -> None:
     """What OpenAI refuses, refused with OpenAI's words."""
     try:
         request_shape(path.removeprefix("/v1"), body, image_tokens=0)
-    except ParamError as exc:
+    except InvalidParameter as exc:
         raise MockError(400, exc.message, param=exc.param, code=exc.code) from None
 
 

@@ -3,7 +3,7 @@
 import datetime as dt
 import ipaddress
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 
@@ -44,7 +44,20 @@ class InvalidLimit(HyditeError):
     code = "invalid_limit"
 
 
-def limits_snapshot(holder: QuotaFields) -> dict[str, Any]:
+class LayerLimits(TypedDict, total=False):
+    """One layer's limits in a key snapshot: only those that are set (an empty dict: no limits)."""
+
+    rpm: int
+    tpm: int
+    budget: int  # micro-USD per period
+    soft_budget: int
+    period: str  # the budget's: daily, weekly, monthly or total
+    models: list[str]  # allowed model patterns
+    blocked: list[str]
+    ips: list[str]  # CIDR blocks
+
+
+def limits_snapshot(holder: QuotaFields) -> LayerLimits:
     """Only the limits that are set; an empty dict is a layer without limits."""
     limits: dict[str, Any] = {
         "rpm": holder.rpm_limit,
@@ -58,7 +71,7 @@ def limits_snapshot(holder: QuotaFields) -> dict[str, Any]:
     limits = {name: value for name, value in limits.items() if value is not None}
     if "budget" in limits or "soft_budget" in limits:
         limits["period"] = holder.budget_duration
-    return limits
+    return LayerLimits(**limits)  # type: ignore[typeddict-item]  # the keys are LayerLimits' own
 
 
 def allowed_ips_clean(values: list[str], *, param: str = "allowed_ips") -> list[str]:

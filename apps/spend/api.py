@@ -11,11 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import validated
+from apps.core.api import InvalidApiParameter, validated
 from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 from apps.core.errors import NotFound
 from apps.core.money import micros_to_usd, usd_fixed
-from apps.keys.api_access import BadRequest, api_org_access
+from apps.keys.api_access import api_org_access
 from apps.spend.exports import (
     EXPORT_INLINE_ROWS,
     ExportSpec,
@@ -165,11 +165,11 @@ class SpendReportApi(APIView):
         spec = ExportSpec(query=query, every_request=data["every_request"])
         refusal = export_spec_refusal(spec)
         if refusal:
-            raise BadRequest(refusal, param="start")
+            raise InvalidApiParameter(refusal, param="start")
         rows = export_row_count(spec)
         if data["format"] == "json":
             if rows > EXPORT_INLINE_ROWS:
-                raise BadRequest(
+                raise InvalidApiParameter(
                     f"The report has {rows} rows; ask for format=csv, ndjson or xlsx to export it.", param="format"
                 )
             return Response(

@@ -1,6 +1,6 @@
 """Reading wallets and codes (services write)."""
 
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -12,7 +12,16 @@ from apps.wallet.models import SUBSCRIPTION_IN_FORCE, Code, CodeBatch, Invoice, 
 from apps.wallet.periods import month_bounds
 
 
-def wallet_gateway_snapshot(*, organization: Organization) -> dict[str, Any] | None:
+class WalletLimit(TypedDict):
+    """A prepaid organisation's stop, as the gateway enforces it."""
+
+    limit: int  # micro-USD the period may use in all
+    start: str  # ISO start of the period: usage is counted from here
+    end_ms: int
+    period: str  # the period's id in counter names
+
+
+def wallet_gateway_snapshot(*, organization: Organization) -> WalletLimit | None:
     """What the gateway enforces for a prepaid organisation (None: invoiced, no wallet stop).
 
     The gateway counts all usage since `start` against `limit` (micro-USD); see Wallet.gateway_limit_micros.
@@ -25,12 +34,12 @@ def wallet_gateway_snapshot(*, organization: Organization) -> dict[str, Any] | N
         limit = 0
     else:
         start, end, limit = wallet.period_start, wallet.period_end, wallet.gateway_limit_micros
-    return {
-        "limit": limit,
-        "start": start.isoformat(),
-        "end_ms": int(end.timestamp() * 1000),
-        "period": start.strftime("%Y%m%d%H%M%S"),
-    }
+    return WalletLimit(
+        limit=limit,
+        start=start.isoformat(),
+        end_ms=int(end.timestamp() * 1000),
+        period=start.strftime("%Y%m%d%H%M%S"),
+    )
 
 
 def wallet_for(*, organization: Organization) -> Wallet | None:

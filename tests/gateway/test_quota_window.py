@@ -10,7 +10,7 @@ from django.conf import settings
 
 from apps.core.redis import tenant_key
 from apps.gateway.app import Gateway
-from apps.gateway.errors import QuotaExceeded
+from apps.gateway.errors import RateLimitExceeded
 from apps.gateway.quota import HELD_PREFIX, RESERVATION_TTL_S, Layer, Quotas, Settlement, held_key, quota_plan
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.spend_events import BATCH, SpendEmitter
@@ -44,7 +44,7 @@ async def _admitted(quotas: Quotas, layer: Layer, at_ms: int, *, tokens: int = 1
     try:
         plan = quota_plan([layer])
         await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=tokens, micros=0, now_ms=at_ms)
-    except QuotaExceeded:
+    except RateLimitExceeded:
         return False
     return True
 
@@ -106,7 +106,7 @@ def test_scripts_redis_forgot_are_loaded_again():
 
 
 def _count_admitted(outcomes: list[object]) -> int:
-    return sum(1 for outcome in outcomes if not isinstance(outcome, QuotaExceeded))
+    return sum(1 for outcome in outcomes if not isinstance(outcome, RateLimitExceeded))
 
 
 def test_far_from_its_limits_a_request_does_not_wait_for_redis_and_is_still_counted():
@@ -210,7 +210,7 @@ def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
         async def one() -> object:
             try:
                 return await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)
-            except QuotaExceeded as refused:
+            except RateLimitExceeded as refused:
                 return refused
 
         outcomes = [await one() for _ in range(20)]  # one by one: many of these go ahead of Redis
@@ -231,7 +231,7 @@ def test_two_processes_far_from_a_limit_together_never_pass_it():
                     return await gateway.admit(
                         {"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0
                     )
-                except QuotaExceeded as refused:
+                except RateLimitExceeded as refused:
                     return refused
 
             results = [await one() for _ in range(5)]  # both learn the layer, then grab at once

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.gateway.request_shape import ParamError, request_shape
+from apps.gateway.errors import InvalidParameter
+from apps.gateway.request_shape import request_shape
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ FORMATS = ["gpt-4o-mini", "azure-gpt", "claude", "gemini"]
     ],
 )
 def test_parameters_are_checked_as_openai_checks_them(path, body, param, code):
-    with pytest.raises(ParamError) as refused:
+    with pytest.raises(InvalidParameter) as refused:
         request_shape(path, {"model": "m", **body}, image_tokens=1000)
     assert (refused.value.param, refused.value.code) == (param, code)
     assert refused.value.message and param.split("[")[0].split(".")[0] in refused.value.message
