@@ -3,12 +3,16 @@
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from apps.gateway.errors import BodyTooLarge, Headers, InvalidApiKey
+from apps.core.errors import Header
+from apps.gateway.errors import BodyTooLarge, InvalidApiKey
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Headers = list[Header]
+
+JSON: Header = (b"content-type", b"application/json")
 
 
 class ClientDisconnected(Exception):

@@ -2,8 +2,6 @@
 
 from apps.core.errors import HyditeError
 
-Headers = list[tuple[bytes, bytes]]
-
 
 class InvalidApiKey(HyditeError):
     status, type, code = 401, "invalid_request_error", "invalid_api_key"

@@ -73,7 +73,7 @@ def test_non_json_upstream_errors_are_wrapped():
 
 
 def test_unknown_providers_are_refused_not_guessed():
-    assert adapter_for("azure") is azure and ADAPTERS["deepseek"] is openai_compatible
+    assert adapter_for("azure") is azure.ADAPTER and ADAPTERS["deepseek"] is openai_compatible.ADAPTER
     with pytest.raises(ProviderNotSupported):
         adapter_for("bedrock")
 

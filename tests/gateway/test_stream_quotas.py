@@ -17,7 +17,7 @@ import pytest
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.app import _completion_cap
+from apps.gateway.reservation import completion_cap_parameter
 from apps.gateway.quota import HELD_PREFIX
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens
 from apps.keys.models import VirtualKey
@@ -232,7 +232,7 @@ def test_a_budgeted_request_without_a_limit_is_sent_with_the_reserved_one(commit
     ],
 )
 def test_the_limit_is_sent_in_the_parameter_the_provider_knows(deployment, path, parameter):
-    assert _completion_cap(deployment, path) == parameter
+    assert completion_cap_parameter(deployment, path) == parameter
 
 
 def _chunk(**delta: object) -> bytes:

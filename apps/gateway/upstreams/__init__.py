@@ -1,23 +1,17 @@
-"""Provider adapters: one module per wire format, one interface; they import no Django.
-
-Each module has `build_request(deployment=, path=, body=, secret=) -> UpstreamRequest` and
-`error_from_upstream(status, payload) -> dict` (OpenAI's error object). A provider with its own
-wire format also has `translate_response(payload) -> bytes`, a `StreamTranslator` and
-`STATUS_FOR_CLIENT`; the gateway uses them when present.
-"""
-
-from types import ModuleType
+"""Provider adapters: one module per wire format, each with one `ADAPTER` implementing
+`base.ProviderAdapter`; they import no Django."""
 
 from apps.gateway.upstreams import anthropic, azure, gemini, openai_compatible
+from apps.gateway.upstreams.base import ProviderAdapter
 
-ADAPTERS: dict[str, ModuleType] = {
-    "openai": openai_compatible,
-    "openai_compatible": openai_compatible,
-    "deepseek": openai_compatible,
-    "qwen": openai_compatible,
-    "azure": azure,
-    "anthropic": anthropic,
-    "gemini": gemini,
+ADAPTERS: dict[str, ProviderAdapter] = {
+    "openai": openai_compatible.ADAPTER,
+    "openai_compatible": openai_compatible.ADAPTER,
+    "deepseek": openai_compatible.ADAPTER,
+    "qwen": openai_compatible.ADAPTER,
+    "azure": azure.ADAPTER,
+    "anthropic": anthropic.ADAPTER,
+    "gemini": gemini.ADAPTER,
 }
 
 
@@ -25,7 +19,7 @@ class ProviderNotSupported(Exception):
     pass
 
 
-def adapter_for(provider: str) -> ModuleType:
+def adapter_for(provider: str) -> ProviderAdapter:
     try:
         return ADAPTERS[provider]
     except KeyError:

@@ -5,7 +5,8 @@ from typing import Any
 
 import orjson
 
-from apps.gateway.upstreams.openai_compatible import UpstreamRequest
+from apps.channels.snapshots import DeploymentSnapshot
+from apps.gateway.upstreams.base import OpenAIShaped, UpstreamRequest
 from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
 
 API_VERSION = "2023-06-01"
@@ -142,7 +143,7 @@ def translate_request(body: dict[str, Any], upstream_model: str) -> dict[str, An
 
 
 def build_request(
-    *, deployment: dict[str, Any], path: str, body: dict[str, Any], secret: str | None
+    *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
 ) -> UpstreamRequest:
     if path != "/chat/completions":
         raise UnsupportedRequest(f"Anthropic models serve /v1/chat/completions only, not /v1{path}.")
@@ -285,3 +286,27 @@ class StreamTranslator(OpenAIChunkWriter):
 
     def finish(self) -> bytes:
         return b""  # message_stop already closed the stream
+
+
+class AnthropicAdapter(OpenAIShaped):
+    """Translates both ways; usage is read from the translated (OpenAI-shaped) body."""
+
+    def build_request(
+        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
+    ) -> UpstreamRequest:
+        return build_request(deployment=deployment, path=path, body=body, secret=secret)
+
+    def translate_response(self, payload: bytes) -> bytes:
+        return translate_response(payload)
+
+    def stream_translator(self) -> StreamTranslator:
+        return StreamTranslator(include_usage=True)
+
+    def client_status(self, upstream_status: int) -> int:
+        return STATUS_FOR_CLIENT.get(upstream_status, upstream_status)
+
+    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
+        return error_from_upstream(status, payload)
+
+
+ADAPTER = AnthropicAdapter()

@@ -8,17 +8,23 @@ from urllib.parse import quote
 
 import orjson
 
-from apps.gateway.upstreams.openai_compatible import UpstreamRequest, error_from_upstream
+from apps.channels.snapshots import DeploymentSnapshot
+from apps.gateway.upstreams.base import UpstreamRequest
+from apps.gateway.upstreams.openai_compatible import OpenAICompatibleAdapter
 
 DEFAULT_API_VERSION = "2024-10-21"
+# Azure OpenAI knows max_completion_tokens from this API version on; older ones refuse it.
+COMPLETION_TOKENS_SINCE = "2024-09-01"
 
-__all__ = ["build_request", "error_from_upstream"]
+
+def api_version(deployment: DeploymentSnapshot) -> str:
+    return deployment["api_version"] or DEFAULT_API_VERSION
 
 
 def build_request(
-    *, deployment: dict[str, Any], path: str, body: dict[str, Any], secret: str | None
+    *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
 ) -> UpstreamRequest:
-    version = deployment.get("api_version") or DEFAULT_API_VERSION
+    version = api_version(deployment)
     name = quote(deployment["upstream_model"], safe="")
     url = f"{deployment['api_base']}/openai/deployments/{name}{path}?api-version={quote(version, safe='')}"
     headers = {"Content-Type": "application/json"}
@@ -26,3 +32,13 @@ def build_request(
         headers["api-key"] = secret
     upstream_body = {key: value for key, value in body.items() if key != "model"}
     return UpstreamRequest(url=url, headers=headers, body=orjson.dumps(upstream_body))
+
+
+class AzureAdapter(OpenAICompatibleAdapter):
+    def build_request(
+        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
+    ) -> UpstreamRequest:
+        return build_request(deployment=deployment, path=path, body=body, secret=secret)
+
+
+ADAPTER = AzureAdapter()

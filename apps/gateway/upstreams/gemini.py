@@ -6,7 +6,8 @@ from urllib.parse import quote
 
 import orjson
 
-from apps.gateway.upstreams.openai_compatible import UpstreamRequest
+from apps.channels.snapshots import DeploymentSnapshot
+from apps.gateway.upstreams.base import OpenAIShaped, UpstreamRequest
 from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
 
 FINISH_REASONS = {
@@ -135,7 +136,7 @@ def translate_request(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_request(
-    *, deployment: dict[str, Any], path: str, body: dict[str, Any], secret: str | None
+    *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
 ) -> UpstreamRequest:
     if path != "/chat/completions":
         raise UnsupportedRequest(f"Gemini models serve /v1/chat/completions only, not /v1{path}.")
@@ -254,3 +255,24 @@ class StreamTranslator(OpenAIChunkWriter):
         tail = self.event(self.pending) if self.pending.strip() else b""
         self.pending = b""
         return tail + self.usage_chunk(_usage(self.usage)) + DONE
+
+
+class GeminiAdapter(OpenAIShaped):
+    """Translates both ways; usage is read from the translated (OpenAI-shaped) body."""
+
+    def build_request(
+        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
+    ) -> UpstreamRequest:
+        return build_request(deployment=deployment, path=path, body=body, secret=secret)
+
+    def translate_response(self, payload: bytes) -> bytes:
+        return translate_response(payload)
+
+    def stream_translator(self) -> StreamTranslator:
+        return StreamTranslator(include_usage=True)
+
+    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
+        return error_from_upstream(status, payload)
+
+
+ADAPTER = GeminiAdapter()

@@ -3,21 +3,16 @@
 Imports no Django: it turns a deployment and a request body into an upstream request.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-
-@dataclass(frozen=True)
-class UpstreamRequest:
-    url: str
-    headers: dict[str, str]
-    body: bytes
+from apps.channels.snapshots import DeploymentSnapshot
+from apps.gateway.upstreams.base import OpenAIShaped, UpstreamRequest
 
 
 def build_request(
-    *, deployment: dict[str, Any], path: str, body: dict[str, Any], secret: str | None
+    *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
 ) -> UpstreamRequest:
     """`path` is the OpenAI path after /v1, e.g. "/chat/completions"."""
     headers = {"Content-Type": "application/json"}
@@ -54,3 +49,16 @@ def _default_type(status: int) -> str:
     if status == 429:
         return "rate_limit_error"
     return "server_error" if status >= 500 else "invalid_request_error"
+
+
+class OpenAICompatibleAdapter(OpenAIShaped):
+    def build_request(
+        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
+    ) -> UpstreamRequest:
+        return build_request(deployment=deployment, path=path, body=body, secret=secret)
+
+    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
+        return error_from_upstream(status, payload)
+
+
+ADAPTER = OpenAICompatibleAdapter()

@@ -1,0 +1,105 @@
+"""One /v1 request, step by step. Each step is a plain function of its own module; what a step produces
+is kept in the request's RequestContext for the steps after it.
+
+    parse → authenticate → resolve → price → admit → forward → relay → settle and meter
+
+(settle and meter run whatever happened, in `Gateway.__call__`: see app.py.)
+"""
+
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+from django.conf import settings
+
+from apps.gateway.admission import admit
+from apps.gateway.asgi_io import JSON, Receive, Send, read_body, send_bytes
+from apps.gateway.authenticate import authenticated_key, key_access_check, key_channel
+from apps.gateway.context import RequestContext
+from apps.gateway.forward import LiteralHostCheck, upstream_request, upstream_response
+from apps.gateway.hosts import InstanceHosts
+from apps.gateway.lookup import Snapshots
+from apps.gateway.metering import feature_id, provider_request_id
+from apps.gateway.parse import MODELS_PATH, parse_body, parse_route
+from apps.gateway.quota import PlanCache, Quotas
+from apps.gateway.relay import relay_response
+from apps.gateway.request_shape import request_shape
+from apps.gateway.reservation import price_request, reserve
+from apps.gateway.routing import alias_deployments, callable_aliases, pick_deployment
+from apps.gateway.stream_relay import relay_stream
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What every request uses: made once per process at startup (see app.py)."""
+
+    session: aiohttp.ClientSession
+    snapshots: Snapshots
+    hosts: InstanceHosts
+    quotas: Quotas
+    plans: PlanCache
+    literal_check: LiteralHostCheck
+
+
+async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
+    path = parse_route(ctx.scope)
+    if path == MODELS_PATH:
+        await list_models(parts, ctx, send)
+        return
+    ctx.path = path.removeprefix("/v1")
+    await authenticate(parts, ctx)
+    parse(ctx, await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
+    resolve(ctx)
+    price_request(ctx)
+    plan = parts.plans.plan(ctx.key, ctx.client_ip)  # type: ignore[arg-type]  # authenticated above
+    assert ctx.shape is not None  # noqa: S101 - resolved above
+    reserve(ctx, ctx.shape, budgeted=plan.budgeted)
+    if plan.layers:
+        await admit(ctx, plan, quotas=parts.quotas)
+    upstream_request(ctx)
+    await forward_and_relay(parts, ctx, receive, send)
+
+
+async def authenticate(parts: Parts, ctx: RequestContext) -> None:
+    ctx.key = await authenticated_key(ctx.scope, hosts=parts.hosts, snapshots=parts.snapshots)
+    key_access_check(ctx.key, client_ip=ctx.client_ip)
+    ctx.channel = await key_channel(ctx.key, snapshots=parts.snapshots)
+
+
+def parse(ctx: RequestContext, raw: bytes) -> None:
+    ctx.body = parse_body(raw)
+    ctx.model_alias, ctx.stream = ctx.body["model"], ctx.body.get("stream") is True
+    ctx.feature_id = feature_id(ctx.scope)
+
+
+def resolve(ctx: RequestContext) -> None:
+    assert ctx.key is not None and ctx.channel is not None  # noqa: S101 - authenticated first
+    deployments = alias_deployments(ctx.key, ctx.channel, ctx.model_alias)
+    ctx.shape = request_shape(ctx.path, ctx.body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
+    ctx.deployment = pick_deployment(deployments)
+
+
+async def forward_and_relay(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
+    assert ctx.upstream is not None  # noqa: S101 - built by upstream_request
+    ctx.provider_started = time.perf_counter()
+    try:
+        async with upstream_response(parts.session, ctx.upstream, literal_check=parts.literal_check) as response:
+            ctx.provider_request_id = provider_request_id(response.headers)
+            if ctx.stream and response.status == 200:
+                await relay_stream(response, receive, send, ctx)
+            else:
+                await relay_response(response, send, ctx)
+    finally:
+        ctx.provider_finished = time.perf_counter()
+
+
+async def list_models(parts: Parts, ctx: RequestContext, send: Send) -> None:
+    """GET /v1/models: the aliases the key may call, in OpenAI's list shape."""
+    key = await authenticated_key(ctx.scope, hosts=parts.hosts, snapshots=parts.snapshots)
+    key_access_check(key, client_ip=ctx.client_ip)
+    channel = await key_channel(key, snapshots=parts.snapshots)
+    data = [
+        {"id": alias, "object": "model", "created": 0, "owned_by": "hydite"} for alias in callable_aliases(key, channel)
+    ]
+    await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON, *ctx.headers])

@@ -1,0 +1,53 @@
+"""Step 7, relay (plain): the provider's whole answer, translated to OpenAI's shape, its usage checked."""
+
+import aiohttp
+import orjson
+
+from apps.gateway.asgi_io import JSON, Send, send_bytes
+from apps.gateway.context import RequestContext
+from apps.gateway.errors import UpstreamUnavailable, UpstreamUsageInvalid
+from apps.gateway.metering import bill_reservation, usage_checked
+from apps.gateway.upstreams.base import ProviderAdapter
+from apps.gateway.upstreams.translation import MALFORMED
+from apps.gateway.usage import ImpossibleUsage
+
+
+async def relay_response(response: aiohttp.ClientResponse, send: Send, ctx: RequestContext) -> None:
+    adapter = ctx.adapter
+    assert adapter is not None  # noqa: S101 - forwarded first
+    payload = await response.read()
+    if 300 <= response.status < 400:
+        raise UpstreamUnavailable("The model provider answered with a redirect; the gateway does not follow them.")
+    if response.status >= 400:
+        status, error = upstream_error(adapter, response.status, payload)
+        ctx.error_code = str(error.get("code") or error["type"])
+        await send_bytes(send, status, orjson.dumps({"error": error}), [JSON, *ctx.headers])
+        return
+    try:
+        payload = adapter.translate_response(payload)
+    except MALFORMED as exc:
+        raise UpstreamUnavailable("The model provider sent a response the gateway could not read.") from exc
+    try:
+        ctx.usage = usage_checked(ctx, adapter.response_usage(payload))
+    except ImpossibleUsage as problem:
+        bill_reservation(ctx, problem)
+        raise UpstreamUsageInvalid() from None
+    headers = ctx.headers
+    if ctx.usage is not None:
+        headers = [*headers, (b"x-usage-total-tokens", str(ctx.usage.total_tokens).encode())]
+    await send_bytes(send, response.status, payload, [JSON, *headers])
+
+
+def upstream_error(adapter: ProviderAdapter, upstream_status: int, payload: bytes) -> tuple[int, dict[str, object]]:
+    """The status and OpenAI error object the client gets for a provider's error answer."""
+    status = adapter.client_status(upstream_status)
+    error = adapter.error_from_upstream(upstream_status, payload)
+    if status in {401, 403} or error.get("code") == "invalid_api_key":
+        # The provider refused *our* credential; the caller's key is fine, so this is a gateway fault.
+        return 502, {
+            **error,
+            "type": "api_error",
+            "code": "upstream_auth_failed",
+            "message": f"The model provider refused the gateway's credential: {error['message']}",
+        }
+    return status, error
