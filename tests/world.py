@@ -41,7 +41,7 @@ class World:
     other_channel_alias: str
 
 
-def _build_world(mock_url: str, billing_mode: str = BillingMode.INVOICE) -> World:
+def build_world(mock_url: str, billing_mode: str = BillingMode.INVOICE) -> World:
     owner = user_create(email=f"gw-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     name = f"Gateway {uuid.uuid4().hex[:6]}"
     organization = organization_create(name=name, owner=owner, billing_mode=billing_mode)
@@ -90,10 +90,10 @@ def _build_world(mock_url: str, billing_mode: str = BillingMode.INVOICE) -> Worl
 
 @pytest.fixture(scope="session")
 def world(committed, mock_provider_url) -> World:  # type: ignore[no-untyped-def]
-    return committed(_build_world, mock_provider_url)
+    return committed(build_world, mock_provider_url)
 
 
-def _new_key(world: World, name: str) -> tuple[VirtualKey, str]:
+def new_key(world: World, name: str) -> tuple[VirtualKey, str]:
     owner = world.organization.memberships.filter(team__isnull=True).first().user
     return key_generate(organization=world.organization, team=world.team, user=owner, name=name, actor=owner)
 
@@ -101,19 +101,19 @@ def _new_key(world: World, name: str) -> tuple[VirtualKey, str]:
 @pytest.fixture
 def prepaid_world(committed, mock_provider_url) -> World:  # type: ignore[no-untyped-def]
     """A world of its own whose organisation pays from its wallet (empty at first)."""
-    return committed(_build_world, mock_provider_url, BillingMode.PREPAID)
+    return committed(build_world, mock_provider_url, BillingMode.PREPAID)
 
 
 @pytest.fixture
 def own_world(committed, mock_provider_url) -> World:  # type: ignore[no-untyped-def]
     """A world of its own (invoiced), for tests that change its organisation's settings or members."""
-    return committed(_build_world, mock_provider_url)
+    return committed(build_world, mock_provider_url)
 
 
 @pytest.fixture
 def fresh_key(committed, world):  # type: ignore[no-untyped-def]
     """A new active key of its own (committed), for tests that pause, revoke or regenerate it."""
-    return committed(_new_key, world, f"fresh-{uuid.uuid4().hex[:6]}")
+    return committed(new_key, world, f"fresh-{uuid.uuid4().hex[:6]}")
 
 
 def consume(committed, *request_ids: str, timeout_s: float = 15) -> None:  # type: ignore[no-untyped-def]

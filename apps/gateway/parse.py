@@ -14,7 +14,8 @@ STREAMABLE_PATHS = frozenset({"/chat/completions", "/completions"})
 
 def parse_route(scope: Scope) -> str:
     """The route's path ("/v1/models" or a proxied one); 404 or 405 in OpenAI's shape for any other."""
-    path, method = scope["path"].rstrip("/"), scope["method"]
+    path: str = scope["path"].rstrip("/")
+    method: str = scope["method"]
     if path == MODELS_PATH:
         if method != "GET":
             raise MethodNotAllowed(f"Use GET for {path}.")

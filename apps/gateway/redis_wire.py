@@ -117,7 +117,7 @@ class _WireProtocol(asyncio.Protocol):
 
 class RedisWire:
     def __init__(self, url: str, *, connect_timeout_s: float = 1.0, reply_timeout_s: float = 2.0) -> None:
-        self.options = parse_url(url)
+        self.options = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         self.connect_timeout_s, self.reply_timeout_s = connect_timeout_s, reply_timeout_s
         self._protocol: _WireProtocol | None = None
         self._connecting: asyncio.Task[_WireProtocol] | None = None

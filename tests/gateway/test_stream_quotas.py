@@ -17,8 +17,8 @@ import pytest
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.reservation import completion_cap_parameter
 from apps.gateway.quota import HELD_PREFIX
+from apps.gateway.reservation import completion_cap_parameter
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits

@@ -14,8 +14,8 @@ from apps.accounts.models import User
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.upstreams.anthropic import _usage as anthropic_usage
-from apps.gateway.upstreams.gemini import _usage as gemini_usage
+from apps.gateway.upstreams.anthropic import openai_usage as anthropic_usage
+from apps.gateway.upstreams.gemini import openai_usage as gemini_usage
 from apps.gateway.usage import ImpossibleUsage, Usage, usage_from_mapping
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
@@ -30,7 +30,7 @@ from apps.spend.stream import SPEND_STREAM, spend_stream_entry
 from apps.wallet.models import EntryKind, Wallet
 from apps.wallet.services.ledger import wallet_credit
 from tests.conftest import UPSTREAM_API_KEY, client_for
-from tests.world import World, _build_world, consume
+from tests.world import World, build_world, consume
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def _tenant_deployments(world: World, mock_url: str) -> None:
 
 
 def _liar_world(committed, mock_url: str, credit_micros: int) -> World:  # type: ignore[no-untyped-def]
-    world = committed(_build_world, mock_url, BillingMode.PREPAID)
+    world = committed(build_world, mock_url, BillingMode.PREPAID)
     committed(_tenant_deployments, world, mock_url)
     committed(
         wallet_credit,

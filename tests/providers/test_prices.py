@@ -19,7 +19,7 @@ from apps.providers.prices import ModelPrice, PriceSheet, override_in_force, pri
 from apps.providers.pricing import PriceSheetChanged, price_override_create, price_sheets_load
 from apps.spend.models import SpendLog
 from tests.conftest import client_for
-from tests.world import _build_world, consume
+from tests.world import build_world, consume
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wire"  # recorded shapes, see its README
 PROVIDERS = {"openai", "anthropic", "gemini", "deepseek", "qwen", "zhipu", "moonshot", "xai", "mistral"}
@@ -113,7 +113,7 @@ def test_operators_add_overrides_on_the_prices_page(org_with_roles):
 def test_the_gateway_costs_requests_with_the_override_in_force_and_records_it(
     committed, mock_provider_url, live_server_url
 ):
-    own = committed(_build_world, mock_provider_url)
+    own = committed(build_world, mock_provider_url)
     owner = committed(lambda: own.organization.memberships.filter(team__isnull=True).first().user)
     channel = committed(lambda: Channel.objects.get(organization=own.organization, is_default=True))
     now = timezone.now()

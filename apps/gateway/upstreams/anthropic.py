@@ -157,7 +157,7 @@ def build_request(
     )
 
 
-def _usage(usage: dict[str, Any]) -> dict[str, Any]:
+def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
     cached = count_sum(usage.get("cache_read_input_tokens"))
     prompt = count_sum(usage.get("input_tokens"), cached, usage.get("cache_creation_input_tokens"))
     completion = count_sum(usage.get("output_tokens"))
@@ -202,7 +202,7 @@ def translate_response(payload: bytes) -> bytes:
                 "finish_reason": FINISH_REASONS.get(message.get("stop_reason") or "", "stop"),
             }
         ],
-        "usage": _usage(message.get("usage") or {}),
+        "usage": openai_usage(message.get("usage") or {}),
     }
     return orjson.dumps(completion)
 
@@ -278,7 +278,7 @@ class StreamTranslator(OpenAIChunkWriter):
             reason = (event.get("delta") or {}).get("stop_reason") or ""
             return self.chunk({}, FINISH_REASONS.get(reason, "stop"))
         if kind == "message_stop":
-            return self.usage_chunk(_usage(self.usage)) + DONE
+            return self.usage_chunk(openai_usage(self.usage)) + DONE
         if kind == "error":
             error = error_from_upstream(500, orjson.dumps(event))
             return self.error_event(error) + DONE

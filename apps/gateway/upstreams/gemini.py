@@ -65,38 +65,54 @@ def _arguments(raw: str) -> Any:
 
 
 def translate_request(body: dict[str, Any]) -> dict[str, Any]:
+    system, contents = _contents(body.get("messages") or [])
+    request: dict[str, Any] = {"contents": contents}
+    if system:
+        request["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+    config = _generation_config(body)
+    if config:
+        request["generationConfig"] = config
+    if body.get("tools"):
+        request["tools"] = [{"functionDeclarations": [_declaration(tool) for tool in body["tools"]]}]
+        tool_config = _tool_config(body.get("tool_choice"))
+        if tool_config:
+            request["toolConfig"] = tool_config
+    return request
+
+
+def _contents(messages: list[Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The system text and Gemini's contents of OpenAI's messages."""
     system: list[str] = []
     contents: list[dict[str, Any]] = []
     call_names: dict[str, str] = {}
-    for message in body.get("messages") or []:
+    for message in messages:
         role = message.get("role")
         if role in {"system", "developer"}:
             system.append(_text(message.get("content")))
         elif role == "assistant":
-            parts: list[dict[str, Any]] = (
-                [{"text": _text(message.get("content"))}] if _text(message.get("content")) else []
-            )
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                call_names[call.get("id", "")] = function.get("name", "")
-                parts.append(
-                    {
-                        "functionCall": {
-                            "name": function.get("name", ""),
-                            "args": _arguments(function.get("arguments", "")),
-                        }
-                    }
-                )
-            contents.append({"role": "model", "parts": parts or [{"text": ""}]})
+            contents.append({"role": "model", "parts": _assistant_parts(message, call_names)})
         elif role == "tool":
             name = call_names.get(message.get("tool_call_id", ""), "tool")
             response = {"functionResponse": {"name": name, "response": {"content": _text(message.get("content"))}}}
             contents.append({"role": "user", "parts": [response]})
         elif role == "user":
             contents.append({"role": "user", "parts": _parts(message.get("content"))})
-    request: dict[str, Any] = {"contents": contents}
-    if system:
-        request["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+    return system, contents
+
+
+def _assistant_parts(message: dict[str, Any], call_names: dict[str, str]) -> list[dict[str, Any]]:
+    """An assistant turn's text and function calls (their names remembered for the tool answers after)."""
+    text = _text(message.get("content"))
+    parts: list[dict[str, Any]] = [{"text": text}] if text else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        call_names[call.get("id", "")] = function.get("name", "")
+        arguments = _arguments(function.get("arguments", ""))
+        parts.append({"functionCall": {"name": function.get("name", ""), "args": arguments}})
+    return parts or [{"text": ""}]
+
+
+def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for openai_name, gemini_name in (("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount")):
         if openai_name in body:
@@ -109,30 +125,24 @@ def translate_request(body: dict[str, Any]) -> dict[str, Any]:
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     if (body.get("response_format") or {}).get("type") in {"json_object", "json_schema"}:
         config["responseMimeType"] = "application/json"
-    if config:
-        request["generationConfig"] = config
-    if body.get("tools"):
-        declarations = [
-            {
-                "name": (t.get("function") or {}).get("name", ""),
-                "description": (t.get("function") or {}).get("description", ""),
-                "parameters": (t.get("function") or {}).get("parameters") or {"type": "object"},
-            }
-            for t in body["tools"]
-        ]
-        request["tools"] = [{"functionDeclarations": declarations}]
-        choice = body.get("tool_choice")
-        mode = {"none": "NONE", "required": "ANY", "auto": "AUTO"}.get(choice) if isinstance(choice, str) else None
-        if isinstance(choice, dict):
-            request["toolConfig"] = {
-                "functionCallingConfig": {
-                    "mode": "ANY",
-                    "allowedFunctionNames": [(choice.get("function") or {}).get("name", "")],
-                }
-            }
-        elif mode:
-            request["toolConfig"] = {"functionCallingConfig": {"mode": mode}}
-    return request
+    return config
+
+
+def _declaration(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool.get("function") or {}
+    return {
+        "name": function.get("name", ""),
+        "description": function.get("description", ""),
+        "parameters": function.get("parameters") or {"type": "object"},
+    }
+
+
+def _tool_config(choice: Any) -> dict[str, Any] | None:
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name", "")
+        return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+    mode = {"none": "NONE", "required": "ANY", "auto": "AUTO"}.get(choice) if isinstance(choice, str) else None
+    return {"functionCallingConfig": {"mode": mode}} if mode else None
 
 
 def build_request(
@@ -149,7 +159,7 @@ def build_request(
     return UpstreamRequest(url=url, headers=headers, body=orjson.dumps(translate_request(body)))
 
 
-def _usage(metadata: dict[str, Any]) -> dict[str, Any]:
+def openai_usage(metadata: dict[str, Any]) -> dict[str, Any]:
     prompt = count_sum(metadata.get("promptTokenCount"))
     completion = count_sum(metadata.get("candidatesTokenCount"), metadata.get("thoughtsTokenCount"))
     return {
@@ -187,7 +197,7 @@ def translate_response(payload: bytes) -> bytes:
         "created": int(time.time()),
         "model": response.get("modelVersion", ""),
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": _usage(response.get("usageMetadata") or {}),
+        "usage": openai_usage(response.get("usageMetadata") or {}),
     }
     return orjson.dumps(completion)
 
@@ -254,7 +264,7 @@ class StreamTranslator(OpenAIChunkWriter):
     def finish(self) -> bytes:
         tail = self.event(self.pending) if self.pending.strip() else b""
         self.pending = b""
-        return tail + self.usage_chunk(_usage(self.usage)) + DONE
+        return tail + self.usage_chunk(openai_usage(self.usage)) + DONE
 
 
 class GeminiAdapter(OpenAIShaped):
