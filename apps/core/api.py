@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from apps.core.errors import HyditeError, error_envelope
+from apps.core.errors import HyditeError, envelope, error_envelope
 
 logger = logging.getLogger("hydite.api")
 
@@ -43,10 +43,6 @@ class InvalidApiParameter(HyditeError):
     code = "invalid_parameter"
 
 
-def _body(message: str, error_type: str, code: str, param: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
 def is_management_api_path(path: str) -> bool:
     return path.lstrip("/").startswith(MANAGEMENT_API_PREFIXES)
 
@@ -55,7 +51,7 @@ def api_error_response(status: int) -> JsonResponse:
     """The envelope for a failure Django answers itself (its error handlers) on a management API URL."""
     error_type, code = _DRF_TYPES.get(status, ("api_error", "error"))
     return JsonResponse(
-        _body(_STATUS_MESSAGES.get(status, "The request failed."), error_type, code, None), status=status
+        envelope(_STATUS_MESSAGES.get(status, "The request failed."), error_type, code, None), status=status
     )
 
 
@@ -90,14 +86,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         where = f"{request.method} {request.path}" if request is not None else "the management API"
         logger.error("Unexpected error in %s", where, exc_info=exc)
         set_rollback()
-        return Response(_body(_STATUS_MESSAGES[500], *_DRF_TYPES[500], None), status=500)
+        return Response(envelope(_STATUS_MESSAGES[500], *_DRF_TYPES[500], None), status=500)
     error_type, code = _DRF_TYPES.get(response.status_code, ("api_error", "error"))
     if isinstance(exc, exceptions.ValidationError):
         param, message = _first_error(exc.detail)
-        response.data = _body(f"{param}: {message}" if param else message, error_type, "invalid_parameter", param)
+        response.data = envelope(f"{param}: {message}" if param else message, error_type, "invalid_parameter", param)
     else:
         detail = getattr(exc, "detail", str(exc))
-        response.data = _body(str(detail), error_type, getattr(detail, "code", None) or code, None)
+        response.data = envelope(str(detail), error_type, getattr(detail, "code", None) or code, None)
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="hydite"'
     return response

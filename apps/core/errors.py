@@ -27,9 +27,13 @@ class HyditeError(Exception):
         super().__init__(self.message)
 
 
-def error_envelope(exc: HyditeError) -> dict[str, Any]:
+def envelope(message: str, error_type: str, code: str | None, param: str | None = None) -> dict[str, Any]:
     """The one error shape of every JSON surface: OpenAI's {"error": {message, type, param, code}}."""
-    return {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def error_envelope(exc: HyditeError) -> dict[str, Any]:
+    return envelope(exc.message, exc.type, exc.code, exc.param)
 
 
 def error_json(exc: HyditeError) -> bytes:
