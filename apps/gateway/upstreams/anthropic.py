@@ -1,12 +1,13 @@
 """Anthropic Messages API ⇄ OpenAI chat completions, both directions, plain and streamed, with tools."""
 
 import time
+from functools import partial
 from typing import Any
 
 import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
-from apps.gateway.upstreams.base import OpenAIShaped, UpstreamRequest
+from apps.gateway.upstreams.base import UpstreamRequest, WireFormat
 from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
 
 API_VERSION = "2023-06-01"
@@ -288,25 +289,10 @@ class StreamTranslator(OpenAIChunkWriter):
         return b""  # message_stop already closed the stream
 
 
-class AnthropicAdapter(OpenAIShaped):
-    """Translates both ways; usage is read from the translated (OpenAI-shaped) body."""
-
-    def build_request(
-        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
-    ) -> UpstreamRequest:
-        return build_request(deployment=deployment, path=path, body=body, secret=secret)
-
-    def translate_response(self, payload: bytes) -> bytes:
-        return translate_response(payload)
-
-    def stream_translator(self) -> StreamTranslator:
-        return StreamTranslator(include_usage=True)
-
-    def client_status(self, upstream_status: int) -> int:
-        return STATUS_FOR_CLIENT.get(upstream_status, upstream_status)
-
-    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
-        return error_from_upstream(status, payload)
-
-
-ADAPTER = AnthropicAdapter()
+ADAPTER = WireFormat(
+    build=build_request,
+    error=error_from_upstream,
+    translate=translate_response,
+    translator=partial(StreamTranslator, include_usage=True),
+    statuses=STATUS_FOR_CLIENT,
+)

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
-from apps.gateway.upstreams.base import UpstreamRequest
-from apps.gateway.upstreams.openai_compatible import OpenAICompatibleAdapter
+from apps.gateway.upstreams.base import UpstreamRequest, WireFormat
+from apps.gateway.upstreams.openai_compatible import error_from_upstream
 
 DEFAULT_API_VERSION = "2024-10-21"
 # Azure OpenAI knows max_completion_tokens from this API version on; older ones refuse it.
@@ -34,11 +34,4 @@ def build_request(
     return UpstreamRequest(url=url, headers=headers, body=orjson.dumps(upstream_body))
 
 
-class AzureAdapter(OpenAICompatibleAdapter):
-    def build_request(
-        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
-    ) -> UpstreamRequest:
-        return build_request(deployment=deployment, path=path, body=body, secret=secret)
-
-
-ADAPTER = AzureAdapter()
+ADAPTER = WireFormat(build=build_request, error=error_from_upstream)

@@ -5,7 +5,8 @@ provider's wire request, and the provider's answer back into OpenAI's: the respo
 events, the usage in them, and its errors (status and envelope).
 """
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from apps.channels.snapshots import DeploymentSnapshot
@@ -56,17 +57,43 @@ class ProviderAdapter(Protocol):
         ...
 
 
-class OpenAIShaped:
-    """What an adapter of a provider that answers in OpenAI's shape does: pass bodies and streams through."""
+class BuildRequest(Protocol):
+    def __call__(
+        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
+    ) -> UpstreamRequest: ...
+
+
+def _same(payload: bytes) -> bytes:
+    return payload
+
+
+@dataclass(frozen=True, slots=True)
+class WireFormat:
+    """A ProviderAdapter made of a wire format module's functions; by default the provider answers in
+    OpenAI's shape (bodies and streams pass through)."""
+
+    build: BuildRequest
+    error: Callable[[int, bytes], dict[str, Any]]
+    translate: Callable[[bytes], bytes] = _same
+    translator: Callable[[], StreamTranslator] | None = None
+    statuses: Mapping[int, int] = field(default_factory=dict)  # upstream error status → the client's
+
+    def build_request(
+        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
+    ) -> UpstreamRequest:
+        return self.build(deployment=deployment, path=path, body=body, secret=secret)
 
     def translate_response(self, payload: bytes) -> bytes:
-        return payload
+        return self.translate(payload)
 
     def stream_translator(self) -> StreamTranslator | None:
-        return None
+        return self.translator() if self.translator is not None else None
 
     def response_usage(self, payload: bytes) -> Usage | None:
         return usage_from_body(payload)
 
     def client_status(self, upstream_status: int) -> int:
-        return upstream_status
+        return self.statuses.get(upstream_status, upstream_status)
+
+    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
+        return self.error(status, payload)

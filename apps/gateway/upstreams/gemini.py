@@ -1,13 +1,14 @@
 """Google Gemini generateContent / streamGenerateContent ⇄ OpenAI chat completions."""
 
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
-from apps.gateway.upstreams.base import OpenAIShaped, UpstreamRequest
+from apps.gateway.upstreams.base import UpstreamRequest, WireFormat
 from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
 
 FINISH_REASONS = {
@@ -267,22 +268,9 @@ class StreamTranslator(OpenAIChunkWriter):
         return tail + self.usage_chunk(openai_usage(self.usage)) + DONE
 
 
-class GeminiAdapter(OpenAIShaped):
-    """Translates both ways; usage is read from the translated (OpenAI-shaped) body."""
-
-    def build_request(
-        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
-    ) -> UpstreamRequest:
-        return build_request(deployment=deployment, path=path, body=body, secret=secret)
-
-    def translate_response(self, payload: bytes) -> bytes:
-        return translate_response(payload)
-
-    def stream_translator(self) -> StreamTranslator:
-        return StreamTranslator(include_usage=True)
-
-    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
-        return error_from_upstream(status, payload)
-
-
-ADAPTER = GeminiAdapter()
+ADAPTER = WireFormat(
+    build=build_request,
+    error=error_from_upstream,
+    translate=translate_response,
+    translator=partial(StreamTranslator, include_usage=True),
+)

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
-from apps.gateway.upstreams.base import OpenAIShaped, UpstreamRequest
+from apps.gateway.upstreams.base import UpstreamRequest, WireFormat
 
 
 def build_request(
@@ -51,14 +51,4 @@ def _default_type(status: int) -> str:
     return "server_error" if status >= 500 else "invalid_request_error"
 
 
-class OpenAICompatibleAdapter(OpenAIShaped):
-    def build_request(
-        self, *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
-    ) -> UpstreamRequest:
-        return build_request(deployment=deployment, path=path, body=body, secret=secret)
-
-    def error_from_upstream(self, status: int, payload: bytes) -> dict[str, Any]:
-        return error_from_upstream(status, payload)
-
-
-ADAPTER = OpenAICompatibleAdapter()
+ADAPTER = WireFormat(build=build_request, error=error_from_upstream)
