@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard_flows import _sign_up
-from tests.browser.test_newcomer_wallet_flow import _curated_mix_and_codes
+from tests.browser.test_dashboard_flows import sign_up
+from tests.browser.test_newcomer_wallet_flow import curated_mix_and_codes
 from tests.world import consume
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
@@ -25,8 +25,8 @@ def _micros(text: str) -> int:
 def test_requests_show_on_the_billing_page_and_exports_match_it(
     page, live_server_url, committed, mock_provider_url, live_mail_dir
 ):
-    activation, _ = committed(_curated_mix_and_codes, mock_provider_url)
-    _sign_up(page, live_mail_dir)
+    activation, _ = committed(curated_mix_and_codes, mock_provider_url)
+    sign_up(page, live_mail_dir)
     page.click("nav >> text=Activation Codes")
     page.fill("#redeem-form input[name=code]", activation)
     page.click("#redeem-form button[type=submit]")

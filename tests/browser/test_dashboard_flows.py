@@ -15,7 +15,7 @@ from tests.live import mailed_link
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-def _sign_up(page, mail_dir: Path, prefix: str = "browser") -> str:  # type: ignore[no-untyped-def]
+def sign_up(page, mail_dir: Path, prefix: str = "browser") -> str:  # type: ignore[no-untyped-def]
     """A new person signs up and opens the confirmation link mailed to them (a personal organisation, they
     its admin); returns the email."""
     email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.test"
@@ -43,7 +43,7 @@ def _mint_key(page, name: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_sign_up_log_in_create_team_and_see_audit_event(page, live_server_url, live_mail_dir, tmp_path):
-    email = _sign_up(page, live_mail_dir)
+    email = sign_up(page, live_mail_dir)
     expect(page.locator("h1")).to_have_text(re.compile("organisation"))
 
     page.click("text=Log out")
@@ -87,7 +87,7 @@ def test_wrong_password_is_refused(page):
 
 
 def test_edit_a_key_s_rpm_limit_in_its_page(page, live_mail_dir, tmp_path):
-    _sign_up(page, live_mail_dir)
+    sign_up(page, live_mail_dir)
     _mint_key(page, "limited key")
     page.click("#keys >> text=limited key")
     expect(page.locator("#key-limits .rpm-limit")).to_have_text("—")

@@ -18,14 +18,14 @@ from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.wallet.models import CodeKind
 from apps.wallet.services.codes import code_batch_mint
-from tests.browser.test_dashboard_flows import _sign_up
+from tests.browser.test_dashboard_flows import sign_up
 from tests.conftest import UPSTREAM_API_KEY
 from tests.world import consume
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-def _curated_mix_and_codes(mock_url: str) -> tuple[str, str]:
+def curated_mix_and_codes(mock_url: str) -> tuple[str, str]:
     """The instance's curated models (on the mock provider) and one code of each kind; returns the codes."""
     operator = user_create(email=f"ops-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     home = organization_create(name=f"Ops {uuid.uuid4().hex[:6]}", owner=operator, billing_mode=BillingMode.INVOICE)
@@ -59,9 +59,9 @@ def _ask(url: str, key: str) -> httpx.Response:
 def test_newcomer_redeems_calls_tops_up_and_runs_out(
     page, live_server_url, committed, mock_provider_url, live_mail_dir
 ):
-    activation, credit = committed(_curated_mix_and_codes, mock_provider_url)
+    activation, credit = committed(curated_mix_and_codes, mock_provider_url)
     try:
-        _sign_up(page, live_mail_dir)
+        sign_up(page, live_mail_dir)
         page.click("nav >> text=Activation Codes")
         page.fill("#redeem-form input[name=code]", activation.lower())
         page.click("#redeem-form button[type=submit]")

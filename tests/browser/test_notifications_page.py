@@ -5,13 +5,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard_flows import _sign_up
+from tests.browser.test_dashboard_flows import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
 def test_add_a_webhook_endpoint_and_see_the_secret_once(page, receiver, live_mail_dir):
-    _sign_up(page, live_mail_dir, prefix="hooks")
+    sign_up(page, live_mail_dir, prefix="hooks")
 
     page.click("nav >> text=Notifications")
     expect(page.locator("h1")).to_have_text("Notifications")
