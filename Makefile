@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck check clean
+.PHONY: run test lint format typecheck check docs clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,9 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
+# The documentation site (docs/, mkdocs.yml) into site/; a broken link or anchor fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .hydite staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .hydite staticfiles site .pytest_cache .mypy_cache .ruff_cache
