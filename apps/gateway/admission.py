@@ -4,9 +4,8 @@ wallet), and give a stream the allowance that extends its reservation while it r
 from django.conf import settings
 
 from apps.gateway.context import RequestContext
-from apps.gateway.quota import QuotaPlan, Quotas
+from apps.gateway.quota import QuotaPlan, Quotas, StreamAllowance
 from apps.gateway.reservation import reserved_micros
-from apps.gateway.stream_quota import StreamAllowance
 
 
 async def admit(ctx: RequestContext, plan: QuotaPlan, *, quotas: Quotas) -> None:

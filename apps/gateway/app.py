@@ -2,7 +2,6 @@
 (pipeline.py) with its one error answer, spend event and quota settlement."""
 
 import asyncio
-import datetime as dt
 import logging
 import secrets
 import time
@@ -15,20 +14,17 @@ from apps.core.errors import HyditeError, error_json
 from apps.gateway.asgi_io import JSON, ClientDisconnected, Message, Receive, Scope, Send, send_bytes
 from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
-from apps.gateway.database import database_call
 from apps.gateway.errors import GatewayServerError
 from apps.gateway.forward import LiteralHostCheck
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots
 from apps.gateway.metering import settlements, spend_event
 from apps.gateway.pipeline import Parts, handle
-from apps.gateway.quota import PlanCache, Quotas
+from apps.gateway.quota import PlanCache, Quotas, StreamCut
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.spend_events import SpendEmitter
-from apps.gateway.stream_quota import StreamCut
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
-from apps.spend.selectors import spend_micros_since
 
 logger = logging.getLogger("hydite.gateway")
 
@@ -64,10 +60,6 @@ def _redis() -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
 
 
-def _spent_since(scope: str, scope_id: int, start_iso: str, schema: str) -> int:
-    return spend_micros_since(schema=schema, scope=scope, scope_id=scope_id, since=dt.datetime.fromisoformat(start_iso))
-
-
 class Gateway:
     def __init__(self) -> None:
         self.parts: Parts | None = None
@@ -87,9 +79,7 @@ class Gateway:
         self.hosts = InstanceHosts(redis)
         self.wire = RedisWire(settings.REDIS_URL, connect_timeout_s=1, reply_timeout_s=2)
         self.defaults = gateway_defaults_env()  # the instance's saved defaults ride in each key snapshot
-        self.quotas = Quotas(
-            self.wire, load_spent=database_call(_spent_since), fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open"
-        )
+        self.quotas = Quotas(self.wire, fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open")
         self.spend = SpendEmitter(self.wire, after_write=self.quotas.correct)
         self.spend.start()
         self.parts = Parts(

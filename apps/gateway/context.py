@@ -6,9 +6,8 @@ from typing import Any
 
 from apps.channels.snapshots import ChannelSnapshot, DeploymentSnapshot
 from apps.gateway.asgi_io import Headers, Scope
-from apps.gateway.quota import Admission, QuotaPlan
+from apps.gateway.quota import Admission, QuotaPlan, StreamAllowance
 from apps.gateway.request_shape import RequestShape
-from apps.gateway.stream_quota import StreamAllowance
 from apps.gateway.upstreams.base import ProviderAdapter, UpstreamRequest
 from apps.gateway.usage import Usage
 from apps.keys.snapshots import KeySnapshot

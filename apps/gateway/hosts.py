@@ -12,10 +12,10 @@ import redis.asyncio as aioredis
 from django.db import Error as DatabaseError
 from redis.exceptions import RedisError
 
+from apps.core.outage import redis_outage_log
 from apps.gateway.asgi_io import Scope, header
 from apps.gateway.database import database_call
 from apps.gateway.errors import UnknownHost
-from apps.gateway.outage import redis_outage_log
 from apps.tenancy.hosts import instance_hosts_build, instance_hosts_key, instance_hosts_publish
 
 logger = logging.getLogger("hydite.gateway")

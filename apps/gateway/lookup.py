@@ -16,10 +16,10 @@ from apps.channels.snapshots import (
     channel_snapshot_key,
     channel_snapshot_publish,
 )
+from apps.core.outage import redis_outage_log
 from apps.core.secrets import secret_decrypt
 from apps.gateway.database import database_call
 from apps.gateway.errors import InvalidApiKey, KeyPaused
-from apps.gateway.outage import redis_outage_log
 from apps.keys.models import KeyStatus
 from apps.keys.services import KEY_PREFIX, key_hash
 from apps.keys.snapshots import (

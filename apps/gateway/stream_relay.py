@@ -10,7 +10,7 @@ from apps.gateway.asgi_io import ClientDisconnected, Receive, Send
 from apps.gateway.context import RequestContext
 from apps.gateway.errors import UpstreamStreamBroken
 from apps.gateway.metering import bill_reservation, usage_checked
-from apps.gateway.stream_quota import StreamAllowance, StreamCut
+from apps.gateway.quota import StreamAllowance, StreamCut
 from apps.gateway.upstreams.base import StreamTranslator
 from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_prompt_tokens
 

@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from apps.core.redis import redis_client
 from apps.core.schemas import current_schema
-from apps.gateway.quota import HELD_PREFIX
 from apps.keys.models import VirtualKey
 from apps.orgs.models import BillingMode, Organization, Team
 from apps.quotas.limits import budget_period, spent_key
+from apps.quotas.reservations import HELD_PREFIX, HELD_SWEPT, HELD_TTL_S
 from apps.spend.selectors import spend_micros_since_by_holder
 from apps.spend.stream import SPEND_STREAM, spend_stream_events
 from apps.wallet.models import Wallet
@@ -39,7 +39,6 @@ from apps.wallet.periods import month_bounds
 
 logger = logging.getLogger("hydite.quotas.counters")
 
-RESERVATION_LIFETIME_S = 4500  # a reservation hash expires this long after its second (ADMIT_LUA)
 CHUNK = 500  # counters per Redis script call
 STREAM_READ_MAX = 2_000  # stream entries read; a longer backlog leaves counters above the ledger alone
 
@@ -56,7 +55,8 @@ end
 return raised
 """
 
-# KEYS: counters; ARGV: the reservations' prefix, the newest second, the oldest second. Per counter its value
+# KEYS: counters; ARGV: the reservations' prefix, the newest second, the oldest second, the name of the sweeper's
+# mark (apps/quotas/reservations.py). Per counter its value
 # (nil: none) and the micro-USD its requests in flight hold, then 1 if every reservation's plan was known.
 HELD_LUA = """
 local wanted, held, known = {}, {}, 1
@@ -74,7 +74,7 @@ local function budget_keys(ref)
   return keys
 end
 local from = tonumber(ARGV[3])
-local swept = tonumber(redis.call('GET', ARGV[1] .. 'swept'))
+local swept = tonumber(redis.call('GET', ARGV[1] .. ARGV[4]))
 if swept and swept + 1 > from then from = swept + 1 end
 for second = from, tonumber(ARGV[2]) do
   local raw = redis.call('HGETALL', ARGV[1] .. second)
@@ -160,7 +160,8 @@ def _heal(counters: list[BudgetCounter], client: redis.Redis) -> int:
     keys = [counter.key for counter in counters]
     read_at = time.time()
     now_s = int(read_at)
-    *read, held_known = client.eval(HELD_LUA, len(keys), *keys, HELD_PREFIX, now_s + 5, now_s - RESERVATION_LIFETIME_S)
+    oldest = now_s - HELD_TTL_S
+    *read, held_known = client.eval(HELD_LUA, len(keys), *keys, HELD_PREFIX, now_s + 5, oldest, HELD_SWEPT)
     present = [(counter, int(value), int(held)) for counter, (value, held) in zip(counters, read, strict=True) if value]
     if not present:
         return 0

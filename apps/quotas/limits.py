@@ -13,15 +13,6 @@ from apps.quotas.models import QuotaFields
 
 RPM_MAX, TPM_MAX = 10**9, 10**12  # the largest limits one may set
 
-# Requests and tokens per minute of each instance tier (None: no cap at this layer).
-TIER_CAPS: dict[str, tuple[int | None, int | None]] = {
-    "free": (None, None),
-    "pro": (600, 5_000_000),
-    "team": (3_000, 30_000_000),
-    "business": (10_000, None),
-    "enterprise": (None, None),
-}
-
 
 def budget_period(duration: str, now: dt.datetime) -> tuple[str, dt.datetime, int]:
     """The budget period's id, start, and a TTL that outlives it by a day (-1: never expires)."""
@@ -59,19 +50,24 @@ class LayerLimits(TypedDict, total=False):
 
 def limits_snapshot(holder: QuotaFields) -> LayerLimits:
     """Only the limits that are set; an empty dict is a layer without limits."""
-    limits: dict[str, Any] = {
-        "rpm": holder.rpm_limit,
-        "tpm": holder.tpm_limit,
-        "budget": holder.max_budget_micros,
-        "soft_budget": holder.soft_budget_micros,
-        "models": holder.allowed_models or None,
-        "blocked": holder.blocked_models or None,
-        "ips": holder.allowed_ips or None,
-    }
-    limits = {name: value for name, value in limits.items() if value is not None}
+    limits = LayerLimits()
+    if holder.rpm_limit is not None:
+        limits["rpm"] = holder.rpm_limit
+    if holder.tpm_limit is not None:
+        limits["tpm"] = holder.tpm_limit
+    if holder.max_budget_micros is not None:
+        limits["budget"] = holder.max_budget_micros
+    if holder.soft_budget_micros is not None:
+        limits["soft_budget"] = holder.soft_budget_micros
+    if holder.allowed_models:
+        limits["models"] = holder.allowed_models
+    if holder.blocked_models:
+        limits["blocked"] = holder.blocked_models
+    if holder.allowed_ips:
+        limits["ips"] = holder.allowed_ips
     if "budget" in limits or "soft_budget" in limits:
         limits["period"] = holder.budget_duration
-    return LayerLimits(**limits)  # type: ignore[typeddict-item]  # the keys are LayerLimits' own
+    return limits
 
 
 def allowed_ips_clean(values: list[str], *, param: str = "allowed_ips") -> list[str]:

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from apps.core.outage import redis_outage_log
 from apps.core.redis import redis_client
 from apps.core.schemas import current_schema
-from apps.gateway.outage import redis_outage_log
 from apps.keys.models import VirtualKey
 from apps.orgs.models import Organization, Team
 from apps.quotas.limits import GATEWAY_DEFAULT_FIELDS, GatewayDefaults, budget_period, window_key

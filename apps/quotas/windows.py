@@ -1,14 +1,17 @@
-"""Reading the gateway's sliding windows: requests and tokens per layer in the last 60 seconds.
+"""The layout of the gateway's sliding windows, and their reader: requests and tokens per layer in the last 60 s.
 
-A window is one 2 KB string (a "ring") that the gateway's admission script writes (RING_LUA in
-apps/gateway/quota.py): a header of six 16-digit fields (newest second, requests and tokens in the
-window, the second the ring began, requests and tokens of the newest second), then 60 slots of two
-fields (requests and tokens of an earlier second s at slot s % 60). This module only reads it, so the
-dashboard needs nothing of the gateway's hot path.
+A window is one 2 KB string (a "ring") that the gateway's scripts write (apps/gateway/quota/lua/ring.lua,
+which is given the constants below when it is loaded): a header of six fields (newest second, requests and
+tokens in the window, the second the ring began, requests and tokens of the newest second), then one slot
+per second of the window, of two fields (requests and tokens of an earlier second s at slot s % WINDOW_S).
+A field is RING_FIELD decimal digits. This module only reads rings, so the dashboard needs nothing of the
+gateway's hot path.
 """
 
 WINDOW_S = 60
-RING_HEAD, RING_FIELD = 96, 16  # RING_LUA's HEAD and WIDTH
+RING_FIELD = 16  # digits of one field
+RING_HEAD = 6 * RING_FIELD  # the header's length
+RING_TTL_MS = (WINDOW_S + 1) * 1000  # a ring lives this long past its newest second
 
 
 def window_totals(ring: bytes | str | None, *, now_s: int) -> tuple[int, int]:

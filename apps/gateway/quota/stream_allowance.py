@@ -9,10 +9,12 @@ and the tokens already sent are billed.
 """
 
 import asyncio
-from typing import Any
 
 from apps.core.errors import HyditeError
-from apps.gateway.quota import Admission, QuotaPlan, Quotas
+from apps.gateway.quota.admission import Admission
+from apps.gateway.quota.plans import QuotaPlan
+from apps.gateway.quota.quotas import Quotas
+from apps.keys.snapshots import KeySnapshot
 
 
 class StreamCut(Exception):
@@ -28,7 +30,7 @@ class StreamAllowance:
     def __init__(
         self,
         quotas: Quotas,
-        key: dict[str, Any],
+        key: KeySnapshot,
         plan: QuotaPlan,
         *,
         request_id: str,
