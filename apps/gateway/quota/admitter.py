@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.gateway.quota.admission import Admission
-from apps.gateway.quota.headers import rate_headers
 from apps.gateway.quota.headroom import Headroom
 from apps.gateway.quota.plans import MAX_PLANS, QuotaPlan
 from apps.gateway.quota.scripts import (
@@ -94,10 +93,11 @@ class Admitter:
 
     def ahead(self, plan: QuotaPlan, admission: Admission) -> bool:
         """Admit at once when Headroom says waiting decides nothing; what it reserves is charged shortly."""
-        values = self.headroom.take(plan, requests=admission.requests, tokens=admission.tokens, micros=admission.micros)
-        if values is None:
+        requests, tokens, micros = admission.requests, admission.tokens, admission.micros
+        headers = self.headroom.take(plan, requests=requests, tokens=tokens, micros=micros)
+        if headers is None:
             return False
-        admission.headers = rate_headers(values)
+        admission.headers = headers
         admission.second = int(time.time())
         admission.plan = plan
         charge = self._charge(plan, admission.second, prepaid=True)

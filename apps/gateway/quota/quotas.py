@@ -64,7 +64,7 @@ class Quotas:
         for _attempt in range(len(plan.layers) + 1):  # each budget layer's counter may need loading once
             reply = await self._admit(plan, admission, now_ms=now_ms)
             if isinstance(reply, Admitted):
-                admission.headers = rate_headers(reply.rates)
+                admission.headers = rate_headers(*reply.rates)
                 admission.second = reply.second
                 admission.held = True
                 return admission

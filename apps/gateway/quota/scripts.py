@@ -228,7 +228,7 @@ class Admitted:
     __slots__ = ("_raw", "rates", "second")
 
     def __init__(self, raw: list[int]) -> None:
-        self.rates = RateValues(*raw[1:7])
+        self.rates = RateValues._make(raw[1:7])
         self.second: int = raw[7]  # where its reservation is held
         self._raw = raw
 
@@ -251,14 +251,15 @@ class Unloaded(NamedTuple):
 
 
 AdmitReply = Admitted | Refused | Unloaded
+_ADMITTED, _UNLOADED = int(AdmitStatus.ADMITTED), int(AdmitStatus.UNLOADED)  # plain ints: compared per request
 
 
 def admit_reply(raw: Any) -> AdmitReply:
     """The reply of the admission script to one request (an error reply is raised)."""
     status = _checked(raw)[0]
-    if status == AdmitStatus.ADMITTED:
+    if status == _ADMITTED:
         return Admitted(raw)
-    if status == AdmitStatus.UNLOADED:
+    if status == _UNLOADED:
         return Unloaded(raw[1] - 1)
     return Refused(raw[1] - 1, Dimension(raw[2]), raw[3], raw[4])
 
