@@ -11,16 +11,13 @@ from django.conf import settings
 from apps.core.redis import tenant_key
 from apps.gateway.app import Gateway
 from apps.gateway.errors import RateLimitExceeded
-from apps.gateway.quota import HELD_PREFIX, RESERVATION_TTL_S, Layer, Quotas, Settlement, held_key, quota_plan
+from apps.gateway.quota import RESERVATION_TTL_S, Layer, Quotas, Settlement, quota_plan
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.spend_events import BATCH, SpendEmitter
+from apps.quotas.reservations import HELD_PREFIX, HELD_SWEPT, held_key
 from apps.quotas.windows import window_totals
 
 T0 = 1_900_000_000_000  # ms; a minute boundary falls at T0 + 20 s (1_900_000_020_000 = 31,666,667 min)
-
-
-async def _nothing_spent(*_args: object) -> int:
-    return 0
 
 
 def _run(scenario):  # type: ignore[no-untyped-def]
@@ -29,9 +26,9 @@ def _run(scenario):  # type: ignore[no-untyped-def]
         wire = RedisWire(settings.REDIS_URL)
         name = uuid.uuid4().hex
         keys = [tenant_key("edge", "quota", "test", name, part) for part in ("rate", "spent")]
-        await client.delete(f"{HELD_PREFIX}swept")  # where an earlier test's controlled clock left the sweeper
+        await client.delete(f"{HELD_PREFIX}{HELD_SWEPT}")  # where an earlier test's controlled clock left the sweeper
         try:
-            return await scenario(Quotas(wire, load_spent=_nothing_spent), keys, client)
+            return await scenario(Quotas(wire), keys, client)
         finally:
             await client.delete(*keys)
             await client.aclose()
@@ -114,10 +111,10 @@ def test_far_from_its_limits_a_request_does_not_wait_for_redis_and_is_still_coun
         plan = quota_plan([Layer("key", keys[0], "", rpm=1000)])
         await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)  # learns
         ahead = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=1, micros=0)
-        not_sent_yet = sum(charge.requests for charge in quotas._admit.charges.values())
+        not_sent_yet = quotas.unsent_requests
         await asyncio.sleep(0.05)
         requests, _ = window_totals(await client.get(keys[0]), now_s=ahead.second)
-        return not_sent_yet, ahead.held, requests, quotas._admit.overruns
+        return not_sent_yet, ahead.held, requests, quotas.overruns
 
     assert _run(scenario) == (1, True, 2, 0)
 
@@ -137,7 +134,7 @@ def test_an_admission_ahead_of_redis_is_charged_what_it_reserved_then_its_real_u
         for admission, (tokens, micros) in zip(ahead, [(120, 90), (600, 900), (0, 0)], strict=True):
             await quotas.settle(admission, tokens=tokens, micros=micros)
         settled = int(await client.get(keys[1])), window_totals(await client.get(keys[0]), now_s=ahead[0].second)
-        return [a.plan is not None for a in [waited, *ahead]], reserved, settled, quotas._admit.overruns
+        return [a.plan is not None for a in [waited, *ahead]], reserved, settled, quotas.overruns
 
     ahead, reserved, settled, overruns = _run(scenario)
     assert ahead == [False, True, True, True]
@@ -149,7 +146,7 @@ def test_an_admission_ahead_of_redis_is_charged_what_it_reserved_then_its_real_u
 async def _outstanding(client, quotas, second):  # type: ignore[no-untyped-def]
     """This process's charged and not yet corrected reservations of `second`."""
     fields = await client.hgetall(held_key(second))
-    return [value for name, value in fields.items() if name.startswith(quotas._admit.process_id.encode())]
+    return [value for name, value in fields.items() if name.startswith(quotas.process_id.encode())]
 
 
 def test_charges_ahead_of_redis_a_dead_process_never_corrected_are_given_back_by_the_sweeper():
@@ -215,14 +212,14 @@ def test_near_a_limit_every_request_waits_and_the_limit_stays_exact():
 
         outcomes = [await one() for _ in range(20)]  # one by one: many of these go ahead of Redis
         outcomes += await asyncio.gather(*(one() for _ in range(400)))  # a burst: the rest waits near the limit
-        return _count_admitted(outcomes), quotas._admit.overruns
+        return _count_admitted(outcomes), quotas.overruns
 
     assert _run(scenario) == (300, 0)
 
 
 def test_two_processes_far_from_a_limit_together_never_pass_it():
     async def scenario(quotas, keys, _client):  # type: ignore[no-untyped-def]
-        other = Quotas(RedisWire(settings.REDIS_URL), load_spent=_nothing_spent)
+        other = Quotas(RedisWire(settings.REDIS_URL))
         plan = quota_plan([Layer("key", keys[0], "", rpm=2000)])
 
         async def burst(gateway: Quotas, count: int) -> list[object]:
@@ -243,7 +240,7 @@ def test_two_processes_far_from_a_limit_together_never_pass_it():
             first, second = await asyncio.gather(burst(quotas, 1500), burst(other, 1500))
         finally:
             await other.wire.close()
-        return _count_admitted(first) + _count_admitted(second), quotas._admit.overruns + other._admit.overruns
+        return _count_admitted(first) + _count_admitted(second), quotas.overruns + other.overruns
 
     assert _run(scenario) == (2000, 0)
 
@@ -262,9 +259,9 @@ def test_corrections_of_the_last_requests_reach_redis_when_the_gateway_shuts_dow
         await quotas.settle(waited, tokens=0, micros=0)  # learnt: the next one is admitted ahead of Redis
         ahead = await quotas.admit({"schema": "edge"}, plan, request_id=uuid.uuid4().hex, tokens=500, micros=700)
         await asyncio.sleep(0.05)  # charged what it reserved
-        gateway.spend.emit_settlement(quotas.settlement(ahead, tokens=100, micros=90))  # as Gateway._settle
+        gateway.spend.emit_settlement(quotas.settlement(ahead, tokens=100, micros=90))  # as metering does
         await gateway.shutdown()
-        unsent = len(quotas._admit.charges)  # what a process that exits now would never send
+        unsent = quotas.unsent_charges  # what a process that exits now would never send
         return (
             ahead.plan is not None,
             unsent,
@@ -301,7 +298,7 @@ def test_a_batch_holding_only_corrections_does_not_stall_the_redis_connection():
         waited_s = time.monotonic() - started
         await emitter.close()
         await quotas.close()
-        return len(emitter.buffer), waited_s, quotas._admit.charges_lost, int(await client.get(keys[1])) - other.micros
+        return len(emitter.buffer), waited_s, quotas.charges_lost, int(await client.get(keys[1])) - other.micros
 
     left, waited_s, charges_lost, spent = _run(scenario)
     assert (left, charges_lost) == (0, 0)

@@ -17,7 +17,6 @@ import pytest
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_model_set
 from apps.core.redis import redis_client, tenant_key
-from apps.gateway.quota import HELD_PREFIX
 from apps.gateway.reservation import completion_cap_parameter
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens
 from apps.keys.models import VirtualKey
@@ -26,6 +25,7 @@ from apps.mock_provider.app import _reply_words
 from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
 from apps.providers.services import provider_credential_create
+from apps.quotas.reservations import HELD_PREFIX
 from tests.conftest import UPSTREAM_API_KEY, live_server_env
 from tests.live import prompt_tokens_bound, uvicorn_server
 from tests.spend.test_spend_pipeline import _drain_until

@@ -16,7 +16,7 @@ def _snapshot(**extra: object) -> dict:  # type: ignore[type-arg]
         "organization_id": 3,
         "team_id": 5,
         "shared_instance": True,
-        "tier": "free",
+        "plan_caps": None,  # no plan layer
         "limits": {"key": {"rpm": 10, "budget": 1000, "period": "daily"}, "team": {}, "org": {"tpm": 99}},
         **extra,
     }
@@ -72,7 +72,7 @@ def test_a_snapshot_read_again_keeps_its_plan_and_the_cache_does_not_grow():
     first = plans.plan(_snapshot(), "::1")
     again = [plans.plan(_snapshot(), "::1") for _ in range(50)]  # a fresh, equal dict every TTL
     assert all(plan is first for plan in again)
-    assert len(plans._plans) == 1
+    assert len(plans) == 1
 
 
 def test_an_ipv6_client_is_one_window_across_the_addresses_of_its_64():
