@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
 
 def web_command(host: str, port: str) -> list[str]:
     """uvicorn serving the platform (as docker/Dockerfile starts it too). Its access and error logs go through
-    Django's LOGGING (hydite/settings.py), which redacts secrets."""
+    Django's LOGGING (hydite/settings/__init__.py), which redacts secrets."""
     return [
         *[PYTHON, "-m", "uvicorn", "hydite.asgi:application", "--host", host, "--port", port],
         *["--loop", "uvloop", "--http", "httptools"],
