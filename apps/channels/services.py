@@ -1,5 +1,6 @@
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -203,17 +204,7 @@ def channel_model_set(
     channel_model, _ = ChannelModel.objects.get_or_create(channel=channel, alias=alias)
     channel_model.deployments.all().delete()
     Deployment.objects.bulk_create(
-        Deployment(
-            channel_model=channel_model,
-            provider=spec.provider,
-            upstream_model=spec.upstream_model,
-            api_base=spec.api_base,
-            api_version=spec.api_version,
-            credential=spec.credential,
-            weight=spec.weight,
-            tags=spec.tags,
-        )
-        for spec in deployments
+        Deployment(channel_model=channel_model, **_spec_fields(spec)) for spec in deployments
     )
     audit_record(
         actor=actor,
@@ -226,16 +217,13 @@ def channel_model_set(
     return channel_model
 
 
+def _spec_fields(source: DeploymentSpec | Deployment) -> dict[str, Any]:
+    """A spec's fields, read from a spec or from the deployment row that holds them (same names)."""
+    return {spec_field.name: getattr(source, spec_field.name) for spec_field in fields(DeploymentSpec)}
+
+
 def _spec_of(deployment: Deployment) -> DeploymentSpec:
-    return DeploymentSpec(
-        provider=deployment.provider,
-        upstream_model=deployment.upstream_model,
-        api_base=deployment.api_base,
-        credential=deployment.credential,
-        api_version=deployment.api_version,
-        weight=deployment.weight,
-        tags=list(deployment.tags),
-    )
+    return DeploymentSpec(**{**_spec_fields(deployment), "tags": list(deployment.tags)})
 
 
 def _alias_specs(channel: Channel, alias: str, *, without: Deployment | None = None) -> list[DeploymentSpec]:

@@ -4,7 +4,7 @@ URLs carry secrets (LiteLLM's `GET /key/info?key=sk-…`, a client's `?api_key=`
 an invitation link), and access logs, Django's request warnings and tracebacks print URLs. Access logs print
 queries as sent: a secret percent-encoded there (`?k%65y=%73%6B…`, which Django decodes) is found in the
 decoded text, and the line is logged decoded with it redacted. The filter sits on every handler of
-LOGGING (hydite/settings.py), which also carries uvicorn's and Celery's loggers; it imports nothing of
+LOGGING (hydite/settings/__init__.py), which also carries uvicorn's and Celery's loggers; it imports nothing of
 Django, so any process can load it before Django is set up.
 """
 

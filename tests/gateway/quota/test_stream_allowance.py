@@ -21,7 +21,7 @@ from apps.gateway.reservation import completion_cap_parameter
 from apps.gateway.usage import StreamTap, estimate_prompt_tokens
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
-from apps.mock_provider.app import _reply_words
+from apps.mock_provider.plan import reply_words
 from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
 from apps.providers.services import provider_credential_create
@@ -85,7 +85,7 @@ def _content_events(events: list) -> int:  # type: ignore[type-arg]
 
 def _within(limit: int) -> int:
     """How many of the long answer's words fit in `limit` completion tokens counted as UTF-8 bytes."""
-    words = _reply_words("x", LONG_WORDS)  # the mock's answer to PROMPT, a word and a space per chunk
+    words = reply_words("x", LONG_WORDS)  # the mock's answer to PROMPT, a word and a space per chunk
     total = count = 0
     for word in words:
         total += len(word.encode()) + 1
@@ -196,7 +196,7 @@ def test_a_stream_of_many_tokens_an_event_is_cut_within_its_budget(committed, wo
     events = [payload if payload == "[DONE]" else orjson.loads(payload) for payload in payloads]
 
     sent = "".join(_contents(events))
-    assert 0 < len(sent.encode()) <= 17 * BLOCK < len(" ".join(_reply_words("x", LONG_WORDS)))  # cut short
+    assert 0 < len(sent.encode()) <= 17 * BLOCK < len(" ".join(reply_words("x", LONG_WORDS)))  # cut short
     assert events[-2]["error"]["code"] == "budget_exceeded"
     row = _drain_until(committed, {request_id})[request_id]
     assert row.cost_micros <= budget and _budget_counter(key) == row.cost_micros  # never past the budget

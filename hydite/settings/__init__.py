@@ -1,8 +1,11 @@
-"""Hydite settings: the only module that reads the environment.
+"""Hydite settings (DJANGO_SETTINGS_MODULE=hydite.settings): the only package that reads the environment.
 
 Defaults make `make run` work on a laptop; production differs only by
 environment variables (see .env.example). Settings start nothing: the
 `hydite.devstack` launcher starts the embedded services and passes their URLs.
+
+Django's own settings are here; the gateway's, those of Hydite's domains and Celery beat's schedule are
+in this package's modules, imported by name below so that Django sees them (hence no use of them here).
 """
 
 import base64
@@ -13,26 +16,45 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
-
-
-DEBUG = _env_bool("DEBUG", False)
+from hydite.settings.base import BASE_DIR, DEBUG, HYDITE_STATE_DIR, env_bool, env_int, env_list
+from hydite.settings.domains import (
+    REDEEM_LOCKOUT_S,
+    REDEEM_MAX_FAILURES_PER_IP,
+    REDEEM_MAX_FAILURES_PER_USER,
+    SPEND_EXPORT_DIR,
+    SPEND_EXPORT_KEEP_DAYS,
+    SPEND_RETENTION_DAYS,
+    STRIPE_API_BASE,
+    STRIPE_SECRET_KEY,
+    STRIPE_TIMEOUT_S,
+    STRIPE_WEBHOOK_SECRET,
+    WEBHOOK_ALLOWLIST,
+    WEBHOOK_MAX_ATTEMPTS,
+    WEBHOOK_REQUIRE_HTTPS,
+    WEBHOOK_RETRY_BASE_S,
+    WEBHOOK_TIMEOUT_S,
+)
+from hydite.settings.gateway import (
+    GATEWAY_CLIENT_IP_HEADER,
+    GATEWAY_DEFAULT_RESERVE_TOKENS,
+    GATEWAY_DEFAULT_RPM,
+    GATEWAY_DEFAULT_TPM,
+    GATEWAY_IMAGE_RESERVE_TOKENS,
+    GATEWAY_MAX_BODY_BYTES,
+    GATEWAY_QUOTA_REDIS_DOWN,
+    GATEWAY_REDIS_MAX_CONNECTIONS,
+    GATEWAY_SNAPSHOT_TTL_MS,
+    GATEWAY_STREAM_EXTEND_TOKENS,
+    GATEWAY_TRUSTED_PROXIES,
+    GATEWAY_UPSTREAM_ALLOWLIST,
+    GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S,
+    GATEWAY_UPSTREAM_REQUIRE_HTTPS,
+    GATEWAY_UPSTREAM_TIMEOUT_S,
+)
+from hydite.settings.schedule import (
+    CELERY_BEAT_SCHEDULE,
+    CELERY_BEAT_SCHEDULE_FILENAME,
+)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -42,14 +64,14 @@ if not SECRET_KEY:
 
 # Fernet keys for secrets at rest (provider credentials); the first encrypts, all decrypt,
 # so a new key is rotated in by putting it first.
-HYDITE_FERNET_KEYS = _env_list("HYDITE_FERNET_KEYS", "")
+HYDITE_FERNET_KEYS = env_list("HYDITE_FERNET_KEYS", "")
 if not HYDITE_FERNET_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured("HYDITE_FERNET_KEYS must be set when DEBUG is off.")
     HYDITE_FERNET_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
 
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,.localhost" if DEBUG else "")
-CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,.localhost" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 # The public host of the Shared Edge; Dedicated instances live on subdomains of
 # HYDITE_INSTANCE_DOMAIN (acme.<HYDITE_INSTANCE_DOMAIN>).
@@ -147,12 +169,12 @@ if not DATABASE_URL:
 # DB_POOL_MAX_SIZE=0: no pool, a connection per request (e.g. behind PgBouncer).
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DB_POOL_MAX_SIZE = _env_int("DB_POOL_MAX_SIZE", 10)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
 if DB_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": min(max(0, _env_int("DB_POOL_MIN_SIZE", 1)), DB_POOL_MAX_SIZE),
+        "min_size": min(max(0, env_int("DB_POOL_MIN_SIZE", 1)), DB_POOL_MAX_SIZE),
         "max_size": DB_POOL_MAX_SIZE,
-        "timeout": _env_int("DB_POOL_TIMEOUT_S", 30),
+        "timeout": env_int("DB_POOL_TIMEOUT_S", 30),
     }
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -181,7 +203,7 @@ _CELERY_REDIS_URL = (
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or _CELERY_REDIS_URL
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or _CELERY_REDIS_URL
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
-CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -238,11 +260,11 @@ ACCOUNT_PREVENT_ENUMERATION = True  # a taken address gets the same page as a ne
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 # Per (account, client address) and per client address: free failures, then waits from the base delay,
 # doubling per failure up to the maximum; counts forgotten this long after the last failure.
-LOGIN_THROTTLE_FREE_FAILURES = _env_int("LOGIN_THROTTLE_FREE_FAILURES", 5)
-LOGIN_THROTTLE_IP_FREE_FAILURES = _env_int("LOGIN_THROTTLE_IP_FREE_FAILURES", 50)
-LOGIN_THROTTLE_BASE_DELAY_S = _env_int("LOGIN_THROTTLE_BASE_DELAY_S", 10)
-LOGIN_THROTTLE_MAX_DELAY_S = _env_int("LOGIN_THROTTLE_MAX_DELAY_S", 15 * 60)
-LOGIN_THROTTLE_FORGET_S = _env_int("LOGIN_THROTTLE_FORGET_S", 24 * 60 * 60)
+LOGIN_THROTTLE_FREE_FAILURES = env_int("LOGIN_THROTTLE_FREE_FAILURES", 5)
+LOGIN_THROTTLE_IP_FREE_FAILURES = env_int("LOGIN_THROTTLE_IP_FREE_FAILURES", 50)
+LOGIN_THROTTLE_BASE_DELAY_S = env_int("LOGIN_THROTTLE_BASE_DELAY_S", 10)
+LOGIN_THROTTLE_MAX_DELAY_S = env_int("LOGIN_THROTTLE_MAX_DELAY_S", 15 * 60)
+LOGIN_THROTTLE_FORGET_S = env_int("LOGIN_THROTTLE_FORGET_S", 24 * 60 * 60)
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 LOGIN_URL = "account_login"
@@ -254,25 +276,25 @@ EMAIL_BACKEND = os.environ.get(
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = _env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hydite <noreply@localhost>")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None  # for EMAIL_BACKEND ...filebased.EmailBackend
 
 # --------------------------------------------------------------------- security
-SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = _env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
-SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if _env_bool("USE_X_FORWARDED_PROTO", False):
+if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # -------------------------------------------------------------- i18n and static
@@ -320,115 +342,6 @@ LOGGING = {
 # ------------------------------------------------------------------------ seed
 HYDITE_ADMIN_EMAIL = os.environ.get("HYDITE_ADMIN_EMAIL", "admin@hydite.localhost")
 HYDITE_ADMIN_PASSWORD = os.environ.get("HYDITE_ADMIN_PASSWORD", "")
-INVITATION_TTL_DAYS = _env_int("INVITATION_TTL_DAYS", 7)
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 # Where the demo Default Channel sends its models: the built-in mock provider.
 HYDITE_MOCK_PROVIDER_URL = os.environ.get("HYDITE_MOCK_PROVIDER_URL", "http://127.0.0.1:9100/v1")
-
-# ------------------------------------------------------------------- gateway
-GATEWAY_MAX_BODY_BYTES = _env_int("GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024)
-GATEWAY_UPSTREAM_TIMEOUT_S = _env_int("GATEWAY_UPSTREAM_TIMEOUT_S", 600)
-GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S = _env_int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S", 10)
-# How long a process trusts its in-memory copy of a key or channel: a revoked key
-# stops working everywhere within this many milliseconds.
-GATEWAY_SNAPSHOT_TTL_MS = _env_int("GATEWAY_SNAPSHOT_TTL_MS", 1000)
-# Upstream URLs may not reach loopback, private, link-local, CGNAT or metadata addresses (nor IPv6 forms
-# carrying them), except hosts, addresses or CIDRs listed here by the operator, each with an optional port
-# (`127.0.0.1:9100`, `[::1]:9100`, `mock.internal:9100`, `10.0.0.0/8`; make run lists the mock provider's).
-GATEWAY_UPSTREAM_ALLOWLIST = _env_list("GATEWAY_UPSTREAM_ALLOWLIST", "")
-GATEWAY_UPSTREAM_REQUIRE_HTTPS = _env_bool("GATEWAY_UPSTREAM_REQUIRE_HTTPS", not DEBUG)
-# Redis connections per gateway process (requests beyond it wait for one).
-GATEWAY_REDIS_MAX_CONNECTIONS = _env_int("GATEWAY_REDIS_MAX_CONNECTIONS", 64)
-# When Redis (quota counters) is unreachable: "closed" answers 503 quota_unavailable to requests that
-# have limits; "open" serves them with per-process RPM/TPM limits (budgets unchecked) until it returns.
-GATEWAY_QUOTA_REDIS_DOWN = os.environ.get("GATEWAY_QUOTA_REDIS_DOWN", "closed").strip().lower()
-if GATEWAY_QUOTA_REDIS_DOWN not in {"closed", "open"}:
-    raise ImproperlyConfigured("GATEWAY_QUOTA_REDIS_DOWN is closed or open")
-# The Shared Edge's gateway layer: a sliding-window limit per key and per client IP (0 turns one off).
-GATEWAY_DEFAULT_RPM = _env_int("GATEWAY_DEFAULT_RPM", 60)
-GATEWAY_DEFAULT_TPM = _env_int("GATEWAY_DEFAULT_TPM", 1_000_000)
-# Tokens reserved per choice for a chat completion that sets no max_tokens (budgets and TPM reserve the worst
-# case); a non-streamed one that spends a budget is capped there (finish_reason "length").
-GATEWAY_DEFAULT_RESERVE_TOKENS = max(1, _env_int("GATEWAY_DEFAULT_RESERVE_TOKENS", 4096))
-# The prompt tokens an input image is reserved at (gpt-4o's largest high-detail image is 1,105, Claude's
-# ~1,600, gpt-4.1-nano's ~3,800; gpt-4o-mini counts one at up to ~37,000, at a price that makes it cost the same).
-GATEWAY_IMAGE_RESERVE_TOKENS = max(1, _env_int("GATEWAY_IMAGE_RESERVE_TOKENS", 4096))
-# A stream that runs past its reservation reserves this many more tokens at a time (budgets and TPM).
-GATEWAY_STREAM_EXTEND_TOKENS = max(1, _env_int("GATEWAY_STREAM_EXTEND_TOKENS", 1024))
-# The client IP comes from this header only when the TCP peer is one of these proxies (CIDRs).
-GATEWAY_TRUSTED_PROXIES = _env_list("GATEWAY_TRUSTED_PROXIES", "")
-GATEWAY_CLIENT_IP_HEADER = os.environ.get("GATEWAY_CLIENT_IP_HEADER", "x-forwarded-for").lower()
-# ------------------------------------------------------------- notifications
-# Webhook URLs (tenant-supplied) are checked like upstreams, at save and at send time, against their own
-# allow-list: opening a host to LLM upstreams (GATEWAY_UPSTREAM_ALLOWLIST) does not open it to webhooks.
-WEBHOOK_ALLOWLIST = _env_list("WEBHOOK_ALLOWLIST", "")
-WEBHOOK_REQUIRE_HTTPS = _env_bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
-WEBHOOK_TIMEOUT_S = _env_int("WEBHOOK_TIMEOUT_S", 5)
-# Attempts per event and endpoint; a 5xx, 429, timeout or connection error is retried after
-# WEBHOOK_RETRY_BASE_S * 2**(attempt - 1) seconds.
-WEBHOOK_MAX_ATTEMPTS = _env_int("WEBHOOK_MAX_ATTEMPTS", 6)
-WEBHOOK_RETRY_BASE_S = _env_int("WEBHOOK_RETRY_BASE_S", 30)
-# ------------------------------------------------------------------- wallet
-# Failed code redemptions allowed per user and per client IP before both are locked for REDEEM_LOCKOUT_S.
-REDEEM_MAX_FAILURES_PER_USER = _env_int("REDEEM_MAX_FAILURES_PER_USER", 5)
-REDEEM_MAX_FAILURES_PER_IP = _env_int("REDEEM_MAX_FAILURES_PER_IP", 20)
-REDEEM_LOCKOUT_S = _env_int("REDEEM_LOCKOUT_S", 15 * 60)
-# ------------------------------------------------------------------- billing
-# Without these the Plans page runs in test mode (staff grant plans) and the webhook answers 503.
-STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # empty: Stripe's own (e.g. a stripe-mock server)
-STRIPE_TIMEOUT_S = _env_int("STRIPE_TIMEOUT_S", 20)
-# Local state of a developer checkout (embedded services, generated demo secrets).
-# Ledger rows are kept at least 90 days (then pruned daily); roll-ups are kept forever.
-SPEND_RETENTION_DAYS = _env_int("SPEND_RETENTION_DAYS", 90)
-if SPEND_RETENTION_DAYS < 90:
-    raise ImproperlyConfigured("SPEND_RETENTION_DAYS is at least 90")
-
-HYDITE_STATE_DIR = Path(os.environ.get("HYDITE_STATE_DIR", "") or BASE_DIR / ".hydite")
-# Finished export files (a volume the web and worker processes share, in production).
-SPEND_EXPORT_DIR = Path(os.environ.get("SPEND_EXPORT_DIR", "") or HYDITE_STATE_DIR / "exports")
-SPEND_EXPORT_KEEP_DAYS = max(1, _env_int("SPEND_EXPORT_KEEP_DAYS", 7))
-CELERY_BEAT_SCHEDULE_FILENAME = str(HYDITE_STATE_DIR / "celerybeat-schedule")
-
-CELERY_BEAT_SCHEDULE = {
-    "invitations-purge-expired": {
-        "task": "apps.orgs.tasks.invitations_purge_expired_task",
-        "schedule": 24 * 60 * 60,
-    },
-    "subscriptions-roll": {
-        "task": "apps.billing.tasks.subscriptions_roll_task",
-        "schedule": 60,
-    },
-    "invoices-issue": {
-        "task": "apps.wallet.tasks.invoices_issue_task",
-        "schedule": 60 * 60,
-    },
-    "wallet-snapshots-heal": {
-        "task": "apps.wallet.tasks.wallet_snapshots_heal_task",
-        "schedule": 60,
-    },
-    "wallet-periods-roll": {
-        "task": "apps.wallet.tasks.wallet_periods_roll_task",
-        "schedule": 60,
-    },
-    "spend-rollups-roll": {
-        "task": "apps.spend.tasks.spend_rollups_roll_task",
-        "schedule": 30,
-    },
-    "spend-exports-expire": {
-        "task": "apps.spend.tasks.spend_exports_expire_task",
-        "schedule": 24 * 60 * 60,
-    },
-    "spend-ledger-prune": {
-        "task": "apps.spend.tasks.spend_ledger_prune_task",
-        "schedule": 24 * 60 * 60,
-    },
-    "budget-counters-heal": {
-        "task": "apps.quotas.tasks.budget_counters_heal_task",
-        "schedule": 60,
-    },
-    "budget-alerts-dispatch-pending": {
-        "task": "apps.notifications.tasks.budget_alerts_dispatch_pending_task",
-        "schedule": 5 * 60,
-    },
-}
