@@ -12,7 +12,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # Read by the programs we run rather than by our code: documented, and not stale while they read them.
 READ_BY_OTHERS = {"WEB_CONCURRENCY"}  # uvicorn's --workers
 
-_ENV_HELPERS = re.compile(r"_env_\w+")
+_ENV_HELPERS = re.compile(r"_?env_\w+")  # the settings' env_int, env_list, … (hydite/settings/base.py)
 _DOC_ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`", re.MULTILINE)
 _EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 
