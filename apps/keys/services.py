@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from functools import partial
 
 from django.db import transaction
@@ -60,11 +61,15 @@ def key_generate(
     actor: User,
     channel: Channel | None = None,
     plaintext: str | None = None,
+    limits: Mapping[str, object] | None = None,
 ) -> tuple[VirtualKey, str]:
-    """Mint a key; returns it with its clear text, which is never stored and never shown again.
+    """Mint a key with its limits (as key_update_limits takes them, but the name); returns it with its clear
+    text, which is never stored and never shown again. One audit event, one snapshot publish.
 
     `plaintext` lets the demo seed keep one stable key across runs; it must look like a real key.
     """
+    limits = dict(limits or {})
+    _limits_check(limits, KEY_SETTINGS - {"name"})
     if team.organization_id != organization.pk:
         raise InvalidKey("The team belongs to another organisation.", param="team_id")
     _mint_allowed(organization=organization, team=team, user=user, actor=actor)
@@ -82,11 +87,13 @@ def key_generate(
         secret_shown_to=actor,
         channel=channel,
         name=name.strip() or "key",
+        **limits,
     )
     _set_secret(key, secret)
     key.save()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
-    audit_record(actor=actor, action="key.create", target=key, organization_id=organization.pk, after=_state(key))
+    after = _state(key) | {name: _jsonable(getattr(key, name)) for name in limits}
+    audit_record(actor=actor, action="key.create", target=key, organization_id=organization.pk, after=after)
     _publish_on_commit(key.key_hash)
     return key, secret
 
@@ -261,10 +268,7 @@ def management_key_create(
 @transaction.atomic
 def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> VirtualKey:
     """Set any quota field (apps.quotas.models.QuotaFields), expires_at, metadata or name."""
-    allowed = {*QUOTA_FIELD_NAMES, "expires_at", "metadata", "name"}
-    unknown = set(limits) - allowed
-    if unknown:
-        raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
+    _limits_check(limits)
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
     if not limits:
@@ -283,6 +287,15 @@ def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> Virt
     )
     _publish_on_commit(key.key_hash)
     return key
+
+
+KEY_SETTINGS = frozenset({*QUOTA_FIELD_NAMES, "expires_at", "metadata", "name"})  # what key_update_limits sets
+
+
+def _limits_check(limits: Mapping[str, object], allowed: frozenset[str] = KEY_SETTINGS) -> None:
+    unknown = set(limits) - allowed
+    if unknown:
+        raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
 
 
 def _jsonable(value: object) -> object:

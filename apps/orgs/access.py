@@ -7,6 +7,7 @@ revealed); a member whose role is too low gets PermissionDenied.
 from dataclasses import dataclass
 
 from apps.accounts.models import User
+from apps.channels.models import Channel
 from apps.core.errors import NotFound, PermissionDenied
 from apps.orgs.models import Invitation, Membership, Organization, Team
 from apps.orgs.roles import Action, role_allows, role_max
@@ -51,14 +52,38 @@ def access_organization_by_slug(*, user: User, slug: str, action: Action = Actio
     return OrgAccess(user=user, organization=membership.organization, role=membership.role)
 
 
-def access_team_by_slug(*, org_access: OrgAccess, slug: str, action: Action = Action.VIEW) -> TeamAccess:
-    team = Team.objects.filter(organization=org_access.organization, slug=slug).first()
+def _team_access(org_access: OrgAccess, team: Team | None, action: Action) -> TeamAccess:
     if team is None:
         raise NotFound("Team not found.")
     team_role = Membership.objects.filter(team=team, user=org_access.user).values_list("role", flat=True).first()
     role = role_max(org_access.role, team_role) or org_access.role
     _require(role, action)
     return TeamAccess(team=team, org_access=org_access, role=role)
+
+
+def access_team_by_slug(*, org_access: OrgAccess, slug: str, action: Action = Action.VIEW) -> TeamAccess:
+    team = Team.objects.filter(organization=org_access.organization, slug=slug).first()
+    return _team_access(org_access, team, action)
+
+
+def access_team_by_id(*, org_access: OrgAccess, team_id: int, action: Action = Action.VIEW) -> TeamAccess:
+    team = Team.objects.filter(organization=org_access.organization, pk=team_id).first()
+    return _team_access(org_access, team, action)
+
+
+def access_default_team(*, org_access: OrgAccess, action: Action = Action.VIEW) -> TeamAccess:
+    """The organisation's default team (where a key goes when no team is named)."""
+    team = Team.objects.filter(organization=org_access.organization, is_default=True).first()
+    return _team_access(org_access, team, action)
+
+
+def access_channel_by_id(*, org_access: OrgAccess, channel_id: int, action: Action = Action.VIEW) -> Channel:
+    """A channel of this organisation; changing it (any action beyond VIEW) needs that organisation role."""
+    channel = Channel.objects.filter(organization=org_access.organization, pk=channel_id).first()
+    if channel is None:
+        raise NotFound("Channel not found.")
+    _require(org_access.role, action)
+    return channel
 
 
 def access_membership_by_id(*, org_access: OrgAccess, membership_id: int) -> Membership:
