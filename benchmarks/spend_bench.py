@@ -158,7 +158,7 @@ def consumer_rate(holders: list[tuple[int, int, int, int]], count: int = 100_000
     from django.db import transaction
 
     from apps.orgs.models import Organization
-    from apps.spend.services import ledger_events_write
+    from apps.spend.services.ledger import ledger_events_write
 
     organization = Organization.objects.get(name="Hydite Demo")
     now_ms = int(time.time() * 1000)

@@ -12,10 +12,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.keys.services import management_key_create
-from apps.spend import exports
-from apps.spend.exports import export_path, spend_export_run, spend_exports_expire
+from apps.spend.export_files import export_path
 from apps.spend.forms import ExportForm
 from apps.spend.models import ExportStatus, SpendExport
+from apps.spend.services import exports
+from apps.spend.services.exports import spend_export_run, spend_exports_expire
 from tests.conftest import client_for
 from tests.spend.conftest import NOW
 from tests.world import ledger_add
