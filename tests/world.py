@@ -13,7 +13,7 @@ from apps.core.redis import redis_client
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
 from apps.orgs.models import BillingMode, Organization, Team
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.spend.models import SpendLog

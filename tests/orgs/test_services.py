@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.keys.services import key_generate
-from apps.orgs import services
 from apps.orgs.errors import (
     AlreadyMember,
     DefaultTeamProtected,
@@ -19,6 +18,7 @@ from apps.orgs.errors import (
 )
 from apps.orgs.models import Invitation, Membership, Team
 from apps.orgs.roles import Role
+from apps.orgs.services import invitations, memberships, organizations
 from apps.orgs.tasks import invitations_purge_expired_task
 from tests.conftest import client_for
 
@@ -29,13 +29,13 @@ def _token_from(mail) -> str:
 
 def test_organization_create_makes_default_team_and_admin(edge, make_user):
     owner = make_user()
-    org = services.organization_create(name="Acme Labs", owner=owner)
+    org = organizations.organization_create(name="Acme Labs", owner=owner)
     assert org.slug == "acme-labs"
     default = Team.objects.get(organization=org)
     assert default.is_default and default.slug == "default"
     assert Membership.objects.get(organization=org, team=None, user=owner).role == Role.ORG_ADMIN
     assert Membership.objects.get(team=default, user=owner).role == Role.TEAM_LEAD
-    assert services.organization_create(name="Acme Labs", owner=owner).slug == "acme-labs-2"
+    assert organizations.organization_create(name="Acme Labs", owner=owner).slug == "acme-labs-2"
     event = AuditEvent.objects.get(organization=org, action="organization.create")
     assert event.actor == owner and event.after["default_team"] == "default"
 
@@ -43,16 +43,16 @@ def test_organization_create_makes_default_team_and_admin(edge, make_user):
 def test_team_names_are_unique_per_org_and_validated(org_with_roles):
     org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
     with pytest.raises(TeamExists):
-        services.team_create(organization=org, name="platform", actor=admin)
+        organizations.team_create(organization=org, name="platform", actor=admin)
     with pytest.raises(InvalidTeam):
-        services.team_create(organization=org, name="  !!! ", actor=admin)
+        organizations.team_create(organization=org, name="  !!! ", actor=admin)
 
 
 def test_default_team_cannot_be_deleted(org_with_roles):
     org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
     with pytest.raises(DefaultTeamProtected):
-        services.team_delete(team=org.teams.get(is_default=True), actor=admin)
-    services.team_delete(team=org_with_roles["research"], actor=admin)
+        organizations.team_delete(team=org.teams.get(is_default=True), actor=admin)
+    organizations.team_delete(team=org_with_roles["research"], actor=admin)
     assert not Team.objects.filter(pk=org_with_roles["research"].pk).exists()
 
 
@@ -60,19 +60,19 @@ def test_last_org_admin_cannot_be_demoted_or_removed(org_with_roles):
     org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
     admin_row = Membership.objects.get(organization=org, team=None, user=admin)
     with pytest.raises(LastOrgAdmin):
-        services.membership_set_role(membership=admin_row, role=Role.VIEWER, actor=admin)
+        memberships.membership_set_role(membership=admin_row, role=Role.VIEWER, actor=admin)
     with pytest.raises(LastOrgAdmin):
-        services.membership_remove(membership=admin_row, actor=admin)
+        memberships.membership_remove(membership=admin_row, actor=admin)
     lead_row = Membership.objects.get(organization=org, team=None, user=org_with_roles["users"]["team_lead"])
-    services.membership_set_role(membership=lead_row, role=Role.ORG_ADMIN, actor=admin)
-    services.membership_set_role(membership=admin_row, role=Role.VIEWER, actor=admin)
+    memberships.membership_set_role(membership=lead_row, role=Role.ORG_ADMIN, actor=admin)
+    memberships.membership_set_role(membership=admin_row, role=Role.VIEWER, actor=admin)
     assert Membership.objects.get(pk=admin_row.pk).role == Role.VIEWER
 
 
 def test_team_rows_only_take_team_roles(org_with_roles):
     row = Membership.objects.get(team=org_with_roles["platform"], user=org_with_roles["users"]["viewer"])
     with pytest.raises(InvalidRole):
-        services.membership_set_role(membership=row, role=Role.ORG_ADMIN, actor=org_with_roles["users"]["org_admin"])
+        memberships.membership_set_role(membership=row, role=Role.ORG_ADMIN, actor=org_with_roles["users"]["org_admin"])
 
 
 def test_removing_from_org_removes_team_rows_and_audits_each(org_with_roles):
@@ -82,7 +82,7 @@ def test_removing_from_org_removes_team_rows_and_audits_each(org_with_roles):
         org_with_roles["users"]["developer"],
     )
     org_row = Membership.objects.get(organization=org, team=None, user=dev)
-    services.membership_remove(membership=org_row, actor=admin)
+    memberships.membership_remove(membership=org_row, actor=admin)
     assert not Membership.objects.filter(organization=org, user=dev).exists()
     assert AuditEvent.objects.filter(organization=org, action="membership.delete").count() == 2
 
@@ -94,7 +94,7 @@ def test_invitation_round_trip(org_with_roles, make_user, mailoutbox, django_cap
         org_with_roles["users"]["org_admin"],
     )
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = services.invitation_create(
+        invitation = invitations.invitation_create(
             organization=org,
             team=platform,
             email="New.Person@Example.test",
@@ -107,15 +107,15 @@ def test_invitation_round_trip(org_with_roles, make_user, mailoutbox, django_cap
     token = _token_from(mailoutbox[0])
     assert invitation.token_hash != token  # only the hash is stored
     with pytest.raises(InvitationEmailMismatch):
-        services.invitation_accept(token=token, user=make_user())
+        invitations.invitation_accept(token=token, user=make_user())
     person = make_user("new.person@example.test")
-    services.invitation_accept(token=token, user=person)
+    invitations.invitation_accept(token=token, user=person)
     assert Membership.objects.get(team=platform, user=person).role == Role.DEVELOPER
     assert Membership.objects.get(organization=org, team=None, user=person).role == Role.VIEWER
     with pytest.raises(InvitationInvalid):
-        services.invitation_accept(token=token, user=person)
+        invitations.invitation_accept(token=token, user=person)
     with pytest.raises(AlreadyMember):
-        services.invitation_create(
+        invitations.invitation_create(
             organization=org,
             team=platform,
             email=person.email,
@@ -132,7 +132,7 @@ def test_expired_and_revoked_invitations_do_not_work(
     tokens = []
     for email in ("late@example.test", "revoked@example.test"):
         with django_capture_on_commit_callbacks(execute=True):
-            services.invitation_create(
+            invitations.invitation_create(
                 organization=org,
                 team=None,
                 email=email,
@@ -142,10 +142,10 @@ def test_expired_and_revoked_invitations_do_not_work(
             )
         tokens.append(_token_from(mailoutbox[-1]))
     Invitation.objects.filter(email="late@example.test").update(expires_at=timezone.now() - timedelta(seconds=1))
-    services.invitation_revoke(invitation=Invitation.objects.get(email="revoked@example.test"), actor=admin)
+    invitations.invitation_revoke(invitation=Invitation.objects.get(email="revoked@example.test"), actor=admin)
     for token, email in zip(tokens, ("late@example.test", "revoked@example.test"), strict=True):
         with pytest.raises(InvitationInvalid):
-            services.invitation_accept(token=token, user=make_user(email))
+            invitations.invitation_accept(token=token, user=make_user(email))
 
 
 def test_purge_task_deletes_only_long_expired_unused_invitations(org_with_roles):
@@ -166,7 +166,7 @@ def test_deleting_a_team_audits_its_members_and_invitations(org_with_roles):
         org_with_roles["users"]["org_admin"],
         org_with_roles["platform"],
     )
-    services.invitation_create(
+    invitations.invitation_create(
         organization=org,
         team=platform,
         email="pending@example.test",
@@ -175,7 +175,7 @@ def test_deleting_a_team_audits_its_members_and_invitations(org_with_roles):
         accept_url_base="http://testserver/invitations",
     )
     members = Membership.objects.filter(team=platform).count()
-    services.team_delete(team=platform, actor=admin)
+    organizations.team_delete(team=platform, actor=admin)
     assert AuditEvent.objects.filter(organization=org, action="membership.delete").count() == members == 3
     assert AuditEvent.objects.filter(organization=org, action="invitation.delete").count() == 1
     assert not Invitation.objects.filter(team_id=platform.pk).exists()
@@ -191,18 +191,18 @@ def test_one_pending_invitation_per_email_and_scope(org_with_roles):
         actor=admin,
         accept_url_base="http://testserver/invitations",
     )
-    first = services.invitation_create(**kwargs)
+    first = invitations.invitation_create(**kwargs)
     with pytest.raises(InvitationPending):
-        services.invitation_create(**kwargs)
-    services.invitation_revoke(invitation=first, actor=admin)
-    services.invitation_create(**kwargs)
+        invitations.invitation_create(**kwargs)
+    invitations.invitation_revoke(invitation=first, actor=admin)
+    invitations.invitation_create(**kwargs)
 
 
 def test_expired_invitations_are_not_listed_as_pending(org_with_roles):
     from apps.orgs.selectors import invitation_list_pending
 
     org, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
-    invitation = services.invitation_create(
+    invitation = invitations.invitation_create(
         organization=org,
         team=None,
         email="soon@example.test",
@@ -217,7 +217,7 @@ def test_expired_invitations_are_not_listed_as_pending(org_with_roles):
 
 def test_personal_org_name_fits_for_the_longest_emails(edge, make_user):
     owner = make_user("x" * 200 + "@example.test")
-    org = services.organization_create_personal(owner=owner)
+    org = organizations.organization_create_personal(owner=owner)
     assert len(org.name) <= 120 and org.name.endswith("'s organisation")
 
 

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.services import user_create
 from apps.audit.models import AuditEvent
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.errors import RedemptionBusy, RedemptionFailed, RedemptionLocked
 from apps.wallet.models import Code, CodeKind
 from apps.wallet.services import codes, redemption_guard

@@ -11,7 +11,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import user_by_verified_email
 from apps.audit.services import audit_record
 from apps.orgs.models import BillingMode, Invitation, Organization
-from apps.orgs.services import organization_create, organization_create_for_invitee
+from apps.orgs.services.organizations import organization_create, organization_create_for_invitee
 from apps.spend.models import RollupPeriod, SpendRollup
 from apps.wallet.models import Invoice, InvoiceStatus
 from apps.wallet.periods import add_month, month_bounds
