@@ -155,7 +155,7 @@ def code_redeem(*, kind: str, text: str, organization: Organization, user: User,
         raise
     failed = False
     try:
-        return _redeem(kind=kind, text=text, organization=organization, user=user)
+        return code_redemption_apply(kind=kind, text=text, organization=organization, user=user)
     except RedemptionFailed as exc:
         failed = not isinstance(exc, CodeWrongPage)  # a real code on the wrong page is no guess
         _failure_audit(user, organization, kind=kind, reason=exc.reason, hint=hint)
@@ -215,7 +215,9 @@ def _activate(*, batch: CodeBatch, organization: Organization, user: User) -> tu
 
 
 @transaction.atomic
-def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> Redemption:
+def code_redemption_apply(*, kind: str, text: str, organization: Organization, user: User) -> Redemption:
+    """The redemption itself, in one transaction: the code used, its key and trial, its credit. Callers go
+    through code_redeem, which counts the attempt against the user and the IP first."""
     now = timezone.now()
     code = _code_locked(kind=kind, text=text, now=now)
     batch = code.batch
