@@ -1,10 +1,10 @@
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.core.dates import days_filter
 
 
 @dataclass(frozen=True)
@@ -16,10 +16,6 @@ class AuditFilters:
     until: date | None = None
 
 
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
-
-
 def audit_event_list(*, organization_id: int, filters: AuditFilters) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.filter(organization_id=organization_id).select_related("actor")
     if filters.action:
@@ -28,11 +24,7 @@ def audit_event_list(*, organization_id: int, filters: AuditFilters) -> QuerySet
         events = events.filter(actor_email__icontains=filters.actor)
     if filters.target_type:
         events = events.filter(target_type=filters.target_type)
-    if filters.since:
-        events = events.filter(created_at__gte=_day_start(filters.since))
-    if filters.until:
-        events = events.filter(created_at__lt=_day_start(filters.until + timedelta(days=1)))
-    return events.order_by("-created_at", "-id")
+    return events.filter(**days_filter("created_at", filters.since, filters.until)).order_by("-created_at", "-id")
 
 
 def audit_action_names(*, organization_id: int) -> list[str]:

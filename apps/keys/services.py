@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_update
 from apps.channels.models import Channel
 from apps.channels.services import channel_default_ensure
 from apps.core.errors import PermissionDenied
@@ -36,10 +36,10 @@ def _new_secret() -> str:
     return KEY_PREFIX + secrets.token_hex(16)
 
 
-def _set_secret(key: VirtualKey, plaintext: str) -> None:
-    key.key_hash = key_hash(plaintext)
-    key.key_prefix = plaintext[: len(KEY_PREFIX) + 4]
-    key.key_suffix = plaintext[-4:]
+def _secret_fields(plaintext: str) -> dict[str, str]:
+    """What a key stores of its secret: the hash, and the ends shown to tell keys apart."""
+    prefix, suffix = plaintext[: len(KEY_PREFIX) + 4], plaintext[-4:]
+    return {"key_hash": key_hash(plaintext), "key_prefix": prefix, "key_suffix": suffix}
 
 
 def _publish_on_commit(*hashes: str) -> None:
@@ -88,8 +88,8 @@ def key_generate(
         channel=channel,
         name=name.strip() or "key",
         **limits,
+        **_secret_fields(secret),
     )
-    _set_secret(key, secret)
     key.save()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
     after = _state(key) | {name: _jsonable(getattr(key, name)) for name in limits}
@@ -132,20 +132,16 @@ def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
         raise KeyRevoked()
     _secret_recipient_check(organization_id=key.organization_id, recipient=_people_locked(actor)[actor.pk])
     old_hash, secret = key.key_hash, _new_secret()
-    before = _state(key)
-    _set_secret(key, secret)
-    key.regenerated_at, key.secret_shown_to = timezone.now(), actor
-    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at", "secret_shown_to"])
-    KeyRoute.objects.filter(key_hash=old_hash).delete()
-    KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
-    audit_record(
+    audited_update(
+        key,
+        changes={**_secret_fields(secret), "regenerated_at": timezone.now(), "secret_shown_to": actor},
         actor=actor,
         action="key.regenerate",
-        target=key,
         organization_id=key.organization_id,
-        before=before,
-        after=_state(key),
+        state=lambda: _state(key),
     )
+    KeyRoute.objects.filter(key_hash=old_hash).delete()
+    KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
     _publish_on_commit(old_hash, key.key_hash)
     return key, secret
 
@@ -221,16 +217,13 @@ def key_rename(*, key: VirtualKey, name: str, actor: User) -> VirtualKey:
     name = name.strip()
     if not name:
         raise InvalidKey("A key needs a name.", param="key_alias")
-    before = _state(key)
-    key.name = name
-    key.save(update_fields=["name"])
-    audit_record(
+    audited_update(
+        key,
+        changes={"name": name},
         actor=actor,
         action="key.update",
-        target=key,
         organization_id=key.organization_id,
-        before=before,
-        after=_state(key),
+        state=lambda: _state(key),
     )
     return key
 
@@ -273,17 +266,13 @@ def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> Virt
         raise KeyRevoked()
     if not limits:
         return key
-    before = {name: _jsonable(getattr(key, name)) for name in limits}
-    for name, value in limits.items():
-        setattr(key, name, value)
-    key.save(update_fields=list(limits))
-    audit_record(
+    audited_update(
+        key,
+        changes=dict(limits),
         actor=actor,
         action="key.update",
-        target=key,
         organization_id=key.organization_id,
-        before=before,
-        after={name: _jsonable(getattr(key, name)) for name in limits},
+        state=lambda: {name: _jsonable(getattr(key, name)) for name in limits},
     )
     _publish_on_commit(key.key_hash)
     return key

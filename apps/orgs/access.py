@@ -86,6 +86,14 @@ def access_channel_by_id(*, org_access: OrgAccess, channel_id: int, action: Acti
     return channel
 
 
+def _manage_members_require(org_access: OrgAccess, team: Team | None) -> None:
+    """Managing who is in the organisation needs an org admin; in a team, a lead of it (or an org admin)."""
+    if team is None:
+        _require(org_access.role, Action.MANAGE_ORG)
+    else:
+        _team_access(org_access, team, Action.MANAGE_MEMBERS)
+
+
 def access_membership_by_id(*, org_access: OrgAccess, membership_id: int) -> Membership:
     """A membership row of this organisation; managing it needs the right role in its scope."""
     membership = (
@@ -95,10 +103,7 @@ def access_membership_by_id(*, org_access: OrgAccess, membership_id: int) -> Mem
     )
     if membership is None:
         raise NotFound("Member not found.")
-    if membership.team is None:
-        _require(org_access.role, Action.MANAGE_ORG)
-    else:
-        access_team_by_slug(org_access=org_access, slug=membership.team.slug, action=Action.MANAGE_MEMBERS)
+    _manage_members_require(org_access, membership.team)
     return membership
 
 
@@ -108,8 +113,5 @@ def access_invitation_by_id(*, org_access: OrgAccess, invitation_id: int) -> Inv
     )
     if invitation is None:
         raise NotFound("Invitation not found.")
-    if invitation.team is None:
-        _require(org_access.role, Action.MANAGE_ORG)
-    else:
-        access_team_by_slug(org_access=org_access, slug=invitation.team.slug, action=Action.MANAGE_MEMBERS)
+    _manage_members_require(org_access, invitation.team)
     return invitation

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import HyditeError
-from apps.dashboard.edge import checked, form_error, form_saved, org_page
+from apps.dashboard.edge import checked, flashed, form_error, form_saved, org_page
 from apps.keys.leavers import leaver_key_action_set
 from apps.orgs.access import (
     OrgAccess,
@@ -27,7 +27,7 @@ from apps.orgs.forms import (
     TeamRoleForm,
 )
 from apps.orgs.models import Membership
-from apps.orgs.roles import Action
+from apps.orgs.roles import Action, Role
 from apps.orgs.selectors import (
     invitation_list_pending,
     organization_member_list,
@@ -191,16 +191,12 @@ def team_invite_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def team_rename_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
-    team_access = _team_access(access, team_slug, Action.MANAGE_ORG)
+    team = _team_access(access, team_slug, Action.MANAGE_ORG).team
     form = TeamRenameForm(request.POST)
-    if form.is_valid():
-        try:
-            organizations.team_rename(team=team_access.team, name=form.cleaned_data["name"], actor=access.user)
-        except HyditeError as exc:
-            form_error(form, exc)
-        else:
-            messages.success(request, "Team renamed.")
-            return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    rename = organizations.team_rename
+    if form_saved(form, lambda: rename(team=team, name=form.cleaned_data["name"], actor=access.user)):
+        messages.success(request, "Team renamed.")
+        return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
     return _team_detail_page(request, access, team_slug, rename_form=form)
 
 
@@ -219,13 +215,12 @@ def team_limits_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def team_delete_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
-    team_access = _team_access(access, team_slug, Action.MANAGE_ORG)
-    try:
-        organizations.team_delete(team=team_access.team, actor=access.user)
-    except HyditeError as exc:
-        messages.error(request, exc.message)
+    team = _team_access(access, team_slug, Action.MANAGE_ORG).team
+    deleted = flashed(
+        request, lambda: organizations.team_delete(team=team, actor=access.user), f"Team {team.name} deleted."
+    )
+    if not deleted:
         return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
-    messages.success(request, f"Team {team_access.team.name} deleted.")
     return redirect("orgs:team_list", org_slug=access.organization.slug)
 
 
@@ -248,12 +243,12 @@ def membership_role_view(request: HttpRequest, access: OrgAccess, membership_id:
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
         return _back(request, access, team_slug)
-    try:
-        memberships.membership_set_role(membership=membership, role=form.cleaned_data["role"], actor=access.user)
-    except HyditeError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+    role = form.cleaned_data["role"]
+    flashed(
+        request,
+        lambda: memberships.membership_set_role(membership=membership, role=role, actor=access.user),
+        f"{membership.user.email} is now {Role(role).label}.",
+    )
     return _back(request, access, team_slug)
 
 
@@ -262,12 +257,11 @@ def membership_role_view(request: HttpRequest, access: OrgAccess, membership_id:
 def membership_remove_view(request: HttpRequest, access: OrgAccess, membership_id: int) -> HttpResponse:
     membership = _membership(access, membership_id)
     team_slug = membership.team.slug if membership.team else None
-    try:
-        memberships.membership_remove(membership=membership, actor=access.user)
-    except HyditeError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{membership.user.email} removed.")
+    flashed(
+        request,
+        lambda: memberships.membership_remove(membership=membership, actor=access.user),
+        f"{membership.user.email} removed.",
+    )
     return _back(request, access, team_slug)
 
 

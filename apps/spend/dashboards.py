@@ -274,8 +274,17 @@ WALLET_SOURCES = {
     EntryKind.CREDIT_CODE: "codes",
     EntryKind.ACTIVATION_GRANT: "codes",
 }
-REVENUE_TOTALS = ("income", "subscriptions", "topups", "refunds", "codes", "codes_redeemed", "usage_cost")
-REVENUE_TOTALS += ("requests", "margin")
+REVENUE_TOTALS = (
+    "income",
+    "subscriptions",
+    "topups",
+    "refunds",
+    "codes",
+    "codes_redeemed",
+    "usage_cost",
+    "requests",
+    "margin",
+)
 
 
 def _income_rows(payments: QuerySet[SubscriptionPayment], begin: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:

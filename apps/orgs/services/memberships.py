@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_update
 from apps.keys.leavers import leaver_keys_apply, member_departure_apply
 from apps.orgs.errors import (
     LastOrgAdmin,
@@ -18,12 +18,9 @@ def _org_admin_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, team__isnull=True, role=Role.ORG_ADMIN).count()
 
 
-@transaction.atomic
-def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
-    role_scope_check(role, in_team=membership.team_id is not None)
-    if membership.role == role:
-        return membership
-    # Lock the organisation's admin rows so two demotions cannot both pass the check.
+def _last_admin_guard(membership: Membership) -> None:
+    """Before a membership changes or goes: lock the organisation's admin rows (two demotions cannot both pass
+    the check) and the person's row (apps.keys.services); the last org admin stays (LastOrgAdmin)."""
     list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
     person_lock(membership.user_id)
     if (
@@ -32,16 +29,21 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
         and _org_admin_count(membership.organization) <= 1
     ):
         raise LastOrgAdmin()
-    before = membership_state(membership)
-    membership.role = role
-    membership.save(update_fields=["role"])
-    audit_record(
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
+    role_scope_check(role, in_team=membership.team_id is not None)
+    if membership.role == role:
+        return membership
+    _last_admin_guard(membership)
+    audited_update(
+        membership,
+        changes={"role": role},
         actor=actor,
         action="membership.update",
-        target=membership,
         organization_id=membership.organization_id,
-        before=before,
-        after=membership_state(membership),
+        state=lambda: membership_state(membership),
     )
     leaver_keys_apply(organization=membership.organization, user=membership.user, actor=actor)  # e.g. now a viewer
     return membership
@@ -51,14 +53,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
 def membership_remove(*, membership: Membership, actor: User) -> None:
     """Remove a team membership, or (team is null) the user from the whole organisation; their keys follow
     the organisation's leaver_key_action at once (apps.keys.leavers), and no invitation brings them back."""
-    list(Membership.objects.select_for_update().filter(organization_id=membership.organization_id, team__isnull=True))
-    person_lock(membership.user_id)
-    if (
-        membership.team_id is None
-        and membership.role == Role.ORG_ADMIN
-        and _org_admin_count(membership.organization) <= 1
-    ):
-        raise LastOrgAdmin()
+    _last_admin_guard(membership)
     doomed = [membership]
     if membership.team_id is None:
         doomed += list(

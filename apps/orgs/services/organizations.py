@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_update
 from apps.channels.services import channel_default_ensure
 from apps.orgs.errors import (
     DefaultTeamProtected,
@@ -153,16 +153,8 @@ def team_rename(*, team: Team, name: str, actor: User) -> Team:
     name = name.strip()
     if not name:
         raise InvalidTeam("A team needs a name.", param="name")
-    before = {"name": team.name}
-    team.name = name
-    team.save(update_fields=["name"])
-    audit_record(
-        actor=actor,
-        action="team.update",
-        target=team,
-        organization_id=team.organization_id,
-        before=before,
-        after={"name": team.name},
+    audited_update(
+        team, changes={"name": name}, actor=actor, action="team.update", organization_id=team.organization_id
     )
     return team
 
