@@ -78,7 +78,8 @@ def seed_holders() -> list[tuple[int, int, int, int]]:
     from apps.keys.services import key_generate
     from apps.orgs.models import Organization
     from apps.orgs.roles import Role
-    from apps.orgs.services import member_add, team_create
+    from apps.orgs.services.joining import member_add
+    from apps.orgs.services.organizations import team_create
 
     organization = Organization.objects.get(name="Hydite Demo")
     admin = organization.memberships.filter(role=Role.ORG_ADMIN).first().user  # type: ignore[union-attr]
@@ -158,7 +159,7 @@ def consumer_rate(holders: list[tuple[int, int, int, int]], count: int = 100_000
     from django.db import transaction
 
     from apps.orgs.models import Organization
-    from apps.spend.services import ledger_events_write
+    from apps.spend.services.ledger import ledger_events_write
 
     organization = Organization.objects.get(name="Hydite Demo")
     now_ms = int(time.time() * 1000)

@@ -25,7 +25,8 @@ from apps.accounts.models import User
 from apps.core.redis import redis_client
 from apps.orgs.models import Organization
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create, team_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create, team_create
 from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_STREAM
 from apps.tenancy.models import Domain, Instance
 from apps.tenancy.services import instance_create

@@ -1,5 +1,6 @@
 """A committed world for the live /v1 and spend tests: an organisation, channels pointing at the mock provider, keys."""
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -12,11 +13,12 @@ from apps.core.redis import redis_client
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate
 from apps.orgs.models import BillingMode, Organization, Team
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.spend.models import SpendLog
-from apps.spend.services import ledger_events_write, spend_consume_once, spend_stream_group_ensure
+from apps.spend.services.ingest import spend_consume_once, spend_stream_group_ensure
+from apps.spend.services.ledger import ledger_events_write
 from tests.conftest import UPSTREAM_API_KEY
 
 # alias in the default channel → model of the mock provider (None: an unreachable upstream)
@@ -128,6 +130,24 @@ def consume(committed, *request_ids: str, timeout_s: float = 15) -> None:  # typ
     deadline = time.monotonic() + timeout_s
     while not committed(once):
         assert time.monotonic() < deadline, "the consumer did not write the events"
+
+
+def ledger_rows_drained(committed, request_ids: set[str], timeout_s: float = 15) -> dict[str, SpendLog]:  # type: ignore[no-untyped-def]
+    """The ledger rows of the request ids, once the consumer has written them all (or the timeout passed)."""
+
+    def consume() -> None:
+        client = redis_client()
+        spend_stream_group_ensure(client=client)
+        spend_consume_once(client=client, consumer=f"test-{os.getpid()}", block_ms=200)
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        committed(consume)
+        rows = {
+            row.request_id: row for row in committed(lambda: list(SpendLog.objects.filter(request_id__in=request_ids)))
+        }
+        if set(rows) == request_ids or time.monotonic() > deadline:
+            return rows
 
 
 def ledger_add(organization_id: int, **fields: object) -> str:

@@ -18,7 +18,8 @@ from apps.accounts.models import User
 from apps.accounts.selectors import user_email_verified
 from apps.accounts.services import user_password_discard
 from apps.audit.context import client_ip
-from apps.orgs.services import invitation_pending_for_session, organization_personal_ensure
+from apps.orgs.services.invitations import invitation_pending_for_session
+from apps.orgs.services.organizations import organization_personal_ensure
 from apps.tenancy.models import InstanceKind
 
 # In the session that gave an account's password while its address was unconfirmed: that account and a hash

@@ -4,7 +4,7 @@ from datetime import date
 from django.db.models import QuerySet
 
 from apps.audit.models import AuditEvent
-from apps.core.dates import created_within_days
+from apps.core.dates import days_filter
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ def audit_event_list(*, organization_id: int, filters: AuditFilters) -> QuerySet
         events = events.filter(actor_email__icontains=filters.actor)
     if filters.target_type:
         events = events.filter(target_type=filters.target_type)
-    return created_within_days(events, since=filters.since, until=filters.until).order_by("-created_at", "-id")
+    return events.filter(**days_filter("created_at", filters.since, filters.until)).order_by("-created_at", "-id")
 
 
 def audit_action_names(*, organization_id: int) -> list[str]:

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -28,4 +29,26 @@ def audit_record(
         before=before,
         after=after,
         ip=client_ip(),
+    )
+
+
+def audited_update(
+    target: models.Model,
+    *,
+    changes: dict[str, Any],
+    actor: User | None,
+    action: str,
+    organization_id: int | None,
+    state: Callable[[], dict[str, Any]] | None = None,
+) -> AuditEvent:
+    """Set `changes` on `target`, save those fields, and record it: before and after are `state()` (by default
+    the changed fields' values). Call it inside the transaction of the change."""
+    fields = list(changes)
+    read = state or (lambda: {name: getattr(target, name) for name in fields})
+    before = read()
+    for name, value in changes.items():
+        setattr(target, name, value)
+    target.save(update_fields=fields)
+    return audit_record(
+        actor=actor, action=action, target=target, organization_id=organization_id, before=before, after=read()
     )

@@ -5,6 +5,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest
@@ -67,4 +68,15 @@ def form_saved(form: forms.Form, save: Callable[[], object]) -> bool:
     except HyditeError as exc:
         form_error(form, exc)
         return False
+    return True
+
+
+def flashed(request: HttpRequest, run: Callable[[], object], success: str) -> bool:
+    """Run one service call for a button; its error, or `success`, shows on the next page. True if it ran."""
+    try:
+        run()
+    except HyditeError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
     return True

@@ -2,7 +2,7 @@
 
 from apps.core.errors import NotFound, PermissionDenied
 from apps.keys.models import VirtualKey
-from apps.orgs.access import OrgAccess, access_team_by_slug
+from apps.orgs.access import OrgAccess, access_team_by_id
 from apps.orgs.models import Team
 from apps.orgs.roles import Action
 
@@ -22,7 +22,7 @@ def access_key_by_id(*, org_access: OrgAccess, key_id: int, action: Action = Act
 
 def key_change_allowed(*, org_access: OrgAccess, key: VirtualKey) -> bool:
     """The key's owner (developer or above in its team), a lead of its team, or an org admin."""
-    team_access = access_team_by_slug(org_access=org_access, slug=key.team.slug, action=Action.VIEW)
+    team_access = access_team_by_id(org_access=org_access, team_id=key.team_id, action=Action.VIEW)
     owner_may = key.user_id == org_access.user.pk and team_access.can(Action.USE)
     return owner_may or team_access.can(Action.MANAGE_MEMBERS)
 
@@ -32,5 +32,5 @@ def teams_where_user_may_mint(*, org_access: OrgAccess) -> list[Team]:
     return [
         team
         for team in teams
-        if access_team_by_slug(org_access=org_access, slug=team.slug, action=Action.VIEW).can(Action.USE)
+        if access_team_by_id(org_access=org_access, team_id=team.pk, action=Action.VIEW).can(Action.USE)
     ]

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.channels.models import Channel
+from apps.accounts.models import User
 from apps.core.api import InvalidApiParameter, validated
 from apps.core.errors import NotFound, PermissionDenied
 from apps.core.json_input import JsonMetadataField
@@ -24,8 +24,8 @@ from apps.keys import services
 from apps.keys.access import access_key_by_id
 from apps.keys.api_access import api_org_access
 from apps.keys.models import KeyStatus, VirtualKey
-from apps.orgs.access import OrgAccess, access_team_by_slug
-from apps.orgs.models import Membership, Team
+from apps.orgs.access import OrgAccess, access_channel_by_id, access_default_team, access_team_by_id
+from apps.orgs.models import Membership
 from apps.orgs.roles import Action
 from apps.quotas.api import QuotaLimitFields, quota_info
 
@@ -92,41 +92,43 @@ class KeyGenerateApi(APIView):
         payload = validated(self.KeyGenerateInputSerializer, request.data)
         data = payload.validated_data
         access = api_org_access(request, data.get("organization"))
-        organization = access.organization
-        team = (
-            Team.objects.filter(organization=organization, pk=data["team_id"]).first()
+        team_access = (
+            access_team_by_id(org_access=access, team_id=data["team_id"])
             if "team_id" in data
-            else Team.objects.filter(organization=organization, is_default=True).first()
+            else access_default_team(org_access=access)
         )
-        if team is None:
-            raise NotFound("Team not found.")
-        if not access_team_by_slug(org_access=access, slug=team.slug).can(Action.USE):
+        if not team_access.can(Action.USE):
             raise PermissionDenied("Minting a key needs the developer role in its team.", param="team_id")
-        owner = access.user
-        if "user_id" in data:
-            member = Membership.objects.filter(organization=organization, user_id=data["user_id"], team__isnull=True)
-            if not member.exists():
-                raise NotFound("That user is not a member of the organisation.")
-            if data["user_id"] != access.user.pk and not access.can(Action.MANAGE_ORG):
-                raise PermissionDenied("Only an org admin may mint keys for someone else.", param="user_id")
-            owner = member.select_related("user").first().user  # type: ignore[union-attr]
+        owner = _owner(access, data)
         channel = None
         if "channel_id" in data:
-            channel = Channel.objects.filter(organization=organization, pk=data["channel_id"]).first()
-            if channel is None:
-                raise NotFound("Channel not found.")
+            channel = access_channel_by_id(org_access=access, channel_id=data["channel_id"])
         key, secret = services.key_generate(
-            organization=organization,
-            team=team,
+            organization=access.organization,
+            team=team_access.team,
             user=owner,
             channel=channel,
             name=data.get("key_alias") or "api key",
             actor=access.user,
+            limits={name: value for name, value in payload.limits().items() if name != "name"},
         )
-        limits = {name: value for name, value in payload.limits().items() if name != "name"}
-        if limits:
-            key = services.key_update_limits(key=key, actor=access.user, **limits)
         return Response({"key": secret, **key_info(key)})
+
+
+def _owner(access: OrgAccess, data: dict[str, Any]) -> User:
+    """The key's owner: the caller, or (an org admin minting for someone else) the member named by user_id."""
+    if "user_id" not in data:
+        return access.user
+    member = (
+        Membership.objects.select_related("user")
+        .filter(organization=access.organization, user_id=data["user_id"], team__isnull=True)
+        .first()
+    )
+    if member is None:
+        raise NotFound("That user is not a member of the organisation.")
+    if data["user_id"] != access.user.pk and not access.can(Action.MANAGE_ORG):
+        raise PermissionDenied("Only an org admin may mint keys for someone else.", param="user_id")
+    return member.user
 
 
 def _key_from(request: Request, access: OrgAccess, data: dict[str, Any], action: Action) -> VirtualKey:

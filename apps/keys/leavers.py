@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_update
 from apps.keys.errors import InvalidLeaverKeyAction
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.selectors import teams_where_user_may_use_keys
@@ -33,16 +33,12 @@ def leaver_key_action_set(*, organization: Organization, action: str, actor: Use
         raise InvalidLeaverKeyAction(f"leaver_key_action is one of {choices}.", param="leaver_key_action")
     if organization.leaver_key_action == action:
         return organization
-    before = {"leaver_key_action": organization.leaver_key_action}
-    organization.leaver_key_action = action
-    organization.save(update_fields=["leaver_key_action"])
-    audit_record(
+    audited_update(
+        organization,
+        changes={"leaver_key_action": action},
         actor=actor,
         action="organization.update",
-        target=organization,
         organization_id=organization.pk,
-        before=before,
-        after={"leaver_key_action": action},
     )
     return organization
 

@@ -2,13 +2,14 @@
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_update
 from apps.channels.models import Channel
 from apps.channels.services import channel_default_ensure
 from apps.core.errors import PermissionDenied
@@ -35,10 +36,10 @@ def _new_secret() -> str:
     return KEY_PREFIX + secrets.token_hex(16)
 
 
-def _set_secret(key: VirtualKey, plaintext: str) -> None:
-    key.key_hash = key_hash(plaintext)
-    key.key_prefix = plaintext[: len(KEY_PREFIX) + 4]
-    key.key_suffix = plaintext[-4:]
+def _secret_fields(plaintext: str) -> dict[str, str]:
+    """What a key stores of its secret: the hash, and the ends shown to tell keys apart."""
+    prefix, suffix = plaintext[: len(KEY_PREFIX) + 4], plaintext[-4:]
+    return {"key_hash": key_hash(plaintext), "key_prefix": prefix, "key_suffix": suffix}
 
 
 def _publish_on_commit(*hashes: str) -> None:
@@ -60,11 +61,15 @@ def key_generate(
     actor: User,
     channel: Channel | None = None,
     plaintext: str | None = None,
+    limits: Mapping[str, object] | None = None,
 ) -> tuple[VirtualKey, str]:
-    """Mint a key; returns it with its clear text, which is never stored and never shown again.
+    """Mint a key with its limits (as key_update_limits takes them, but the name); returns it with its clear
+    text, which is never stored and never shown again. One audit event, one snapshot publish.
 
     `plaintext` lets the demo seed keep one stable key across runs; it must look like a real key.
     """
+    limits = dict(limits or {})
+    _limits_check(limits, KEY_SETTINGS - {"name"})
     if team.organization_id != organization.pk:
         raise InvalidKey("The team belongs to another organisation.", param="team_id")
     _mint_allowed(organization=organization, team=team, user=user, actor=actor)
@@ -82,11 +87,13 @@ def key_generate(
         secret_shown_to=actor,
         channel=channel,
         name=name.strip() or "key",
+        **limits,
+        **_secret_fields(secret),
     )
-    _set_secret(key, secret)
     key.save()
     KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
-    audit_record(actor=actor, action="key.create", target=key, organization_id=organization.pk, after=_state(key))
+    after = _state(key) | {name: _jsonable(getattr(key, name)) for name in limits}
+    audit_record(actor=actor, action="key.create", target=key, organization_id=organization.pk, after=after)
     _publish_on_commit(key.key_hash)
     return key, secret
 
@@ -125,20 +132,16 @@ def key_regenerate(*, key: VirtualKey, actor: User) -> tuple[VirtualKey, str]:
         raise KeyRevoked()
     _secret_recipient_check(organization_id=key.organization_id, recipient=_people_locked(actor)[actor.pk])
     old_hash, secret = key.key_hash, _new_secret()
-    before = _state(key)
-    _set_secret(key, secret)
-    key.regenerated_at, key.secret_shown_to = timezone.now(), actor
-    key.save(update_fields=["key_hash", "key_prefix", "key_suffix", "regenerated_at", "secret_shown_to"])
-    KeyRoute.objects.filter(key_hash=old_hash).delete()
-    KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
-    audit_record(
+    audited_update(
+        key,
+        changes={**_secret_fields(secret), "regenerated_at": timezone.now(), "secret_shown_to": actor},
         actor=actor,
         action="key.regenerate",
-        target=key,
         organization_id=key.organization_id,
-        before=before,
-        after=_state(key),
+        state=lambda: _state(key),
     )
+    KeyRoute.objects.filter(key_hash=old_hash).delete()
+    KeyRoute.objects.create(key_hash=key.key_hash, schema_name=current_schema())
     _publish_on_commit(old_hash, key.key_hash)
     return key, secret
 
@@ -214,16 +217,13 @@ def key_rename(*, key: VirtualKey, name: str, actor: User) -> VirtualKey:
     name = name.strip()
     if not name:
         raise InvalidKey("A key needs a name.", param="key_alias")
-    before = _state(key)
-    key.name = name
-    key.save(update_fields=["name"])
-    audit_record(
+    audited_update(
+        key,
+        changes={"name": name},
         actor=actor,
         action="key.update",
-        target=key,
         organization_id=key.organization_id,
-        before=before,
-        after=_state(key),
+        state=lambda: _state(key),
     )
     return key
 
@@ -261,28 +261,30 @@ def management_key_create(
 @transaction.atomic
 def key_update_limits(*, key: VirtualKey, actor: User, **limits: object) -> VirtualKey:
     """Set any quota field (apps.quotas.models.QuotaFields), expires_at, metadata or name."""
-    allowed = {*QUOTA_FIELD_NAMES, "expires_at", "metadata", "name"}
-    unknown = set(limits) - allowed
-    if unknown:
-        raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
+    _limits_check(limits)
     if key.status == KeyStatus.REVOKED:
         raise KeyRevoked()
     if not limits:
         return key
-    before = {name: _jsonable(getattr(key, name)) for name in limits}
-    for name, value in limits.items():
-        setattr(key, name, value)
-    key.save(update_fields=list(limits))
-    audit_record(
+    audited_update(
+        key,
+        changes=dict(limits),
         actor=actor,
         action="key.update",
-        target=key,
         organization_id=key.organization_id,
-        before=before,
-        after={name: _jsonable(getattr(key, name)) for name in limits},
+        state=lambda: {name: _jsonable(getattr(key, name)) for name in limits},
     )
     _publish_on_commit(key.key_hash)
     return key
+
+
+KEY_SETTINGS = frozenset({*QUOTA_FIELD_NAMES, "expires_at", "metadata", "name"})  # what key_update_limits sets
+
+
+def _limits_check(limits: Mapping[str, object], allowed: frozenset[str] = KEY_SETTINGS) -> None:
+    unknown = set(limits) - allowed
+    if unknown:
+        raise InvalidKey(f"Unknown field(s): {', '.join(sorted(unknown))}.", param=sorted(unknown)[0])
 
 
 def _jsonable(value: object) -> object:

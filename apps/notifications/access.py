@@ -2,8 +2,7 @@
 
 from apps.core.errors import NotFound, PermissionDenied
 from apps.notifications.models import BudgetAlert, WebhookEndpoint
-from apps.orgs.access import OrgAccess, access_team_by_slug
-from apps.orgs.models import Team
+from apps.orgs.access import OrgAccess, access_team_by_id
 from apps.orgs.roles import Action
 
 
@@ -21,12 +20,12 @@ def _may_acknowledge(org_access: OrgAccess, alert: BudgetAlert) -> bool:
     """Org admins acknowledge any alert; a lead of the key's or team's team, that team's."""
     if org_access.can(Action.MANAGE_ORG):
         return True
-    team = (
-        Team.objects.filter(organization=org_access.organization, pk=alert.team_id).first() if alert.team_id else None
-    )
-    if team is None:
+    if alert.team_id is None:
         return False
-    return access_team_by_slug(org_access=org_access, slug=team.slug).can(Action.MANAGE_MEMBERS)
+    try:
+        return access_team_by_id(org_access=org_access, team_id=alert.team_id).can(Action.MANAGE_MEMBERS)
+    except NotFound:  # the team is gone
+        return False
 
 
 def access_budget_alert_by_id(*, org_access: OrgAccess, alert_id: int, action: Action = Action.VIEW) -> BudgetAlert:

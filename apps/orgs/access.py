@@ -7,6 +7,7 @@ revealed); a member whose role is too low gets PermissionDenied.
 from dataclasses import dataclass
 
 from apps.accounts.models import User
+from apps.channels.models import Channel
 from apps.core.errors import NotFound, PermissionDenied
 from apps.orgs.models import Invitation, Membership, Organization, Team
 from apps.orgs.roles import Action, role_allows, role_max
@@ -51,14 +52,46 @@ def access_organization_by_slug(*, user: User, slug: str, action: Action = Actio
     return OrgAccess(user=user, organization=membership.organization, role=membership.role)
 
 
-def access_team_by_slug(*, org_access: OrgAccess, slug: str, action: Action = Action.VIEW) -> TeamAccess:
-    team = Team.objects.filter(organization=org_access.organization, slug=slug).first()
+def _team_access(org_access: OrgAccess, team: Team | None, action: Action) -> TeamAccess:
     if team is None:
         raise NotFound("Team not found.")
     team_role = Membership.objects.filter(team=team, user=org_access.user).values_list("role", flat=True).first()
     role = role_max(org_access.role, team_role) or org_access.role
     _require(role, action)
     return TeamAccess(team=team, org_access=org_access, role=role)
+
+
+def access_team_by_slug(*, org_access: OrgAccess, slug: str, action: Action = Action.VIEW) -> TeamAccess:
+    team = Team.objects.filter(organization=org_access.organization, slug=slug).first()
+    return _team_access(org_access, team, action)
+
+
+def access_team_by_id(*, org_access: OrgAccess, team_id: int, action: Action = Action.VIEW) -> TeamAccess:
+    team = Team.objects.filter(organization=org_access.organization, pk=team_id).first()
+    return _team_access(org_access, team, action)
+
+
+def access_default_team(*, org_access: OrgAccess, action: Action = Action.VIEW) -> TeamAccess:
+    """The organisation's default team (where a key goes when no team is named)."""
+    team = Team.objects.filter(organization=org_access.organization, is_default=True).first()
+    return _team_access(org_access, team, action)
+
+
+def access_channel_by_id(*, org_access: OrgAccess, channel_id: int, action: Action = Action.VIEW) -> Channel:
+    """A channel of this organisation; changing it (any action beyond VIEW) needs that organisation role."""
+    channel = Channel.objects.filter(organization=org_access.organization, pk=channel_id).first()
+    if channel is None:
+        raise NotFound("Channel not found.")
+    _require(org_access.role, action)
+    return channel
+
+
+def _manage_members_require(org_access: OrgAccess, team: Team | None) -> None:
+    """Managing who is in the organisation needs an org admin; in a team, a lead of it (or an org admin)."""
+    if team is None:
+        _require(org_access.role, Action.MANAGE_ORG)
+    else:
+        _team_access(org_access, team, Action.MANAGE_MEMBERS)
 
 
 def access_membership_by_id(*, org_access: OrgAccess, membership_id: int) -> Membership:
@@ -70,10 +103,7 @@ def access_membership_by_id(*, org_access: OrgAccess, membership_id: int) -> Mem
     )
     if membership is None:
         raise NotFound("Member not found.")
-    if membership.team is None:
-        _require(org_access.role, Action.MANAGE_ORG)
-    else:
-        access_team_by_slug(org_access=org_access, slug=membership.team.slug, action=Action.MANAGE_MEMBERS)
+    _manage_members_require(org_access, membership.team)
     return membership
 
 
@@ -83,8 +113,5 @@ def access_invitation_by_id(*, org_access: OrgAccess, invitation_id: int) -> Inv
     )
     if invitation is None:
         raise NotFound("Invitation not found.")
-    if invitation.team is None:
-        _require(org_access.role, Action.MANAGE_ORG)
-    else:
-        access_team_by_slug(org_access=org_access, slug=invitation.team.slug, action=Action.MANAGE_MEMBERS)
+    _manage_members_require(org_access, invitation.team)
     return invitation

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apps.orgs.services import invitations_purge_expired
+from apps.orgs.services.invitations import invitations_purge_expired
 from apps.tenancy.services import instances_each
 
 

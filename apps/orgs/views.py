@@ -7,9 +7,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import HyditeError
-from apps.dashboard.edge import checked, form_error, form_saved, org_page
+from apps.dashboard.edge import checked, flashed, form_error, form_saved, org_page
 from apps.keys.leavers import leaver_key_action_set
-from apps.orgs import services
 from apps.orgs.access import (
     OrgAccess,
     TeamAccess,
@@ -28,13 +27,14 @@ from apps.orgs.forms import (
     TeamRoleForm,
 )
 from apps.orgs.models import Membership
-from apps.orgs.roles import Action
+from apps.orgs.roles import Action, Role
 from apps.orgs.selectors import (
     invitation_list_pending,
     organization_member_list,
     team_list,
     team_member_list,
 )
+from apps.orgs.services import invitations, memberships, organizations
 from apps.quotas.forms import QuotaLimitsForm
 from apps.quotas.selectors import quota_usage
 from apps.quotas.services import quota_limits_update
@@ -103,7 +103,7 @@ def team_create_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     form = TeamCreateForm(request.POST)
     if form.is_valid():
         try:
-            team = services.team_create(
+            team = organizations.team_create(
                 organization=access.organization, name=form.cleaned_data["name"], actor=access.user
             )
         except HyditeError as exc:
@@ -120,7 +120,7 @@ def org_invite_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
     form = OrgInviteForm(request.POST)
     if form.is_valid():
         try:
-            services.invitation_create(
+            invitations.invitation_create(
                 organization=access.organization,
                 team=None,
                 email=form.cleaned_data["email"],
@@ -172,7 +172,7 @@ def team_invite_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
     form = TeamInviteForm(request.POST)
     if form.is_valid():
         try:
-            services.invitation_create(
+            invitations.invitation_create(
                 organization=access.organization,
                 team=team_access.team,
                 email=form.cleaned_data["email"],
@@ -191,16 +191,12 @@ def team_invite_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def team_rename_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
-    team_access = _team_access(access, team_slug, Action.MANAGE_ORG)
+    team = _team_access(access, team_slug, Action.MANAGE_ORG).team
     form = TeamRenameForm(request.POST)
-    if form.is_valid():
-        try:
-            services.team_rename(team=team_access.team, name=form.cleaned_data["name"], actor=access.user)
-        except HyditeError as exc:
-            form_error(form, exc)
-        else:
-            messages.success(request, "Team renamed.")
-            return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
+    rename = organizations.team_rename
+    if form_saved(form, lambda: rename(team=team, name=form.cleaned_data["name"], actor=access.user)):
+        messages.success(request, "Team renamed.")
+        return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
     return _team_detail_page(request, access, team_slug, rename_form=form)
 
 
@@ -219,13 +215,12 @@ def team_limits_view(request: HttpRequest, access: OrgAccess, team_slug: str) ->
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def team_delete_view(request: HttpRequest, access: OrgAccess, team_slug: str) -> HttpResponse:
-    team_access = _team_access(access, team_slug, Action.MANAGE_ORG)
-    try:
-        services.team_delete(team=team_access.team, actor=access.user)
-    except HyditeError as exc:
-        messages.error(request, exc.message)
+    team = _team_access(access, team_slug, Action.MANAGE_ORG).team
+    deleted = flashed(
+        request, lambda: organizations.team_delete(team=team, actor=access.user), f"Team {team.name} deleted."
+    )
+    if not deleted:
         return redirect("orgs:team_detail", org_slug=access.organization.slug, team_slug=team_slug)
-    messages.success(request, f"Team {team_access.team.name} deleted.")
     return redirect("orgs:team_list", org_slug=access.organization.slug)
 
 
@@ -248,12 +243,12 @@ def membership_role_view(request: HttpRequest, access: OrgAccess, membership_id:
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
         return _back(request, access, team_slug)
-    try:
-        services.membership_set_role(membership=membership, role=form.cleaned_data["role"], actor=access.user)
-    except HyditeError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+    role = form.cleaned_data["role"]
+    flashed(
+        request,
+        lambda: memberships.membership_set_role(membership=membership, role=role, actor=access.user),
+        f"{membership.user.email} is now {Role(role).label}.",
+    )
     return _back(request, access, team_slug)
 
 
@@ -262,12 +257,11 @@ def membership_role_view(request: HttpRequest, access: OrgAccess, membership_id:
 def membership_remove_view(request: HttpRequest, access: OrgAccess, membership_id: int) -> HttpResponse:
     membership = _membership(access, membership_id)
     team_slug = membership.team.slug if membership.team else None
-    try:
-        services.membership_remove(membership=membership, actor=access.user)
-    except HyditeError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{membership.user.email} removed.")
+    flashed(
+        request,
+        lambda: memberships.membership_remove(membership=membership, actor=access.user),
+        f"{membership.user.email} removed.",
+    )
     return _back(request, access, team_slug)
 
 
@@ -275,30 +269,30 @@ def membership_remove_view(request: HttpRequest, access: OrgAccess, membership_i
 @org_page()
 def invitation_revoke_view(request: HttpRequest, access: OrgAccess, invitation_id: int) -> HttpResponse:
     invitation = checked(access_invitation_by_id, org_access=access, invitation_id=invitation_id)
-    services.invitation_revoke(invitation=invitation, actor=access.user)
+    invitations.invitation_revoke(invitation=invitation, actor=access.user)
     messages.success(request, f"Invitation to {invitation.email} revoked.")
     return _back(request, access, invitation.team.slug if invitation.team else None)
 
 
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        invitation = services.invitation_get_valid(token=token)
+        invitation = invitations.invitation_get_valid(token=token)
     except InvitationInvalid as exc:
         return render(request, "orgs/invitation.html", {"error": exc.message}, status=404)
     if not request.user.is_authenticated:
         # Remember the invitation: it opens sign-up on a Dedicated instance, and the link, mailed to the
         # invited address, proves that address for a sign-up with it (allauth's stash).
-        request.session[services.INVITATION_SESSION_KEY] = token
+        request.session[invitations.INVITATION_SESSION_KEY] = token
         get_adapter(request).stash_verified_email(request, invitation.email)
         return render(request, "orgs/invitation.html", {"invitation": invitation, "next": request.path})
     if request.method == "POST":
         try:
-            services.invitation_accept(token=token, user=request.user)
+            invitations.invitation_accept(token=token, user=request.user)
         except HyditeError as exc:
             return render(
                 request, "orgs/invitation.html", {"invitation": invitation, "error": exc.message}, status=exc.status
             )
-        request.session.pop(services.INVITATION_SESSION_KEY, None)
+        request.session.pop(invitations.INVITATION_SESSION_KEY, None)
         messages.success(request, f"Welcome to {invitation.organization.name}.")
         return redirect("dashboard:overview", org_slug=invitation.organization.slug)
     return render(request, "orgs/invitation.html", {"invitation": invitation})

@@ -10,11 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import validated
-from apps.core.errors import NotFound, PermissionDenied
+from apps.core.errors import PermissionDenied
 from apps.core.money import micros_to_usd, usd_to_micros
 from apps.keys.api_access import api_org_access
 from apps.keys.leavers import leaver_key_action_set
-from apps.orgs.models import LeaverKeyAction, Team
+from apps.orgs.access import access_team_by_id
+from apps.orgs.models import LeaverKeyAction
 from apps.orgs.roles import Action
 from apps.quotas.limits import RPM_MAX, TPM_MAX, allowed_ips_clean
 from apps.quotas.models import BudgetDuration, QuotaFields
@@ -79,9 +80,7 @@ class TeamUpdateApi(APIView):
     def post(self, request: Request) -> Response:
         payload = validated(self.TeamUpdateInputSerializer, request.data)
         access = api_org_access(request, payload.validated_data.get("organization"))
-        team = Team.objects.filter(organization=access.organization, pk=payload.validated_data["team_id"]).first()
-        if team is None:
-            raise NotFound("Team not found.")
+        team = access_team_by_id(org_access=access, team_id=payload.validated_data["team_id"]).team
         if not access.can(Action.MANAGE_ORG):
             raise PermissionDenied("Only an org admin may change a team's limits.")
         quota_limits_update(holder=team, actor=access.user, **payload.limits())

@@ -16,19 +16,12 @@ from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 from apps.core.errors import NotFound
 from apps.core.money import micros_to_usd, usd_fixed
 from apps.keys.api_access import api_org_access
-from apps.spend.exports import (
-    EXPORT_INLINE_ROWS,
-    ExportSpec,
-    export_file_download,
-    export_path,
-    export_progress,
-    export_row_count,
-    export_spec_refusal,
-    spend_export_deliver,
-)
+from apps.spend.export_files import export_file_download, export_path, export_progress
+from apps.spend.export_queries import ExportSpec, export_row_count, export_spec_refusal
 from apps.spend.models import ExportFormat, ExportStatus, SpendExport, SpendLog
 from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery, report_rows, report_totals
 from apps.spend.selectors import SpendFilters, spend_log_list
+from apps.spend.services.exports import EXPORT_INLINE_ROWS, spend_export_deliver
 
 
 def spend_log_row(log: SpendLog) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.safestring import SafeString
 from django_tenants.utils import schema_context
@@ -155,6 +155,59 @@ def summed(rows: Iterable[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
     ]
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole if whole else 0:.1f}"
+
+
+def _breakdown(
+    by_dimension: list[dict[str, Any]], dimension: str, *, starts: list[dt.datetime], labels_x: list[str], total: int
+) -> Breakdown:
+    """The drill-down table by `dimension` (by cost, at most BREAKDOWN_ROWS and a row for the rest) and its chart."""
+    groups = _by_cost(summed(by_dimension, dimension))
+    values = [row[dimension] for row in groups]
+    labels, budgets = dimension_labels(dimension, values), _budgets(dimension, values)
+    for row in groups:
+        row.update(
+            label=labels[row[dimension]],
+            value=row[dimension],
+            share=_share(row["cost_micros"], total),
+            budget=budgets.get(row[dimension], ""),
+        )
+    spend_series = _stacked(starts, by_dimension, dimension, values, labels, _cost)
+    if len(groups) > BREAKDOWN_ROWS:  # callers choose model names and features: the table stays bounded
+        rest = summed(groups[BREAKDOWN_ROWS:])[0]
+        more = {"label": f"{len(groups) - BREAKDOWN_ROWS} more", "value": None, "other": True}
+        groups = [*groups[:BREAKDOWN_ROWS], {**rest, **more, "share": _share(rest["cost_micros"], total)}]
+    chart = stacked_bars(labels=labels_x, series=spend_series, title=f"Spend by {dimension}", top_label="USD")
+    return Breakdown(dimension=dimension, rows=groups, chart=chart)
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    models: list[dict[str, Any]]  # by cost
+    series: list[Series]
+    rows: list[dict[str, Any]]  # the chart's numbers: a row per bucket, a column per series
+
+
+def _tokens_by_model(by_model: list[dict[str, Any]], *, starts: list[dt.datetime], labels_x: list[str]) -> _Tokens:
+    models = _by_cost(summed(by_model, "model"))
+    model_order = [row["model"] for row in models]
+    series = _stacked(starts, by_model, "model", model_order, {m: m for m in model_order}, _tokens)
+    rows = [
+        {"label": label, "tokens": [serie.values[n] for serie in series], "total": sum(s.values[n] for s in series)}
+        for n, label in enumerate(labels_x)
+    ]
+    return _Tokens(models=models, series=series, rows=rows)
+
+
+def _top_users(query: ReportQuery) -> list[dict[str, Any]]:
+    top_users = report_rows(replace(query, bucket="", group_by=("user",)), top=LEADERBOARD)
+    user_labels = dimension_labels("user", [row["user"] for row in top_users])
+    for row in top_users:
+        row["label"] = user_labels[row["user"]]
+    return top_users
+
+
 def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
     """The Billing page of one organisation (query.organization_id) over the query's range and bucket.
 
@@ -169,49 +222,7 @@ def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
     by_bucket = {row["bucket"]: row for row in bucket_sums}
     over_time = [{"label": bucket_label(start, query.bucket), **by_bucket.get(start, {})} for start in starts]
     labels_x = [row["label"] for row in over_time]
-
-    groups = _by_cost(summed(by_dimension, dimension))
-    values = [row[dimension] for row in groups]
-    labels, budgets = dimension_labels(dimension, values), _budgets(dimension, values)
-    for row in groups:
-        share = 100 * row["cost_micros"] / totals["cost_micros"] if totals["cost_micros"] else 0
-        row.update(
-            label=labels[row[dimension]],
-            value=row[dimension],
-            share=f"{share:.1f}",
-            budget=budgets.get(row[dimension], ""),
-        )
-    spend_series = _stacked(starts, by_dimension, dimension, values, labels, _cost)
-    if len(groups) > BREAKDOWN_ROWS:  # callers choose model names and features: the table stays bounded
-        rest = summed(groups[BREAKDOWN_ROWS:])[0]
-        share = 100 * rest["cost_micros"] / totals["cost_micros"] if totals["cost_micros"] else 0
-        groups = [
-            *groups[:BREAKDOWN_ROWS],
-            {
-                **rest,
-                "label": f"{len(groups) - BREAKDOWN_ROWS} more",
-                "value": None,
-                "other": True,
-                "share": f"{share:.1f}",
-            },
-        ]
-
-    models = _by_cost(summed(by_model, "model"))
-    model_order = [row["model"] for row in models]
-    token_series = _stacked(starts, by_model, "model", model_order, {m: m for m in model_order}, _tokens)
-    tokens_by_model = [  # the chart's numbers: a row per bucket, a column per series
-        {
-            "label": label,
-            "tokens": [serie.values[n] for serie in token_series],
-            "total": sum(serie.values[n] for serie in token_series),
-        }
-        for n, label in enumerate(labels_x)
-    ]
-
-    top_users = report_rows(replace(query, bucket="", group_by=("user",)), top=LEADERBOARD)
-    user_labels = dimension_labels("user", [row["user"] for row in top_users])
-    for row in top_users:
-        row["label"] = user_labels[row["user"]]
+    tokens = _tokens_by_model(by_model, starts=starts, labels_x=labels_x)
     peak = max([1, *(row.get("cost_micros", 0) for row in over_time)])
     return BillingPage(
         query=query,
@@ -223,16 +234,12 @@ def billing_page(query: ReportQuery, *, dimension: str) -> BillingPage:
             title="Spend over time",
             top_label=f"${usd_fixed(peak)}",
         ),
-        breakdown=Breakdown(
-            dimension=dimension,
-            rows=groups,
-            chart=stacked_bars(labels=labels_x, series=spend_series, title=f"Spend by {dimension}", top_label="USD"),
-        ),
-        tokens_by_model=tokens_by_model,
-        tokens_series=[serie.name for serie in token_series],
-        tokens_chart=stacked_bars(labels=labels_x, series=token_series, title="Tokens by model", top_label="tokens"),
-        top_models=models[:LEADERBOARD],
-        top_users=top_users,
+        breakdown=_breakdown(by_dimension, dimension, starts=starts, labels_x=labels_x, total=totals["cost_micros"]),
+        tokens_by_model=tokens.rows,
+        tokens_series=[serie.name for serie in tokens.series],
+        tokens_chart=stacked_bars(labels=labels_x, series=tokens.series, title="Tokens by model", top_label="tokens"),
+        top_models=tokens.models[:LEADERBOARD],
+        top_users=_top_users(query),
     )
 
 
@@ -261,63 +268,54 @@ def _monthly(rows: Iterable[dict[str, Any]], month_starts: list[dt.datetime]) ->
     return months
 
 
-def _instance_revenue(instance_name: str, schema: str, start: dt.date, end: dt.date) -> InstanceRevenue:
-    query = ReportQuery(start=start, end=end, bucket=RollupPeriod.MONTH)
-    month_starts = bucket_starts(query)
-    begin = query.start_at
+WALLET_SOURCES = {
+    EntryKind.STRIPE_PAYMENT: "topups",
+    EntryKind.REFUND: "refunds",
+    EntryKind.CREDIT_CODE: "codes",
+    EntryKind.ACTIVATION_GRANT: "codes",
+}
+REVENUE_TOTALS = (
+    "income",
+    "subscriptions",
+    "topups",
+    "refunds",
+    "codes",
+    "codes_redeemed",
+    "usage_cost",
+    "requests",
+    "margin",
+)
+
+
+def _income_rows(payments: QuerySet[SubscriptionPayment], begin: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """Income per month and source: subscription payments, then the wallet's top-ups, refunds and codes."""
     month = TruncMonth("paid_at", tzinfo=dt.UTC)
-    payments = SubscriptionPayment.objects.filter(paid_at__gte=begin, paid_at__lt=query.end_at)
     rows: list[dict[str, Any]] = [
         {"month": row["month"], "source": "subscriptions", "micros": row["micros"], "count": 0}
         for row in payments.annotate(month=month).values("month").annotate(micros=Sum("amount_micros"))
     ]
-    sources = {
-        EntryKind.STRIPE_PAYMENT: "topups",
-        EntryKind.REFUND: "refunds",
-        EntryKind.CREDIT_CODE: "codes",
-        EntryKind.ACTIVATION_GRANT: "codes",
-    }
     entries = (
-        WalletEntry.objects.filter(kind__in=list(sources), occurred_at__gte=begin, occurred_at__lt=query.end_at)
+        WalletEntry.objects.filter(kind__in=list(WALLET_SOURCES), occurred_at__gte=begin, occurred_at__lt=end)
         .annotate(month=TruncMonth("occurred_at", tzinfo=dt.UTC))
         .values("month", "kind")
         .annotate(micros=Sum("amount_micros"), count=Count("id"))
     )
-    rows += [{**row, "source": sources[row["kind"]]} for row in entries]
-    months = _monthly(rows, month_starts)
-    usage = {row["bucket"]: row for row in report_rows(query)}
-    table = []
-    for start_at in month_starts:
-        figures = months[start_at]
-        spent = usage.get(start_at, {})
-        income = figures["subscriptions"] + figures["topups"] + figures["refunds"]
-        table.append(
-            {
-                "label": bucket_label(start_at, RollupPeriod.MONTH),
-                **figures,
-                "income": income,
-                "usage_cost": spent.get("cost_micros", 0),
-                "requests": spent.get("requests", 0),
-                "margin": income - spent.get("cost_micros", 0),
-            }
-        )
-    by_plan = list(
-        payments.values("plan__name").annotate(micros=Sum("amount_micros"), invoices=Count("id")).order_by("-micros")
-    )
-    totals = {
-        name: sum(row[name] for row in table)
-        for name in (
-            "income",
-            "subscriptions",
-            "topups",
-            "refunds",
-            "codes",
-            "codes_redeemed",
-            "usage_cost",
-            "requests",
-            "margin",
-        )
+    return rows + [{**row, "source": WALLET_SOURCES[row["kind"]]} for row in entries]
+
+
+def _revenue_month(start_at: dt.datetime, figures: dict[str, Any], spent: dict[str, Any]) -> dict[str, Any]:
+    income = figures["subscriptions"] + figures["topups"] + figures["refunds"]
+    return {
+        "label": bucket_label(start_at, RollupPeriod.MONTH),
+        **figures,
+        "income": income,
+        "usage_cost": spent.get("cost_micros", 0),
+        "requests": spent.get("requests", 0),
+        "margin": income - spent.get("cost_micros", 0),
     }
+
+
+def _revenue_charts(instance_name: str, table: list[dict[str, Any]]) -> tuple[SafeString, SafeString]:
     labels = [row["label"] for row in table]
     income_chart = stacked_bars(
         labels=labels,
@@ -334,6 +332,21 @@ def _instance_revenue(instance_name: str, schema: str, start: dt.date, end: dt.d
         title=f"Usage cost, {instance_name}",
         top_label=f"${usd_fixed(max([1, *(r['usage_cost'] for r in table)]))}",
     )
+    return income_chart, usage_chart
+
+
+def _instance_revenue(instance_name: str, schema: str, start: dt.date, end: dt.date) -> InstanceRevenue:
+    query = ReportQuery(start=start, end=end, bucket=RollupPeriod.MONTH)
+    month_starts = bucket_starts(query)
+    payments = SubscriptionPayment.objects.filter(paid_at__gte=query.start_at, paid_at__lt=query.end_at)
+    months = _monthly(_income_rows(payments, query.start_at, query.end_at), month_starts)
+    usage = {row["bucket"]: row for row in report_rows(query)}
+    table = [_revenue_month(start_at, months[start_at], usage.get(start_at, {})) for start_at in month_starts]
+    by_plan = list(
+        payments.values("plan__name").annotate(micros=Sum("amount_micros"), invoices=Count("id")).order_by("-micros")
+    )
+    totals = {name: sum(row[name] for row in table) for name in REVENUE_TOTALS}
+    income_chart, usage_chart = _revenue_charts(instance_name, table)
     return InstanceRevenue(instance_name, schema, table, by_plan, totals, income_chart, usage_chart)
 
 

@@ -1,11 +1,11 @@
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
-from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.core.dates import days_filter
 from apps.gateway.errors import UpstreamUsageInvalid
 from apps.spend.models import SpendLog
 
@@ -19,10 +19,6 @@ class SpendFilters:
     end: date | None = None
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
-
-
 def spend_log_list(*, organization_id: int, filters: SpendFilters) -> QuerySet[SpendLog]:
     logs = SpendLog.objects.filter(organization_id=organization_id)
     if filters.key_id is not None:
@@ -31,11 +27,7 @@ def spend_log_list(*, organization_id: int, filters: SpendFilters) -> QuerySet[S
         logs = logs.filter(team_id=filters.team_id)
     if filters.model:
         logs = logs.filter(model_alias=filters.model)
-    if filters.start:
-        logs = logs.filter(created_at__gte=_day_start(filters.start))
-    if filters.end:
-        logs = logs.filter(created_at__lt=_day_start(filters.end + timedelta(days=1)))
-    return logs.order_by("-created_at", "-id")
+    return logs.filter(**days_filter("created_at", filters.start, filters.end)).order_by("-created_at", "-id")
 
 
 SPEND_SCOPE_COLUMNS = {"key": "key_id", "team": "team_id", "org": "organization_id"}

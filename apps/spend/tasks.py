@@ -3,8 +3,8 @@
 from celery import shared_task
 from django_tenants.utils import schema_context
 
-from apps.spend.exports import spend_export_run, spend_exports_expire
 from apps.spend.rollups import spend_ledger_prune, spend_rollups_roll
+from apps.spend.services.exports import spend_export_run, spend_exports_expire
 from apps.tenancy.services import instances_each
 
 

@@ -9,14 +9,8 @@ from apps.core.errors import HyditeError
 from apps.dashboard.edge import checked, form_error, org_page
 from apps.orgs.access import OrgAccess
 from apps.spend.dashboards import billing_page, revenue_page
-from apps.spend.exports import (
-    ExportSpec,
-    export_file_download,
-    export_path,
-    export_progress,
-    export_spec_refusal,
-    spend_export_deliver,
-)
+from apps.spend.export_files import export_file_download, export_path, export_progress
+from apps.spend.export_queries import ExportSpec, export_spec_refusal
 from apps.spend.forms import ExportForm, ReconciliationForm, ReportRangeForm
 from apps.spend.models import ExportStatus, SpendExport
 from apps.spend.reconciliation import (
@@ -28,6 +22,7 @@ from apps.spend.reconciliation import (
     summed_days,
 )
 from apps.spend.reports import ReportQuery
+from apps.spend.services.exports import spend_export_deliver
 from apps.wallet.access import access_operator
 
 RECENT_EXPORTS = 10

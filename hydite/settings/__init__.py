@@ -109,6 +109,7 @@ TENANT_APPS = [
     "apps.notifications",
     "apps.quotas",
     "apps.wallet",
+    "apps.demo",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -17,7 +17,9 @@ from apps.accounts.models import User
 from apps.accounts.selectors import user_by_verified_email, user_email_verified
 from apps.orgs.models import Invitation, Membership, Organization
 from apps.orgs.roles import Role
-from apps.orgs.services import invitation_accept, invitation_create, member_add, organization_create
+from apps.orgs.services.invitations import invitation_accept, invitation_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create
 from tests.conftest import ACME_HOST, PASSWORD, client_for
 
 CONFIRM_LINK = re.compile(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+/)")

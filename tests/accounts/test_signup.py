@@ -2,7 +2,7 @@ from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.orgs.models import Membership, Organization
 from apps.orgs.roles import Role
-from apps.orgs.services import invitation_create
+from apps.orgs.services.invitations import invitation_create
 from tests.conftest import ACME_HOST, PASSWORD, client_for
 
 
@@ -44,7 +44,7 @@ def test_signup_rejects_bad_input_with_form_errors(edge):
 
 def test_dedicated_instance_signup_needs_an_invitation(acme, make_user, mailoutbox, django_capture_on_commit_callbacks):
     owner = make_user()
-    from apps.orgs.services import organization_create
+    from apps.orgs.services.organizations import organization_create
 
     org = organization_create(name="Acme Corp", owner=owner)
     client = client_for(None, host=ACME_HOST)

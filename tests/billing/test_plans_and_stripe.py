@@ -12,7 +12,7 @@ import pytest
 
 from apps.billing.models import Plan, StripeCustomerRoute
 from apps.orgs.models import BillingMode
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.models import EntryKind, Subscription, SubscriptionPayment, SubscriptionStatus, Wallet, WalletEntry
 from apps.wallet.selectors import plan_in_force
 from tests.billing.stripe_fake import fake_stripe_server
@@ -279,7 +279,7 @@ def test_a_top_up_of_any_amount_is_a_payment_mode_checkout(org, admin, stripe_on
 
 def test_seats_are_checked_before_checkout(org, admin, stripe_on, make_user):
     from apps.orgs.roles import Role
-    from apps.orgs.services import member_add
+    from apps.orgs.services.joining import member_add
 
     member_add(organization=org, team=None, user=make_user(), role=Role.VIEWER, actor=admin)
     answer = client_for(admin).post(_url(org, "subscribe/"), {"plan": "pro"})
@@ -297,7 +297,7 @@ def test_test_mode_is_labelled_and_operators_grant_plans(org, admin, make_user, 
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
     from apps.orgs.roles import Role
-    from apps.orgs.services import member_add
+    from apps.orgs.services.joining import member_add
 
     member_add(organization=org, team=None, user=staff, role=Role.VIEWER, actor=admin)
     assert client_for(staff).post(_url(org, "grant/"), {"plan": "team"}).status_code == 302

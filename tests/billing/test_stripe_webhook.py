@@ -12,7 +12,7 @@ import pytest
 from apps.billing.models import Plan, StripeEvent
 from apps.billing.services.checkout import checkout_reference
 from apps.orgs.models import BillingMode
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.models import EntryKind, Wallet, WalletEntry
 from tests.conftest import client_for
 

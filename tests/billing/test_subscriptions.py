@@ -9,7 +9,7 @@ from apps.billing.models import Plan
 from apps.keys.services import key_generate
 from apps.keys.snapshots import key_snapshot_build
 from apps.orgs.models import BillingMode, Team
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.tenancy.models import Instance
 from apps.wallet.errors import InvalidPlan, SubscriptionConflict
 from apps.wallet.models import Account, EntryKind, Subscription, SubscriptionStatus, Wallet, WalletEntry
@@ -125,7 +125,8 @@ def test_a_dedicated_instance_is_capped_by_its_tier(acme, make_user):
 def test_a_plan_with_seats_refuses_members_beyond_them(org, make_user):
     from apps.orgs.errors import SeatsExhausted
     from apps.orgs.roles import Role
-    from apps.orgs.services import invitation_create, member_add
+    from apps.orgs.services.invitations import invitation_create
+    from apps.orgs.services.joining import member_add
 
     admin = org.memberships.first().user
     subscription_grant(organization=org, plan=plan("pro"), actor=None)  # Pro: 1 seat, the owner's

@@ -13,7 +13,7 @@ from apps.accounts.services import user_create
 from apps.channels.models import Channel
 from apps.channels.services import DeploymentSpec, channel_curated_set, channel_default_ensure, channel_model_set
 from apps.orgs.models import BillingMode
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.wallet.models import CodeKind

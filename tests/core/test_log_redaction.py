@@ -16,7 +16,7 @@ import pytest
 from apps.accounts.services import user_create
 from apps.core.log_redaction import REDACTED, RedactSecrets, redact
 from apps.keys.services import key_generate, management_key_create
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from hydite.devstack import web_command
 from tests.conftest import live_server_env
 from tests.live import ROOT, free_port, stop, wait_for_http

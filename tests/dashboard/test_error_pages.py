@@ -18,7 +18,8 @@ from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.keys.services import key_generate
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create, team_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create, team_create
 from tests.conftest import PASSWORD, client_for, live_server_env
 from tests.live import ROOT, live_password_hash, logged_in_client, uvicorn_server
 

@@ -14,7 +14,7 @@ from apps.core.redis import redis_client
 from apps.gateway.hosts import InstanceHosts
 from apps.keys.services import key_generate
 from apps.orgs.models import BillingMode, Team
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.providers.models import ProviderType
 from apps.providers.services import provider_credential_create
 from apps.tenancy.hosts import instance_hosts_key

@@ -12,7 +12,7 @@ from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_set_status
 from apps.keys.snapshots import key_snapshot_key
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add
+from apps.orgs.services.joining import member_add
 from apps.quotas.services import quota_limits_update
 from tests.conftest import client_for
 from tests.html_forms import form_fields

@@ -46,7 +46,7 @@ def test_viewer_cannot_mint_or_touch_keys(org_with_roles):
 
 def test_only_owner_lead_or_admin_change_a_key(org_with_roles, make_user):
     from apps.orgs.roles import Role
-    from apps.orgs.services import member_add
+    from apps.orgs.services.joining import member_add
 
     org, platform, users = org_with_roles["organization"], org_with_roles["platform"], org_with_roles["users"]
     other_dev = make_user()

@@ -12,7 +12,8 @@ from apps.keys.leavers import leaver_key_action_set
 from apps.keys.services import key_generate
 from apps.orgs.models import LeaverKeyAction, Membership
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, membership_remove
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.memberships import membership_remove
 from tests.world import World
 
 pytestmark = pytest.mark.django_db

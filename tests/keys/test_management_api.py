@@ -5,6 +5,7 @@ import hashlib
 import pytest
 from django.test import Client
 
+from apps.audit.models import AuditEvent
 from apps.keys.models import KeyStatus, VirtualKey
 from apps.keys.services import management_key_create
 from tests.conftest import EDGE_HOST, client_for
@@ -54,6 +55,9 @@ def test_generate_list_info_update_regenerate_delete(org_with_roles):
         ["gpt-4o-mini"],
     )
     assert key.expires_at is not None and body["max_budget"] == "12.5" and body["metadata"] == {"env": "ci"}
+    events = AuditEvent.objects.filter(target_type="keys.virtualkey", target_id=str(key.pk))
+    assert [event.action for event in events] == ["key.create"]  # the key and its limits in one step
+    assert events.get().after["rpm_limit"] == 60
 
     listed = http.get("/key/list", {"team_id": platform.pk}).json()
     assert body["key_id"] in [row["key_id"] for row in listed["keys"]] and listed["total_count"] >= 1

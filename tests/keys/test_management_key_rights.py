@@ -9,7 +9,8 @@ from apps.keys.models import ManagementKey
 from apps.keys.services import management_key_create
 from apps.orgs.models import LeaverKeyAction, Membership
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, membership_remove, membership_set_role
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.memberships import membership_remove, membership_set_role
 from tests.conftest import EDGE_HOST
 
 pytestmark = pytest.mark.django_db

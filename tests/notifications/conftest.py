@@ -18,8 +18,9 @@ from apps.keys.services import key_generate
 from apps.notifications.services.endpoints import webhook_endpoint_create
 from apps.orgs.models import BillingMode, Organization, Team
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create, team_create
-from apps.spend.services import spend_stream_group_ensure
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create, team_create
+from apps.spend.services.ingest import spend_stream_group_ensure
 from apps.spend.stream import SPEND_STREAM, spend_stream_entry
 from hydite.celery import app as celery_app
 from tests.world import consume  # noqa: F401 - the alert tests import it from here

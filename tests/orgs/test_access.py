@@ -5,7 +5,8 @@ from django.db import connection
 
 from apps.orgs.models import Membership, Team
 from apps.orgs.roles import Action, Role, role_allows
-from apps.orgs.services import invitation_create, organization_create, team_create
+from apps.orgs.services.invitations import invitation_create
+from apps.orgs.services.organizations import organization_create, team_create
 from tests.conftest import ACME_HOST, client_for
 
 

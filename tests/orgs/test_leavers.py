@@ -18,19 +18,14 @@ from apps.core.redis import redis_client
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.services import key_generate, key_regenerate, key_set_status, management_key_create
 from apps.keys.snapshots import key_snapshot_key
-from apps.orgs import services as orgs_services
 from apps.orgs.errors import InvitationInvalid
 from apps.orgs.models import LeaverKeyAction, Membership, Organization, Team
 from apps.orgs.roles import Role
-from apps.orgs.services import (
-    invitation_accept,
-    invitation_create,
-    member_add,
-    membership_remove,
-    membership_set_role,
-    organization_create,
-    team_create,
-)
+from apps.orgs.services import memberships
+from apps.orgs.services.invitations import invitation_accept, invitation_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.memberships import membership_remove, membership_set_role
+from apps.orgs.services.organizations import organization_create, team_create
 from tests.conftest import EDGE_HOST, client_for
 from tests.html_forms import form_fields
 
@@ -306,14 +301,14 @@ def _during_removal(committed, monkeypatch, organization, owner, leaver, change)
     """Run `change` (it passed its access check already) while the removal of `leaver` has looked for their keys
     and invitations but not committed; each side on its own connection. Returns its outcome or refusal."""
     scanned, proceed, outcome = threading.Event(), threading.Event(), {}
-    revoke = orgs_services._leaver_invitations_revoke
+    revoke = memberships.invitations_revoke_for_leaver
 
     def revoke_then_wait(**kwargs):  # type: ignore[no-untyped-def]
         revoke(**kwargs)
         scanned.set()
         proceed.wait(10)
 
-    monkeypatch.setattr(orgs_services, "_leaver_invitations_revoke", revoke_then_wait)
+    monkeypatch.setattr(memberships, "invitations_revoke_for_leaver", revoke_then_wait)
 
     def run() -> None:
         try:

@@ -8,7 +8,7 @@ from apps.core.redis import redis_client
 from apps.keys.services import key_generate
 from apps.keys.snapshots import key_snapshot_key
 from apps.orgs.models import Team
-from apps.orgs.services import team_create
+from apps.orgs.services.organizations import team_create
 from apps.quotas.services import quota_limits_update
 from apps.spend.models import SpendLog
 from tests.conftest import client_for

@@ -15,7 +15,8 @@ from apps.keys.services import key_generate, key_update_limits
 from apps.keys.snapshots import key_snapshot_key
 from apps.orgs.models import Organization
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create
 from apps.quotas.models import GatewayDefaultsSetting
 from apps.quotas.services import gateway_defaults_reset, quota_limits_update
 from apps.spend.models import SpendLog

@@ -70,7 +70,7 @@ def test_month_buckets_and_bad_ranges(billed):
 
 
 def test_other_organisations_see_nothing_of_it(billed, make_user):
-    from apps.orgs.services import organization_create
+    from apps.orgs.services.organizations import organization_create
 
     stranger = make_user()
     theirs = organization_create(name="Elsewhere", owner=stranger)

@@ -12,10 +12,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.keys.services import management_key_create
-from apps.spend import exports
-from apps.spend.exports import export_path, spend_export_run, spend_exports_expire
+from apps.spend.export_files import export_path
 from apps.spend.forms import ExportForm
 from apps.spend.models import ExportStatus, SpendExport
+from apps.spend.services import exports
+from apps.spend.services.exports import spend_export_run, spend_exports_expire
 from tests.conftest import client_for
 from tests.spend.conftest import NOW
 from tests.world import ledger_add
@@ -35,11 +36,10 @@ def _export(client, org, **fields):  # type: ignore[no-untyped-def]
 
 
 def _body(response) -> bytes:  # type: ignore[no-untyped-def]
-    try:
-        return b"".join(response.streaming_content)
-    finally:  # not response.close(): its request_finished signal would close the test's connection
-        for close in response._resource_closers:
-            close()
+    body = b"".join(response.streaming_content)
+    # read to the end, the test client closes the response and its file (without closing the test's connection)
+    assert response.closed
+    return body
 
 
 def test_csv_xlsx_and_ndjson_downloads_have_the_page_s_totals(billed):

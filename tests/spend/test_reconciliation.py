@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.spend.reconciliation import InvoiceUnreadable, provider_invoice_days
 from tests.conftest import client_for
 from tests.html_forms import table_cells

@@ -7,10 +7,10 @@ import pytest
 from django.utils import timezone
 
 from apps.billing.models import Plan
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.models import EntryKind
 from apps.wallet.services.ledger import wallet_adjust, wallet_credit
-from apps.wallet.services.subscriptions import subscription_payment_record
+from apps.wallet.services.subscriptions_stripe import subscription_payment_record
 from tests.conftest import client_for
 from tests.world import ledger_add
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from apps.spend.models import ROLLUP_DIMENSIONS, ROLLUP_MEASURES, RollupPeriod, RollupStaleDay, SpendLog, SpendRollup
 from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery, report_rows
 from apps.spend.rollups import RollupRebuildRefused, spend_ledger_prune, spend_rollups_rebuild, spend_rollups_roll
-from apps.spend.services import ledger_events_write
+from apps.spend.services.ledger import ledger_events_write
 from apps.wallet.periods import month_bounds
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,6 @@
 """Spend events: every /v1 request metered, exact cost, nothing lost or doubled on the way to the ledger."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from decimal import Decimal
@@ -12,9 +8,7 @@ from decimal import Decimal
 import httpx
 import openai
 import orjson
-import psycopg
 import pytest
-import redis as redis_lib
 from django.conf import settings
 
 from apps.core.redis import redis_client
@@ -22,28 +16,10 @@ from apps.gateway.redis_wire import RedisWire
 from apps.gateway.spend_events import SpendEmitter
 from apps.providers.prices import price_sheet
 from apps.spend.models import SpendLog, SpendRollup
-from apps.spend.services import spend_consume_once, spend_stream_group_ensure
-from apps.spend.stream import SPEND_DEAD_LETTERS, SPEND_STREAM, spend_stream_entry, spend_stream_events
-from tests.conftest import database_url_for_test_db
-from tests.live import ROOT, free_port, stop, valkey
+from apps.spend.stream import SPEND_STREAM, spend_stream_events
+from tests.world import ledger_rows_drained
 
 pytestmark = pytest.mark.django_db
-
-
-def _drain_until(committed, request_ids: set[str], timeout_s: float = 15) -> dict[str, SpendLog]:  # type: ignore[no-untyped-def]
-    def consume() -> None:
-        client = redis_client()
-        spend_stream_group_ensure(client=client)
-        spend_consume_once(client=client, consumer=f"test-{os.getpid()}", block_ms=200)
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        committed(consume)
-        rows = {
-            row.request_id: row for row in committed(lambda: list(SpendLog.objects.filter(request_id__in=request_ids)))
-        }
-        if set(rows) == request_ids or time.monotonic() > deadline:
-            return rows
 
 
 def _cost(model: str, prompt: int, completion: int) -> int:
@@ -92,7 +68,7 @@ def test_every_request_becomes_one_ledger_row(committed, world, live_server_url)
         )
         ids[name] = response.headers["x-request-id"]
 
-    rows = _drain_until(committed, set(ids.values()))
+    rows = ledger_rows_drained(committed, set(ids.values()))
     assert set(rows) == set(ids.values())
     row = rows[ids["plain"]]
     assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (
@@ -141,7 +117,7 @@ def test_abandoned_stream_is_cut_upstream_and_metered_with_the_tokens_seen(commi
             seen += line.startswith("data: {")
             if seen == 2:
                 break
-    row = _drain_until(committed, {request_id})[request_id]
+    row = ledger_rows_drained(committed, {request_id})[request_id]
     assert (row.status_code, row.error_code, row.stream) == (499, "client_disconnected", True)
     assert row.usage_estimated and row.prompt_tokens > 0 and row.completion_tokens >= 1
     # the gateway dropped the upstream stream when the client left, instead of reading all 20 chunks (5 s)
@@ -156,7 +132,7 @@ def test_spend_logs_endpoint(committed, world, live_server_url, make_user, edge)
     request_id = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "for the log"}]
     ).headers["x-request-id"]
-    _drain_until(committed, {request_id})
+    ledger_rows_drained(committed, {request_id})
     owner = world.organization.memberships.filter(team__isnull=True).first().user
     http = client_for(owner)
     page = http.get("/spend/logs", {"organization": world.organization.slug, "model": "gpt-4o-mini"}).json()
@@ -206,147 +182,3 @@ def test_emitter_keeps_events_while_redis_is_down_and_counts_overflow():
         return buffered_while_down, found, overflow.dropped
 
     assert asyncio.run(run()) == (3, 3, 1)
-
-
-def test_consumer_writes_the_good_events_of_an_entry_and_dead_letters_the_rest(committed, world):
-    marker = f"dead-{uuid.uuid4().hex[:8]}"
-    good = {"request_id": f"{marker}-ok", "created_at_ms": int(time.time() * 1000), "schema": "edge"}
-    good |= {"organization_id": world.organization.pk, "model_alias": marker, "status_code": 200}
-    unknown_instance = {**good, "request_id": f"{marker}-elsewhere", "schema": "no_such_instance"}
-    # each would fail the whole INSERT of its batch if it reached the database
-    unfit = [
-        {**good, "request_id": f"{marker}-negative", "prompt_tokens": -1},
-        {**good, "request_id": f"{marker}-long", "model_alias": "m" * 201},
-        {**good, "request_id": f"{marker}-text", "status_code": "200"},
-        {**good, "request_id": f"{marker}-flag", "stream": "yes"},
-        {key: value for key, value in good.items() if key != "organization_id"} | {"request_id": f"{marker}-no-org"},
-        {**good, "request_id": f"{marker}-when", "created_at_ms": -5},
-    ]
-    refused_by_the_database = {**good, "request_id": f"{marker}-nul", "error_code": "a\u0000b"}  # no check foresees
-    bad = [b"{not json", b"[1, 2]", orjson.dumps(unknown_instance), *(orjson.dumps(event) for event in unfit)]
-    bad.append(orjson.dumps(refused_by_the_database))
-    client = redis_client()
-    spend_stream_group_ensure(client=client)
-    entry_id = client.xadd(SPEND_STREAM, dict([spend_stream_entry([orjson.dumps(good), *bad])]))
-
-    rows = _drain_until(committed, {good["request_id"]})
-
-    assert set(rows) == {good["request_id"]}
-    dead = {fields[b"e"] for _, fields in client.xrevrange(SPEND_DEAD_LETTERS, count=100)}
-    assert set(bad) <= dead
-    assert not committed(
-        lambda: SpendLog.objects.filter(request_id__startswith=marker).exclude(request_id=good["request_id"]).exists()
-    )
-    still_pending = client.xpending_range(SPEND_STREAM, "spend-writers", min=entry_id, max=entry_id, count=1)
-    assert still_pending == [], "the entry is acknowledged once its good events are committed"
-    assert client.xrange(SPEND_STREAM, min=entry_id, max=entry_id) == [], "and deleted: the stream does not grow"
-
-
-@pytest.mark.slow
-def test_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(committed, world, tmp_path):
-    total, marker = 4000, f"sigkill-{uuid.uuid4().hex[:8]}"
-    client = redis_lib.Redis.from_url(settings.REDIS_URL)
-    spend_stream_group_ensure(client=client)
-    pipe = client.pipeline(transaction=False)
-    now_ms = int(time.time() * 1000)
-    events = [
-        orjson.dumps(
-            {
-                "request_id": f"{marker}-{n}",
-                "created_at_ms": now_ms,
-                "schema": "edge",
-                "organization_id": world.organization.pk,
-                "model_alias": marker,
-                "status_code": 200,
-            }
-        )
-        for n in range(total)
-    ]
-    for start in range(0, total, 10):  # entries of 10 events, as the gateway batches them
-        pipe.xadd(SPEND_STREAM, dict([spend_stream_entry(events[start : start + 10])]))
-    pipe.execute()
-
-    def rows() -> int:
-        with psycopg.connect(database_url_for_test_db()) as conn:
-            return conn.execute(
-                "SELECT count(*) FROM edge.spend_spendlog WHERE model_alias = %s", (marker,)
-            ).fetchone()[0]
-
-    env = {**os.environ, "DATABASE_URL": database_url_for_test_db()}
-    command = [sys.executable, "manage.py", "spend_consumer", "--batch", "2", "--claim-idle-ms", "300"]
-    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
-    deadline = time.monotonic() + 60
-    while rows() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    at_kill = rows()
-    assert 0 < at_kill < total, "the consumer must die mid-way for this test to mean anything"
-
-    second = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
-    try:
-        deadline = time.monotonic() + 90
-        while rows() < total and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # anything written twice would show up now
-        assert rows() == total
-    finally:
-        stop(second)
-
-
-def test_consumer_rides_out_a_redis_restart(committed, world, tmp_path):
-    """Redis dies under a running consumer and comes back empty (no group): the consumer waits, recreates
-    its group and writes what is sent afterwards; it never exits."""
-    marker = f"restart-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def send(first: int, count: int) -> None:
-        client = redis_lib.Redis.from_url(url)
-        events = [
-            orjson.dumps(
-                {
-                    "request_id": f"{marker}-{n}",
-                    "created_at_ms": int(time.time() * 1000),
-                    "schema": "edge",
-                    "organization_id": world.organization.pk,
-                    "model_alias": marker,
-                    "status_code": 200,
-                }
-            )
-            for n in range(first, first + count)
-        ]
-        client.xadd(SPEND_STREAM, dict([spend_stream_entry(events)]))
-
-    def rows_reach(count: int, timeout_s: float) -> int:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with psycopg.connect(database_url_for_test_db()) as conn:
-                found = conn.execute(
-                    "SELECT count(*) FROM edge.spend_spendlog WHERE model_alias = %s", (marker,)
-                ).fetchone()[0]
-            if found >= count or time.monotonic() > deadline:
-                return found
-            time.sleep(0.1)
-
-    env = {**os.environ, "DATABASE_URL": database_url_for_test_db(), "REDIS_URL": url}
-    log_path = tmp_path / "consumer.log"
-    with valkey(port, tmp_path) as first, log_path.open("w") as log:
-        consumer = subprocess.Popen(
-            [sys.executable, "manage.py", "spend_consumer"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            send(0, 5)
-            assert rows_reach(5, 30) == 5
-            first.kill()
-            first.wait()
-            time.sleep(1.5)  # the consumer meets the outage
-            assert consumer.poll() is None, log_path.read_text()
-            with valkey(port, tmp_path):
-                send(5, 5)
-                assert rows_reach(10, 30) == 10, log_path.read_text()
-                assert consumer.poll() is None
-        finally:
-            stop(consumer)
-    assert "retrying in" in log_path.read_text()

@@ -16,7 +16,8 @@ from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.keys.services import key_generate, management_key_create
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create, team_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create, team_create
 from tests.conftest import ACME_HOST, PASSWORD, database_url_for_test_db, live_server_env
 from tests.live import live_password_hash, logged_in_client, uvicorn_server
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add
+from apps.orgs.services.joining import member_add
 from apps.wallet.models import Code, CodeBatch, CodeKind, Wallet
 from apps.wallet.services.codes import code_batch_mint
 from tests.conftest import client_for

@@ -14,7 +14,7 @@ from apps.accounts.services import user_create
 from apps.audit.models import AuditEvent
 from apps.keys.models import VirtualKey
 from apps.orgs.models import BillingMode
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.codes import ALPHABET, CODE_LENGTH, code_normalise
 from apps.wallet.errors import (
     CodeDisabled,

@@ -11,7 +11,8 @@ from apps.keys.models import VirtualKey
 from apps.keys.snapshots import key_snapshot_build
 from apps.orgs.models import BillingMode, Membership, Organization
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.models import Invoice, InvoiceStatus
 from apps.wallet.services.invoices import invoice_issue, invoices_issue_last_month, organization_create_invoiced
 from tests.conftest import client_for

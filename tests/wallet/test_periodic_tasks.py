@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.billing.models import Plan
 from apps.billing.tasks import subscriptions_roll_task
 from apps.orgs.models import BillingMode, Organization
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.models import Invoice, Subscription, SubscriptionStatus, Wallet
 from apps.wallet.services.subscriptions import subscription_grant, subscription_pause
 from apps.wallet.tasks import invoices_issue_task, wallet_periods_roll_task

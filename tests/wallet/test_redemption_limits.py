@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.services import user_create
 from apps.audit.models import AuditEvent
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.errors import RedemptionBusy, RedemptionFailed, RedemptionLocked
 from apps.wallet.models import Code, CodeKind
 from apps.wallet.services import codes, redemption_guard
@@ -182,14 +182,14 @@ def test_redis_lost_after_a_redemption_does_not_hide_it(org_with_roles, make_use
     """The activation key is shown once: a failure to free the attempt's slot (it frees itself) must not eat it."""
     organization, admin = org_with_roles["organization"], org_with_roles["users"]["org_admin"]
     good = code_batch_mint(kind=CodeKind.ACTIVATION, count=1, credit_micros=USD, actor=make_user()).codes[0]
-    redeem, lost = codes._redeem, redis_unreachable(settings)
+    redeem, lost = codes.code_redemption_apply, redis_unreachable(settings)
 
     def redeem_then_lose_redis(**kwargs):  # type: ignore[no-untyped-def]
         redemption = redeem(**kwargs)
         lost.__enter__()
         return redemption
 
-    monkeypatch.setattr(codes, "_redeem", redeem_then_lose_redis)
+    monkeypatch.setattr(codes, "code_redemption_apply", redeem_then_lose_redis)
     try:
         answer = client_for(admin).post(f"/o/{organization.slug}/activation-codes/redeem/", {"code": good})
     finally:

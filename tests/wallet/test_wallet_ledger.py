@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.keys.snapshots import key_snapshot_build
 from apps.orgs.models import BillingMode
-from apps.orgs.services import organization_create
+from apps.orgs.services.organizations import organization_create
 from apps.wallet.errors import InvalidAmount
 from apps.wallet.models import Account, EntryKind, Wallet, WalletEntry
 from apps.wallet.periods import add_month, month_bounds, period_holding

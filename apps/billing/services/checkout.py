@@ -30,8 +30,8 @@ from apps.wallet.services.subscriptions import (
     subscription_pause,
     subscription_plan_change,
     subscription_resume,
-    subscription_stripe_link,
 )
+from apps.wallet.services.subscriptions_stripe import subscription_stripe_link
 
 logger = logging.getLogger("hydite.billing")
 MIN_TOPUP_CENTS, MAX_TOPUP_CENTS = 100, 1_000_000  # $1 to $10,000 per Checkout

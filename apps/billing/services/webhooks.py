@@ -27,7 +27,7 @@ from apps.tenancy.models import Instance
 from apps.wallet.models import EntryKind
 from apps.wallet.selectors import subscription_for
 from apps.wallet.services.ledger import wallet_credit, wallet_stripe_refund
-from apps.wallet.services.subscriptions import (
+from apps.wallet.services.subscriptions_stripe import (
     StripeSubscriptionState,
     subscription_payment_failed,
     subscription_payment_record,

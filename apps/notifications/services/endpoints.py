@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audited_update
 from apps.core.secrets import secret_encrypt, secret_hint
 from apps.notifications.errors import InvalidWebhookEndpoint
 from apps.notifications.models import EVENT_TYPES, WebhookEndpoint
@@ -75,16 +75,13 @@ def webhook_endpoint_create(
 def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool, actor: User) -> WebhookEndpoint:
     if endpoint.enabled == enabled:
         return endpoint
-    before = _state(endpoint)
-    endpoint.enabled = enabled
-    endpoint.save(update_fields=["enabled"])
-    audit_record(
+    audited_update(
+        endpoint,
+        changes={"enabled": enabled},
         actor=actor,
         action="webhook_endpoint.update",
-        target=endpoint,
         organization_id=endpoint.organization_id,
-        before=before,
-        after=_state(endpoint),
+        state=lambda: _state(endpoint),
     )
     return endpoint
 

@@ -43,20 +43,9 @@ class MintedBatch:
     codes: list[str]  # clear text: shown to the minting staff member once, never stored
 
 
-@transaction.atomic
-def code_batch_mint(
-    *,
-    kind: str,
-    count: int,
-    credit_micros: int,
-    actor: User,
-    expires_at: dt.datetime | None = None,
-    note: str = "",
-    campaign: str = "",
-    distributor: str = "",
-    trial_plan: str = "",
-    trial_days: int = 0,
-) -> MintedBatch:
+def _batch_check(
+    *, kind: str, count: int, credit_micros: int, expires_at: dt.datetime | None, trial_plan: str, trial_days: int
+) -> None:
     if not 1 <= count <= MAX_BATCH:
         raise InvalidBatch(f"A batch holds 1 to {MAX_BATCH:,} codes.", param="count")
     if kind == CodeKind.CREDIT and credit_micros <= 0:
@@ -74,6 +63,30 @@ def code_batch_mint(
         and not Plan.objects.filter(slug=trial_plan, is_active=True, contact_sales=False).exclude(slug="free").exists()
     ):
         raise InvalidBatch("That plan cannot be given as a trial.", param="trial_plan")
+
+
+@transaction.atomic
+def code_batch_mint(
+    *,
+    kind: str,
+    count: int,
+    credit_micros: int,
+    actor: User,
+    expires_at: dt.datetime | None = None,
+    note: str = "",
+    campaign: str = "",
+    distributor: str = "",
+    trial_plan: str = "",
+    trial_days: int = 0,
+) -> MintedBatch:
+    _batch_check(
+        kind=kind,
+        count=count,
+        credit_micros=credit_micros,
+        expires_at=expires_at,
+        trial_plan=trial_plan,
+        trial_days=trial_days,
+    )
     batch = CodeBatch.objects.create(
         kind=kind,
         count=count,
@@ -142,7 +155,7 @@ def code_redeem(*, kind: str, text: str, organization: Organization, user: User,
         raise
     failed = False
     try:
-        return _redeem(kind=kind, text=text, organization=organization, user=user)
+        return code_redemption_apply(kind=kind, text=text, organization=organization, user=user)
     except RedemptionFailed as exc:
         failed = not isinstance(exc, CodeWrongPage)  # a real code on the wrong page is no guess
         _failure_audit(user, organization, kind=kind, reason=exc.reason, hint=hint)
@@ -161,8 +174,8 @@ def _failure_audit(user: User, organization: Organization, *, kind: str, reason:
     )
 
 
-@transaction.atomic
-def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> Redemption:
+def _code_locked(*, kind: str, text: str, now: dt.datetime) -> Code:
+    """The code, its row locked, if it may be redeemed on the `kind` page now; else the RedemptionFailed why not."""
     normalised = code_normalise(text)
     if normalised is None:
         raise CodeUnknown()
@@ -175,7 +188,7 @@ def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> 
     )
     if code is None:
         raise CodeUnknown()
-    batch, now = code.batch, timezone.now()
+    batch = code.batch
     if batch.kind != kind:
         raise CodeWrongPage(
             f"This is a {batch.get_kind_display().lower()}: redeem it on the {PAGE_OF[CodeKind(batch.kind)]} page."
@@ -186,20 +199,34 @@ def _redeem(*, kind: str, text: str, organization: Organization, user: User) -> 
         raise CodeDisabled()
     if batch.expires_at is not None and batch.expires_at <= now:
         raise CodeExpired(f"This code expired on {batch.expires_at:%Y-%m-%d %H:%M} UTC.")
+    return code
+
+
+def _activate(*, batch: CodeBatch, organization: Organization, user: User) -> tuple[VirtualKey, str]:
+    """An activation code's key, and its plan trial unless a plan is in force."""
+    team = Team.objects.get(organization=organization, is_default=True)
+    key, plaintext = key_generate(organization=organization, team=team, user=user, name="Activation key", actor=user)
+    if batch.trial_plan:
+        current = subscription_for(organization=organization)
+        if current is None or not current.in_force:  # a trial never replaces a plan in force
+            plan = Plan.objects.get(slug=batch.trial_plan)
+            subscription_grant(organization=organization, plan=plan, actor=user, days=batch.trial_days, trial=True)
+    return key, plaintext
+
+
+@transaction.atomic
+def code_redemption_apply(*, kind: str, text: str, organization: Organization, user: User) -> Redemption:
+    """The redemption itself, in one transaction: the code used, its key and trial, its credit. Callers go
+    through code_redeem, which counts the attempt against the user and the IP first."""
+    now = timezone.now()
+    code = _code_locked(kind=kind, text=text, now=now)
+    batch = code.batch
     code.redeemed_at, code.redeemed_by, code.redeemed_organization = now, user, organization
     code.save(update_fields=["redeemed_at", "redeemed_by", "redeemed_organization"])
     # plan (subscription row) before money (wallet row): the lock order of every other service
-    key = plaintext = None
-    if kind == CodeKind.ACTIVATION:
-        team = Team.objects.get(organization=organization, is_default=True)
-        key, plaintext = key_generate(
-            organization=organization, team=team, user=user, name="Activation key", actor=user
-        )
-        if batch.trial_plan:
-            current = subscription_for(organization=organization)
-            if current is None or not current.in_force:  # a trial never replaces a plan in force
-                plan = Plan.objects.get(slug=batch.trial_plan)
-                subscription_grant(organization=organization, plan=plan, actor=user, days=batch.trial_days, trial=True)
+    key, plaintext = (
+        _activate(batch=batch, organization=organization, user=user) if kind == CodeKind.ACTIVATION else (None, None)
+    )
     entry = None
     if batch.credit_micros:
         entry = wallet_credit(

@@ -1,6 +1,7 @@
 """Invoiced (sales-issued) organisations: created by operators, billed monthly from the spend ledger."""
 
 import datetime as dt
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -10,7 +11,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import user_by_verified_email
 from apps.audit.services import audit_record
 from apps.orgs.models import BillingMode, Invitation, Organization
-from apps.orgs.services import organization_create, organization_create_for_invitee
+from apps.orgs.services.organizations import organization_create, organization_create_for_invitee
 from apps.spend.models import RollupPeriod, SpendRollup
 from apps.wallet.models import Invoice, InvoiceStatus
 from apps.wallet.periods import add_month, month_bounds
@@ -44,18 +45,11 @@ def organization_create_invoiced(
     return organization, invitation
 
 
-def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> Invoice:
-    """The month's invoice from the ledger's hour roll-ups (exact, per model; raw rows may be pruned since).
-
-    Issuing a month twice returns the first.
-    """
-    start, end = month_start, add_month(month_start)
-    existing = Invoice.objects.filter(organization=organization, period_start=start).first()
-    if existing is not None:
-        return existing
+def _invoice_lines(*, organization_id: int, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """The month's usage per model, from the hour roll-ups."""
     rows = (
         SpendRollup.objects.filter(
-            period=RollupPeriod.HOUR, organization_id=organization.pk, bucket__gte=start, bucket__lt=end
+            period=RollupPeriod.HOUR, organization_id=organization_id, bucket__gte=start, bucket__lt=end
         )
         .values("model")
         .annotate(
@@ -65,7 +59,7 @@ def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> In
         )
         .order_by("model")
     )
-    lines = [
+    return [
         {
             "model": row["model"],
             "requests": row["requests"] or 0,
@@ -74,6 +68,18 @@ def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> In
         }
         for row in rows
     ]
+
+
+def invoice_issue(*, organization: Organization, month_start: dt.datetime) -> Invoice:
+    """The month's invoice from the ledger's hour roll-ups (exact, per model; raw rows may be pruned since).
+
+    Issuing a month twice returns the first.
+    """
+    start, end = month_start, add_month(month_start)
+    existing = Invoice.objects.filter(organization=organization, period_start=start).first()
+    if existing is not None:
+        return existing
+    lines = _invoice_lines(organization_id=organization.pk, start=start, end=end)
     try:
         with transaction.atomic():
             invoice = Invoice.objects.create(

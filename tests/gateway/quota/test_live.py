@@ -20,7 +20,8 @@ from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import BillingMode, Team
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create, team_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create, team_create
 from apps.providers.models import ProviderType
 from apps.providers.prices import price_sheet
 from apps.providers.services import provider_credential_create

@@ -28,7 +28,7 @@ from apps.providers.services import provider_credential_create
 from apps.quotas.reservations import HELD_PREFIX
 from tests.conftest import UPSTREAM_API_KEY, live_server_env
 from tests.live import prompt_tokens_bound, uvicorn_server
-from tests.spend.test_spend_pipeline import _drain_until
+from tests.world import ledger_rows_drained
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_a_stream_within_its_budget_is_extended_to_the_end_and_settled_exactly(c
 
     assert events[-1] == "[DONE]" and not any("error" in event for event in events if isinstance(event, dict))
     assert _content_events(events) == LONG_WORDS  # 400 tokens through a 20-token reservation: 19 extensions
-    row = _drain_until(committed, {request_id})[request_id]
+    row = ledger_rows_drained(committed, {request_id})[request_id]
     assert (row.status_code, row.error_code, row.completion_tokens) == (200, "", LONG_WORDS)
     assert _settled(request_id)
     assert _budget_counter(key) == row.cost_micros  # every extension settled: nothing reserved is left over
@@ -148,7 +148,7 @@ def test_a_stream_that_runs_out_of_budget_is_cut_with_an_error_event_and_billed_
     assert events[-1] == "[DONE]"
     error = events[-2]["error"]
     assert (error["code"], error["type"]) == ("budget_exceeded", "budget_exceeded")
-    row = _drain_until(committed, {request_id})[request_id]
+    row = ledger_rows_drained(committed, {request_id})[request_id]
     assert (row.status_code, row.error_code) == (429, "budget_exceeded")
     assert (row.prompt_tokens, row.completion_tokens, row.usage_estimated) == (prompt, 3 * BLOCK, True)
     assert row.cost_micros == _cost(prompt, 3 * BLOCK) <= budget  # the allowance it reached
@@ -198,7 +198,7 @@ def test_a_stream_of_many_tokens_an_event_is_cut_within_its_budget(committed, wo
     sent = "".join(_contents(events))
     assert 0 < len(sent.encode()) <= 17 * BLOCK < len(" ".join(reply_words("x", LONG_WORDS)))  # cut short
     assert events[-2]["error"]["code"] == "budget_exceeded"
-    row = _drain_until(committed, {request_id})[request_id]
+    row = ledger_rows_drained(committed, {request_id})[request_id]
     assert row.cost_micros <= budget and _budget_counter(key) == row.cost_micros  # never past the budget
 
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 
 from apps.core.redis import redis_client
-from apps.spend.services import spend_consume_once, spend_stream_group_ensure
+from apps.spend.services.ingest import spend_consume_once, spend_stream_group_ensure
 
 logger = logging.getLogger("hydite.spend")
 

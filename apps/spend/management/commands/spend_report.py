@@ -10,9 +10,10 @@ from django_tenants.utils import schema_context
 
 from apps.core.dates import DAY_RANGE_MESSAGE, day_in_range
 from apps.orgs.models import Organization
-from apps.spend.exports import ExportSpec, export_row_count, export_spec_refusal, export_write
+from apps.spend.export_queries import ExportSpec, export_row_count, export_spec_refusal
 from apps.spend.models import ExportFormat
 from apps.spend.reports import REPORT_DIMENSIONS, ReportQuery
+from apps.spend.writers import export_write
 from apps.tenancy.models import Instance
 
 BAR_WIDTH = 30

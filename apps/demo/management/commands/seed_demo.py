@@ -16,7 +16,8 @@ from apps.keys.services import key_generate, key_hash, management_key_create
 from apps.keys.snapshots import key_snapshot_publish
 from apps.orgs.models import BillingMode, Membership, Organization, Team
 from apps.orgs.roles import Role
-from apps.orgs.services import member_add, organization_create, team_create
+from apps.orgs.services.joining import member_add
+from apps.orgs.services.organizations import organization_create, team_create
 from apps.providers.models import ProviderType
 from apps.tenancy.models import InstanceKind, InstanceTier
 from apps.tenancy.selectors import instance_shared_edge

@@ -8,10 +8,10 @@ from django.db import connection
 
 from apps.accounts.services import user_create
 from apps.channels.models import ChannelModel
+from apps.demo.management.commands.seed_demo import DEMO_MODELS
 from apps.keys.models import VirtualKey
 from apps.orgs.models import BillingMode
-from apps.orgs.services import organization_create_personal
-from apps.tenancy.management.commands.seed_demo import DEMO_MODELS
+from apps.orgs.services.organizations import organization_create_personal
 from apps.wallet.models import CodeKind, Wallet
 from apps.wallet.services.codes import code_redeem
 
