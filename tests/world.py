@@ -43,6 +43,25 @@ class World:
     other_channel_alias: str
 
 
+def mock_key(mock_url: str, name: str, *, on_created=None) -> str:  # type: ignore[no-untyped-def]
+    """A key of a new invoiced organisation whose channel serves `gpt-4o-mini` from the mock provider, minted in
+    the current instance's schema; `on_created(organization)` runs before the key is minted."""
+    owner = user_create(email=f"{name}-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
+    organization = organization_create(
+        name=f"{name} {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
+    )
+    credential = provider_credential_create(
+        organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
+    )
+    channel = channel_default_ensure(organization=organization, actor=owner)
+    spec = DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url, credential)
+    channel_model_set(channel=channel, alias="gpt-4o-mini", deployments=[spec], actor=owner, platform_managed=True)
+    if on_created is not None:
+        on_created(organization)
+    team = Team.objects.get(organization=organization, is_default=True)
+    return key_generate(organization=organization, team=team, user=owner, name=name, actor=owner)[1]
+
+
 def build_world(mock_url: str, billing_mode: str = BillingMode.INVOICE) -> World:
     owner = user_create(email=f"gw-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
     name = f"Gateway {uuid.uuid4().hex[:6]}"

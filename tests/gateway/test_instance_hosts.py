@@ -1,24 +1,16 @@
 """/v1 is bound to its instance: a key works only on its own instance's hosts; an unknown host is a 404."""
 
-import uuid
-
 import httpx
 import pytest
 import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from apps.accounts.services import user_create
-from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client
 from apps.gateway.hosts import InstanceHosts
-from apps.keys.services import key_generate
-from apps.orgs.models import BillingMode, Team
-from apps.orgs.services.organizations import organization_create
-from apps.providers.models import ProviderType
-from apps.providers.services import provider_credential_create
 from apps.tenancy.hosts import instance_hosts_key
-from tests.conftest import ACME_HOST, UPSTREAM_API_KEY
+from tests.conftest import ACME_HOST
+from tests.world import mock_key
 
 pytestmark = pytest.mark.django_db
 
@@ -27,18 +19,7 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 def _dedicated_key(mock_url: str) -> str:
     """A key of an organisation on the Dedicated instance (schema acme), its channel on the mock provider."""
-    owner = user_create(email=f"acme-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
-    organization = organization_create(
-        name=f"Acme {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
-    )
-    credential = provider_credential_create(
-        organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
-    )
-    channel = channel_default_ensure(organization=organization, actor=owner)
-    spec = DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url, credential)
-    channel_model_set(channel=channel, alias="gpt-4o-mini", deployments=[spec], actor=owner, platform_managed=True)
-    team = Team.objects.get(organization=organization, is_default=True)
-    return key_generate(organization=organization, team=team, user=owner, name="acme", actor=owner)[1]
+    return mock_key(mock_url, "acme")
 
 
 @pytest.fixture(scope="module")

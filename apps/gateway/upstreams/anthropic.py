@@ -8,7 +8,14 @@ import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
 from apps.gateway.upstreams.base import UpstreamRequest, WireFormat
-from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
+from apps.gateway.upstreams.translation import (
+    DONE,
+    OpenAIChunkWriter,
+    UnsupportedRequest,
+    count_sum,
+    upstream_error_fields,
+    upstream_error_message,
+)
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -209,12 +216,9 @@ def translate_response(payload: bytes) -> bytes:
 
 
 def error_from_upstream(status: int, payload: bytes) -> dict[str, Any]:
-    try:
-        error = orjson.loads(payload).get("error") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        error = {}
+    error = upstream_error_fields(payload)
     kind = error.get("type") or ("server_error" if status >= 500 else "invalid_request_error")
-    message = error.get("message") or payload[:500].decode("utf-8", "replace") or f"HTTP {status}"
+    message = upstream_error_message(error, payload, status)
     code = {
         "authentication_error": "invalid_api_key",
         "not_found_error": "model_not_found",

@@ -9,7 +9,14 @@ import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
 from apps.gateway.upstreams.base import UpstreamRequest, WireFormat
-from apps.gateway.upstreams.translation import DONE, OpenAIChunkWriter, UnsupportedRequest, count_sum
+from apps.gateway.upstreams.translation import (
+    DONE,
+    OpenAIChunkWriter,
+    UnsupportedRequest,
+    count_sum,
+    upstream_error_fields,
+    upstream_error_message,
+)
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -204,10 +211,7 @@ def translate_response(payload: bytes) -> bytes:
 
 
 def error_from_upstream(status: int, payload: bytes) -> dict[str, Any]:
-    try:
-        error = orjson.loads(payload).get("error") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        error = {}
+    error = upstream_error_fields(payload)
     kind: str
     code: str | None
     if b"API_KEY_INVALID" in payload:
@@ -216,8 +220,7 @@ def error_from_upstream(status: int, payload: bytes) -> dict[str, Any]:
         kind, code = ERROR_TYPES.get(
             error.get("status", ""), ("server_error" if status >= 500 else "invalid_request_error", None)
         )
-    message = error.get("message") or payload[:500].decode("utf-8", "replace") or f"HTTP {status}"
-    return {"message": message, "type": kind, "param": None, "code": code}
+    return {"message": upstream_error_message(error, payload, status), "type": kind, "param": None, "code": code}
 
 
 class StreamTranslator(OpenAIChunkWriter):

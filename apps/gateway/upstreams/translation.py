@@ -15,6 +15,23 @@ class UnsupportedRequest(ValueError):
     """A request the provider's API cannot express (a route it does not serve)."""
 
 
+def upstream_error_fields(payload: bytes) -> dict[str, str]:
+    """The text fields of the `error` object of a provider's error body (untrusted: anything that is not an
+    object, or a field that is not text, is left out)."""
+    try:
+        parsed = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return {}
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(error, dict):
+        return {}
+    return {name: value for name, value in error.items() if isinstance(value, str) and value}
+
+
+def upstream_error_message(fields: dict[str, str], payload: bytes, status: int) -> str:
+    return fields.get("message") or payload[:500].decode("utf-8", "replace") or f"HTTP {status}"
+
+
 def count_sum(*values: Any) -> int:
     """The sum of token counts a provider reported (a missing one is 0); -1, which the gateway refuses as
     impossible usage, when one is not a non-negative integer."""

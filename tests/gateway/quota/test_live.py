@@ -14,24 +14,22 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.billing.models import Plan
-from apps.channels.services import DeploymentSpec, channel_default_ensure, channel_model_set
 from apps.core.redis import redis_client, tenant_key
 from apps.keys.models import VirtualKey
 from apps.keys.services import key_generate, key_update_limits
-from apps.orgs.models import BillingMode, Team
+from apps.orgs.models import Organization, Team
 from apps.orgs.roles import Role
 from apps.orgs.services.joining import member_add
-from apps.orgs.services.organizations import organization_create, team_create
-from apps.providers.models import ProviderType
+from apps.orgs.services.organizations import team_create
 from apps.providers.prices import price_sheet
-from apps.providers.services import provider_credential_create
 from apps.quotas.limits import window_key
 from apps.quotas.services import gateway_defaults_reset, quota_limits_update
 from apps.quotas.windows import window_totals
 from apps.wallet.services.subscriptions import subscription_grant
-from tests.conftest import PASSWORD, UPSTREAM_API_KEY, client_for, live_server_env
+from tests.conftest import PASSWORD, client_for, live_server_env
 from tests.html_forms import form_fields
 from tests.live import live_password_hash, logged_in_client, prompt_tokens_bound, uvicorn_server
+from tests.world import mock_key
 
 pytestmark = pytest.mark.django_db
 
@@ -239,19 +237,11 @@ def test_gateway_layer_limits_each_key_and_each_client_ip(committed, world, tmp_
 
 def _org_key_on_plan(mock_url: str, plan: str) -> str:
     """A new Shared Edge organisation on `plan` (granted, as in test mode); its key's snapshot carries the caps."""
-    owner = user_create(email=f"tier-{uuid.uuid4().hex[:8]}@example.test", password=None, email_verified=True)
-    organization = organization_create(
-        name=f"Tier {uuid.uuid4().hex[:6]}", owner=owner, billing_mode=BillingMode.INVOICE
-    )
-    credential = provider_credential_create(
-        organization=None, name="mock", provider=ProviderType.OPENAI_COMPATIBLE, secret=UPSTREAM_API_KEY
-    )
-    channel = channel_default_ensure(organization=organization, actor=owner)
-    spec = DeploymentSpec(ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", mock_url, credential)
-    channel_model_set(channel=channel, alias="gpt-4o-mini", deployments=[spec], actor=owner, platform_managed=True)
-    team = Team.objects.get(organization=organization, is_default=True)
-    subscription_grant(organization=organization, plan=Plan.objects.get(slug=plan), actor=None)
-    return key_generate(organization=organization, team=team, user=owner, name="tier", actor=owner)[1]
+
+    def on_plan(organization: Organization) -> None:
+        subscription_grant(organization=organization, plan=Plan.objects.get(slug=plan), actor=None)
+
+    return mock_key(mock_url, "tier", on_created=on_plan)
 
 
 def test_the_plan_caps_an_organisation(committed, mock_provider_url, live_server_url):

@@ -82,3 +82,22 @@ def test_azure_deployment_through_the_gateway(world, live_server_url):
         )
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Mock reply")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"error": "overloaded"}',
+        b'{"error": {"type": ["x"], "status": {"a": 1}, "message": 5, "code": []}}',
+        b"[1, 2]",
+        b'{"error": null}',
+        b"\xff\xfe not json",
+        b"",
+    ],
+)
+@pytest.mark.parametrize("provider", ["openai", "azure", "anthropic", "gemini"])
+def test_hostile_error_bodies_become_openai_errors(provider, payload):
+    """Whatever an upstream sends with an error status is read as untrusted input: an OpenAI error object."""
+    error = adapter_for(provider).error_from_upstream(503, payload)
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["type"], str)
