@@ -24,10 +24,11 @@ from apps.gateway.metering import feature_id, provider_request_id
 from apps.gateway.parse import MODELS_PATH, parse_body, parse_route
 from apps.gateway.quota import PlanCache, Quotas
 from apps.gateway.relay import relay_response
-from apps.gateway.request_shape import request_shape
+from apps.gateway.request_shape import RequestShape, request_shape
 from apps.gateway.reservation import price_request, reserve
 from apps.gateway.routing import alias_deployments, callable_aliases, pick_deployment
 from apps.gateway.stream_relay import relay_stream
+from apps.keys.snapshots import KeySnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +49,23 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
         await list_models(parts, ctx, send)
         return
     ctx.path = path.removeprefix("/v1")
-    await authenticate(parts, ctx)
+    key = await authenticate(parts, ctx)
     parse(ctx, await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
-    resolve(ctx)
+    shape = resolve(ctx)
     price_request(ctx)
-    plan = parts.plans.plan(ctx.key, ctx.client_ip)  # type: ignore[arg-type]  # authenticated above
-    assert ctx.shape is not None  # noqa: S101 - resolved above
-    reserve(ctx, ctx.shape, budgeted=plan.budgeted)
+    plan = parts.plans.plan(key, ctx.client_ip)
+    reserve(ctx, shape, budgeted=plan.budgeted)
     if plan.layers:
         await admit(ctx, plan, quotas=parts.quotas)
     upstream_request(ctx)
     await forward_and_relay(parts, ctx, receive, send)
 
 
-async def authenticate(parts: Parts, ctx: RequestContext) -> None:
-    ctx.key = await authenticated_key(ctx.scope, hosts=parts.hosts, snapshots=parts.snapshots)
-    key_access_check(ctx.key, client_ip=ctx.client_ip)
-    ctx.channel = await key_channel(ctx.key, snapshots=parts.snapshots)
+async def authenticate(parts: Parts, ctx: RequestContext) -> KeySnapshot:
+    key = ctx.key = await authenticated_key(ctx.scope, hosts=parts.hosts, snapshots=parts.snapshots)
+    key_access_check(key, client_ip=ctx.client_ip)
+    ctx.channel = await key_channel(key, snapshots=parts.snapshots)
+    return key
 
 
 def parse(ctx: RequestContext, raw: bytes) -> None:
@@ -73,11 +74,12 @@ def parse(ctx: RequestContext, raw: bytes) -> None:
     ctx.feature_id = feature_id(ctx.scope)
 
 
-def resolve(ctx: RequestContext) -> None:
+def resolve(ctx: RequestContext) -> RequestShape:
     assert ctx.key is not None and ctx.channel is not None  # noqa: S101 - authenticated first
     deployments = alias_deployments(ctx.key, ctx.channel, ctx.model_alias)
-    ctx.shape = request_shape(ctx.path, ctx.body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
+    shape = ctx.shape = request_shape(ctx.path, ctx.body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
     ctx.deployment = pick_deployment(deployments)
+    return shape
 
 
 async def forward_and_relay(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:

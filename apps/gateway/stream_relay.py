@@ -66,10 +66,15 @@ async def _pump(
     client_gone = asyncio.Event()
     watcher = asyncio.create_task(_watch_disconnect(receive, pumping, client_gone))
     try:
+        allowance = ctx.allowance
         async for chunk in response.content.iter_any():
             forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
-            if forwarded:
-                await _send_within(send, tap, forwarded, ctx.allowance)
+            if not forwarded:
+                continue
+            if allowance is not None and not allowance.within(tap.loose_bound):
+                await _send_within(send, tap, forwarded, allowance)  # the allowance may run out: decide
+            else:
+                await send({"type": "http.response.body", "body": forwarded, "more_body": True})
         closing = tap.feed(translator.finish()) if translator is not None else b""
         await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
     except StreamCut as cut:
@@ -93,16 +98,16 @@ async def _pump(
         watcher.cancel()
 
 
-async def _send_within(send: Send, tap: StreamTap, forwarded: bytes, allowance: StreamAllowance | None) -> None:
-    """Send the events of a chunk, those within the allowance if a quota layer runs out (then StreamCut)."""
-    if allowance is not None and not allowance.within(tap.loose_bound):
-        seen = tap.bound()  # the loose bound could not decide: the exact one
-        reach = None if allowance.within(seen) else await allowance.admit(seen)
-        if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
-            fitting = tap.events_within(reach)
-            if fitting:
-                await send({"type": "http.response.body", "body": fitting, "more_body": True})
-            raise allowance.cut()
+async def _send_within(send: Send, tap: StreamTap, forwarded: bytes, allowance: StreamAllowance) -> None:
+    """Send the events of a chunk the loose bound could not clear: whole if the exact bound fits or the
+    allowance extends; else those within it, then StreamCut."""
+    seen = tap.bound()
+    reach = None if allowance.within(seen) else await allowance.admit(seen)
+    if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
+        fitting = tap.events_within(reach)
+        if fitting:
+            await send({"type": "http.response.body", "body": fitting, "more_body": True})
+        raise allowance.cut()
     await send({"type": "http.response.body", "body": forwarded, "more_body": True})
 
 
