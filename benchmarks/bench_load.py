@@ -38,6 +38,8 @@ class Result:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     errors: int = 0
+    requests: int = 0
+    cpu_us: float = 0.0  # CPU time the target's processes spent per request (0: not measured)
     notes: list[str] = field(default_factory=list)
 
 
@@ -92,6 +94,8 @@ def medians(results: list[Result]) -> list[Result]:
             p50_ms=statistics.median(r.p50_ms for r in runs),
             p99_ms=statistics.median(r.p99_ms for r in runs),
             errors=sum(r.errors for r in runs),
+            requests=sum(r.requests for r in runs),
+            cpu_us=statistics.median(r.cpu_us for r in runs),
         )
         for (target, scenario), runs in grouped.items()
     ]
@@ -113,6 +117,7 @@ def wrk(url: str, *, body: str, headers: dict[str, str], connections: int, durat
     os.unlink(script.name)
     result = Result(target="", scenario="")
     result.rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    result.requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     result.p50_ms = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     result.p99_ms = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -145,6 +150,20 @@ def ttfb_ms(target: Target, count: int = 300) -> float:
     return asyncio.run(_ttfb_ms(target.url, body, target.headers, count))
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User and system CPU time of a process and its children so far (0 for a target we did not start).
+
+    CPU per request is steadier than requests/s on a machine whose speed drifts: other load on the machine
+    lengthens the wall clock, not the work a request takes."""
+    import psutil
+
+    if pid is None:
+        return 0.0
+    process = psutil.Process(pid)
+    times = [member.cpu_times() for member in (process, *process.children(recursive=True))]
+    return sum(t.user + t.system for t in times)
+
+
 def rss_mib(pids: list[int]) -> float:
     import psutil
 
@@ -172,12 +191,15 @@ def measure(target: Target, *, duration: int) -> list[Result]:
         ("c32 stream", streamed, 32),
         ("c64 stream", streamed, 64),
     ):
+        cpu_before = cpu_seconds(target.pid)
         result = wrk(target.url, body=body, headers=target.headers, connections=connections, duration=duration)
+        if target.pid is not None and result.requests:
+            result.cpu_us = (cpu_seconds(target.pid) - cpu_before) * 1e6 / result.requests
         result.target, result.scenario = target.name, scenario
         results.append(result)
         print(
             f"  {target.name:<24} {scenario:<11} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-            f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}",
+            f"p99 {result.p99_ms:6.2f} ms  CPU {result.cpu_us:6.0f} µs/request  errors {result.errors}",
             flush=True,
         )
     return results
