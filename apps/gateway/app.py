@@ -12,7 +12,6 @@ from django.conf import settings
 
 from apps.core.errors import HyditeError, error_json
 from apps.gateway.asgi_io import JSON, ClientDisconnected, Message, Receive, Scope, Send, send_bytes
-from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
 from apps.gateway.errors import GatewayServerError
 from apps.gateway.forward import LiteralHostCheck
@@ -120,8 +119,8 @@ class Gateway:
             await self.startup()
         assert self.parts is not None  # noqa: S101
         ctx = RequestContext(request_id="req_" + secrets.token_hex(12), started=time.perf_counter(), scope=scope)
-        ctx.headers.append((b"x-request-id", ctx.request_id.encode()))
-        ctx.client_ip = client_ip(scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
+        request_id = (b"x-request-id", ctx.request_id.encode())
+        ctx.headers.append(request_id)
         tracked = _StartTracking(send, ctx)
         try:
             await handle(self.parts, ctx, receive, tracked)
@@ -132,12 +131,13 @@ class Gateway:
         except HyditeError as exc:
             ctx.fail(exc.status, exc.code)
             if not tracked.started:
-                await send_bytes(send, exc.status, error_json(exc), [JSON, *ctx.headers, *exc.headers])
+                # the refusal's own headers only: what the steps gathered for an answer is not the error's
+                await send_bytes(send, exc.status, error_json(exc), [JSON, request_id, *exc.headers])
         except Exception:
             logger.exception("gateway error request_id=%s", ctx.request_id)
             ctx.fail(500, "internal_error")
             if not tracked.started:
-                await send_bytes(send, 500, error_json(GatewayServerError()), [JSON, *ctx.headers])
+                await send_bytes(send, 500, error_json(GatewayServerError()), [JSON, request_id])
         finally:
             self._meter(ctx)
 

@@ -1,11 +1,14 @@
 """Keys and channels for a warm request: process memory first, then Redis; the database only on a cold miss."""
 
+import logging
 import time
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Generic, TypeVar, cast
 
 import orjson
 import redis.asyncio as aioredis
+from django.db import Error as DatabaseError
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
@@ -35,6 +38,9 @@ from apps.keys.snapshots import (
 MAX_CACHED = 100_000
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
+
+logger = logging.getLogger("hydite.gateway")
 
 
 class TtlCache(Generic[K, V]):
@@ -105,7 +111,8 @@ class Snapshots:
         stored = orjson.loads(raw) if raw is not None else None
         if isinstance(stored, dict) and stored.get("version") == KEY_SNAPSHOT_VERSION:
             return cast(KeySnapshot | KeyTombstone, stored)
-        return await database_call(key_snapshot_publish)(key_hash=hashed)  # missing, or of an older shape
+        rebuilt = database_call(key_snapshot_publish)(key_hash=hashed)  # missing, or of an older shape
+        return cast(KeySnapshot | KeyTombstone, await _rebuilt_or_stored(rebuilt, stored))
 
     async def channel(self, *, schema: str, channel_id: int) -> ChannelSnapshot:
         cache_key = (schema, channel_id)
@@ -127,4 +134,17 @@ class Snapshots:
         stored = orjson.loads(raw) if raw is not None else None
         if isinstance(stored, dict) and stored.get("version") == CHANNEL_SNAPSHOT_VERSION:
             return cast(ChannelSnapshot, stored)
-        return await database_call(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
+        rebuilt = database_call(channel_snapshot_publish)(schema=schema, channel_id=channel_id)
+        return cast(ChannelSnapshot | None, await _rebuilt_or_stored(rebuilt, stored))
+
+
+async def _rebuilt_or_stored(rebuilt: Awaitable[T], stored: object) -> T | object:
+    """The snapshot rebuilt from the database; while the database is unreachable, one stored in an older
+    shape (written before an upgrade) is served as it is, as it was before the upgrade."""
+    try:
+        return await rebuilt
+    except DatabaseError:
+        if not isinstance(stored, dict):
+            raise
+        logger.warning("database unreachable: serving a snapshot stored before an upgrade until it answers")
+        return stored

@@ -16,6 +16,7 @@ from django.conf import settings
 from apps.gateway.admission import admit
 from apps.gateway.asgi_io import JSON, Receive, Send, read_body, send_bytes
 from apps.gateway.authenticate import authenticated_key, key_access_check, key_channel
+from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
 from apps.gateway.forward import LiteralHostCheck, upstream_request, upstream_response
 from apps.gateway.hosts import InstanceHosts
@@ -45,6 +46,7 @@ class Parts:
 
 async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
     path = parse_route(ctx.scope)
+    ctx.client_ip = client_ip(ctx.scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
     if path == MODELS_PATH:
         await list_models(parts, ctx, send)
         return

@@ -5,12 +5,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 import pytest
 from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from apps.core.redis import redis_client
 from apps.gateway.app import Gateway
+from apps.keys.services import key_hash
+from apps.keys.snapshots import key_snapshot_key
 from apps.tenancy.hosts import instance_hosts_key
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +74,33 @@ def test_warm_requests_keep_being_served_when_the_host_map_expires_while_the_dat
             return await post()
 
     assert asyncio.run(run()) == 200
+
+
+def test_a_snapshot_stored_before_an_upgrade_is_served_while_the_database_is_down(world, monkeypatch):
+    """A stored snapshot of an older shape is rebuilt on read; with the database unreachable it serves as it is."""
+    async def run() -> int:
+        async with _warm(world) as (gateway, post, _):
+            stored_key = key_snapshot_key(key_hash=key_hash(world.key))
+            older = orjson.loads(redis_client().get(stored_key))
+            del older["version"]  # as a release before versioned snapshots wrote it
+            redis_client().set(stored_key, orjson.dumps(older))
+            assert gateway.snapshots is not None
+            gateway.snapshots.keys = type(gateway.snapshots.keys)(ttl_s=1.0)  # this process forgets its copy
+            monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", _unreachable)
+            return await post()
+
+    assert asyncio.run(run()) == 200
+
+
+def test_an_error_answer_carries_the_request_id_and_its_own_headers_only(world):
+    """Headers gathered for a successful answer (the resolved model, rate limits) are not the error's."""
+
+    async def run() -> httpx.Response:
+        async with _warm(world) as (_, _post, http):
+            return await http.post("/v1/chat/completions", json={**BODY, "model": "unreachable"})
+
+    response = asyncio.run(run())
+    assert response.status_code == 502
+    assert response.headers["x-request-id"].startswith("req_")
+    assert "x-gateway-model-resolved" not in response.headers
+    assert not [name for name in response.headers if name.startswith("x-ratelimit")]
