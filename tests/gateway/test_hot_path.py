@@ -78,6 +78,7 @@ def test_warm_requests_keep_being_served_when_the_host_map_expires_while_the_dat
 
 def test_a_snapshot_stored_before_an_upgrade_is_served_while_the_database_is_down(world, monkeypatch):
     """A stored snapshot of an older shape is rebuilt on read; with the database unreachable it serves as it is."""
+
     async def run() -> int:
         async with _warm(world) as (gateway, post, _):
             stored_key = key_snapshot_key(key_hash=key_hash(world.key))
