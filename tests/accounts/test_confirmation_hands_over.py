@@ -13,7 +13,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import user_email_verified
 from apps.audit.models import AuditEvent
 from apps.orgs.models import Organization
-from tests.accounts.test_email_verification import CONFIRM_LINK, _link, _signup
+from tests.accounts.test_email_verification import CONFIRM_LINK, confirmation_link, sign_up_form
 from tests.conftest import PASSWORD, client_for
 
 VICTIM = "owner@victim-company.test"
@@ -45,10 +45,10 @@ def _claim(owner, link: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_the_mailbox_owner_takes_the_account_the_squatter_signed_up(edge, mailoutbox):
     squatter = client_for(None)
-    _signup(squatter, VICTIM)
+    sign_up_form(squatter, VICTIM)
     account = User.objects.get(email=VICTIM)
     squatters_session = client_for(account)  # e.g. from /admin/login/ or from before confirmation was mandatory
-    link = _link(CONFIRM_LINK, VICTIM)
+    link = confirmation_link(CONFIRM_LINK, VICTIM)
     mail.outbox.clear()
     reset = squatter.post("/accounts/password/reset/", {"email": VICTIM})  # only ever mails the owner
     assert [message.to for message in mail.outbox] == [[VICTIM]]
@@ -70,9 +70,9 @@ def test_the_mailbox_owner_takes_the_account_the_squatter_signed_up(edge, mailou
 
 
 def test_the_owner_who_leaves_the_set_password_page_can_still_reset_it(edge, mailoutbox):
-    _signup(client_for(None), VICTIM)
+    sign_up_form(client_for(None), VICTIM)
     owner = client_for(None)
-    assert owner.post(_link(CONFIRM_LINK, VICTIM))["Location"].startswith(SET_PASSWORD)
+    assert owner.post(confirmation_link(CONFIRM_LINK, VICTIM))["Location"].startswith(SET_PASSWORD)
     assert not User.objects.get(email=VICTIM).has_usable_password()
     assert not _logs_in(VICTIM, PASSWORD)
     owner.post("/accounts/logout/")
@@ -90,14 +90,14 @@ def test_confirming_in_the_browser_that_gave_the_password_keeps_it(edge, make_us
     this change it passed too: it guards against discarding a password that was proved in this session."""
     newcomer = client_for(None)
     if by == "signing-up":
-        _signup(newcomer, "newcomer@example.test")
+        sign_up_form(newcomer, "newcomer@example.test")
     else:  # an account from before confirmation was mandatory
         make_user("newcomer@example.test", email_verified=False)
         newcomer.post("/accounts/login/", {"login": "newcomer@example.test", "password": PASSWORD})
     account = User.objects.get(email="newcomer@example.test")
     if stale:  # allauth forgets the pending log-in, so it does not log in on confirmation
         settings.ACCOUNT_LOGIN_TIMEOUT = 0
-    link = _link(CONFIRM_LINK, "newcomer@example.test")
+    link = confirmation_link(CONFIRM_LINK, "newcomer@example.test")
     answer = newcomer.post(link)
     assert answer.status_code == 302 and not answer["Location"].startswith(SET_PASSWORD)
     assert _logged_in_as(newcomer) == (None if stale else account.pk)
@@ -111,8 +111,8 @@ def test_confirming_in_the_browser_that_gave_the_password_keeps_it(edge, make_us
 
 def test_opening_the_link_again_changes_nothing(edge, mailoutbox):
     squatter = client_for(None)
-    _signup(squatter, VICTIM)
-    link = _link(CONFIRM_LINK, VICTIM)
+    sign_up_form(squatter, VICTIM)
+    link = confirmation_link(CONFIRM_LINK, VICTIM)
     _claim(client_for(None), link)
     for again in (client_for(None), squatter):
         assert again.post(link).status_code == 404

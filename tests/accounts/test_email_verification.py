@@ -26,11 +26,11 @@ CONFIRM_LINK = re.compile(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+/)")
 INVITATION_LINK = re.compile(r"https?://[^/\s]+(/invitations/[^\s]+/)")
 
 
-def _signup(client, email: str):  # type: ignore[no-untyped-def]
+def sign_up_form(client, email: str):  # type: ignore[no-untyped-def]
     return client.post("/accounts/signup/", {"email": email, "password1": PASSWORD, "password2": PASSWORD})
 
 
-def _link(pattern: re.Pattern[str], to: str) -> str:
+def confirmation_link(pattern: re.Pattern[str], to: str) -> str:
     """The path of the newest link of this kind mailed to `to`."""
     bodies = [message.body for message in mail.outbox if message.to == [to]]
     paths = [match.group(1) for body in bodies for match in pattern.finditer(body)]
@@ -54,7 +54,7 @@ def invite(make_user, mailoutbox, django_capture_on_commit_callbacks):  # type: 
                 actor=owner,
                 accept_url_base=f"http://{host}/invitations",
             )
-        return organization, _link(INVITATION_LINK, email.lower())
+        return organization, confirmation_link(INVITATION_LINK, email.lower())
 
     return send
 
@@ -67,14 +67,14 @@ def _no_mail_cooldown(settings):  # type: ignore[no-untyped-def]
 
 def test_a_sign_up_gets_nothing_until_the_link_is_opened(edge, mailoutbox):
     client = client_for(None)
-    answer = _signup(client, "Founder@Example.test")
+    answer = sign_up_form(client, "Founder@Example.test")
     assert answer.status_code == 302 and answer["Location"] == "/accounts/confirm-email/"
     user = User.objects.get(email__iexact="founder@example.test")
     assert not user_email_verified(user=user)
     assert not Membership.objects.filter(user=user).exists()  # no personal organisation yet
     assert client.get("/")["Location"].startswith("/accounts/login/")  # not logged in
 
-    link = _link(CONFIRM_LINK, "founder@example.test")
+    link = confirmation_link(CONFIRM_LINK, "founder@example.test")
     assert client.post(link).status_code == 302  # the confirmation page's button
     assert user_email_verified(user=user)
     organization = Organization.objects.get(memberships__user=user, memberships__team=None)
@@ -95,7 +95,7 @@ def test_an_unconfirmed_account_cannot_log_in_and_gets_a_link(edge, make_user, m
     answer = client.post("/accounts/login/", {"login": "later@example.test", "password": PASSWORD})
     assert answer.status_code == 302 and answer["Location"] == "/accounts/confirm-email/"
     assert client.get("/")["Location"].startswith("/accounts/login/")
-    client.post(_link(CONFIRM_LINK, "later@example.test"))
+    client.post(confirmation_link(CONFIRM_LINK, "later@example.test"))
     assert user_email_verified(user=legacy)
     assert client.get("/")["Location"].startswith("/o/")  # logged in, with a personal organisation
 
@@ -105,7 +105,7 @@ def test_a_squatter_does_not_become_admin_of_the_invoiced_organisation(
 ):
     """The audit's attack: the squatter signs up first, staff create the organisation for that address."""
     squatter = client_for(None)
-    _signup(squatter, "owner@victim-company.test")
+    sign_up_form(squatter, "owner@victim-company.test")
     home = organization_create(name="Operators", owner=staff)
     with django_capture_on_commit_callbacks(execute=True):
         answer = client_for(staff).post(
@@ -120,9 +120,9 @@ def test_a_squatter_does_not_become_admin_of_the_invoiced_organisation(
     # The real owner: signing up again mails them (the page says what a new sign-up's page says), a password
     # reset takes the account back, the log-in mails a confirmation link, and the invitation is theirs.
     owner = client_for(None)
-    invitation_link = _link(INVITATION_LINK, "owner@victim-company.test")
+    invitation_link = confirmation_link(INVITATION_LINK, "owner@victim-company.test")
     assert owner.get(invitation_link).status_code == 200
-    assert _signup(owner, "owner@victim-company.test")["Location"] == "/accounts/confirm-email/"
+    assert sign_up_form(owner, "owner@victim-company.test")["Location"] == "/accounts/confirm-email/"
     assert User.objects.filter(email__iexact="owner@victim-company.test").count() == 1
     owner.post("/accounts/password/reset/", {"email": "owner@victim-company.test"})
     reset = next(w for w in mail.outbox[-1].body.split() if "/accounts/password/reset/key/" in w)
@@ -133,7 +133,7 @@ def test_a_squatter_does_not_become_admin_of_the_invoiced_organisation(
     )
     assert answer["Location"] == "/accounts/confirm-email/"
     assert not Membership.objects.filter(organization=victim_co).exists()
-    owner.post(_link(CONFIRM_LINK, "owner@victim-company.test"))
+    owner.post(confirmation_link(CONFIRM_LINK, "owner@victim-company.test"))
     assert owner.post(invitation_link).status_code == 302
     real = User.objects.get(email__iexact="owner@victim-company.test")
     assert Membership.objects.get(organization=victim_co, team=None).user == real
@@ -144,7 +144,7 @@ def test_an_invited_newcomer_signs_up_confirmed_and_accepts(acme, invite):
     organization, link = invite("Newcomer@Example.test")
     client = client_for(None, host=ACME_HOST)
     assert client.get(link).status_code == 200
-    answer = _signup(client, "newcomer@example.test")
+    answer = sign_up_form(client, "newcomer@example.test")
     assert answer.status_code == 302 and answer["Location"] != "/accounts/confirm-email/"  # the link proved it
     newcomer = User.objects.get(email="newcomer@example.test")
     assert user_email_verified(user=newcomer)
@@ -156,7 +156,7 @@ def test_a_sign_up_holding_an_invitation_proves_the_invited_address_only(acme, i
     _, link = invite("invited@example.test")
     client = client_for(None, host=ACME_HOST)
     client.get(link)
-    answer = _signup(client, "someone-else@example.test")
+    answer = sign_up_form(client, "someone-else@example.test")
     assert answer.status_code == 302 and answer["Location"] != "/accounts/confirm-email/"
     account = User.objects.get(emailaddress__email="someone-else@example.test")
     assert account.email == "invited@example.test" and user_email_verified(user=account)  # what the link proved
@@ -189,9 +189,9 @@ def test_a_session_of_an_unconfirmed_account_is_ended(edge, make_user):
 
 
 def test_a_second_sign_up_with_the_address_mails_its_owner_and_creates_nothing(edge, mailoutbox):
-    first = _signup(client_for(None), "twice@example.test")
+    first = sign_up_form(client_for(None), "twice@example.test")
     mail.outbox.clear()
-    second = _signup(client_for(None), "TWICE@example.test")
+    second = sign_up_form(client_for(None), "TWICE@example.test")
     assert (second.status_code, second["Location"]) == (first.status_code, first["Location"])  # no enumeration
     assert User.objects.filter(email__iexact="twice@example.test").count() == 1
     assert [message.to for message in mail.outbox] == [["twice@example.test"]]
@@ -231,8 +231,8 @@ def test_an_address_equal_only_to_the_database_s_case_folding_is_not_the_invited
     that anyone may register) into the I of `victim-company.test`: a case-insensitive match on the column is
     not the same address. The squatter confirms their own mailbox; the organisation is for the victim's."""
     squatter, lookalike_address = client_for(None), "owner@v\u0131ctim-company.test"
-    _signup(squatter, lookalike_address)
-    squatter.post(_link(CONFIRM_LINK, lookalike_address))
+    sign_up_form(squatter, lookalike_address)
+    squatter.post(confirmation_link(CONFIRM_LINK, lookalike_address))
     lookalike = User.objects.get(email=lookalike_address)
     assert user_email_verified(user=lookalike)
     assert user_by_verified_email(email="owner@victim-company.test") is None

@@ -16,7 +16,7 @@ from apps.orgs.services.organizations import organization_create
 from apps.wallet.models import EntryKind, Subscription, SubscriptionPayment, SubscriptionStatus, Wallet, WalletEntry
 from apps.wallet.selectors import plan_in_force
 from tests.billing.stripe_fake import fake_stripe_server
-from tests.billing.test_stripe_webhook import SECRET, _event, _post, _signature
+from tests.billing.test_stripe_webhook import SECRET, webhook_event, webhook_post, webhook_signature
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -53,14 +53,16 @@ def _url(org, tail: str = "") -> str:  # type: ignore[no-untyped-def]
 def _deliver(event: dict, *, created: int | None = None):  # type: ignore[no-untyped-def, type-arg]
     event["created"] = created or int(time.time())
     body = json.dumps(event).encode()
-    answer = _post(body, _signature(body))
+    answer = webhook_post(body, webhook_signature(body))
     assert answer.status_code == 200, answer.content
     return answer.json()["outcome"]
 
 
 def _subscription_event(kind: str, customer: str, sub_id: str, price: str, **fields):  # type: ignore[no-untyped-def]
     name = "customer_subscription_deleted" if kind == "deleted" else "customer_subscription_updated"
-    event = _event(name, id=sub_id, customer=customer, current_period_start=PERIOD_START, current_period_end=PERIOD_END)
+    event = webhook_event(
+        name, id=sub_id, customer=customer, current_period_start=PERIOD_START, current_period_end=PERIOD_END
+    )
     event["data"]["object"]["items"]["data"][0]["price"]["id"] = price
     event["data"]["object"].update(fields)
     return event
@@ -69,7 +71,7 @@ def _subscription_event(kind: str, customer: str, sub_id: str, price: str, **fie
 def _invoice_paid(  # type: ignore[no-untyped-def]
     customer: str, sub_id: str, invoice_id: str, reason: str = "subscription_create", price: str = "price_pro_test"
 ):
-    event = _event("invoice_paid", id=invoice_id, customer=customer, subscription=sub_id, billing_reason=reason)
+    event = webhook_event("invoice_paid", id=invoice_id, customer=customer, subscription=sub_id, billing_reason=reason)
     line = event["data"]["object"]["lines"]["data"][0]
     line.update(type="subscription", period={"start": PERIOD_START, "end": PERIOD_END})
     line["price"]["id"] = price
@@ -83,7 +85,7 @@ def _subscribe(org, admin, stripe_on):  # type: ignore[no-untyped-def]
     assert answer["Location"].startswith("https://checkout.stripe.com/")
     customer = StripeCustomerRoute.objects.get(organization_id=org.pk, schema_name="edge").customer_id
     sub_id = f"sub_{uuid.uuid4().hex[:14]}"
-    completed = _event(
+    completed = webhook_event(
         "checkout_session_completed_payment",
         mode="subscription",
         customer=customer,
@@ -164,7 +166,7 @@ def test_events_of_another_subscription_leave_the_one_in_force_alone(org, admin,
     other = f"sub_{uuid.uuid4().hex[:14]}"  # a second Checkout's subscription
     deleted = _subscription_event("deleted", customer, other, "price_pro_test")
     assert _deliver(deleted, created=int(time.time()) + 1) == "ignored: another subscription"
-    failed = _event("invoice_payment_failed", customer=customer, subscription=other)
+    failed = webhook_event("invoice_payment_failed", customer=customer, subscription=other)
     assert _deliver(failed).startswith("ignored")
     assert Subscription.objects.get(organization=org).status == SubscriptionStatus.ACTIVE
 
@@ -197,7 +199,7 @@ def test_events_in_the_current_api_version_shape_are_read_too(org, admin, stripe
 def test_a_failed_payment_is_past_due_and_a_deleted_subscription_is_free(org, admin, stripe_on):
     customer, sub_id = _subscribe(org, admin, stripe_on)
     _deliver(_subscription_event("updated", customer, sub_id, "price_pro_test", status="active"))
-    failed = _event("invoice_payment_failed", customer=customer, subscription=sub_id)
+    failed = webhook_event("invoice_payment_failed", customer=customer, subscription=sub_id)
     assert _deliver(failed) == "past due"
     assert plan_in_force(organization=org).slug == "pro"  # Stripe retries: the plan stays meanwhile
     _deliver(_subscription_event("deleted", customer, sub_id, "price_pro_test"), created=int(time.time()) + 1)
@@ -320,7 +322,7 @@ def test_an_org_admin_cannot_upgrade_a_trial_or_granted_plan_without_paying(org,
 def test_a_refunded_top_up_takes_its_money_back_once(org, admin, stripe_on):
     client_for(admin).post(_url(org, "topup/"), {"amount": "30"})  # creates the Stripe customer
     customer = StripeCustomerRoute.objects.get(organization_id=org.pk).customer_id
-    paid = _event("checkout_session_completed_payment", customer=customer, client_reference_id=f"edge:{org.pk}")
+    paid = webhook_event("checkout_session_completed_payment", customer=customer, client_reference_id=f"edge:{org.pk}")
     _deliver(paid)
     assert Wallet.objects.get(organization=org).balance_micros == 30 * USD
     intent = paid["data"]["object"]["payment_intent"]
@@ -335,7 +337,7 @@ def test_a_refunded_top_up_takes_its_money_back_once(org, admin, stripe_on):
         "amount_refunded": 1000,
         "refunded": False,
     }
-    refund = _event("invoice_paid")
+    refund = webhook_event("invoice_paid")
     refund.update(type="charge.refunded", data={"object": charge})
     assert _deliver(refund) == "refunded"
     assert _deliver(refund) == "duplicate"
@@ -410,7 +412,7 @@ def test_a_subscription_that_never_pays_leaves_the_trial_alone_and_a_retried_old
     client_for(admin).post(_url(org, "subscribe/"), {"plan": "team"})
     customer = StripeCustomerRoute.objects.get(organization_id=org.pk).customer_id
     sub_id = f"sub_{uuid.uuid4().hex[:14]}"
-    completed = _event(
+    completed = webhook_event(
         "checkout_session_completed_payment",
         mode="subscription",
         customer=customer,
@@ -480,6 +482,6 @@ def test_a_refund_of_a_top_up_credited_before_payment_intents_were_kept(org, str
         "payment_intent": "pi_old",
         "amount_refunded": 500,
     }
-    refund = _event("invoice_paid")
+    refund = webhook_event("invoice_paid")
     refund.update(type="charge.refunded", data={"object": charge})
     assert _deliver(refund) == "refunded" and Wallet.objects.get(organization=org).balance_micros == 0

@@ -22,14 +22,14 @@ SECRET = "whsec_test_" + uuid.uuid4().hex
 URL = "/billing/stripe/webhook"
 
 
-def _signature(body: bytes, *, secret: str = SECRET, at: int | None = None) -> str:
+def webhook_signature(body: bytes, *, secret: str = SECRET, at: int | None = None) -> str:
     """Stripe-Signature as Stripe's SDK forms it: t=<unix>,v1=HMAC-SHA256(secret, "<t>.<body>") (fixtures README)."""
     at = int(time.time()) if at is None else at
     digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={digest}"
 
 
-def _event(name: str, **session: object) -> dict:  # type: ignore[type-arg]
+def webhook_event(name: str, **session: object) -> dict:  # type: ignore[type-arg]
     """A recorded event with a fresh id; `session` sets what our Checkout Session would have carried."""
     event = json.loads((FIXTURES / f"{name}.json").read_text())
     event["id"] = f"evt_{uuid.uuid4().hex}"
@@ -37,7 +37,7 @@ def _event(name: str, **session: object) -> dict:  # type: ignore[type-arg]
     return event
 
 
-def _post(body: bytes, signature: str | None):  # type: ignore[no-untyped-def]
+def webhook_post(body: bytes, signature: str | None):  # type: ignore[no-untyped-def]
     headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature is not None else {}
     return client_for(None).post(URL, body, content_type="application/json", **headers)
 
@@ -54,18 +54,18 @@ def org(edge, make_user):  # type: ignore[no-untyped-def]
 
 def _paid_checkout(org, **extra):  # type: ignore[no-untyped-def]
     reference = checkout_reference(schema="edge", organization_id=org.pk)
-    return _event("checkout_session_completed_payment", client_reference_id=reference, **extra)
+    return webhook_event("checkout_session_completed_payment", client_reference_id=reference, **extra)
 
 
 def test_a_paid_checkout_tops_up_the_wallet_once_however_often_it_is_delivered(stripe_secret, org):
     event = _paid_checkout(org)
     body = json.dumps(event).encode()
-    first = _post(body, _signature(body))
+    first = webhook_post(body, webhook_signature(body))
     assert first.status_code == 200 and first.json()["outcome"] == "credited"
-    assert _post(body, _signature(body)).json()["outcome"] == "duplicate"
+    assert webhook_post(body, webhook_signature(body)).json()["outcome"] == "duplicate"
     other_event_same_session = _paid_checkout(org, id=event["data"]["object"]["id"])
     body = json.dumps(other_event_same_session).encode()
-    assert _post(body, _signature(body)).json()["outcome"] == "already credited"
+    assert webhook_post(body, webhook_signature(body)).json()["outcome"] == "already credited"
     assert Wallet.objects.get(organization=org).balance_micros == 30_000_000  # amount_total 3000 cents
     entry = WalletEntry.objects.get(wallet__organization=org)
     assert entry.kind == EntryKind.STRIPE_PAYMENT and entry.reference == f"stripe:{event['data']['object']['id']}"
@@ -84,32 +84,32 @@ def test_a_paid_checkout_tops_up_the_wallet_once_however_often_it_is_delivered(s
 def test_a_bad_signature_is_400_and_changes_nothing(stripe_secret, org, signature):
     body = json.dumps(_paid_checkout(org)).encode()
     if signature == "wrong-secret":
-        signature = _signature(body, secret="whsec_other")
+        signature = webhook_signature(body, secret="whsec_other")
     elif signature == "stale":
-        signature = _signature(body, at=int(time.time()) - 301)  # past the SDK's 300 s tolerance
-    answer = _post(body, signature)
+        signature = webhook_signature(body, at=int(time.time()) - 301)  # past the SDK's 300 s tolerance
+    answer = webhook_post(body, signature)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "webhook_rejected"
     assert not StripeEvent.objects.exists() and not Wallet.objects.filter(organization=org).exists()
 
 
 def test_a_body_changed_after_signing_is_refused(stripe_secret, org):
     body = json.dumps(_paid_checkout(org)).encode()
-    signature = _signature(body)
-    answer = _post(body.replace(b'"amount_total": 3000', b'"amount_total": 300000'), signature)
+    signature = webhook_signature(body)
+    answer = webhook_post(body.replace(b'"amount_total": 3000', b'"amount_total": 300000'), signature)
     assert answer.status_code == 400 and not Wallet.objects.filter(organization=org).exists()
 
 
 def test_without_a_webhook_secret_nothing_is_processed(settings, org):
     settings.STRIPE_WEBHOOK_SECRET = ""
     body = json.dumps(_paid_checkout(org)).encode()
-    answer = _post(body, _signature(body))
+    answer = webhook_post(body, webhook_signature(body))
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "stripe_not_configured"
 
 
 def test_a_checkout_naming_no_organisation_of_ours_is_recorded_and_credits_nothing(stripe_secret, org):
     for reference in (None, "nowhere:1", f"edge:{org.pk + 10_000}"):
-        body = json.dumps(_event("checkout_session_completed_payment", client_reference_id=reference)).encode()
-        assert _post(body, _signature(body)).json()["outcome"].startswith("ignored")
+        body = json.dumps(webhook_event("checkout_session_completed_payment", client_reference_id=reference)).encode()
+        assert webhook_post(body, webhook_signature(body)).json()["outcome"].startswith("ignored")
     assert StripeEvent.objects.count() == 3
     assert not WalletEntry.objects.filter(kind=EntryKind.STRIPE_PAYMENT).exists()
 
@@ -124,11 +124,11 @@ def test_the_plans_are_data(db):
 def test_a_delayed_payment_credits_when_stripe_says_it_succeeded(stripe_secret, org):
     unpaid = _paid_checkout(org, payment_status="unpaid")
     body = json.dumps(unpaid).encode()
-    assert _post(body, _signature(body)).json()["outcome"] == "ignored: not paid yet"
+    assert webhook_post(body, webhook_signature(body)).json()["outcome"] == "ignored: not paid yet"
     succeeded = _paid_checkout(org, id=unpaid["data"]["object"]["id"])
     succeeded["type"] = "checkout.session.async_payment_succeeded"
     body = json.dumps(succeeded).encode()
-    assert _post(body, _signature(body)).json()["outcome"] == "credited"
+    assert webhook_post(body, webhook_signature(body)).json()["outcome"] == "credited"
     assert Wallet.objects.get(organization=org).balance_micros == 30_000_000
 
 
@@ -137,12 +137,12 @@ def test_a_signed_event_missing_what_we_read_is_400_and_keeps_nothing(stripe_sec
     del event["data"]["object"]["amount_total"]
     event["data"]["object"]["amount_total"] = None  # a free (coupon) Checkout: nothing to credit
     body = json.dumps(event).encode()
-    assert _post(body, _signature(body)).json()["outcome"] == "ignored: nothing paid"
-    broken = _event("customer_subscription_updated", customer="cus_x", metadata={"hydite_ref": f"edge:{org.pk}"})
+    assert webhook_post(body, webhook_signature(body)).json()["outcome"] == "ignored: nothing paid"
+    broken = webhook_event("customer_subscription_updated", customer="cus_x", metadata={"hydite_ref": f"edge:{org.pk}"})
     del broken["data"]["object"]["items"]
     del broken["data"]["object"]["current_period_start"]
     body = json.dumps(broken).encode()
-    answer = _post(body, _signature(body))
+    answer = webhook_post(body, webhook_signature(body))
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "webhook_rejected"
     assert answer.json()["error"]["param"] is None
     assert not StripeEvent.objects.filter(event_id=broken["id"]).exists()  # Stripe may deliver it again
