@@ -21,7 +21,7 @@ def deployment_price(deployment: DeploymentSnapshot | None, *, at_ms: int) -> tu
     sheet = price_sheet()
     if deployment is None:
         return None, sheet.version
-    override = override_in_force(list(deployment["price_overrides"]), at_ms=at_ms)
+    override = override_in_force(deployment["price_overrides"], at_ms=at_ms)
     return sheet.price(deployment["upstream_model"], override), sheet.version_with(override)
 
 

@@ -9,7 +9,7 @@ records `<sheet version>+o<override id>` as its price version.
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -148,7 +148,7 @@ def price_sheet(at: dt.date | None = None) -> PriceSheet:
     return _sheet_on(at or dt.datetime.now(dt.UTC).date())
 
 
-def override_in_force(overrides: list[Mapping[str, Any]] | None, *, at_ms: int) -> Mapping[str, Any] | None:
+def override_in_force(overrides: Sequence[Mapping[str, Any]] | None, *, at_ms: int) -> Mapping[str, Any] | None:
     """The first override that has taken effect, of a deployment's list (ordered by precedence: the
     channel's own before model-wide ones, newest first within each)."""
     return next((override for override in overrides or () if override["from_ms"] <= at_ms), None)
