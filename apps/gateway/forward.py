@@ -2,12 +2,11 @@
 session, to an address the operator allows, never following redirects."""
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import aiohttp
 from django.conf import settings
 
+from apps.core.errors import HyditeError
 from apps.gateway.context import RequestContext
 from apps.gateway.errors import (
     InvalidRequest,
@@ -69,25 +68,26 @@ class LiteralHostCheck:
         self.checked.add(url)
 
 
-@asynccontextmanager
-async def upstream_response(
+# What sending to a provider, or reading its answer, can fail with: see upstream_failure.
+UPSTREAM_FAILURES = (UnsafeUpstream, TimeoutError, aiohttp.ClientError)
+
+
+def upstream_failure(exc: BaseException) -> HyditeError:
+    """The caller's error for one of UPSTREAM_FAILURES (UpstreamNotAllowed, UpstreamTimeout, UpstreamUnavailable)."""
+    if isinstance(exc, UnsafeUpstream):
+        return UpstreamNotAllowed(str(exc))
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout()
+    return UpstreamUnavailable(f"The model provider could not be reached ({type(exc).__name__}).")
+
+
+async def upstream_post(
     session: aiohttp.ClientSession, upstream: UpstreamRequest, *, literal_check: LiteralHostCheck
-) -> AsyncIterator[aiohttp.ClientResponse]:
-    """The provider's response, open while it is relayed (UpstreamNotAllowed, UpstreamTimeout, UpstreamUnavailable)."""
-    try:
-        literal_check(upstream.url)
-        async with await _post(session, upstream) as response:
-            yield response
-    except UnsafeUpstream as exc:
-        raise UpstreamNotAllowed(str(exc)) from exc
-    except TimeoutError as exc:
-        raise UpstreamTimeout() from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(f"The model provider could not be reached ({type(exc).__name__}).") from exc
+) -> aiohttp.ClientResponse:
+    """The provider's response, to relay and release; fails with one of UPSTREAM_FAILURES.
 
-
-async def _post(session: aiohttp.ClientSession, upstream: UpstreamRequest) -> aiohttp.ClientResponse:
-    # Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere.
+    Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere."""
+    literal_check(upstream.url)
     try:
         return await session.post(upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False)
     except aiohttp.ClientConnectorError:

@@ -126,4 +126,5 @@ def feature_id(scope: Scope) -> str:
 
 
 def _printable(value: str) -> str:
-    return "".join(char for char in value.strip() if char.isprintable())
+    value = value.strip()
+    return value if value.isprintable() else "".join(char for char in value if char.isprintable())

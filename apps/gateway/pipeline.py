@@ -15,10 +15,10 @@ from django.conf import settings
 
 from apps.gateway.admission import admit
 from apps.gateway.asgi_io import JSON, Receive, Send, read_body, send_bytes
-from apps.gateway.authenticate import authenticated_key, key_access_check, key_channel
+from apps.gateway.authenticate import authenticate
 from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
-from apps.gateway.forward import LiteralHostCheck, upstream_request, upstream_response
+from apps.gateway.forward import UPSTREAM_FAILURES, LiteralHostCheck, upstream_failure, upstream_post, upstream_request
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots
 from apps.gateway.metering import feature_id, provider_request_id
@@ -29,7 +29,6 @@ from apps.gateway.request_shape import RequestShape, request_shape
 from apps.gateway.reservation import price_request, reserve
 from apps.gateway.routing import alias_deployments, callable_aliases, pick_deployment
 from apps.gateway.stream_relay import relay_stream
-from apps.keys.snapshots import KeySnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,10 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
         await list_models(parts, ctx, send)
         return
     ctx.path = path.removeprefix("/v1")
-    key = await authenticate(parts, ctx)
+    key, ctx.channel = await authenticate(
+        ctx.scope, client_ip=ctx.client_ip, hosts=parts.hosts, snapshots=parts.snapshots
+    )
+    ctx.key = key
     parse(ctx, await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
     shape = resolve(ctx)
     price_request(ctx)
@@ -61,13 +63,6 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
         await admit(ctx, plan, quotas=parts.quotas)
     upstream_request(ctx)
     await forward_and_relay(parts, ctx, receive, send)
-
-
-async def authenticate(parts: Parts, ctx: RequestContext) -> KeySnapshot:
-    key = ctx.key = await authenticated_key(ctx.scope, hosts=parts.hosts, snapshots=parts.snapshots)
-    key_access_check(key, client_ip=ctx.client_ip)
-    ctx.channel = await key_channel(key, snapshots=parts.snapshots)
-    return key
 
 
 def parse(ctx: RequestContext, raw: bytes) -> None:
@@ -88,21 +83,21 @@ async def forward_and_relay(parts: Parts, ctx: RequestContext, receive: Receive,
     assert ctx.upstream is not None  # noqa: S101 - built by upstream_request
     ctx.provider_started = time.perf_counter()
     try:
-        async with upstream_response(parts.session, ctx.upstream, literal_check=parts.literal_check) as response:
+        async with await upstream_post(parts.session, ctx.upstream, literal_check=parts.literal_check) as response:
             ctx.provider_request_id = provider_request_id(response.headers)
             if ctx.stream and response.status == 200:
                 await relay_stream(response, receive, send, ctx)
             else:
                 await relay_response(response, send, ctx)
+    except UPSTREAM_FAILURES as exc:
+        raise upstream_failure(exc) from exc
     finally:
         ctx.provider_finished = time.perf_counter()
 
 
 async def list_models(parts: Parts, ctx: RequestContext, send: Send) -> None:
     """GET /v1/models: the aliases the key may call, in OpenAI's list shape."""
-    key = await authenticated_key(ctx.scope, hosts=parts.hosts, snapshots=parts.snapshots)
-    key_access_check(key, client_ip=ctx.client_ip)
-    channel = await key_channel(key, snapshots=parts.snapshots)
+    key, channel = await authenticate(ctx.scope, client_ip=ctx.client_ip, hosts=parts.hosts, snapshots=parts.snapshots)
     data = [
         {"id": alias, "object": "model", "created": 0, "owned_by": "hydite"} for alias in callable_aliases(key, channel)
     ]
