@@ -19,7 +19,7 @@ async def anthropic_messages(body: dict[str, Any], raw: bytes, behaviour: Behavi
         await send_json(send, 200, orjson.dumps(_message(plan)))
         return
     events = [_message_start(plan), *_block_events(plan, behaviour.chunks), *_closing_events(plan)]
-    await send_events(send, [_frame(event) for event in events])
+    await send_events(send, [_frame(event) for event in events], behaviour)
 
 
 def _frame(event: Event) -> bytes:

@@ -1,24 +1,29 @@
-"""The mock provider's ASGI app: lifespan, authentication, routing by path (see the package's docstring)."""
+"""The mock provider's ASGI app: lifespan, authentication, routing by path and target, the control API and
+the faults it sets (see the package's docstring)."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
 
 import orjson
 
 from apps.mock_provider.anthropic import anthropic_messages
-from apps.mock_provider.behaviour import DEFAULT_CHUNKS, Behaviour, MockError
+from apps.mock_provider.behaviour import DEFAULT_CHUNKS, Behaviour, BrokenStream, MockError
+from apps.mock_provider.control import control_answer, is_control_path
+from apps.mock_provider.faults import DEFAULT_TARGET, FaultBook, is_target_name
 from apps.mock_provider.gemini import gemini_generate, gemini_stream
 from apps.mock_provider.openai_routes import chat, check_openai_body, completions, embeddings
 from apps.mock_provider.plan import CREATED
+from apps.mock_provider.provider_errors import fault_answer
 from apps.mock_provider.wire import (
+    Call,
     Handler,
     Message,
     Receive,
     Scope,
     Send,
+    WireFormat,
     error_body,
     parse_json_object,
     parse_json_with_model,
@@ -36,6 +41,7 @@ OPENAI_ROUTES: dict[str, Handler] = {
 HANDLERS: dict[str, Handler] = {"/v1/messages": anthropic_messages, **OPENAI_ROUTES}
 GEMINI_HANDLERS: dict[str, Handler] = {"generateContent": gemini_generate, "streamGenerateContent": gemini_stream}
 _GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)$")
+MOCK_PREFIX = "/mock/"  # /mock/<target>/… serves … as the virtual provider <target>
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)(/chat/completions|/completions|/embeddings)$")
 
 
@@ -43,6 +49,7 @@ class MockProvider:
     def __init__(self, *, api_key: str | None = None, default_chunks: int = DEFAULT_CHUNKS) -> None:
         self.api_key = api_key
         self.default_chunks = default_chunks
+        self.faults = FaultBook()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -58,50 +65,56 @@ class MockProvider:
                 message = {**message, "headers": [*message.get("headers", []), SESSION_COOKIE, request_id]}
             await send(message)
 
+        target: str | None = None  # known once the path is read; a request with none is not counted
         try:
-            await self._route(scope, receive, send_with_cookie)
+            path = scope["path"].rstrip("/")
+            if is_control_path(path):
+                await control_answer(self.faults, scope["method"], path, receive, send)
+                return
+            target, path = _target_path(scope, path)
+            await self._route(scope, target, path, receive, send_with_cookie)
         except MockError as exc:
+            if target is not None:
+                self.faults.failure_count(target=target)
             await send_json(
                 send_with_cookie, exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code)
             )
+        except BrokenStream:
+            if target is not None:
+                self.faults.failure_count(target=target)
+            raise
 
-    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"].rstrip("/"), scope["method"]
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+    async def _route(self, scope: Scope, target: str, path: str, receive: Receive, send: Send) -> None:
         if path in {"/health", "/v1/health"}:
             await send_json(send, 200, b'{"status":"ok"}')
             return
+        self.faults.request_count(target=target)
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         self._authenticate(headers)
-        if path == "/v1/models" and method == "GET":
+        if path == "/v1/models" and scope["method"] == "GET":
             data = [{"id": model, "object": "model", "created": CREATED, "owned_by": "hydite-mock"} for model in MODELS]
             await send_json(send, 200, orjson.dumps({"object": "list", "data": data}))
             return
-        gemini = _GEMINI_PATH.match(path)
-        if gemini is not None:
-            _require_post(method)
-            raw = await read_body(receive)
-            body = {**parse_json_object(raw), "model": gemini.group(1)}
-            await self._answer(GEMINI_HANDLERS[gemini.group(2)], headers, body, raw, send)
-            return
-        path, azure_deployment = _azure_route(scope, path)
-        handler = HANDLERS.get(path)
-        if handler is None:
-            raise MockError(404, f"Invalid URL ({method} {scope['path']})")
-        _require_post(method)
-        raw = await read_body(receive)
-        if azure_deployment is not None:
-            raw = orjson.dumps({**parse_json_object(raw), "model": azure_deployment})
-        body = parse_json_with_model(raw)
-        if path in OPENAI_ROUTES:
-            check_openai_body(path, body)
-        await self._answer(handler, headers, body, raw, send)
+        call = await _read_call(scope, target, path, receive)
+        await self._answer(call, headers, send)
 
-    async def _answer(
-        self, handler: Handler, headers: dict[str, str], body: dict[str, Any], raw: bytes, send: Send
-    ) -> None:
-        behaviour = Behaviour.from_request(headers, body["model"], default_chunks=self.default_chunks)
+    async def _answer(self, call: Call, headers: dict[str, str], send: Send) -> None:
+        """Answer as the request asks, unless its target's fault says otherwise (the fault wins)."""
+        behaviour = Behaviour.from_request(headers, call.model, default_chunks=self.default_chunks)
+        fault = self.faults.fault_take(target=call.target)
+        if fault is not None:
+            behaviour = fault.applied_to(behaviour)
+        if behaviour.timeout:
+            self.faults.failure_count(target=call.target)
         await behaviour.apply()
-        await handler(body, raw, behaviour, send)
+        if fault is not None and fault.refuses:
+            answer = fault_answer(fault, call)
+            self.faults.failure_count(target=call.target)
+            await send_json(
+                send, answer.status, answer.body, headers=fault.retry_headers(), content_type=answer.content_type
+            )
+            return
+        await call.handler(call.body, call.raw, behaviour, send)
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         if self.api_key is None:
@@ -129,6 +142,44 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 def _require_post(method: str) -> None:
     if method != "POST":
         raise MockError(405, f"Method {method} is not allowed here.")
+
+
+def _target_path(scope: Scope, path: str) -> tuple[str, str]:
+    """The target a request is counted under, and the provider's path: /mock/<name>/v1/… is <name>'s /v1/…."""
+    if not path.startswith(MOCK_PREFIX):
+        return DEFAULT_TARGET, path
+    name, slash, rest = path.removeprefix(MOCK_PREFIX).partition("/")
+    if not slash or not is_target_name(name):
+        message = f"Invalid URL ({scope['method']} {scope['path']}): targets are named like [a-z0-9][a-z0-9_-]{{0,39}}."
+        raise MockError(404, message)
+    return name, "/" + rest
+
+
+async def _read_call(scope: Scope, target: str, path: str, receive: Receive) -> Call:
+    """The model request at `path`, its body read and checked as its provider checks it."""
+    method = scope["method"]
+    gemini = _GEMINI_PATH.match(path)
+    if gemini is not None:
+        _require_post(method)
+        raw = await read_body(receive)
+        body = {**parse_json_object(raw), "model": gemini.group(1)}
+        stream = gemini.group(2) == "streamGenerateContent"
+        return Call(target, "gemini", GEMINI_HANDLERS[gemini.group(2)], body, raw, stream=stream)
+    openai_path, azure_deployment = _azure_route(scope, path)
+    handler = HANDLERS.get(openai_path)
+    if handler is None:
+        raise MockError(404, f"Invalid URL ({method} {scope['path']})")
+    _require_post(method)
+    raw = await read_body(receive)
+    if azure_deployment is not None:
+        raw = orjson.dumps({**parse_json_object(raw), "model": azure_deployment})
+    body = parse_json_with_model(raw)
+    if openai_path in OPENAI_ROUTES:
+        check_openai_body(openai_path, body)
+    wire: WireFormat = (
+        "anthropic" if handler is anthropic_messages else "openai" if azure_deployment is None else "azure"
+    )
+    return Call(target, wire, handler, body, raw, stream=bool(body.get("stream")))
 
 
 def _azure_route(scope: Scope, path: str) -> tuple[str, str | None]:

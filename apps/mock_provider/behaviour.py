@@ -32,6 +32,9 @@ class Behaviour:
     break_after: int | None = None
     chunks: int = DEFAULT_CHUNKS
     chunk_delay_s: float = 0.0
+    first_byte_delay_s: float = 0.0  # between a stream's 200 headers and its first event
+    idle_s: float = 0.0  # one pause in a stream, after `idle_after` events
+    idle_after: int | None = None
     word_per_chunk: bool = False
     cookie_sent_back: bool = False  # a cookie came with a request for a mock-cookie-check model
 

@@ -29,7 +29,7 @@ async def gemini_stream(body: dict[str, Any], raw: bytes, behaviour: Behaviour, 
         b"data: " + orjson.dumps(_response(plan, piece, finish=n == len(pieces) - 1)) + b"\r\n\r\n"
         for n, piece in enumerate(pieces)
     ]
-    await send_events(send, frames)
+    await send_events(send, frames, behaviour)
 
 
 def _plan(body: dict[str, Any], raw: bytes) -> ChatPlan:
@@ -68,3 +68,13 @@ def _response(plan: ChatPlan, parts: Parts, *, finish: bool) -> dict[str, Any]:
         "totalTokenCount": plan.reported_prompt_tokens + plan.completion_tokens,
     }
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": plan.model}
+
+
+def gemini_blocked(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    """What Gemini answers (with 200) for a prompt its safety filters block: feedback, no candidates."""
+    prompt_tokens = _plan(body, raw).reported_prompt_tokens
+    return {
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens},
+        "modelVersion": body["model"],
+    }

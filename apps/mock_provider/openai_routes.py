@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Any
 
@@ -10,7 +9,7 @@ import orjson
 
 from apps.gateway.errors import InvalidParameter
 from apps.gateway.request_shape import request_shape
-from apps.mock_provider.behaviour import Behaviour, BrokenStream, MockError
+from apps.mock_provider.behaviour import Behaviour, MockError
 from apps.mock_provider.plan import (
     CREATED,
     ChatPlan,
@@ -21,7 +20,7 @@ from apps.mock_provider.plan import (
     request_id,
     usage_lie,
 )
-from apps.mock_provider.wire import Send, send_json, sse
+from apps.mock_provider.wire import Send, send_events, send_json, sse
 
 STREAM_HEADERS = ((b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"))
 
@@ -40,22 +39,16 @@ async def chat(body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Sen
         await send_json(send, 200, orjson.dumps(plan.completion()))
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    await send({"type": "http.response.start", "status": 200, "headers": [*STREAM_HEADERS]})
-    sent = 0
-    for choice in range(plan.choices):
-        for delta in plan.deltas(behaviour.chunks, by_word=behaviour.word_per_chunk):
-            if behaviour.break_after is not None and sent >= behaviour.break_after:
-                raise BrokenStream("mock provider dropped the stream on purpose")
-            event = sse(plan.chunk(delta, index=choice))
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-            sent += 1
-            if behaviour.chunk_delay_s:
-                await asyncio.sleep(behaviour.chunk_delay_s)
+    frames = (
+        sse(plan.chunk(delta, index=choice))
+        for choice in range(plan.choices)
+        for delta in plan.deltas(behaviour.chunks, by_word=behaviour.word_per_chunk)
+    )
     tail = b"".join(sse(plan.chunk({}, plan.finish_reason, index=choice)) for choice in range(plan.choices))
     if include_usage:
         usage_chunk = {**plan.chunk({}), "choices": [], "usage": plan.usage()}
         tail += sse(usage_chunk)
-    await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
+    await send_events(send, frames, behaviour, headers=STREAM_HEADERS, tail=tail + b"data: [DONE]\n\n")
 
 
 async def completions(body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import orjson
 
-from apps.mock_provider.behaviour import Behaviour, MockError
+from apps.mock_provider.behaviour import Behaviour, BrokenStream, MockError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -16,7 +18,11 @@ Send = Callable[[Message], Awaitable[None]]
 # Every route answers (body, raw body, behaviour, send).
 Handler = Callable[[dict[str, Any], bytes, Behaviour, Send], Awaitable[None]]
 
+# Whose wire format a route speaks, for the error answers a target's fault asks for.
+WireFormat = Literal["openai", "azure", "anthropic", "gemini"]
+
 MAX_BODY_BYTES = 8 * 1024 * 1024
+JSON = b"application/json"
 EVENT_STREAM = (b"content-type", b"text/event-stream")
 ERROR_TYPES = {
     400: ("invalid_request_error", None),
@@ -33,6 +39,22 @@ ERROR_TYPES = {
     503: ("server_error", None),
     504: ("server_error", None),
 }
+
+
+@dataclass(frozen=True)
+class Call:
+    """A model request, routed: the target it is counted under, what answers it, in which wire format."""
+
+    target: str
+    wire: WireFormat
+    handler: Handler
+    body: dict[str, Any]
+    raw: bytes
+    stream: bool
+
+    @property
+    def model(self) -> str:
+        return str(self.body["model"])
 
 
 def error_body(status: int, message: str, *, param: str | None = None, code: str | None = None) -> bytes:
@@ -59,18 +81,35 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def send_json(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def send_json(
+    send: Send, status: int, body: bytes, *, headers: Iterable[tuple[bytes, bytes]] = (), content_type: bytes = JSON
+) -> None:
+    start = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_events(send: Send, frames: Iterable[bytes]) -> None:
-    """A 200 event stream of ready-made frames."""
-    await send({"type": "http.response.start", "status": 200, "headers": [EVENT_STREAM]})
-    for frame in frames:
+async def send_events(
+    send: Send,
+    frames: Iterable[bytes],
+    behaviour: Behaviour,
+    *,
+    headers: Iterable[tuple[bytes, bytes]] = (EVENT_STREAM,),
+    tail: bytes = b"",
+) -> None:
+    """A 200 event stream of ready-made frames then `tail`, paced, paused and dropped as `behaviour` asks."""
+    await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+    if behaviour.first_byte_delay_s:
+        await asyncio.sleep(behaviour.first_byte_delay_s)
+    for sent, frame in enumerate(frames):
+        if behaviour.break_after is not None and sent >= behaviour.break_after:
+            raise BrokenStream("mock provider dropped the stream on purpose")
+        if behaviour.idle_s and sent == behaviour.idle_after:
+            await asyncio.sleep(behaviour.idle_s)
         await send({"type": "http.response.body", "body": frame, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if behaviour.chunk_delay_s:
+            await asyncio.sleep(behaviour.chunk_delay_s)
+    await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
