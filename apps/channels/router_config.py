@@ -21,6 +21,9 @@ class Timeouts(TypedDict):
     total_s: float | None
 
 
+TIMEOUT_NAMES = ("connect_s", "first_byte_s", "idle_s", "total_s")  # Timeouts' keys, in order
+
+
 class Backoff(TypedDict):
     """Full jitter: attempt n waits a random time in [0, min(max_ms, base_ms * 2**n))."""
 
