@@ -69,6 +69,7 @@ def test_every_model_is_in_the_admin():
         "llm_channels.channel",
         "llm_channels.channelmodel",
         "llm_channels.deployment",
+        "llm_channels.routingversion",
         "keys.virtualkey",
     ],
 )

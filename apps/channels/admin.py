@@ -4,8 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from apps.channels.models import Channel, ChannelModel, Deployment
+from apps.channels.models import Channel, ChannelModel, Deployment, RoutingVersion
 from apps.channels.services import DeploymentSpec, InvalidDeployment, alias_check, deployment_spec_check
+from apps.core.admin import ReadOnlyAdmin
 
 
 class ChannelModelAdminForm(forms.ModelForm):
@@ -70,6 +71,7 @@ class ChannelModelInline(admin.TabularInline):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     list_display = ("name", "organization", "slug", "is_default")
+    readonly_fields = ("router",)  # checked and versioned only through the routing YAML and its services
     inlines = [ChannelModelInline]
 
 
@@ -90,3 +92,11 @@ class ChannelModelAdmin(admin.ModelAdmin):
 class DeploymentAdmin(admin.ModelAdmin):
     form = DeploymentAdminForm
     list_display = ("channel_model", "provider", "upstream_model", "api_base", "weight", "is_active")
+
+
+@admin.register(RoutingVersion)
+class RoutingVersionAdmin(ReadOnlyAdmin):
+    """The history is written by the routing services only; a rollback is one of them."""
+
+    list_display = ("channel", "number", "summary", "author", "created_at")
+    list_select_related = ("channel", "author")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -13,6 +14,8 @@ class Channel(models.Model):
     is_default = models.BooleanField(default=False)
     # The instance's curated model mix: every new organisation's Default Channel starts with its models.
     is_curated = models.BooleanField(default=False, db_default=False)
+    # The routing YAML's `router:` block as validated (apps.channels.routing_yaml); {}: the defaults.
+    router = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,8 +58,31 @@ class Deployment(models.Model):
     )
     weight = models.PositiveIntegerField(default=1)
     tags = models.JSONField(default=list, blank=True)
+    # The provider account's caps for this deployment (None: none known).
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    # Any of connect_s, first_byte_s, idle_s, total_s (router_config.Timeouts); unset: the process's.
+    timeouts = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.upstream_model}"
+
+
+class RoutingVersion(models.Model):
+    """A channel's whole routing (its exported YAML) after one change: what the history lists and a rollback
+    re-applies."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="routing_versions")
+    number = models.PositiveIntegerField()  # 1, 2, 3, … per channel
+    document = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    summary = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "number"], name="routing_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"v{self.number}"

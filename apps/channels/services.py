@@ -1,6 +1,7 @@
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.db import transaction
@@ -9,6 +10,9 @@ from django.utils.text import slugify
 from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.channels.models import Channel, ChannelModel, Deployment
+from apps.channels.router_config import TIMEOUT_NAMES
+from apps.channels.router_policy import router_without_alias
+from apps.channels.routing_history import routing_change
 from apps.channels.snapshots import channel_snapshot_publish
 from apps.core.errors import Conflict, HyditeError
 from apps.core.schemas import current_schema
@@ -27,6 +31,8 @@ API_KEY = re.compile(r"[\x21-\x7e]{1,4096}")  # sent in a header: printable ASCI
 CREDENTIAL_NAME_MAX_LENGTH = 100  # ProviderCredential.name
 TAGS_MAX, TAG_MAX_LENGTH = 32, 64
 WEIGHT_MAX = 1000
+RPM_LIMIT_MAX, TPM_LIMIT_MAX = 10_000_000, 2_000_000_000  # Deployment.rpm_limit/tpm_limit hold up to 2**31 - 1
+TIMEOUT_MAX_S = 3600
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,12 @@ class DeploymentSpec:
     api_version: str = ""
     weight: int = 1
     tags: list[str] = field(default_factory=list)
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    timeouts: dict[str, float] = field(default_factory=dict)  # any of TIMEOUT_NAMES
 
 
-def _publish_on_commit(channel: Channel) -> None:
+def channel_publish_on_commit(channel: Channel) -> None:
     schema, channel_id = current_schema(), channel.pk
     transaction.on_commit(lambda: channel_snapshot_publish(schema=schema, channel_id=channel_id))
 
@@ -63,7 +72,7 @@ def channel_create(*, organization: Organization, name: str, actor: User | None,
         organization_id=organization.pk,
         after={"name": channel.name, "default": is_default},
     )
-    _publish_on_commit(channel)
+    channel_publish_on_commit(channel)
     return channel
 
 
@@ -75,7 +84,8 @@ def channel_default_ensure(*, organization: Organization, actor: User | None) ->
     channel = channel_create(organization=organization, name=DEFAULT_CHANNEL_NAME, actor=actor, is_default=True)
     curated = Channel.objects.filter(is_curated=True).exclude(organization=organization).first()
     if curated is not None:
-        _models_copy(source=curated, target=channel, actor=actor)
+        with routing_change(channel=channel, actor=actor, summary="copied the instance's curated models"):
+            _models_copy(source=curated, target=channel, actor=actor)
     return channel
 
 
@@ -108,7 +118,7 @@ class InvalidDeployment(HyditeError):
     code = "invalid_deployment"
 
 
-def _checked_text(value: object, *, param: str, max_length: int) -> str:
+def text_check(value: object, *, param: str, max_length: int) -> str:
     """A required one-line string its column can hold (surrounding spaces dropped)."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidDeployment("Required: a non-empty string.", param=param)
@@ -122,7 +132,7 @@ def _checked_text(value: object, *, param: str, max_length: int) -> str:
 
 def alias_check(alias: object) -> str:
     """The alias as stored, or InvalidDeployment(param="alias")."""
-    return _checked_text(alias, param="alias", max_length=ALIAS_MAX_LENGTH)
+    return text_check(alias, param="alias", max_length=ALIAS_MAX_LENGTH)
 
 
 def api_key_check(api_key: object) -> str:
@@ -137,10 +147,44 @@ def _provider_check(provider: object) -> None:
         raise InvalidDeployment(f"One of: {', '.join(ProviderType.values)}.", param="provider")
 
 
-def _tags_check(tags: object) -> list[str]:
+def tags_check(tags: object, *, param: str = "tags") -> list[str]:
     if not isinstance(tags, list) or len(tags) > TAGS_MAX:
-        raise InvalidDeployment(f"A list of at most {TAGS_MAX} tags.", param="tags")
-    return [_checked_text(tag, param="tags", max_length=TAG_MAX_LENGTH) for tag in tags]
+        raise InvalidDeployment(f"A list of at most {TAGS_MAX} tags.", param=param)
+    return [text_check(tag, param=param, max_length=TAG_MAX_LENGTH) for tag in tags]
+
+
+def is_whole(value: object) -> TypeGuard[int]:
+    """An integer, not a bool (YAML's `yes` and JSON's `true` are ints to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An integer or a finite float, not a bool."""
+    return is_whole(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _limit_check(value: object, *, param: str, maximum: int) -> int | None:
+    if value is None:
+        return None
+    if not is_whole(value) or not 1 <= value <= maximum:
+        raise InvalidDeployment(f"An integer from 1 to {maximum}, or nothing.", param=param)
+    return value
+
+
+def timeouts_check(timeouts: object) -> dict[str, float]:
+    """Any of TIMEOUT_NAMES, each a number of seconds in (0, TIMEOUT_MAX_S], none above total_s."""
+    if not isinstance(timeouts, dict):
+        raise InvalidDeployment(f"A mapping of any of {', '.join(TIMEOUT_NAMES)}.", param="timeouts")
+    for name, seconds in timeouts.items():
+        if name not in TIMEOUT_NAMES:
+            raise InvalidDeployment(f"Not a timeout: one of {', '.join(TIMEOUT_NAMES)}.", param=f"timeouts.{name}")
+        if not is_number(seconds) or not 0 < seconds <= TIMEOUT_MAX_S:
+            raise InvalidDeployment(f"Seconds: a number above 0, at most {TIMEOUT_MAX_S}.", param=f"timeouts.{name}")
+    total = timeouts.get("total_s")
+    for name in TIMEOUT_NAMES[:-1]:
+        if total is not None and timeouts.get(name, 0) > total:
+            raise InvalidDeployment(f"At most total_s ({total}).", param=f"timeouts.{name}")
+    return {name: timeouts[name] for name in TIMEOUT_NAMES if name in timeouts}
 
 
 def deployment_spec_check(spec: DeploymentSpec) -> DeploymentSpec:
@@ -150,14 +194,16 @@ def deployment_spec_check(spec: DeploymentSpec) -> DeploymentSpec:
     type (parsed YAML does), so a wrong one is refused here rather than by the database.
     """
     _provider_check(spec.provider)
-    upstream_model = _checked_text(spec.upstream_model, param="upstream_model", max_length=UPSTREAM_MODEL_MAX_LENGTH)
+    upstream_model = text_check(spec.upstream_model, param="upstream_model", max_length=UPSTREAM_MODEL_MAX_LENGTH)
     if not isinstance(spec.api_version, str) or (spec.api_version and not API_VERSION.fullmatch(spec.api_version)):
         raise InvalidDeployment("At most 40 letters, digits, dots, dashes or underscores.", param="api_version")
-    weight = spec.weight
-    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= WEIGHT_MAX:
+    if not is_whole(spec.weight) or not 1 <= spec.weight <= WEIGHT_MAX:
         raise InvalidDeployment(f"An integer from 1 to {WEIGHT_MAX}.", param="weight")
-    tags = _tags_check(spec.tags)
-    api_base = _checked_text(spec.api_base, param="api_base", max_length=API_BASE_MAX_LENGTH)
+    tags = tags_check(spec.tags)
+    _limit_check(spec.rpm_limit, param="rpm_limit", maximum=RPM_LIMIT_MAX)
+    _limit_check(spec.tpm_limit, param="tpm_limit", maximum=TPM_LIMIT_MAX)
+    timeouts = timeouts_check(spec.timeouts)
+    api_base = text_check(spec.api_base, param="api_base", max_length=API_BASE_MAX_LENGTH)
     try:
         api_base = api_base_check(
             api_base,
@@ -166,7 +212,7 @@ def deployment_spec_check(spec: DeploymentSpec) -> DeploymentSpec:
         )
     except UnsafeUpstream as exc:
         raise InvalidDeployment(str(exc), param="api_base") from exc
-    return replace(spec, upstream_model=upstream_model, api_base=api_base, tags=tags)
+    return replace(spec, upstream_model=upstream_model, api_base=api_base, tags=tags, timeouts=timeouts)
 
 
 def _check_deployment(spec: DeploymentSpec, *, organization_id: int, platform_managed: bool) -> DeploymentSpec:
@@ -201,11 +247,12 @@ def channel_model_set(
         _check_deployment(spec, organization_id=channel.organization_id, platform_managed=platform_managed)
         for spec in deployments
     ]
-    channel_model, _ = ChannelModel.objects.get_or_create(channel=channel, alias=alias)
-    channel_model.deployments.all().delete()
-    Deployment.objects.bulk_create(
-        Deployment(channel_model=channel_model, **_spec_fields(spec)) for spec in deployments
-    )
+    with routing_change(channel=channel, actor=actor, summary=f"set {alias}"):
+        channel_model, _ = ChannelModel.objects.get_or_create(channel=channel, alias=alias)
+        channel_model.deployments.all().delete()
+        Deployment.objects.bulk_create(
+            Deployment(channel_model=channel_model, **_spec_fields(spec)) for spec in deployments
+        )
     audit_record(
         actor=actor,
         action="channel.model_set",
@@ -213,7 +260,7 @@ def channel_model_set(
         organization_id=channel.organization_id,
         after={"alias": alias, "deployments": [f"{spec.provider}:{spec.upstream_model}" for spec in deployments]},
     )
-    _publish_on_commit(channel)
+    channel_publish_on_commit(channel)
     return channel_model
 
 
@@ -223,7 +270,9 @@ def _spec_fields(source: DeploymentSpec | Deployment) -> dict[str, Any]:
 
 
 def _spec_of(deployment: Deployment) -> DeploymentSpec:
-    return DeploymentSpec(**{**_spec_fields(deployment), "tags": list(deployment.tags)})
+    return DeploymentSpec(
+        **{**_spec_fields(deployment), "tags": list(deployment.tags), "timeouts": dict(deployment.timeouts)}
+    )
 
 
 def _alias_specs(channel: Channel, alias: str, *, without: Deployment | None = None) -> list[DeploymentSpec]:
@@ -254,36 +303,54 @@ def deployment_add(
     A non-empty `api_key` is stored as a new credential of the channel's organisation.
     """
     alias = alias_check(alias)
-    if api_key:
-        spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=api_key)
-    return channel_model_set(
-        channel=channel, alias=alias, deployments=[*_alias_specs(channel, alias), spec], actor=actor
-    )
+    with routing_change(channel=channel, actor=actor, summary=f"added a deployment of {alias}"):
+        if api_key:
+            spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=api_key)
+        return channel_model_set(
+            channel=channel, alias=alias, deployments=[*_alias_specs(channel, alias), spec], actor=actor
+        )
 
 
 @transaction.atomic
 def deployment_replace(
     *, deployment: Deployment, spec: DeploymentSpec, api_key: str = "", actor: User | None
 ) -> ChannelModel:
-    """Change one deployment; an empty `api_key` keeps its current credential."""
+    """Change one deployment; an empty `api_key` keeps its current credential.
+
+    Caps and timeouts the spec leaves unset (None, {}) keep the deployment's: the Channels page's form does not
+    carry them yet, and saving it must not drop what the routing YAML set.
+    """
     channel_model = deployment.channel_model
     channel = channel_model.channel
-    if api_key:
-        spec = deployment_credential_create(spec=spec, channel=channel, alias=channel_model.alias, api_key=api_key)
-    else:
-        spec = replace(spec, credential=deployment.credential)
-    others = _alias_specs(channel, channel_model.alias, without=deployment)
-    return channel_model_set(channel=channel, alias=channel_model.alias, deployments=[*others, spec], actor=actor)
+    alias = channel_model.alias
+    spec = replace(
+        spec,
+        rpm_limit=deployment.rpm_limit if spec.rpm_limit is None else spec.rpm_limit,
+        tpm_limit=deployment.tpm_limit if spec.tpm_limit is None else spec.tpm_limit,
+        timeouts=spec.timeouts or dict(deployment.timeouts),
+    )
+    with routing_change(channel=channel, actor=actor, summary=f"changed a deployment of {alias}"):
+        if api_key:
+            spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=api_key)
+        else:
+            spec = replace(spec, credential=deployment.credential)
+        others = _alias_specs(channel, alias, without=deployment)
+        return channel_model_set(channel=channel, alias=alias, deployments=[*others, spec], actor=actor)
 
 
 @transaction.atomic
 def deployment_remove(*, deployment: Deployment, actor: User | None) -> None:
-    """Remove one deployment; an alias left with none is removed from the channel."""
+    """Remove one deployment; an alias left with none is removed from the channel, and from its router."""
     channel_model = deployment.channel_model
     channel = channel_model.channel
-    deployment.delete()
-    if not channel_model.deployments.exists():
-        channel_model.delete()
+    alias = channel_model.alias
+    with routing_change(channel=channel, actor=actor, summary=f"removed a deployment of {alias}"):
+        deployment.delete()
+        if not channel_model.deployments.exists():
+            channel_model.delete()
+            channel.refresh_from_db(fields=["router"])
+            channel.router = router_without_alias(channel.router, alias)
+            channel.save(update_fields=["router"])
     audit_record(
         actor=actor,
         action="channel.deployment_remove",
@@ -291,4 +358,4 @@ def deployment_remove(*, deployment: Deployment, actor: User | None) -> None:
         organization_id=channel.organization_id,
         before={"alias": channel_model.alias, "deployment": f"{deployment.provider}:{deployment.upstream_model}"},
     )
-    _publish_on_commit(channel)
+    channel_publish_on_commit(channel)

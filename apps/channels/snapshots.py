@@ -8,11 +8,13 @@ from django.db.models import Q
 from django_tenants.utils import schema_context
 
 from apps.channels.models import Channel, Deployment
+from apps.channels.router_config import RouterSnapshot, Timeouts
+from apps.channels.router_policy import router_resolve
 from apps.core.redis import redis_client, tenant_key
 from apps.providers.models import PriceOverride
 
 # Raised whenever the shape below changes: the gateway rebuilds a snapshot of another version on read.
-CHANNEL_SNAPSHOT_VERSION = 2
+CHANNEL_SNAPSHOT_VERSION = 3
 
 
 class PriceOverrideSnapshot(TypedDict):
@@ -33,50 +35,85 @@ class DeploymentSnapshot(TypedDict):
     api_version: str
     secret: str | None  # still encrypted: the gateway decrypts in memory, Redis never holds it in clear
     weight: int
+    tags: list[str]
+    rpm: int | None  # the provider account's caps for this deployment (None: none known)
+    tpm: int | None
+    timeouts: Timeouts  # a timeout not set: None
     price_overrides: list[PriceOverrideSnapshot]  # the channel's own first, then every channel's; newest first
 
 
 class ChannelSnapshot(TypedDict):
-    """What the gateway knows about a channel (JSON in Redis): its aliases and their deployments."""
+    """What the gateway knows about a channel (JSON in Redis): its aliases, their deployments, its router."""
 
     version: int
     id: int
     organization_id: int
     models: dict[str, list[DeploymentSnapshot]]
+    router: RouterSnapshot  # resolved: nothing left to merge on a request
 
 
 def channel_snapshot_key(*, schema: str, channel_id: int) -> str:
     return tenant_key(schema, "channel", channel_id)
 
 
-def channel_snapshot_build(*, channel_id: int) -> ChannelSnapshot | None:
-    channel = Channel.objects.filter(pk=channel_id).first()
-    if channel is None:
-        return None
+def _timeouts(stored: dict[str, float]) -> Timeouts:
+    def seconds(name: str) -> float | None:
+        return float(stored[name]) if name in stored else None
+
+    return Timeouts(
+        connect_s=seconds("connect_s"),
+        first_byte_s=seconds("first_byte_s"),
+        idle_s=seconds("idle_s"),
+        total_s=seconds("total_s"),
+    )
+
+
+def _deployment_snapshot(deployment: Deployment, overrides: list[PriceOverrideSnapshot]) -> DeploymentSnapshot:
+    return DeploymentSnapshot(
+        id=deployment.pk,
+        provider=deployment.provider,
+        upstream_model=deployment.upstream_model,
+        api_base=deployment.api_base.rstrip("/"),
+        api_version=deployment.api_version,
+        secret=deployment.credential.secret_encrypted if deployment.credential else None,
+        weight=deployment.weight,
+        tags=list(deployment.tags),
+        rpm=deployment.rpm_limit,
+        tpm=deployment.tpm_limit,
+        timeouts=_timeouts(deployment.timeouts),
+        price_overrides=overrides,
+    )
+
+
+def _models_snapshot(channel: Channel) -> dict[str, list[DeploymentSnapshot]]:
+    """Each alias (in order) with its active deployments."""
     deployments = list(
-        Deployment.objects.filter(channel_model__channel_id=channel_id, is_active=True)
+        Deployment.objects.filter(channel_model__channel=channel, is_active=True)
         .select_related("channel_model", "credential")
         .order_by("channel_model__alias", "id")
     )
     models: dict[str, list[DeploymentSnapshot]] = {
-        alias: [] for alias in channel.models.values_list("alias", flat=True)
+        alias: [] for alias in channel.models.order_by("alias").values_list("alias", flat=True)
     }
-    overrides = price_overrides_for_snapshot(channel_id=channel_id, models={d.upstream_model for d in deployments})
+    overrides = price_overrides_for_snapshot(channel_id=channel.pk, models={d.upstream_model for d in deployments})
     for deployment in deployments:
         models[deployment.channel_model.alias].append(
-            DeploymentSnapshot(
-                id=deployment.pk,
-                provider=deployment.provider,
-                upstream_model=deployment.upstream_model,
-                api_base=deployment.api_base.rstrip("/"),
-                api_version=deployment.api_version,
-                secret=deployment.credential.secret_encrypted if deployment.credential else None,
-                weight=deployment.weight,
-                price_overrides=overrides.get(deployment.upstream_model, []),
-            )
+            _deployment_snapshot(deployment, overrides.get(deployment.upstream_model, []))
         )
+    return models
+
+
+def channel_snapshot_build(*, channel_id: int) -> ChannelSnapshot | None:
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return None
+    models = _models_snapshot(channel)
     return ChannelSnapshot(
-        version=CHANNEL_SNAPSHOT_VERSION, id=channel.pk, organization_id=channel.organization_id, models=models
+        version=CHANNEL_SNAPSHOT_VERSION,
+        id=channel.pk,
+        organization_id=channel.organization_id,
+        models=models,
+        router=router_resolve(channel.router, aliases=models.keys()),
     )
 
 

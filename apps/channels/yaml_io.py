@@ -1,34 +1,40 @@
-"""A channel's models as the routing YAML of the Dedicated guide (section 2.5), in and out.
+"""A channel's routing YAML in: its `models:` entries (the Dedicated guide, section 2.5) and its `router:` block.
 
     models:
       - alias: claude-sonnet-4-5
         provider: {name: anthropic, model: claude-sonnet-4-5, api_key: ${ACME_ANTHROPIC_KEY},
                    api_base: https://api.anthropic.com}
         tags: [prod]
+        rpm: 4000                   # the provider account's caps for this deployment
+        tpm: 2000000
+        timeouts: {connect_s: 5, first_byte_s: 30, idle_s: 30, total_s: 600}
+    router: {strategy: latency, fallbacks: {claude-sonnet-4-5: [gpt-4o]}}   # apps.channels.routing_yaml
 
-Entries sharing an alias become that alias's deployments. `${ENV}` references are resolved
-only when an operator imports (the management command passes the environment); from the
-dashboard or API they are refused, so a tenant can never read the server's environment.
-Secrets are never exported: an exported api_key is a `${NAME}` reference to fill in.
+Entries sharing an alias become that alias's deployments. An import sets the aliases it names and leaves the
+channel's others alone; a `router:` block, when present, replaces the channel's (a rollback, in
+apps.channels.routing_rollback, restores the whole routing instead). `${ENV}` references are resolved only
+when an operator imports (the management command passes the environment); from the dashboard or API they are
+refused, so a tenant can never read the server's environment. A `router:` block needs the Enterprise plan
+unless an operator imports (other plans choose a preset). Exports: apps.channels.yaml_export.
 
-The document is untrusted: its size is capped before parsing, anchors and aliases are refused
-before anything is expanded (no "billion laughs"), and so are deep nesting, huge values and more
-values than its entries can hold; every
-field is checked like the Channels page's form (services.deployment_spec_check), and a refusal
-names it (`models[3].provider.api_base`). Nothing is written unless everything is valid.
+The document is untrusted (apps.channels.yaml_read bounds it); every key is known and every field checked
+like the Channels page's form (services.deployment_spec_check); a refusal names the field
+(`models[3].provider.api_base`) and its line. Nothing is written unless everything is valid.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
 from django.db import transaction
-from yaml.composer import ComposerError
-from yaml.nodes import Node
 
 from apps.accounts.models import User
-from apps.channels.models import Channel, ChannelModel, Deployment
+from apps.channels.models import Channel, ChannelModel
+from apps.channels.router_services import RoutingYamlNotInPlan, channel_router_set
+from apps.channels.routing_history import routing_change
+from apps.channels.routing_yaml import router_check
+from apps.channels.selectors import routing_yaml_allowed_here
 from apps.channels.services import (
     DeploymentSpec,
     InvalidDeployment,
@@ -38,18 +44,18 @@ from apps.channels.services import (
     deployment_credential_create,
     deployment_spec_check,
 )
+from apps.channels.yaml_export import OPENAI_COMPATIBLE_NAME, channel_yaml_export
+from apps.channels.yaml_read import MAX_YAML_BYTES, MAX_YAML_ENTRIES, Lines, located, yaml_read
 from apps.providers.models import ProviderCredential, ProviderType
 from apps.providers.url_safety import dns_time_limit
 
+__all__ = ["MAX_YAML_BYTES", "channel_yaml_export", "channel_yaml_import", "routing_document_read"]
+
 ENV_REFERENCE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
-PROVIDER_NAMES = {"openai-compatible": ProviderType.OPENAI_COMPATIBLE, **{p.value: p.value for p in ProviderType}}
-MAX_YAML_BYTES = 256 * 1024
-MAX_YAML_ENTRIES = 200
-MAX_YAML_DEPTH = 20
-MAX_YAML_SCALAR = 8192  # the longest field (an api_key) is 4096; bounds YAML's own work on a value
-# Values (keys included) a document may hold: an entry with every field and 32 tags has 51. Pure-Python YAML
-# spends 2-4 CPU seconds on 256 KiB of small values (`[1,1,…]`, one key 50,000 times, merge-key lists).
-MAX_YAML_NODES = MAX_YAML_ENTRIES * 64
+PROVIDER_NAMES = {OPENAI_COMPATIBLE_NAME: ProviderType.OPENAI_COMPATIBLE, **{p.value: p.value for p in ProviderType}}
+DOCUMENT_KEYS = ("models", "router")
+ENTRY_KEYS = ("alias", "provider", "tags", "weight", "rpm", "tpm", "timeouts")
+PROVIDER_KEYS = ("name", "model", "api_base", "api_version", "api_key")
 # Where each DeploymentSpec field (a service's `param`) sits in an entry.
 ENTRY_PATHS = {
     "provider": "provider.name",
@@ -57,110 +63,35 @@ ENTRY_PATHS = {
     "api_base": "provider.api_base",
     "api_version": "provider.api_version",
     "api_key": "provider.api_key",
+    "rpm_limit": "rpm",
+    "tpm_limit": "tpm",
 }
 
 
-def _credential_reference(credential: ProviderCredential) -> str:
-    name = re.sub(r"[^A-Z0-9]+", "_", credential.name.upper()).strip("_") or f"CREDENTIAL_{credential.pk}"
-    return "${" + name + "}"
+@dataclass(frozen=True)
+class RoutingEntry:
+    path: str  # "models[3]"
+    alias: str
+    spec: DeploymentSpec  # checked; its credential is set when the document is applied
+    api_key: str | None  # a key written in clear (checked)
+    reference: str | None  # NAME of an api_key written `${NAME}`
 
 
-def channel_yaml_export(*, channel: Channel) -> str:
-    entries = []
-    deployments = (
-        Deployment.objects.filter(channel_model__channel=channel)
-        .select_related("channel_model", "credential")
-        .order_by("channel_model__alias", "id")
-    )
-    for deployment in deployments:
-        provider: dict[str, Any] = {
-            "name": "openai-compatible"
-            if deployment.provider == ProviderType.OPENAI_COMPATIBLE
-            else deployment.provider,
-            "model": deployment.upstream_model,
-            "api_base": deployment.api_base,
-        }
-        if deployment.credential is not None:
-            provider["api_key"] = _credential_reference(deployment.credential)
-        if deployment.api_version:
-            provider["api_version"] = deployment.api_version
-        entry: dict[str, Any] = {"alias": deployment.channel_model.alias, "provider": provider}
-        if deployment.tags:
-            entry["tags"] = deployment.tags
-        if deployment.weight != 1:
-            entry["weight"] = deployment.weight
-        entries.append(entry)
-    return yaml.safe_dump({"models": entries}, sort_keys=False, allow_unicode=True)
+@dataclass(frozen=True)
+class RoutingDocument:
+    entries: list[RoutingEntry]
+    router: dict[str, Any] | None  # as Channel.router stores it; None: the document has no `router:` block
+    lines: Lines
 
 
-def _fail(message: str, param: str) -> InvalidDeployment:
-    return InvalidDeployment(message, param=param)
-
-
-class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases (before any is expanded), deep nesting, huge values and
-    more values than MAX_YAML_NODES (before the rest is read)."""
-
-    depth = 0
-    nodes = 0
-
-    def _refuse(self, problem: str, event: yaml.Event) -> ComposerError:
-        return ComposerError(None, None, problem, event.start_mark)  # type: ignore[arg-type]
-
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise self._refuse("anchors and aliases (&, *) are not accepted", event)
-        if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_YAML_SCALAR:
-            raise self._refuse(f"a value is longer than {MAX_YAML_SCALAR} characters", event)
-        if self.depth >= MAX_YAML_DEPTH:
-            raise self._refuse(f"nested deeper than {MAX_YAML_DEPTH} levels", event)
-        self.nodes += 1
-        if self.nodes > MAX_YAML_NODES:
-            raise self._refuse(f"more than {MAX_YAML_NODES} values", event)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _yaml_problem(exc: Exception) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = (getattr(exc, "problem", None) or str(exc).splitlines()[0])[:200]  # it may quote the document
-    return f"This is not valid YAML{f' (line {mark.line + 1})' if mark else ''}: {problem}."
-
-
-def _parse(text: str) -> list[Any]:
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
-        raise _fail(f"The YAML is larger than {MAX_YAML_BYTES // 1024} KiB.", "yaml")
-    try:
-        document = yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # ValueError: a bad date, a 5,000-digit integer
-        raise _fail(_yaml_problem(exc), "yaml") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("models"), list):
-        raise _fail("The YAML needs a top-level `models:` list.", "models")
-    if len(document["models"]) > MAX_YAML_ENTRIES:
-        raise _fail(f"At most {MAX_YAML_ENTRIES} entries.", "models")
-    return document["models"]
-
-
-def _secret(raw: Any, *, environ: Mapping[str, str] | None) -> str | None:
+def _api_key(raw: Any) -> tuple[str | None, str | None]:
+    """(a key written in clear, NAME of a `${NAME}`): at most one of them."""
     if raw is None or raw == "":
-        return None
+        return None, None
     if not isinstance(raw, str):
         raise InvalidDeployment("Must be a string.", param="api_key")
     reference = ENV_REFERENCE.match(raw.strip())
-    if reference is None:
-        return api_key_check(raw)
-    if environ is None:
-        raise InvalidDeployment(
-            "Environment references are resolved only by an operator import; paste the key instead.", param="api_key"
-        )
-    value = environ.get(reference.group(1))
-    if not value:
-        raise InvalidDeployment(f"The environment has no {reference.group(1)}.", param="api_key")
-    return api_key_check(value)
+    return (None, reference.group(1)) if reference else (api_key_check(raw), None)
 
 
 def _entry_spec(entry: dict[Any, Any], provider: dict[Any, Any]) -> tuple[str, DeploymentSpec]:
@@ -176,23 +107,117 @@ def _entry_spec(entry: dict[Any, Any], provider: dict[Any, Any]) -> tuple[str, D
         api_version="" if api_version is None else api_version,
         weight=entry.get("weight", 1),
         tags=[] if entry.get("tags") is None else entry["tags"],
+        rpm_limit=entry.get("rpm"),
+        tpm_limit=entry.get("tpm"),
+        timeouts={} if entry.get("timeouts") is None else entry["timeouts"],
     )
     return alias, deployment_spec_check(spec)
 
 
-def _entry(entry: Any, *, where: str, environ: Mapping[str, str] | None) -> tuple[str, DeploymentSpec, str | None]:
-    """One `models:` entry as (alias, checked spec, api key or None); a refusal names the entry's field."""
-    if not isinstance(entry, dict):
-        raise _fail("Each entry is a mapping with an alias and a provider.", where)
-    provider = entry.get("provider")
+def _known_keys(raw: dict[Any, Any], keys: tuple[str, ...], where: str, lines: Lines) -> None:
+    for key in raw:
+        if key not in keys:
+            raise located(
+                f"Unknown key; known here: {', '.join(keys)}.", f"{where}.{key}" if where else str(key), lines
+            )
+
+
+def _entry(raw: Any, *, where: str, lines: Lines, references: bool) -> RoutingEntry:
+    """One `models:` entry, checked; a refusal names the entry's field and its line."""
+    if not isinstance(raw, dict):
+        raise located("Each entry is a mapping with an alias and a provider.", where, lines)
+    _known_keys(raw, ENTRY_KEYS, where, lines)
+    provider = raw.get("provider")
     if not isinstance(provider, dict):
-        raise _fail("Each entry needs a provider mapping.", f"{where}.provider")
+        raise located("Each entry needs a provider mapping.", f"{where}.provider", lines)
+    _known_keys(provider, PROVIDER_KEYS, f"{where}.provider", lines)
     try:
-        secret = _secret(provider.get("api_key"), environ=environ)
-        alias, spec = _entry_spec(entry, provider)  # last: it resolves api_base's host
+        api_key, reference = _api_key(provider.get("api_key"))
+        if reference is not None and not references:
+            problem = "Environment references are resolved only by an operator import; paste the key instead."
+            raise InvalidDeployment(problem, param="api_key")
+        alias, spec = _entry_spec(raw, provider)  # last: it resolves api_base's host
     except InvalidDeployment as exc:
-        raise _fail(exc.message, f"{where}.{ENTRY_PATHS.get(exc.param or '', exc.param)}") from exc
-    return alias, spec, secret
+        raise located(exc.message, f"{where}.{ENTRY_PATHS.get(exc.param or '', exc.param)}", lines) from exc
+    return RoutingEntry(path=where, alias=alias, spec=spec, api_key=api_key, reference=reference)
+
+
+def _models(document: Any, lines: Lines) -> list[Any]:
+    if not isinstance(document, dict) or not ({"models", "router"} & document.keys()):
+        raise InvalidDeployment("The YAML needs a top-level `models:` list.", param="models")
+    _known_keys(document, DOCUMENT_KEYS, "", lines)
+    models = document.get("models", [])
+    if not isinstance(models, list):
+        raise located("A list of entries.", "models", lines)
+    if len(models) > MAX_YAML_ENTRIES:
+        raise located(f"At most {MAX_YAML_ENTRIES} entries.", "models", lines)
+    return models
+
+
+def routing_document_read(
+    text: str, *, aliases: Collection[str], router_allowed: bool, references: bool = True
+) -> RoutingDocument:
+    """The document checked through and through (its api_base hosts resolved within one DNS deadline), nothing
+    written. `aliases`: the channel's aliases other than the document's that its `router:` block may name;
+    `references`: whether an api_key may be a `${NAME}` (resolved when the document is applied)."""
+    document, lines = yaml_read(text)
+    models = _models(document, lines)
+    if "router" in document and not router_allowed:
+        problem = "A `router:` block (routing as code) needs the Enterprise plan; choose a routing preset instead."
+        raise located(problem, "router", lines, error=RoutingYamlNotInPlan)
+    with dns_time_limit():
+        entries = [
+            _entry(entry, where=f"models[{index}]", lines=lines, references=references)
+            for index, entry in enumerate(models)
+        ]
+    router = None
+    if "router" in document:
+        router = router_check(document["router"], aliases={*aliases, *(e.alias for e in entries)}, lines=lines)
+    return RoutingDocument(entries=entries, router=router, lines=lines)
+
+
+def routing_document_apply(
+    *,
+    channel: Channel,
+    document: RoutingDocument,
+    actor: User | None,
+    credential_of: Callable[[RoutingEntry], ProviderCredential | None],
+    platform_managed: bool = False,
+) -> list[ChannelModel]:
+    """Set each alias the document names to its entries (with `credential_of` each), then its router if it has
+    one. Call it inside the change's transaction and routing_change."""
+    by_alias: dict[str, list[DeploymentSpec]] = {}
+    for entry in document.entries:
+        by_alias.setdefault(entry.alias, []).append(replace(entry.spec, credential=credential_of(entry)))
+    models = [
+        channel_model_set(
+            channel=channel, alias=alias, deployments=specs, actor=actor, platform_managed=platform_managed
+        )
+        for alias, specs in by_alias.items()
+    ]
+    if document.router is not None:
+        channel_router_set(channel=channel, router=document.router, actor=actor, gated=False)
+    return models
+
+
+def _imported_credential(
+    entry: RoutingEntry, *, channel: Channel, environ: Mapping[str, str], lines: Lines
+) -> ProviderCredential | None:
+    """A new credential of the channel's organisation for a key written in clear or an operator's `${ENV}`."""
+    where = f"{entry.path}.provider.api_key"
+    api_key = entry.api_key
+    if entry.reference is not None:
+        value = environ.get(entry.reference)
+        if not value:
+            raise located(f"The environment has no {entry.reference}.", where, lines)
+        try:
+            api_key = api_key_check(value)
+        except InvalidDeployment as exc:
+            raise located(f"{entry.reference}: {exc.message}", where, lines) from exc
+    if api_key is None:
+        return None
+    spec = deployment_credential_create(spec=entry.spec, channel=channel, alias=entry.alias, api_key=api_key)
+    return spec.credential
 
 
 @transaction.atomic
@@ -203,22 +228,28 @@ def channel_yaml_import(
     actor: User | None,
     environ: Mapping[str, str] | None = None,
     platform_managed: bool = False,
+    gated: bool = True,
 ) -> list[ChannelModel]:
-    """Set every alias the YAML names (others are left alone); all or nothing.
+    """Set every alias the YAML names (others are left alone) and its router block if it has one; all or
+    nothing, recorded as one routing version.
 
-    Its api_base hosts are resolved within one DNS deadline, however many the document names.
+    `gated=False` is for operators' imports (the management command): otherwise a `router:` block needs an
+    instance on the Enterprise plan (routing_yaml_allowed).
     """
-    documents = _parse(text)
-    with dns_time_limit():
-        entries = [_entry(entry, where=f"models[{index}]", environ=environ) for index, entry in enumerate(documents)]
-        by_alias: dict[str, list[DeploymentSpec]] = {}
-        for alias, spec, secret in entries:
-            if secret is not None:
-                spec = deployment_credential_create(spec=spec, channel=channel, alias=alias, api_key=secret)
-            by_alias.setdefault(alias, []).append(spec)
-        return [
-            channel_model_set(
-                channel=channel, alias=alias, deployments=specs, actor=actor, platform_managed=platform_managed
-            )
-            for alias, specs in by_alias.items()
-        ]
+    aliases = set(channel.models.values_list("alias", flat=True))
+    document = routing_document_read(
+        text,
+        aliases=aliases,
+        router_allowed=not gated or routing_yaml_allowed_here(),
+        references=environ is not None,
+    )
+    with routing_change(channel=channel, actor=actor, summary="imported YAML"):
+        return routing_document_apply(
+            channel=channel,
+            document=document,
+            actor=actor,
+            credential_of=lambda entry: _imported_credential(
+                entry, channel=channel, environ=environ or {}, lines=document.lines
+            ),
+            platform_managed=platform_managed,
+        )

@@ -138,3 +138,130 @@ def test_channels_page_import_by_admin_only(channel, org_with_roles):
     assert bad.status_code == 400 and b"not valid YAML" in bad.content
     export = admin.get(f"/o/{org.slug}/channels/{channel.slug}/export.yaml")
     assert export.status_code == 200 and b"page-model" in export.content and b"sk-pasted" not in export.content
+
+
+FULL_YAML = """models:
+- alias: claude
+  provider:
+    name: anthropic
+    model: claude-sonnet-4-5
+    api_base: https://8.8.8.8
+    api_key: ${ACME_ANTHROPIC}
+  tags:
+  - prod
+  weight: 3
+  rpm: 4000
+  tpm: 2000000
+  timeouts:
+    connect_s: 5
+    first_byte_s: 30.5
+    idle_s: 30
+    total_s: 600
+- alias: claude
+  provider:
+    name: azure
+    model: gpt-4o
+    api_base: https://8.8.4.4/openai
+    api_version: '2024-10-21'
+  rpm: 100
+- alias: local
+  provider:
+    name: openai-compatible
+    model: llama
+    api_base: http://127.0.0.1:9/v1
+  timeouts:
+    total_s: 60
+router:
+  strategy: least-busy
+  retries: 3
+  backoff:
+    base_ms: 100
+  retry_after_max_s: 12.5
+  cooldown:
+    failures: 5
+    seconds: 0
+  tags:
+  - prod
+  rules:
+  - header: x-customer-tier
+    equals: enterprise
+    tags:
+    - prod
+  fallbacks:
+    claude:
+    - local
+    local:
+    - claude
+  context_window_fallbacks:
+    local:
+    - claude
+  content_policy_fallbacks: {}
+  aliases:
+    claude:
+      strategy: latency
+      cooldown:
+        window_s: 120
+    local: {}
+"""
+
+
+def test_export_import_export_gives_the_same_text(channel, enterprise):
+    channel_yaml_import(channel=channel, text=FULL_YAML, actor=None, environ={"ACME_ANTHROPIC": "sk-ant-12345"})
+    exported = channel_yaml_export(channel=channel)
+    assert exported == FULL_YAML.replace("${ACME_ANTHROPIC}", f"${{{channel.slug.upper().replace('-', '_')}_CLAUDE}}")
+    channel_yaml_import(channel=channel, text=exported, actor=None, environ={"DEFAULT_CHANNEL_CLAUDE": "sk-ant-67890"})
+    assert channel_yaml_export(channel=channel) == exported
+    claude = Deployment.objects.filter(channel_model__channel=channel, channel_model__alias="claude").order_by("id")
+    assert [(d.rpm_limit, d.tpm_limit, d.timeouts) for d in claude] == [
+        (4000, 2_000_000, {"connect_s": 5, "first_byte_s": 30.5, "idle_s": 30, "total_s": 600}),
+        (100, None, {}),
+    ]
+
+
+def test_operator_import_takes_a_router_block_on_any_plan(channel, org_with_roles, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("router: {strategy: cost}\n"))
+    out = io.StringIO()
+    call_command("channel_yaml", "import", "--org", org_with_roles["organization"].slug, stdout=out)
+    channel.refresh_from_db()
+    assert channel.router == {"strategy": "cost"} and "Imported 0 model(s)" in out.getvalue()
+
+
+BAD_ENTRY_FIELDS = [
+    ("    rpm: 0\n", 4, "models[0].rpm", "An integer from 1 to 10000000"),
+    ("    rpm: 10000001\n", 4, "models[0].rpm", "An integer from 1 to 10000000"),
+    ("    tpm: 1099511627776\n", 4, "models[0].tpm", "An integer from 1 to 2000000000"),
+    ("    tpm: '100'\n", 4, "models[0].tpm", "An integer"),
+    ("    rpm: 1.5\n", 4, "models[0].rpm", "An integer"),
+    ("    timeouts: 30\n", 4, "models[0].timeouts", "A mapping of any of connect_s"),
+    ("    timeouts: {connect_s: 0}\n", 4, "models[0].timeouts.connect_s", "a number above 0, at most 3600"),
+    ("    timeouts: {total_s: 3601}\n", 4, "models[0].timeouts.total_s", "at most 3600"),
+    ("    timeouts: {total_s: .inf}\n", 4, "models[0].timeouts.total_s", "at most 3600"),
+    ("    timeouts: {total_s: true}\n", 4, "models[0].timeouts.total_s", "Seconds"),
+    ("    timeouts:\n      read_s: 3\n", 5, "models[0].timeouts.read_s", "Not a timeout"),
+    ("    timeouts: {first_byte_s: 30, total_s: 10}\n", 4, "models[0].timeouts.first_byte_s", "At most total_s (10)"),
+    ("    weigth: 3\n", 4, "models[0].weigth", "Unknown key; known here: alias, provider, tags, weight"),
+    ("    weight: 0\n", 4, "models[0].weight", "An integer from 1 to 1000"),
+]
+
+
+@pytest.mark.parametrize(("extra", "line", "param", "says"), BAD_ENTRY_FIELDS)
+def test_a_bad_entry_field_is_refused_naming_line_and_field(channel, extra, line, param, says):
+    text = "models:\n  - alias: a\n    provider: {name: openai, api_base: https://8.8.8.8/v1}\n" + extra
+    with pytest.raises(InvalidDeployment) as caught:
+        channel_yaml_import(channel=channel, text=text, actor=None)
+    assert caught.value.param == param
+    assert caught.value.message.startswith(f"line {line}: ") and says in caught.value.message
+    assert not Deployment.objects.filter(channel_model__channel=channel).exists()
+
+
+def test_unknown_provider_key_and_missing_field_name_their_line(channel):
+    text = (
+        "models:\n  - alias: a\n    provider: {name: openai, api_base: https://8.8.8.8/v1}\n"
+        "  - alias: b\n    provider:\n      name: openai\n      base_url: https://8.8.8.8/v1\n"
+    )
+    with pytest.raises(InvalidDeployment) as caught:
+        channel_yaml_import(channel=channel, text=text, actor=None)
+    assert caught.value.param == "models[1].provider.base_url" and caught.value.message.startswith("line 7: ")
+    with pytest.raises(InvalidDeployment) as caught:
+        channel_yaml_import(channel=channel, text="models:\n  - provider: {name: openai}\n", actor=None)
+    assert caught.value.param == "models[0].alias" and caught.value.message.startswith("line 2: ")  # the entry's

@@ -22,7 +22,10 @@ def _read(path: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Export or import a channel's models as routing YAML (operator tool: resolves ${ENV} references)."
+    help = (
+        "Export or import a channel's routing YAML (operator tool: resolves ${ENV} references; a `router:` block "
+        "is taken whatever the instance's plan)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["export", "import"])
@@ -48,7 +51,7 @@ class Command(BaseCommand):
             try:
                 # An operator's import: ${ENV} references come from this process's environment.
                 models = channel_yaml_import(
-                    channel=channel, text=text, actor=None, environ=os.environ, platform_managed=True
+                    channel=channel, text=text, actor=None, environ=os.environ, platform_managed=True, gated=False
                 )
             except HyditeError as exc:
                 raise CommandError(f"{exc.param}: {exc.message}" if exc.param else exc.message) from exc
