@@ -15,7 +15,9 @@ added latency at concurrency 1, added time to first byte of streams, RSS after
 load, errors (summed).
 The gateway runs with no limits ("gateway 1w"), then with every quota layer
 counting ("quotas": key, team and organisation RPM/TPM/budget, the prepaid wallet, and the gateway
-layer per key and per IP, all too high to refuse), and prints the cost.
+layer per key and per IP, all too high to refuse), and prints the cost. Beside "gateway 1w", the same
+process is called with two routed aliases of three deployments each (weighted with retries and cooldowns;
+latency-based) and a third table gives the router's cost (bench_routing.py).
 --compare runs peers (LiteLLM Proxy, Portkey's gateway) on the gateway's core against the same mock.
 --baseline GIT_REF checks that ref out in a temporary git worktree, prepares its own database with its
 own migrations and seed, and runs its gateways beside the working tree's: each pair is measured back to
@@ -59,6 +61,7 @@ from bench_load import (  # noqa: E402
     wait_http,
 )
 from bench_peers import PEERS  # noqa: E402
+from bench_routing import report_routing, routed_targets, routing_set  # noqa: E402
 
 from hydite.devstack import PidFile, service_env  # noqa: E402
 
@@ -84,6 +87,7 @@ GATEWAYS = [
     ("gateway 1w quotas", 9414, 1, "0", True),
     ("gateway 2w quotas", 9415, 2, "0,1", True),
 ]
+ROUTED_BESIDE = "gateway 1w"  # the gateway whose single-deployment alias the routed aliases are measured beside
 SNAPSHOT_SETTLE_S = 1.5  # changed limits reach every gateway process within a second
 
 
@@ -195,6 +199,7 @@ def trees_prepare(args: argparse.Namespace, stack: ExitStack, pids: PidFile, sta
     pin_services(pids, "1")
     env.update(bench_env(state))
     trees = [Tree(WORKING, ROOT, env, tree_prepare(ROOT, env), LIMITS)]
+    routing_set(trees[0])
     if checkout is not None:
         embedded_redis = not os.environ.get("REDIS_URL")
         base_env = baseline_env(env, state / "baseline", embedded_redis=embedded_redis)
@@ -232,6 +237,8 @@ def gateways_start(args: argparse.Namespace, trees: list[Tree], stack: ExitStack
             target = Target(target_name, url, "gpt-4o-mini", bearer(tree.key), quotas, process.pid, tree.label, name)
             group.append(target)
         groups.append(group)
+        if name == ROUTED_BESIDE:  # the router's cost: routed aliases on the same process, measured alike
+            groups += [[routed] for routed in routed_targets(group[-1])]
     return groups
 
 
@@ -293,6 +300,7 @@ def main() -> int:
         report(medians(results), ttfb, rss, args.compare)
         if args.baseline:
             report_baseline(medians(results), ttfb, [group for group in groups if len(group) == 2], args.baseline)
+        report_routing(medians(results), ttfb, ROUTED_BESIDE)
     return 0
 
 

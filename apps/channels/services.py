@@ -90,7 +90,9 @@ def channel_default_ensure(*, organization: Organization, actor: User | None) ->
 
 
 def _models_copy(*, source: Channel, target: Channel, actor: User | None) -> None:
-    """The source's aliases with their deployments that use no credential or the platform's own (an operator's mix)."""
+    """The source's aliases with their deployments that use no credential or the platform's own (an operator's
+    mix), and its router without the aliases left behind."""
+    router = dict(source.router)
     for channel_model in source.models.prefetch_related("deployments__credential"):
         specs = [
             _spec_of(deployment)
@@ -101,6 +103,11 @@ def _models_copy(*, source: Channel, target: Channel, actor: User | None) -> Non
             channel_model_set(
                 channel=target, alias=channel_model.alias, deployments=specs, actor=actor, platform_managed=True
             )
+        else:
+            router = router_without_alias(router, channel_model.alias)
+    if router:
+        Channel.objects.filter(pk=target.pk).update(router=router)  # checked when the source's was set
+        target.router = router
 
 
 @transaction.atomic

@@ -22,6 +22,9 @@ from apps.gateway.pipeline import Parts, handle
 from apps.gateway.quota import PlanCache, Quotas, StreamCut
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
+from apps.gateway.router.health import Health
+from apps.gateway.router.shared import SharedHealth
+from apps.gateway.router.state import RouterState
 from apps.gateway.spend_events import SpendEmitter
 from apps.quotas.limits import GatewayDefaults, gateway_defaults_env
 
@@ -69,6 +72,7 @@ class Gateway:
         self.wire: RedisWire | None = None
         self.quotas: Quotas | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._health_sync: asyncio.Task[None] | None = None
         self.defaults = GatewayDefaults()
 
     async def startup(self) -> None:
@@ -81,6 +85,7 @@ class Gateway:
         self.quotas = Quotas(self.wire, fail_open=settings.GATEWAY_QUOTA_REDIS_DOWN == "open")
         self.spend = SpendEmitter(self.wire, after_write=self.quotas.correct)
         self.spend.start()
+        shared = SharedHealth(redis, Health())
         self.parts = Parts(
             session=self.session,
             snapshots=self.snapshots,
@@ -88,8 +93,10 @@ class Gateway:
             quotas=self.quotas,
             plans=PlanCache(self.defaults),
             literal_check=LiteralHostCheck(),
+            router=RouterState(self.session, shared.health, shared),
         )
         self._sweeper = asyncio.create_task(self._sweep_reservations(self.quotas))
+        self._health_sync = asyncio.create_task(shared.run())
 
     async def _sweep_reservations(self, quotas: Quotas) -> None:
         """Release budget and token reservations of processes that died before settling them."""
@@ -101,8 +108,9 @@ class Gateway:
                 logger.exception("reservation sweep failed; retrying in %s s", RESERVATION_SWEEP_S)
 
     async def shutdown(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._health_sync):
+            if task is not None:
+                task.cancel()
         if self.spend is not None:  # first: its last batch hands corrections to the quotas
             await self.spend.close()
         if self.quotas is not None:

@@ -8,6 +8,8 @@ from apps.channels.snapshots import ChannelSnapshot, DeploymentSnapshot
 from apps.gateway.asgi_io import Headers, Scope
 from apps.gateway.quota import Admission, QuotaPlan, StreamAllowance
 from apps.gateway.request_shape import RequestShape
+from apps.gateway.router.outcome import Attempt
+from apps.gateway.router.plan import RoutePlan
 from apps.gateway.upstreams.base import ProviderAdapter, UpstreamRequest
 from apps.gateway.usage import Usage
 from apps.keys.snapshots import KeySnapshot
@@ -33,10 +35,12 @@ class RequestContext:
     feature_id: str = ""
     # resolve
     shape: RequestShape | None = None
-    deployment: DeploymentSnapshot | None = None
+    route_plan: RoutePlan | None = None
+    deployment: DeploymentSnapshot | None = None  # the attempt's: in the end, the one that answered
     # price
-    price: ModelPrice | None = None
+    price: ModelPrice | None = None  # the reservation's (the dearest); then the answering deployment's
     price_version: str = ""
+    priced_for: int = 0  # the deployment whose price `price` is
     reserved: Usage | None = None  # the most the request can use: what an impossible report is billed at
     completion_capped: bool = False  # the upstream is told a completion limit (the client's or ours)
     completion_cap: int | None = None  # ours, when the request spends a budget and sets none
@@ -46,6 +50,8 @@ class RequestContext:
     allowance: StreamAllowance | None = None
     extensions: list[Admission] = field(default_factory=list)  # a stream's further reservations
     # forward and relay
+    attempts: list[Attempt] = field(default_factory=list)
+    aliases_tried: list[str] = field(default_factory=list)  # the alias asked for, then the fallbacks tried
     adapter: ProviderAdapter | None = None
     upstream: UpstreamRequest | None = None
     client_wants_usage: bool = True

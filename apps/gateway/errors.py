@@ -160,3 +160,13 @@ class GatewayServerError(HyditeError):
 class UpstreamStreamBroken(HyditeError):
     status, type, code = 502, "api_error", "upstream_stream_error"
     default_message = "The model provider's stream broke."
+
+
+class NoDeploymentForTags(HyditeError):
+    status, type, code = 400, "invalid_request_error", "no_deployment_for_tags"
+
+
+class DeploymentsUnavailable(HyditeError):
+    """Every deployment the request could go to is cooling down or at its provider caps."""
+
+    status, type, code = 503, "api_error", "deployments_unavailable"

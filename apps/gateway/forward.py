@@ -49,8 +49,6 @@ def upstream_request(ctx: RequestContext) -> None:
     except MALFORMED as exc:  # a shape request_shape let through and a translator cannot read: ours to fix
         logger.warning("translating a request for %s failed", deployment["provider"], exc_info=True)
         raise InvalidRequest(f"The request cannot be sent to a {deployment['provider']} model.") from exc
-    resolved = f"{deployment['provider']}/{deployment['upstream_model']}".encode()
-    ctx.headers.append((b"x-gateway-model-resolved", resolved))
 
 
 class LiteralHostCheck:
@@ -82,17 +80,26 @@ def upstream_failure(exc: BaseException) -> HyditeError:
 
 
 async def upstream_post(
-    session: aiohttp.ClientSession, upstream: UpstreamRequest, *, literal_check: LiteralHostCheck
+    session: aiohttp.ClientSession,
+    upstream: UpstreamRequest,
+    *,
+    literal_check: LiteralHostCheck,
+    timeout: aiohttp.ClientTimeout | None = None,
 ) -> aiohttp.ClientResponse:
     """The provider's response, to relay and release; fails with one of UPSTREAM_FAILURES.
 
     Redirects are never followed: an upstream must not bounce us (and our credential) elsewhere."""
     literal_check(upstream.url)
+    timeout = timeout or session.timeout  # the deployment's, else the session's (the process's settings)
     try:
-        return await session.post(upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False)
+        return await session.post(
+            upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False, timeout=timeout
+        )
     except aiohttp.ClientConnectorError:
         raise
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
         # A pooled connection the upstream closed while idle (its keep-alive is often shorter than ours):
         # the request did not get through. Once more, on a new connection.
-        return await session.post(upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False)
+        return await session.post(
+            upstream.url, data=upstream.body, headers=upstream.headers, allow_redirects=False, timeout=timeout
+        )

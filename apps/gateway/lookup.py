@@ -12,6 +12,7 @@ from django.db import Error as DatabaseError
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
+from apps.channels.router_config import default_router
 from apps.channels.snapshots import (
     CHANNEL_SNAPSHOT_VERSION,
     ChannelSnapshot,
@@ -119,7 +120,7 @@ class Snapshots:
         snapshot = self.channels.get(cache_key)
         if snapshot is None:
             snapshot = await self._channel_loaded(schema, channel_id) or ChannelSnapshot(
-                version=CHANNEL_SNAPSHOT_VERSION, id=channel_id, organization_id=0, models={}
+                version=CHANNEL_SNAPSHOT_VERSION, id=channel_id, organization_id=0, models={}, router=default_router()
             )
             self.channels.put(cache_key, snapshot)
         return snapshot

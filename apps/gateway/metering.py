@@ -98,8 +98,22 @@ def spend_event(ctx: RequestContext) -> dict[str, Any]:
         "stream": ctx.stream,
         "cache_hit": False,
         "saved_micros": 0,
-        "fallback_used": False,
-        "fallback_chain": [f"{deployment['provider']}/{upstream_model}"] if deployment else [],
+        **_routing(ctx),
+    }
+
+
+def _routing(ctx: RequestContext) -> dict[str, Any]:
+    """Where the request went: the strategy, the deployment that answered (or failed last), each attempt,
+    and the aliases tried (the one asked for first)."""
+    route = ctx.route_plan.routes[0] if ctx.route_plan is not None else None
+    answered = ctx.attempts[-1].alias if ctx.attempts else ""
+    return {
+        "routing_strategy": route.policy["strategy"] if route is not None else "",
+        "deployment_id": ctx.deployment["id"] if ctx.deployment is not None and ctx.attempts else None,
+        "attempts": [attempt.record() for attempt in ctx.attempts],
+        "fallback_used": len(ctx.aliases_tried) > 1,
+        "fallback_position": ctx.aliases_tried.index(answered) if answered in ctx.aliases_tried else 0,
+        "fallback_chain": list(ctx.aliases_tried),
     }
 
 

@@ -1,12 +1,12 @@
 """One /v1 request, step by step. Each step is a plain function of its own module; what a step produces
 is kept in the request's RequestContext for the steps after it.
 
-    parse → authenticate → resolve → price → admit → forward → relay → settle and meter
+    parse → authenticate → resolve (route) → price → admit → forward and relay (with retries and
+    fallbacks, see router/) → settle and meter
 
 (settle and meter run whatever happened, in `Gateway.__call__`: see app.py.)
 """
 
-import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,17 +18,17 @@ from apps.gateway.asgi_io import JSON, Receive, Send, read_body, send_bytes
 from apps.gateway.authenticate import authenticate
 from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
-from apps.gateway.forward import UPSTREAM_FAILURES, LiteralHostCheck, upstream_failure, upstream_post, upstream_request
+from apps.gateway.forward import LiteralHostCheck
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots
-from apps.gateway.metering import feature_id, provider_request_id
+from apps.gateway.metering import feature_id
 from apps.gateway.parse import MODELS_PATH, parse_body, parse_route
 from apps.gateway.quota import PlanCache, Quotas
-from apps.gateway.relay import relay_response
 from apps.gateway.request_shape import RequestShape, request_shape
 from apps.gateway.reservation import price_request, reserve
-from apps.gateway.routing import alias_deployments, callable_aliases, pick_deployment
-from apps.gateway.stream_relay import relay_stream
+from apps.gateway.router.attempts import forward_and_relay
+from apps.gateway.router.plan import callable_aliases, route_plan
+from apps.gateway.router.state import RouterState
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,7 @@ class Parts:
     quotas: Quotas
     plans: PlanCache
     literal_check: LiteralHostCheck
+    router: RouterState
 
 
 async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
@@ -56,13 +57,12 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
     ctx.key = key
     parse(ctx, await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
     shape = resolve(ctx)
-    price_request(ctx)
     plan = parts.plans.plan(key, ctx.client_ip)
     reserve(ctx, shape, budgeted=plan.budgeted)
+    price_request(ctx)
     if plan.layers:
         await admit(ctx, plan, quotas=parts.quotas)
-    upstream_request(ctx)
-    await forward_and_relay(parts, ctx, receive, send)
+    await forward_and_relay(parts.router, ctx, receive, send, literal_check=parts.literal_check)
 
 
 def parse(ctx: RequestContext, raw: bytes) -> None:
@@ -73,26 +73,9 @@ def parse(ctx: RequestContext, raw: bytes) -> None:
 
 def resolve(ctx: RequestContext) -> RequestShape:
     assert ctx.key is not None and ctx.channel is not None  # noqa: S101 - authenticated first
-    deployments = alias_deployments(ctx.key, ctx.channel, ctx.model_alias)
+    ctx.route_plan = route_plan(ctx.key, ctx.channel, ctx.model_alias, ctx.scope)
     shape = ctx.shape = request_shape(ctx.path, ctx.body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
-    ctx.deployment = pick_deployment(deployments)
     return shape
-
-
-async def forward_and_relay(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
-    assert ctx.upstream is not None  # noqa: S101 - built by upstream_request
-    ctx.provider_started = time.perf_counter()
-    try:
-        async with await upstream_post(parts.session, ctx.upstream, literal_check=parts.literal_check) as response:
-            ctx.provider_request_id = provider_request_id(response.headers)
-            if ctx.stream and response.status == 200:
-                await relay_stream(response, receive, send, ctx)
-            else:
-                await relay_response(response, send, ctx)
-    except UPSTREAM_FAILURES as exc:
-        raise upstream_failure(exc) from exc
-    finally:
-        ctx.provider_finished = time.perf_counter()
 
 
 async def list_models(parts: Parts, ctx: RequestContext, send: Send) -> None:

@@ -1,8 +1,5 @@
 """Step 7, relay (plain): the provider's whole answer, translated to OpenAI's shape, its usage checked."""
 
-import aiohttp
-import orjson
-
 from apps.gateway.asgi_io import JSON, Send, send_bytes
 from apps.gateway.context import RequestContext
 from apps.gateway.errors import UpstreamUnavailable, UpstreamUsageInvalid
@@ -12,17 +9,10 @@ from apps.gateway.upstreams.translation import MALFORMED
 from apps.gateway.usage import ImpossibleUsage
 
 
-async def relay_response(response: aiohttp.ClientResponse, send: Send, ctx: RequestContext) -> None:
+async def relay_response(status: int, payload: bytes, send: Send, ctx: RequestContext) -> None:
+    """A successful answer (`payload`, read whole), translated, its usage checked."""
     adapter = ctx.adapter
     assert adapter is not None  # noqa: S101 - forwarded first
-    payload = await response.read()
-    if 300 <= response.status < 400:
-        raise UpstreamUnavailable("The model provider answered with a redirect; the gateway does not follow them.")
-    if response.status >= 400:
-        status, error = upstream_error(adapter, response.status, payload)
-        ctx.error_code = str(error.get("code") or error["type"])
-        await send_bytes(send, status, orjson.dumps({"error": error}), [JSON, *ctx.headers])
-        return
     try:
         payload = adapter.translate_response(payload)
     except MALFORMED as exc:
@@ -35,7 +25,7 @@ async def relay_response(response: aiohttp.ClientResponse, send: Send, ctx: Requ
     headers = ctx.headers
     if ctx.usage is not None:
         headers = [*headers, (b"x-usage-total-tokens", str(ctx.usage.total_tokens).encode())]
-    await send_bytes(send, response.status, payload, [JSON, *headers])
+    await send_bytes(send, status, payload, [JSON, *headers])
 
 
 def upstream_error(adapter: ProviderAdapter, upstream_status: int, payload: bytes) -> tuple[int, dict[str, object]]:

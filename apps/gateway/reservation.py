@@ -42,7 +42,33 @@ def completion_cap_parameter(deployment: DeploymentSnapshot, path: str) -> str:
 
 
 def price_request(ctx: RequestContext) -> None:
-    ctx.price, ctx.price_version = deployment_price(ctx.deployment, at_ms=ctx.created_at_ms)
+    """The reservation's price: of the deployments the request may end at (its alias's and its fallbacks'),
+    the one at which it would cost the most. The request is metered at the one that answers."""
+    assert ctx.route_plan is not None  # noqa: S101 - resolved first
+    deployments = ctx.route_plan.deployments()
+    ctx.price, ctx.price_version = deployment_price(deployments[0], at_ms=ctx.created_at_ms)
+    ctx.priced_for = deployments[0]["id"]
+    if len(deployments) == 1:
+        return
+    dearest = reserved_micros(ctx)
+    for deployment in deployments[1:]:
+        price, version = deployment_price(deployment, at_ms=ctx.created_at_ms)
+        cost = _reserved_cost(ctx, price)
+        if cost is not None and (ctx.price is None or cost > dearest):
+            ctx.price, ctx.price_version, dearest = price, version, cost
+            ctx.priced_for = deployment["id"]
+
+
+def reserved_cost_at(ctx: RequestContext, deployment: DeploymentSnapshot) -> int | None:
+    """What the request's reservation costs at a deployment's price (None: no price)."""
+    return _reserved_cost(ctx, deployment_price(deployment, at_ms=ctx.created_at_ms)[0])
+
+
+def _reserved_cost(ctx: RequestContext, price: ModelPrice | None) -> int | None:
+    if price is None or ctx.reserved is None:
+        return None
+    reserved = ctx.reserved
+    return price.cost_micros(prompt_tokens=reserved.prompt_tokens, completion_tokens=reserved.completion_tokens)
 
 
 def reserve(ctx: RequestContext, shape: RequestShape, *, budgeted: bool) -> None:
@@ -64,7 +90,4 @@ def reserve(ctx: RequestContext, shape: RequestShape, *, budgeted: bool) -> None
 
 def reserved_micros(ctx: RequestContext) -> int:
     """The reservation's cost (0: the model has no price)."""
-    if ctx.price is None or ctx.reserved is None:
-        return 0
-    reserved = ctx.reserved
-    return ctx.price.cost_micros(prompt_tokens=reserved.prompt_tokens, completion_tokens=reserved.completion_tokens)
+    return _reserved_cost(ctx, ctx.price) or 0

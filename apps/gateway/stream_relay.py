@@ -17,14 +17,16 @@ from apps.gateway.usage import ImpossibleUsage, StreamTap, Usage, estimate_promp
 STREAM_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
-async def relay_stream(response: aiohttp.ClientResponse, receive: Receive, send: Send, ctx: RequestContext) -> None:
-    """Relay the stream; then what it used: as its provider reported it, else (cut short, or no report) an
-    estimate of what was sent."""
+async def relay_stream(
+    response: aiohttp.ClientResponse, first: bytes, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    """Relay the stream (its `first` bytes already read); then what it used: as its provider reported it,
+    else (cut short, or no report) an estimate of what was sent."""
     assert ctx.adapter is not None  # noqa: S101 - forwarded first
     tap = StreamTap(strip_usage_event=not ctx.client_wants_usage, measure=ctx.allowance is not None)
     sent_tokens = None
     try:
-        await _pump(response, receive, send, ctx, tap, ctx.adapter.stream_translator())
+        await _pump(response, first, (receive, send), ctx, tap, ctx.adapter.stream_translator())
     except StreamCut as cut:
         sent_tokens = cut.sent_tokens
         raise
@@ -50,8 +52,8 @@ def _stream_usage(ctx: RequestContext, tap: StreamTap, sent_tokens: int | None) 
 
 async def _pump(
     response: aiohttp.ClientResponse,
-    receive: Receive,
-    send: Send,
+    first: bytes,
+    wire: tuple[Receive, Send],
     ctx: RequestContext,
     tap: StreamTap,
     translator: StreamTranslator | None,
@@ -61,20 +63,15 @@ async def _pump(
     The chunks are pumped in this task; a watcher task cancels it if the client goes away, so a silent
     upstream is dropped at once rather than at its next chunk.
     """
+    receive, send = wire
     await send({"type": "http.response.start", "status": 200, "headers": [*STREAM_HEADERS, *ctx.headers]})
     pumping = asyncio.current_task()
     client_gone = asyncio.Event()
     watcher = asyncio.create_task(_watch_disconnect(receive, pumping, client_gone))
     try:
-        allowance = ctx.allowance
+        await _forward(send, ctx.allowance, tap, translator.feed(first) if translator is not None else first)
         async for chunk in response.content.iter_any():
-            forwarded = tap.feed(translator.feed(chunk) if translator is not None else chunk)
-            if not forwarded:
-                continue
-            if allowance is not None and not allowance.within(tap.loose_bound):
-                await _send_within(send, tap, forwarded, allowance)  # the allowance may run out: decide
-            else:
-                await send({"type": "http.response.body", "body": forwarded, "more_body": True})
+            await _forward(send, ctx.allowance, tap, translator.feed(chunk) if translator is not None else chunk)
         closing = tap.feed(translator.finish()) if translator is not None else b""
         await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
     except StreamCut as cut:
@@ -96,6 +93,16 @@ async def _pump(
         raise broken from exc
     finally:
         watcher.cancel()
+
+
+async def _forward(send: Send, allowance: StreamAllowance | None, tap: StreamTap, chunk: bytes) -> None:
+    forwarded = tap.feed(chunk)
+    if not forwarded:
+        return
+    if allowance is not None and not allowance.within(tap.loose_bound):
+        await _send_within(send, tap, forwarded, allowance)  # the allowance may run out: decide
+    else:
+        await send({"type": "http.response.body", "body": forwarded, "more_body": True})
 
 
 async def _send_within(send: Send, tap: StreamTap, forwarded: bytes, allowance: StreamAllowance) -> None:

@@ -19,7 +19,7 @@ from apps.wallet.selectors import WalletLimit, plan_caps_snapshot, wallet_gatewa
 # An unknown hash is remembered briefly so a flood of bad keys does not reach the database.
 UNKNOWN_KEY_TTL_S = 30
 # Raised whenever the shape below changes: the gateway rebuilds a snapshot of another version on read.
-KEY_SNAPSHOT_VERSION = 2
+KEY_SNAPSHOT_VERSION = 3
 
 
 class KeyLayers(TypedDict):
@@ -46,6 +46,7 @@ class KeySnapshot(TypedDict):
     plan_caps: list[int | None] | None  # [rpm, tpm] of the plan layer; None: no plan layer
     wallet: NotRequired[WalletLimit]  # prepaid organisations only
     gateway_defaults: NotRequired[dict[str, int | None]]  # the instance's saved defaults, if any
+    tags: NotRequired[list[str]]  # routing tags the key requests (its metadata's "tags", as LiteLLM keys carry)
 
 
 class KeyTombstone(TypedDict):
@@ -96,7 +97,18 @@ def key_snapshot_build(*, key_hash: str) -> KeySnapshot | None:
         defaults = gateway_defaults_saved()
         if defaults is not None:
             snapshot["gateway_defaults"] = gateway_defaults_snapshot(defaults)
+        tags = routing_tags(key.metadata)
+        if tags:
+            snapshot["tags"] = tags
         return snapshot
+
+
+def routing_tags(metadata: object) -> list[str]:
+    """The routing tags in a key's metadata (`{"tags": ["eu", "prod"]}`): strings only, at most 32."""
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    if not isinstance(tags, list):
+        return []
+    return [tag for tag in tags if isinstance(tag, str) and 0 < len(tag) <= 64][:32]
 
 
 def key_snapshot_publish(*, key_hash: str) -> KeySnapshot | KeyTombstone:

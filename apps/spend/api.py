@@ -53,6 +53,12 @@ def spend_log_row(log: SpendLog) -> dict[str, Any]:
         "cache_hit": log.cache_hit,
         "fallback_used": log.fallback_used,
         "fallback_chain": log.fallback_chain,
+        "routing": {
+            "strategy": log.routing_strategy,
+            "deployment_id": log.deployment_id,
+            "fallback_position": log.fallback_position,
+            "attempts": log.attempts,
+        },
     }
 
 

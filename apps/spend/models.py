@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
 
 
 class SpendLog(models.Model):
@@ -35,7 +36,13 @@ class SpendLog(models.Model):
     cache_hit = models.BooleanField(default=False)
     saved_micros = models.BigIntegerField(default=0, db_default=0)  # what a cache hit would have cost
     fallback_used = models.BooleanField(default=False)
-    fallback_chain = models.JSONField(default=list, blank=True)
+    fallback_chain = models.JSONField(default=list, blank=True)  # the aliases tried, the one asked for first
+    # The router's decisions: its strategy, the deployment that answered (or failed last), which alias of
+    # fallback_chain answered, and each attempt (deployment, outcome, status, ms, billed).
+    routing_strategy = models.CharField(max_length=16, blank=True, default="", db_default="")
+    deployment_id = models.BigIntegerField(null=True, blank=True)
+    fallback_position = models.PositiveSmallIntegerField(default=0, db_default=0)
+    attempts = models.JSONField(default=list, blank=True, db_default=Value([], output_field=models.JSONField()))
 
     class Meta:
         indexes = [

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from apps.accounts.services import user_create
-from apps.channels.models import ChannelModel
-from apps.demo.management.commands.seed_demo import DEMO_MODELS
+from apps.channels.models import Channel, ChannelModel
+from apps.demo.management.commands.seed_demo import DEMO_BACKUP, DEMO_MODELS, DEMO_RESILIENT
 from apps.keys.models import VirtualKey
 from apps.orgs.models import BillingMode
 from apps.orgs.services.organizations import organization_create_personal
@@ -38,7 +38,13 @@ def test_a_newcomer_redeems_the_seeded_codes_into_a_signed_up_organisation(setti
     organization = organization_create_personal(owner=newcomer)
     assert organization.billing_mode == BillingMode.PREPAID
     aliases = set(ChannelModel.objects.filter(channel__organization=organization).values_list("alias", flat=True))
-    assert aliases == set(DEMO_MODELS)  # a new Default Channel starts with the curated models
+    assert aliases == {
+        *DEMO_MODELS,
+        DEMO_RESILIENT,
+        DEMO_BACKUP,
+    }  # a new Default Channel starts with the curated models
+    copied = Channel.objects.get(organization=organization, is_default=True)
+    assert copied.router["fallbacks"] == {DEMO_RESILIENT: [DEMO_BACKUP]}  # and their router
     redeemed = code_redeem(
         kind=CodeKind.ACTIVATION, text=activation, organization=organization, user=newcomer, client_ip=None
     )

@@ -9,7 +9,8 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.accounts.services import superuser_ensure, user_create, user_email_mark_verified
-from apps.channels.models import Deployment
+from apps.channels.models import Channel, Deployment
+from apps.channels.router_services import channel_router_set
 from apps.channels.services import DeploymentSpec, channel_curated_set, channel_default_ensure, channel_model_set
 from apps.keys.models import KeyStatus, ManagementKey, VirtualKey
 from apps.keys.services import key_generate, key_hash, management_key_create
@@ -33,6 +34,12 @@ DEMO_MODELS = {  # alias → model of the mock provider
     "gpt-4o": "mock-gpt-4o",
     "text-embedding-3-small": "mock-embedding-small",
 }
+# An alias that survives its provider's outage: served by the mock's "primary" (OpenAI's wire format), falling
+# back to an alias on its "backup" (Anthropic's). Try it: python manage.py routing_drill --channel default-channel
+# --alias demo-resilient --organization hydite-demo
+DEMO_RESILIENT = "demo-resilient"
+DEMO_BACKUP = "demo-backup-claude"
+DEMO_ROUTER = {"retries": 1, "fallbacks": {DEMO_RESILIENT: [DEMO_BACKUP]}}
 # A newcomer's first code of each kind (single use: a used one is replaced on the next run).
 DEMO_CODES = {CodeKind.ACTIVATION: 50_000, CodeKind.CREDIT: 1_000_000}  # $0.05 with the first key, a $1 top-up
 DEMO_MEMBERS = [
@@ -112,7 +119,27 @@ class Command(BaseCommand):
             if current != [(upstream, base)]:
                 spec = DeploymentSpec(provider=ProviderType.OPENAI_COMPATIBLE, upstream_model=upstream, api_base=base)
                 channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=admin, platform_managed=True)
+        self._seed_demo_fallback(channel, admin)
         channel_curated_set(channel=channel, actor=admin)  # new organisations (sign-ups) start with these models
+
+    def _seed_demo_fallback(self, channel: Channel, admin: User) -> None:
+        root = settings.HYDITE_MOCK_PROVIDER_URL.removesuffix("/").removesuffix("/v1")
+        wanted = {
+            DEMO_RESILIENT: DeploymentSpec(
+                ProviderType.OPENAI_COMPATIBLE, "mock-gpt-4o-mini", f"{root}/mock/primary/v1"
+            ),
+            DEMO_BACKUP: DeploymentSpec(ProviderType.ANTHROPIC, "claude-sonnet-4-5", f"{root}/mock/backup"),
+        }
+        for alias, spec in wanted.items():
+            current = list(
+                Deployment.objects.filter(channel_model__channel=channel, channel_model__alias=alias).values_list(
+                    "provider", "upstream_model", "api_base"
+                )
+            )
+            if current != [(spec.provider, spec.upstream_model, spec.api_base)]:
+                channel_model_set(channel=channel, alias=alias, deployments=[spec], actor=admin, platform_managed=True)
+        if channel.router != DEMO_ROUTER:
+            channel_router_set(channel=channel, router=DEMO_ROUTER, actor=admin, gated=False)  # the operator
 
     def _seed_demo_key(self, organization: Organization, admin: User) -> None:
         """One demo key whose clear text lives only in .hydite/demo-key, so every make run prints the same key."""
