@@ -89,7 +89,7 @@ async def _through(
             )
             return Failed(Failure(FailureKind.TRANSIENT, "unavailable"), error=unavailable)
         deployment, probe = picked
-        if ctx.attempts:
+        if any(attempt.deployment_id == deployment["id"] for attempt in ctx.attempts):  # it failed already: wait
             again = last is not None and last.deployment_id == deployment["id"]
             wait = backoff_s(route.policy, failures=len(ctx.attempts), last=last.failure if again and last else None)
             if wait is None:  # the provider asks for a longer wait than the policy allows

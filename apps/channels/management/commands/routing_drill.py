@@ -1,5 +1,6 @@
 """python manage.py routing_drill --channel SLUG --alias NAME [--organization SLUG] [--requests 20]"""
 
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, default=20)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # the drill prints its own table
         if not 1 <= options["requests"] <= 1000:
             raise CommandError("--requests takes 1 to 1000.")
         with schema_context(options["schema"]):

@@ -39,7 +39,7 @@ DEMO_MODELS = {  # alias → model of the mock provider
 # --alias demo-resilient --organization hydite-demo
 DEMO_RESILIENT = "demo-resilient"
 DEMO_BACKUP = "demo-backup-claude"
-DEMO_ROUTER = {"retries": 1, "fallbacks": {DEMO_RESILIENT: [DEMO_BACKUP]}}
+DEMO_ROUTER = {"retries": 0, "fallbacks": {DEMO_RESILIENT: [DEMO_BACKUP]}}  # no retry: straight to the backup
 # A newcomer's first code of each kind (single use: a used one is replaced on the next run).
 DEMO_CODES = {CodeKind.ACTIVATION: 50_000, CodeKind.CREDIT: 1_000_000}  # $0.05 with the first key, a $1 top-up
 DEMO_MEMBERS = [
