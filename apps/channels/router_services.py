@@ -1,6 +1,7 @@
-"""A channel's router settings: set from the dashboard's form or a YAML `router:` block, or from a preset."""
+"""A channel's router settings: set from a YAML `router:` block (Enterprise), from a preset, or from the Channels
+page's common settings (a preset, retries and fallback chains: every plan)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -55,4 +56,59 @@ def channel_router_preset_apply(*, channel: Channel, preset: str, actor: User | 
         channel.refresh_from_db(fields=["router"])
         router = router_with_preset(channel.router, ROUTING_PRESETS[preset])
         _router_write(channel=channel, router=router, actor=actor, action="channel.router_preset")
+    return channel
+
+
+def _common_router(
+    current: Mapping[str, Any], *, preset: str | None, fallbacks: Mapping[str, Sequence[str]], retries: int | None
+) -> dict[str, Any]:
+    router = router_with_preset(current, ROUTING_PRESETS[preset]) if preset is not None else dict(current)
+    if retries is not None:
+        router["retries"] = retries
+    chains = {**current.get("fallbacks", {}), **{alias: list(chain) for alias, chain in fallbacks.items()}}
+    router["fallbacks"] = {alias: chain for alias, chain in chains.items() if chain}
+    if not router["fallbacks"]:
+        del router["fallbacks"]
+    return router
+
+
+def _common_summary(before: Mapping[str, Any], after: Mapping[str, Any], preset: str | None) -> str:
+    parts = []
+    if preset is not None and any(before.get(key) != after.get(key) for key in ROUTING_PRESETS[preset]):
+        parts.append(f"applied the {preset} preset")
+    retries = after.get("retries")
+    if retries != before.get("retries") and (preset is None or retries != ROUTING_PRESETS[preset].get("retries")):
+        parts.append(f"retries {retries}")  # beyond what the preset sets
+    chains_before, chains_after = before.get("fallbacks", {}), after.get("fallbacks", {})
+    for alias in sorted(chains_before.keys() | chains_after.keys()):
+        if chains_before.get(alias) != chains_after.get(alias):
+            parts.append(f"fallbacks of {alias}: {', '.join(chains_after.get(alias, [])) or 'none'}")
+    return "; ".join(parts) or "changed the routing settings"
+
+
+@transaction.atomic
+def channel_router_common_set(
+    *,
+    channel: Channel,
+    preset: str | None,
+    fallbacks: Mapping[str, Sequence[str]],
+    retries: int | None,
+    actor: User | None,
+) -> Channel:
+    """The routing settings of the Channels page's form, on any plan (not gated): `preset` sets the top-level
+    policy (None: it stays), `retries` overrides it (None: the preset's, or as it is), and each alias named in
+    `fallbacks` gets that chain (empty: none; aliases not named keep theirs). Checked as a `router:` block is
+    (InvalidDeployment naming `router.<field>`); versioned and audited; nothing changed, nothing recorded."""
+    if preset is not None and preset not in ROUTING_PRESETS:
+        raise InvalidDeployment(f"One of: {', '.join(ROUTING_PRESETS)}.", param="preset")
+    locked = Channel.objects.select_for_update().get(pk=channel.pk)
+    aliases = set(locked.models.values_list("alias", flat=True))
+    router = router_check(
+        _common_router(locked.router, preset=preset, fallbacks=fallbacks, retries=retries), aliases=aliases
+    )
+    if router == locked.router:
+        return channel
+    with routing_change(channel=channel, actor=actor, summary=_common_summary(locked.router, router, preset)):
+        channel.refresh_from_db(fields=["router"])
+        _router_write(channel=channel, router=router, actor=actor, action="channel.router_common_set")
     return channel

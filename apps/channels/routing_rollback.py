@@ -5,10 +5,8 @@ whole routing: aliases the version does not have are removed, and its router set
 replace the channel's. All or nothing.
 
 An exported api_key is a `${NAME}` reference to a credential (yaml_export.credential_reference). A rollback
-never reads the environment: a reference names a credential of the channel's organisation (of the same
-provider first, then one the channel uses now, then the newest), or one of the platform's credentials where
-this instance already pairs it with the same provider and api_base (set by an operator: the platform's keys
-never go to a URL a tenant chose). Any other reference refuses the rollback.
+never reads the environment: apps.channels.routing_credentials says which credential a reference names; any
+other reference refuses the rollback.
 """
 
 from collections.abc import Callable
@@ -17,50 +15,26 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.audit.services import audit_record
-from apps.channels.models import Channel, ChannelModel, Deployment, RoutingVersion
+from apps.channels.models import Channel, ChannelModel, RoutingVersion
 from apps.channels.router_services import channel_router_set
+from apps.channels.routing_credentials import reference_credentials
 from apps.channels.routing_history import routing_change
-from apps.channels.yaml_export import credential_reference
 from apps.channels.yaml_io import RoutingDocument, RoutingEntry, routing_document_apply, routing_document_read
 from apps.channels.yaml_read import located
 from apps.core.errors import NotFound
 from apps.providers.models import ProviderCredential
 
 
-def _platform_credentials(entry: RoutingEntry) -> list[ProviderCredential]:
-    """The platform's credentials some deployment of this instance already pairs with the entry's upstream."""
-    return list(
-        ProviderCredential.objects.filter(
-            organization__isnull=True,
-            deployments__provider=entry.spec.provider,
-            deployments__api_base=entry.spec.api_base,
-        ).distinct()
-    )
-
-
 def _credential_finder(
     channel: Channel, document: RoutingDocument
 ) -> Callable[[RoutingEntry], ProviderCredential | None]:
-    own: dict[str, list[ProviderCredential]] = {}
-    for credential in ProviderCredential.objects.filter(organization_id=channel.organization_id):
-        own.setdefault(credential_reference(credential), []).append(credential)
-    in_use = set(Deployment.objects.filter(channel_model__channel=channel).values_list("credential_id", flat=True))
+    by_reference = reference_credentials(channel, document)
 
     def credential_of(entry: RoutingEntry) -> ProviderCredential | None:
-        where = f"{entry.path}.provider.api_key"
         if entry.api_key is not None:
-            raise located("A version holds references, never keys: this is not an export.", where, document.lines)
-        if entry.reference is None:
-            return None
-        candidates = own.get(entry.reference) or [
-            credential
-            for credential in _platform_credentials(entry)
-            if credential_reference(credential) == entry.reference
-        ]
-        if not candidates:
-            problem = f"No credential of this organisation is exported as ${{{entry.reference}}}; add it again first."
-            raise located(problem, where, document.lines)
-        return max(candidates, key=lambda c: (c.provider == entry.spec.provider, c.pk in in_use, c.pk))
+            problem = "A version holds references, never keys: this is not an export."
+            raise located(problem, f"{entry.path}.provider.api_key", document.lines)
+        return by_reference(entry)
 
     return credential_of
 

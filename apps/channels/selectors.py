@@ -2,9 +2,19 @@ import difflib
 
 from apps.channels.models import Channel, RoutingVersion
 from apps.channels.router_policy import POLICY_KEYS, ROUTING_PRESETS
+from apps.core.errors import NotFound
 from apps.core.schemas import current_schema
+from apps.orgs.access import OrgAccess
 from apps.tenancy.models import Instance, InstanceTier
 from apps.tenancy.selectors import instance_get_by_schema
+
+
+def access_channel_by_slug(*, access: OrgAccess, channel_slug: str) -> Channel:
+    """The organisation's channel (another organisation's: NotFound, like a channel that does not exist)."""
+    channel = Channel.objects.filter(organization=access.organization, slug=channel_slug).first()
+    if channel is None:
+        raise NotFound("Channel not found.")
+    return channel
 
 
 def routing_yaml_allowed(*, instance: Instance) -> bool:
@@ -27,6 +37,12 @@ def channel_router_preset(*, channel: Channel) -> str | None:
 def routing_versions(*, channel: Channel) -> list[RoutingVersion]:
     """The channel's routing versions, newest first."""
     return list(channel.routing_versions.select_related("author").order_by("-number"))
+
+
+def routing_version_summaries(*, channel: Channel, limit: int) -> tuple[list[RoutingVersion], int]:
+    """The channel's newest `limit` versions without their documents (newest first), and how many it has."""
+    versions = channel.routing_versions.select_related("author").defer("document").order_by("-number")
+    return list(versions[:limit]), channel.routing_versions.count()
 
 
 def routing_version_diff(*, version: RoutingVersion) -> str:

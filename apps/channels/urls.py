@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.channels import views
+from apps.channels import routing_views, views
 
 app_name = "channels"
 
@@ -25,5 +25,35 @@ urlpatterns = [
         "o/<slug:org_slug>/channels/<slug:channel_slug>/deployments/<int:deployment_id>/remove/",
         views.deployment_remove_view,
         name="deployment_remove",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/routing/",
+        routing_views.channel_routing_view,
+        name="channel_routing",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/routing/settings/",
+        routing_views.routing_settings_view,
+        name="routing_settings",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/routing/yaml/",
+        routing_views.routing_yaml_view,
+        name="routing_yaml",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/routing/dry-run/",
+        routing_views.routing_dry_run_view,
+        name="routing_dry_run",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/routing/versions/<int:number>/",
+        routing_views.routing_version_view,
+        name="routing_version",
+    ),
+    path(
+        "o/<slug:org_slug>/channels/<slug:channel_slug>/routing/versions/<int:number>/rollback/",
+        routing_views.routing_rollback_view,
+        name="routing_rollback",
     ),
 ]

@@ -8,18 +8,12 @@ from django.views.decorators.http import require_POST
 from apps.channels import services
 from apps.channels.forms import ChannelCreateForm, ChannelYamlForm, DeploymentForm
 from apps.channels.models import Channel, Deployment
+from apps.channels.selectors import access_channel_by_slug
 from apps.channels.yaml_io import channel_yaml_export, channel_yaml_import
 from apps.core.errors import HyditeError, NotFound
 from apps.dashboard.edge import checked, form_error, org_page
 from apps.orgs.access import OrgAccess
 from apps.orgs.roles import Action
-
-
-def _channel(access: OrgAccess, channel_slug: str) -> Channel:
-    channel = Channel.objects.filter(organization=access.organization, slug=channel_slug).first()
-    if channel is None:
-        raise NotFound("Channel not found.")
-    return channel
 
 
 def _deployment(channel: Channel, deployment_id: int) -> Deployment:
@@ -71,7 +65,7 @@ def channel_list_view(request: HttpRequest, access: OrgAccess) -> HttpResponse:
 
 @org_page()
 def channel_export_view(request: HttpRequest, access: OrgAccess, channel_slug: str) -> HttpResponse:
-    channel = checked(_channel, access=access, channel_slug=channel_slug)
+    channel = checked(access_channel_by_slug, access=access, channel_slug=channel_slug)
     response = HttpResponse(channel_yaml_export(channel=channel), content_type="text/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{channel.slug}.yaml"'
     return response
@@ -80,7 +74,7 @@ def channel_export_view(request: HttpRequest, access: OrgAccess, channel_slug: s
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def channel_import_view(request: HttpRequest, access: OrgAccess, channel_slug: str) -> HttpResponse:
-    channel = checked(_channel, access=access, channel_slug=channel_slug)
+    channel = checked(access_channel_by_slug, access=access, channel_slug=channel_slug)
     form = ChannelYamlForm(request.POST)
     if form.is_valid():
         try:
@@ -126,7 +120,7 @@ def _saved(
 @require_POST
 @org_page(Action.MANAGE_ORG)
 def deployment_add_view(request: HttpRequest, access: OrgAccess, channel_slug: str) -> HttpResponse:
-    channel = checked(_channel, access=access, channel_slug=channel_slug)
+    channel = checked(access_channel_by_slug, access=access, channel_slug=channel_slug)
     form = DeploymentForm(request.POST)
     if form.is_valid():
         alias = form.cleaned_data["alias"]
@@ -148,7 +142,7 @@ def deployment_add_view(request: HttpRequest, access: OrgAccess, channel_slug: s
 def deployment_edit_view(
     request: HttpRequest, access: OrgAccess, channel_slug: str, deployment_id: int
 ) -> HttpResponse:
-    channel = checked(_channel, access=access, channel_slug=channel_slug)
+    channel = checked(access_channel_by_slug, access=access, channel_slug=channel_slug)
     deployment = checked(_deployment, channel=channel, deployment_id=deployment_id)
     form = DeploymentForm(request.POST if request.method == "POST" else None, deployment=deployment)
     if request.method == "POST" and form.is_valid():
@@ -172,7 +166,7 @@ def deployment_edit_view(
 def deployment_remove_view(
     request: HttpRequest, access: OrgAccess, channel_slug: str, deployment_id: int
 ) -> HttpResponse:
-    channel = checked(_channel, access=access, channel_slug=channel_slug)
+    channel = checked(access_channel_by_slug, access=access, channel_slug=channel_slug)
     deployment = checked(_deployment, channel=channel, deployment_id=deployment_id)
     services.deployment_remove(deployment=deployment, actor=access.user)
     messages.success(request, f"Removed a deployment of {deployment.channel_model.alias}.")

@@ -14,8 +14,9 @@ Entries sharing an alias become that alias's deployments. An import sets the ali
 channel's others alone; a `router:` block, when present, replaces the channel's (a rollback, in
 apps.channels.routing_rollback, restores the whole routing instead). `${ENV}` references are resolved only
 when an operator imports (the management command passes the environment); from the dashboard or API they are
-refused, so a tenant can never read the server's environment. A `router:` block needs the Enterprise plan
-unless an operator imports (other plans choose a preset). Exports: apps.channels.yaml_export.
+refused, so a tenant can never read the server's environment, except in the Channels page's editor, where they
+name the organisation's credentials as an export writes them (never the environment). A `router:` block needs
+the Enterprise plan unless an operator imports (other plans choose a preset). Exports: apps.channels.yaml_export.
 
 The document is untrusted (apps.channels.yaml_read bounds it); every key is known and every field checked
 like the Channels page's form (services.deployment_spec_check); a refusal names the field
@@ -32,6 +33,7 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.channels.models import Channel, ChannelModel
 from apps.channels.router_services import RoutingYamlNotInPlan, channel_router_set
+from apps.channels.routing_credentials import reference_credentials
 from apps.channels.routing_history import routing_change
 from apps.channels.routing_yaml import router_check
 from apps.channels.selectors import routing_yaml_allowed_here
@@ -229,27 +231,36 @@ def channel_yaml_import(
     environ: Mapping[str, str] | None = None,
     platform_managed: bool = False,
     gated: bool = True,
+    exported_references: bool = False,
 ) -> list[ChannelModel]:
     """Set every alias the YAML names (others are left alone) and its router block if it has one; all or
     nothing, recorded as one routing version.
 
     `gated=False` is for operators' imports (the management command): otherwise a `router:` block needs an
-    instance on the Enterprise plan (routing_yaml_allowed).
+    instance on the Enterprise plan (routing_yaml_allowed). `exported_references` reads each `${NAME}` as an
+    export writes it, a credential of the organisation (apps.channels.routing_credentials), never the
+    environment: the Channels page's editor, whose text starts as the channel's export.
     """
     aliases = set(channel.models.values_list("alias", flat=True))
     document = routing_document_read(
         text,
         aliases=aliases,
         router_allowed=not gated or routing_yaml_allowed_here(),
-        references=environ is not None,
+        references=environ is not None or exported_references,
     )
+    by_reference = reference_credentials(channel, document) if exported_references else None
+
+    def credential_of(entry: RoutingEntry) -> ProviderCredential | None:
+        if by_reference is not None and entry.reference is not None:
+            return by_reference(entry)
+        return _imported_credential(entry, channel=channel, environ=environ or {}, lines=document.lines)
+
     with routing_change(channel=channel, actor=actor, summary="imported YAML"):
         return routing_document_apply(
             channel=channel,
             document=document,
             actor=actor,
-            credential_of=lambda entry: _imported_credential(
-                entry, channel=channel, environ=environ or {}, lines=document.lines
-            ),
-            platform_managed=platform_managed,
+            credential_of=credential_of,
+            # a platform credential comes only from a reference an operator's deployment already pairs
+            platform_managed=platform_managed or exported_references,
         )
