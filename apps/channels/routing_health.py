@@ -13,7 +13,14 @@ from redis.exceptions import RedisError
 from apps.channels.models import Deployment
 from apps.core.outage import redis_outage_log
 from apps.core.redis import redis_client
-from apps.gateway.router.shared import COOLDOWNS, PROCESS_TTL_MS, PROCESSES, STALE_COOLDOWN_MS, load_key
+from apps.gateway.router.shared import (
+    COOLDOWNS,
+    PROCESS_TTL_MS,
+    PROCESSES,
+    STALE_COOLDOWN_MS,
+    deployment_field,
+    load_key,
+)
 
 LOAD_PARTS = 8  # a process's value: "inflight minute requests tokens p50_ms p95_ms error_rate samples"
 
@@ -50,10 +57,6 @@ class DeploymentHealth:
     state: HealthState  # "probe": its cooldown ended, the next request to it decides
     cooling_until: dt.datetime | None
     load: DeploymentLoad | None  # None: no live process has counted it
-
-
-def _field(schema: str, deployment_id: int) -> str:
-    return f"{schema}:{deployment_id}"  # shared.py's field: ids are per schema
 
 
 class _Sums:
@@ -111,7 +114,7 @@ def routing_health_read(*, schema: str, deployment_ids: Collection[int]) -> Rout
     now_ms = int(time.time() * 1000)
     if not ids:
         return RoutingHealth(now_ms=now_ms, processes=0, cooldowns={}, loads={})
-    fields = [_field(schema, deployment_id) for deployment_id in ids]
+    fields = [deployment_field((schema, deployment_id)) for deployment_id in ids]
     client = redis_client()
     try:
         live: list[bytes] = client.zrangebyscore(PROCESSES, now_ms - PROCESS_TTL_MS, "+inf")  # type: ignore[assignment]

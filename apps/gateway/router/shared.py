@@ -31,7 +31,8 @@ PROCESS_TTL_MS = 2_000  # a process not seen for this long is gone: its counters
 STALE_COOLDOWN_MS = 86_400_000  # an ended cooldown nobody probed for a day: the deployment is gone
 
 
-def _field(key: DeploymentKey) -> str:
+def deployment_field(key: DeploymentKey) -> str:
+    """A deployment's field in the cooldowns and load hashes (ids are per schema)."""
     return f"{key[0]}:{key[1]}"
 
 
@@ -60,7 +61,7 @@ class SharedHealth:
     ) -> None:
         """Count a failure; cool the deployment down at the threshold (or at once when `force`)."""
         now_ms = int(time.time() * 1000)
-        field = _field(key)
+        field = deployment_field(key)
         try:
             ends = await self._failure(
                 keys=[f"hydite:routing:fails:{field}", COOLDOWNS],
@@ -85,7 +86,7 @@ class SharedHealth:
     async def recovered(self, key: DeploymentKey) -> None:
         """A deployment whose cooldown had ended answered: traffic returns to it, in every process."""
         self.health.recovered(key)
-        field = _field(key)
+        field = deployment_field(key)
         keys = [COOLDOWNS, f"hydite:routing:probe:{field}", f"hydite:routing:fails:{field}"]
         try:
             await self._recovered(keys=keys, args=[field, int(time.time() * 1000)])
@@ -99,7 +100,7 @@ class SharedHealth:
             return False
         try:
             claimed = await self.redis.set(
-                f"hydite:routing:probe:{_field(key)}", self.process, nx=True, px=int(ttl_s * 1000)
+                f"hydite:routing:probe:{deployment_field(key)}", self.process, nx=True, px=int(ttl_s * 1000)
             )
         except (RedisError, OSError) as exc:
             redis_outage_log("routing health", exc, "probing from this process only")
@@ -144,7 +145,7 @@ class SharedHealth:
             if not stats.inflight and stats.minute != minute and not stats.samples:
                 continue
             p50, p95 = stats.percentiles(now)
-            counters[_field(key)] = " ".join(
+            counters[deployment_field(key)] = " ".join(
                 str(value)
                 for value in (
                     stats.inflight,
