@@ -2,6 +2,7 @@
 
 import collections
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -289,3 +290,16 @@ def test_the_reservation_covers_the_dearest_deployment_the_request_may_end_at(co
 def _key_budget(plaintext: str, micros: int) -> None:
     key = VirtualKey.objects.get(key_hash=key_hash(plaintext))
     key_update_limits(key=key, actor=None, max_budget_micros=micros)
+
+
+def test_least_busy_routing_sends_concurrent_requests_to_the_deployment_with_fewer_in_flight(
+    live_server_url, route, mock
+):  # type: ignore[no-untyped-def]
+    slow, fast = unique("lb"), unique("lb")
+    channel = route({"busy": [Upstream(slow), Upstream(fast)]}, {"strategy": "least-busy"})
+    mock.fail(slow, delay_ms=400)  # a request there stays in flight a long while
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda _: post(live_server_url, channel.key, "busy"), range(40)))
+    assert {reply.status_code for reply in replies} == {200}
+    # weighted alike, half would go to the slow one; least-busy sends it one at a time
+    assert mock.requests(slow) <= 8 and mock.requests(fast) >= 32
