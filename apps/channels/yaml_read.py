@@ -72,7 +72,7 @@ def located(
 ) -> InvalidDeployment:
     """A refusal of the field at `path`: its message starts with the field's line when the text is known."""
     line = line_of(path, lines) if lines else None
-    return error(problem if line is None else f"line {line}: {problem}", param=path)
+    return error(problem if line is None else f"line {line}: {problem}", param=path or "yaml")
 
 
 def _yaml_problem(exc: Exception) -> str:
