@@ -84,11 +84,10 @@ def retry_after_s(headers: CIMultiDictProxy[str]) -> float | None:
         return None
     seconds = _number(raw)
     if seconds is None:
-        try:
-            moment = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
+        try:  # a date beyond what datetime holds (year 99999999999) overflows
+            seconds = max(0.0, email.utils.parsedate_to_datetime(raw).timestamp() - time.time())
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        seconds = max(0.0, moment.timestamp() - time.time())
     return min(seconds, RETRY_AFTER_MAX_PARSED_S)
 
 

@@ -78,3 +78,8 @@ def test_hostile_retry_after_is_ignored(raw):
 
 def test_an_enormous_retry_after_is_bounded():
     assert retry_after_s(_headers(retry_after="99999999999")) == 24 * 3600
+
+
+@pytest.mark.parametrize("raw", ["Mon, 01 Jan 99999999999 00:00:00 GMT", "01 Jan 99999999999 00:00:00 +0000"])
+def test_a_date_beyond_datetimes_range_is_ignored(raw):
+    assert retry_after_s(_headers(retry_after=raw)) is None

@@ -1,0 +1,53 @@
+"""The router under hostile upstreams and clients, through the live gateway: what a review found and fixed."""
+
+import httpx
+import pytest
+
+from tests.gateway.router.routing_world import MockControl, Upstream, routed_channel, settle, unique
+from tests.world import ledger_rows_drained
+
+pytestmark = pytest.mark.django_db
+
+CHAT = {"messages": [{"role": "user", "content": "route me"}]}
+
+
+@pytest.fixture(scope="module")
+def mock_root(mock_provider_url) -> str:  # type: ignore[no-untyped-def]
+    return mock_provider_url.removesuffix("/v1")
+
+
+@pytest.fixture(scope="module")
+def mock(mock_root) -> MockControl:  # type: ignore[no-untyped-def]
+    return MockControl(mock_root)
+
+
+@pytest.fixture
+def route(committed, mock_root):  # type: ignore[no-untyped-def]
+    def make(aliases, router):  # type: ignore[no-untyped-def]
+        made = committed(routed_channel, mock_root, aliases, router)
+        settle()
+        return made
+
+    return make
+
+
+def post(base: str, key: str, model: str, *, stream: bool = False, **headers: str) -> httpx.Response:
+    body: dict[str, object] = {"model": model, **CHAT}
+    if stream:
+        body["stream"] = True
+    headers = {name.replace("_", "-"): value for name, value in headers.items()}
+    return httpx.post(
+        f"{base}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}", **headers}, timeout=30
+    )
+
+
+def test_a_retry_after_date_past_what_a_datetime_holds_is_ignored_not_a_500(committed, live_server_url, route, mock):
+    flaky, steady = unique("ra"), unique("ra")
+    channel = route(
+        {"pair": [Upstream(flaky, weight=1000), Upstream(steady, weight=1)]}, {"cooldown": {"failures": 100}}
+    )
+    mock.fail(flaky, status=503, retry_after="Mon, 01 Jan 99999999999 00:00:00 GMT")
+    reply = post(live_server_url, channel.key, "pair")
+    assert reply.status_code == 200 and reply.headers["x-hydite-attempts"] == "2"
+    row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
+    assert [attempt["outcome"] for attempt in row.attempts] == ["503", "ok"] and row.status_code == 200
