@@ -32,7 +32,10 @@ CONTEXT_MESSAGE = re.compile(
     re.IGNORECASE,
 )
 POLICY_CODES = frozenset({"content_policy_violation", "content_filter", "responsible_ai_policy_violation"})
-POLICY_MESSAGE = re.compile(r"content (management )?policy|safety system|flagged as potentially", re.IGNORECASE)
+# Anthropic: "Output blocked by content filtering policy"; Azure: "content management policy".
+POLICY_MESSAGE = re.compile(
+    r"content (management |filtering )?policy|safety system|flagged as potentially", re.IGNORECASE
+)
 RETRY_AFTER_MAX_PARSED_S = 24 * 3600.0
 
 

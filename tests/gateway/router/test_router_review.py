@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from apps.providers.models import ProviderType
 from tests.gateway.router.routing_world import MockControl, Upstream, routed_channel, settle, unique
 from tests.world import ledger_rows_drained
 
@@ -51,3 +52,16 @@ def test_a_retry_after_date_past_what_a_datetime_holds_is_ignored_not_a_500(comm
     assert reply.status_code == 200 and reply.headers["x-hydite-attempts"] == "2"
     row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
     assert [attempt["outcome"] for attempt in row.attempts] == ["503", "ok"] and row.status_code == 200
+
+
+def test_anthropics_content_filtering_refusal_moves_to_the_content_policy_fallback(live_server_url, route, mock):
+    claude, gpt = unique("cp"), unique("cp")
+    aliases = {
+        "claude": [Upstream(claude, provider=ProviderType.ANTHROPIC, model="claude-sonnet-4-5")],
+        "gpt": [Upstream(gpt)],
+    }
+    channel = route(aliases, {"content_policy_fallbacks": {"claude": ["gpt"]}})
+    mock.fail(claude, error="content_policy")  # "Output blocked by content filtering policy"
+    reply = post(live_server_url, channel.key, "claude")
+    assert reply.status_code == 200 and reply.headers["x-hydite-fallback"] == "gpt"
+    assert mock.requests(claude) == 1 and mock.requests(gpt) == 1
