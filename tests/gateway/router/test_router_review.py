@@ -65,3 +65,17 @@ def test_anthropics_content_filtering_refusal_moves_to_the_content_policy_fallba
     reply = post(live_server_url, channel.key, "claude")
     assert reply.status_code == 200 and reply.headers["x-hydite-fallback"] == "gpt"
     assert mock.requests(claude) == 1 and mock.requests(gpt) == 1
+
+
+def test_a_retry_goes_back_to_a_tried_deployment_when_the_others_are_cooling_down(live_server_url, route, mock):
+    steady, cooled = unique("rt"), unique("rt")
+    router = {"retries": 2, "cooldown": {"failures": 2, "seconds": 60}}
+    channel = route({"pair": [Upstream(steady, weight=1), Upstream(cooled, weight=1000)]}, router)
+    mock.fail(cooled, status=503)
+    for _ in range(2):  # two failures: `cooled` cools down; each request was retried on `steady`
+        assert post(live_server_url, channel.key, "pair").status_code == 200
+    mock.fail(steady, status=503, count=1)
+    reply = post(live_server_url, channel.key, "pair")
+    assert reply.status_code == 200 and reply.headers["x-hydite-attempts"] == "2"
+    assert reply.headers["x-hydite-deployment"] == str(channel.deployments[steady])
+    assert mock.requests(cooled) == 2  # never tried while cooling down
