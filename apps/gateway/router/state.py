@@ -27,7 +27,8 @@ class RouterState:
         assert ctx.key is not None  # noqa: S101
         schema = ctx.key["schema"]
         candidates = route.deployments
-        cooling = bool(self.health.cooling)
+        # a route's only deployment never cools down (there would be nowhere else to go); caps still hold
+        cooling = bool(self.health.cooling) and len(candidates) > 1
         if cooling or any(d["rpm"] or d["tpm"] for d in candidates):
             candidates, probe = await self._available(schema, candidates, tried, cooling=cooling)
             if probe is not None:

@@ -1,5 +1,7 @@
 """The router under hostile upstreams and clients, through the live gateway: what a review found and fixed."""
 
+import time
+
 import httpx
 import pytest
 
@@ -79,3 +81,15 @@ def test_a_retry_goes_back_to_a_tried_deployment_when_the_others_are_cooling_dow
     assert reply.status_code == 200 and reply.headers["x-hydite-attempts"] == "2"
     assert reply.headers["x-hydite-deployment"] == str(channel.deployments[steady])
     assert mock.requests(cooled) == 2  # never tried while cooling down
+
+
+def test_the_only_deployment_carrying_the_requested_tag_is_tried_while_it_cools_down(live_server_url, route, mock):
+    eu, us = unique("tg"), unique("tg")
+    router = {"cooldown": {"failures": 1, "seconds": 60}}
+    channel = route({"geo": [Upstream(eu, weight=1000, tags=("eu",)), Upstream(us, weight=1, tags=("us",))]}, router)
+    mock.fail(eu, status=503, count=1)
+    assert post(live_server_url, channel.key, "geo").headers["x-hydite-attempts"] == "2"  # `eu` cools down
+    time.sleep(0.5)
+    tagged = post(live_server_url, channel.key, "geo", x_hydite_tags="eu")
+    assert tagged.status_code == 200 and tagged.headers["x-hydite-deployment"] == str(channel.deployments[eu])
+    assert post(live_server_url, channel.key, "geo").headers["x-hydite-deployment"] == str(channel.deployments[us])
