@@ -75,6 +75,8 @@ class RouterState:
         there would be nowhere else to go)."""
         self.health.answered(key, seconds=0.0, ok=False)
         if not failure.counts_for_cooldown or len(route.deployments) < 2:
+            if probe and failure.status:  # it answered (a context-length error, a bad request…): it is up
+                await self.shared.recovered(key)
             return
         cooldown = route.policy["cooldown"]
         seconds = float(cooldown["seconds"])

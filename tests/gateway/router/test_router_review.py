@@ -93,3 +93,32 @@ def test_the_only_deployment_carrying_the_requested_tag_is_tried_while_it_cools_
     tagged = post(live_server_url, channel.key, "geo", x_hydite_tags="eu")
     assert tagged.status_code == 200 and tagged.headers["x-hydite-deployment"] == str(channel.deployments[eu])
     assert post(live_server_url, channel.key, "geo").headers["x-hydite-deployment"] == str(channel.deployments[us])
+
+
+def test_a_failed_probe_starts_a_cooldown_that_ends_with_a_probe_of_its_own(live_server_url, route, mock):
+    flaky, steady = unique("pr"), unique("pr")
+    router = {"cooldown": {"failures": 1, "seconds": 1}}
+    channel = route({"pair": [Upstream(flaky, weight=1000), Upstream(steady, weight=1)]}, router)
+    mock.fail(flaky, status=503)
+    assert post(live_server_url, channel.key, "pair").status_code == 200  # `flaky` failed: 1 s of cooldown
+    time.sleep(1.3)
+    assert post(live_server_url, channel.key, "pair").status_code == 200  # its probe failed: 1 s more
+    assert mock.requests(flaky) == 2
+    mock.heal(flaky)
+    time.sleep(1.6)
+    served = [post(live_server_url, channel.key, "pair").headers["x-hydite-deployment"] for _ in range(10)]
+    assert served.count(str(channel.deployments[flaky])) >= 8  # the second probe succeeded: traffic is back
+
+
+def test_a_probe_answered_with_a_client_error_returns_the_deployment_to_traffic(live_server_url, route, mock):
+    flaky, steady = unique("pc"), unique("pc")
+    router = {"cooldown": {"failures": 1, "seconds": 1}}
+    channel = route({"pair": [Upstream(flaky, weight=1000), Upstream(steady, weight=1)]}, router)
+    mock.fail(flaky, status=503, count=1)
+    assert post(live_server_url, channel.key, "pair").status_code == 200  # `flaky` cools down for 1 s
+    time.sleep(1.3)
+    mock.fail(flaky, error="context_length", count=1)
+    assert post(live_server_url, channel.key, "pair").status_code == 400  # the probe: the deployment answered
+    time.sleep(0.5)
+    served = [post(live_server_url, channel.key, "pair").headers["x-hydite-deployment"] for _ in range(10)]
+    assert served.count(str(channel.deployments[flaky])) >= 8
