@@ -1,11 +1,13 @@
 """The router under hostile upstreams and clients, through the live gateway: what a review found and fixed."""
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from apps.providers.models import ProviderType
+from tests.gateway.router.hostile_upstream import HostileUpstream, hostile_upstream
 from tests.gateway.router.routing_world import MockControl, Upstream, routed_channel, settle, unique
 from tests.world import ledger_rows_drained
 
@@ -22,6 +24,12 @@ def mock_root(mock_provider_url) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def mock(mock_root) -> MockControl:  # type: ignore[no-untyped-def]
     return MockControl(mock_root)
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileUpstream]:
+    with hostile_upstream() as upstream:
+        yield upstream
 
 
 @pytest.fixture
@@ -122,3 +130,28 @@ def test_a_probe_answered_with_a_client_error_returns_the_deployment_to_traffic(
     time.sleep(0.5)
     served = [post(live_server_url, channel.key, "pair").headers["x-hydite-deployment"] for _ in range(10)]
     assert served.count(str(channel.deployments[flaky])) >= 8
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "status", "code", "attempts"),
+    [
+        ("redirect", 502, "upstream_unavailable", 1),  # permanent
+        ("reset", 502, "upstream_unavailable", 2),
+        ("stall", 504, "upstream_timeout", 2),
+        ("html503", 503, None, 2),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_failed_request_tells_where_it_went_in_its_headers_and_its_one_ledger_row(
+    committed, live_server_url, route, hostile, behaviour, status, code, attempts, stream
+):
+    target = f"{behaviour}.{unique('h')}"
+    router = {"retries": 1, "backoff": {"base_ms": 1, "max_ms": 2}}
+    channel = route({"solo": [Upstream(target, root=f"http://127.0.0.1:{hostile.port}")]}, router)
+    reply = post(live_server_url, channel.key, "solo", stream=stream)
+    assert reply.status_code == status and reply.json()["error"]["code"] == code
+    assert reply.headers["x-hydite-attempts"] == str(attempts)
+    assert reply.headers["x-hydite-deployment"] == str(channel.deployments[target])
+    request_id = reply.headers["x-request-id"]
+    row = ledger_rows_drained(committed, {request_id})[request_id]
+    assert row.status_code == status and len(row.attempts) == attempts and row.cost_micros == 0
