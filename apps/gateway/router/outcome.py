@@ -45,6 +45,6 @@ def attempt_headers(attempts: list[Attempt], aliases_tried: list[str]) -> list[H
         (b"x-hydite-deployment", str(last.deployment_id).encode()),
         (b"x-hydite-attempts", str(len(attempts)).encode()),
     ]
-    if len(aliases_tried) > 1:
+    if last.alias != aliases_tried[0]:  # not when every fallback was skipped (cooling down): the first failed last
         headers.append((b"x-hydite-fallback", last.alias.encode("latin-1", "replace")))
     return headers

@@ -155,3 +155,18 @@ def test_a_failed_request_tells_where_it_went_in_its_headers_and_its_one_ledger_
     request_id = reply.headers["x-request-id"]
     row = ledger_rows_drained(committed, {request_id})[request_id]
     assert row.status_code == status and len(row.attempts) == attempts and row.cost_micros == 0
+
+
+def test_no_fallback_is_told_when_every_fallback_was_skipped(committed, live_server_url, route, mock):
+    first, spare_a, spare_b = unique("fb"), unique("fb"), unique("fb")
+    aliases = {"first": [Upstream(first)], "spare": [Upstream(spare_a), Upstream(spare_b)]}
+    router = {"retries": 1, "fallbacks": {"first": ["spare"]}, "cooldown": {"failures": 1, "seconds": 60}}
+    channel = route(aliases, router)
+    for target in (first, spare_a, spare_b):
+        mock.fail(target, status=503)
+    assert post(live_server_url, channel.key, "spare").headers["x-hydite-attempts"] == "2"  # both cool down
+    time.sleep(0.5)
+    reply = post(live_server_url, channel.key, "first")
+    assert reply.status_code == 503 and "x-hydite-fallback" not in reply.headers
+    row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
+    assert not row.fallback_used and {attempt["alias"] for attempt in row.attempts} == {"first"}
