@@ -170,3 +170,20 @@ def test_no_fallback_is_told_when_every_fallback_was_skipped(committed, live_ser
     assert reply.status_code == 503 and "x-hydite-fallback" not in reply.headers
     row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
     assert not row.fallback_used and {attempt["alias"] for attempt in row.attempts} == {"first"}
+
+
+def test_a_stream_that_ends_before_its_first_event_goes_to_another_deployment(
+    committed, live_server_url, route, hostile
+):
+    root = f"http://127.0.0.1:{hostile.port}"
+    aliases = {
+        behaviour: [Upstream(f"{behaviour}.{unique('e')}", root=root, weight=1000), Upstream(unique("e"), weight=1)]
+        for behaviour in ("comment-stream", "garbage-stream", "garbage200")
+    }
+    channel = route(aliases, {"cooldown": {"failures": 100}})
+    for alias, upstreams in aliases.items():
+        reply = post(live_server_url, channel.key, alias, stream=True)
+        assert reply.status_code == 200 and reply.text.rstrip().endswith("data: [DONE]"), alias
+        assert reply.headers["x-hydite-deployment"] == str(channel.deployments[upstreams[1].target])
+        row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
+        assert [attempt["outcome"] for attempt in row.attempts] == ["empty_stream", "ok"]
