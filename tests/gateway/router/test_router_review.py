@@ -187,3 +187,10 @@ def test_a_stream_that_ends_before_its_first_event_goes_to_another_deployment(
         assert reply.headers["x-hydite-deployment"] == str(channel.deployments[upstreams[1].target])
         row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
         assert [attempt["outcome"] for attempt in row.attempts] == ["empty_stream", "ok"]
+
+
+def test_a_refusal_for_an_enormous_requested_tag_quotes_a_bounded_part_of_it(live_server_url, route):
+    channel = route({"geo": [Upstream(unique("tq"), tags=("eu",))]}, {})
+    reply = post(live_server_url, channel.key, "geo", x_hydite_tags="x" * 60_000)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "no_deployment_for_tags"
+    assert len(reply.content) < 1_000
