@@ -66,8 +66,8 @@ def failure_of_status(status: int, error: dict[str, Any], headers: CIMultiDictPr
 def failure_of_exception(exc: BaseException) -> Failure:
     """A request that got no answer: a timeout, a refused or dropped connection (transient), or an address
     the operator does not allow (permanent)."""
-    if isinstance(exc, UnsafeUpstream):
-        return Failure(FailureKind.PERMANENT, "not_allowed", counts_for_cooldown=False)
+    if isinstance(exc, UnsafeUpstream):  # the deployment's address (its host may resolve elsewhere now)
+        return Failure(FailureKind.PERMANENT, "not_allowed")
     if isinstance(exc, TimeoutError):
         return Failure(FailureKind.TRANSIENT, "timeout")
     if isinstance(exc, aiohttp.ClientConnectorError):

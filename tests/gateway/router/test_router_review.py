@@ -6,6 +6,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from apps.channels.models import Deployment
+from apps.channels.snapshots import channel_snapshot_publish
+from apps.core.schemas import current_schema
 from apps.providers.models import ProviderType
 from tests.gateway.router.hostile_upstream import HostileUpstream, hostile_upstream
 from tests.gateway.router.routing_world import MockControl, Upstream, routed_channel, settle, unique
@@ -194,3 +197,21 @@ def test_a_refusal_for_an_enormous_requested_tag_quotes_a_bounded_part_of_it(liv
     reply = post(live_server_url, channel.key, "geo", x_hydite_tags="x" * 60_000)
     assert reply.status_code == 400 and reply.json()["error"]["code"] == "no_deployment_for_tags"
     assert len(reply.content) < 1_000
+
+
+def test_a_deployment_whose_address_is_no_longer_allowed_cools_down(committed, live_server_url, route, mock):
+    moved, steady = unique("na"), unique("na")
+    channel = route({"pair": [Upstream(moved, weight=1000), Upstream(steady, weight=1)]}, {"cooldown": {"failures": 1}})
+    # its host now resolves, or its allowlist entry was removed: the address is refused at the gateway
+    committed(_move_deployment, channel.channel_id, channel.deployments[moved], "http://10.255.255.1:9/v1")
+    settle()
+    refused = post(live_server_url, channel.key, "pair")
+    assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_not_allowed"
+    time.sleep(0.5)
+    served = {post(live_server_url, channel.key, "pair").headers["x-hydite-deployment"] for _ in range(5)}
+    assert served == {str(channel.deployments[steady])}
+
+
+def _move_deployment(channel_id: int, deployment_id: int, api_base: str) -> None:
+    Deployment.objects.filter(pk=deployment_id).update(api_base=api_base)
+    channel_snapshot_publish(schema=current_schema(), channel_id=channel_id)
