@@ -71,9 +71,9 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 
 
 def _forget_quota_counters() -> None:
-    """Quota counters, budget-alert estimates, failed-redemption counts and spend events not yet written are
-    keyed by database ids, which a new test database hands out again: a previous session's events would land
-    in this one's ledger."""
+    """Quota counters, budget-alert estimates, failed-redemption counts, spend events not yet written and the
+    router's cooldowns and probes are keyed by database ids, which a new test database hands out again: a
+    previous session's events would land in this one's ledger, its cooldowns on this one's deployments."""
     client = redis_client()
     patterns = (
         "hydite:*:quota:*",
@@ -81,6 +81,7 @@ def _forget_quota_counters() -> None:
         "hydite:*:budget_watch:*",
         "hydite:*:redeem:*",
         "hydite:_global:login:*",
+        "hydite:routing:*",
     )
     for pattern in patterns:
         for name in client.scan_iter(match=pattern, count=1000):

@@ -23,6 +23,7 @@ from apps.gateway.quota import PlanCache, Quotas, StreamCut
 from apps.gateway.redis_wire import RedisWire
 from apps.gateway.resolver import CheckedResolver
 from apps.gateway.router.health import Health
+from apps.gateway.router.outcome import attempt_headers
 from apps.gateway.router.shared import SharedHealth
 from apps.gateway.router.state import RouterState
 from apps.gateway.spend_events import SpendEmitter
@@ -139,8 +140,9 @@ class Gateway:
         except HyditeError as exc:
             ctx.fail(exc.status, exc.code)
             if not tracked.started:
-                # the refusal's own headers only: what the steps gathered for an answer is not the error's
-                await send_bytes(send, exc.status, error_json(exc), [JSON, request_id, *exc.headers])
+                # the refusal's own headers and its attempts': what the steps gathered for an answer is not the error's
+                routed = attempt_headers(ctx.attempts, ctx.aliases_tried) if ctx.attempts else []
+                await send_bytes(send, exc.status, error_json(exc), [JSON, request_id, *exc.headers, *routed])
         except Exception:
             logger.exception("gateway error request_id=%s", ctx.request_id)
             ctx.fail(500, "internal_error")

@@ -111,7 +111,7 @@ def _routing(ctx: RequestContext) -> dict[str, Any]:
         "routing_strategy": route.policy["strategy"] if route is not None else "",
         "deployment_id": ctx.deployment["id"] if ctx.deployment is not None and ctx.attempts else None,
         "attempts": [attempt.record() for attempt in ctx.attempts],
-        "fallback_used": len(ctx.aliases_tried) > 1,
+        "fallback_used": bool(answered) and answered != ctx.aliases_tried[0],
         "fallback_position": ctx.aliases_tried.index(answered) if answered in ctx.aliases_tried else 0,
         "fallback_chain": list(ctx.aliases_tried),
     }

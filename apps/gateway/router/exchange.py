@@ -11,11 +11,13 @@ from apps.channels.router_config import Timeouts
 from apps.gateway.context import RequestContext
 from apps.gateway.forward import LiteralHostCheck, upstream_post
 
+FIRST_EVENT_MAX_BYTES = 64 * 1024
+
 
 @dataclass(slots=True)
 class Exchange:
     response: aiohttp.ClientResponse
-    first: bytes  # a stream's first bytes (b"": it ended at once), or a whole answer
+    first: bytes  # a stream's bytes up to its first event (b"": it ended before one), or a whole answer
 
 
 @functools.lru_cache(maxsize=256)
@@ -48,8 +50,22 @@ async def _exchange(
         )
     response = await upstream_post(session, ctx.upstream, literal_check=literal_check, timeout=timeout)
     try:
-        first = await (response.content.readany() if ctx.stream and response.status == 200 else response.read())
+        first = await (_first_event(response.content) if ctx.stream and response.status == 200 else response.read())
     except BaseException:
         response.release()
         raise
     return Exchange(response, first)
+
+
+async def _first_event(content: aiohttp.StreamReader) -> bytes:
+    """A stream's bytes up to its first event's data; b"" when it ends before one: comments, keep-alives or
+    anything but events are no answer yet, and the request may still go elsewhere."""
+    first = b""
+    while len(first) < FIRST_EVENT_MAX_BYTES:
+        chunk = await content.readany()
+        if not chunk:
+            return b""
+        first += chunk
+        if first.startswith(b"data:") or b"\ndata:" in first:
+            return first
+    return first  # that much without an event: relayed as it is

@@ -32,7 +32,10 @@ CONTEXT_MESSAGE = re.compile(
     re.IGNORECASE,
 )
 POLICY_CODES = frozenset({"content_policy_violation", "content_filter", "responsible_ai_policy_violation"})
-POLICY_MESSAGE = re.compile(r"content (management )?policy|safety system|flagged as potentially", re.IGNORECASE)
+# Anthropic: "Output blocked by content filtering policy"; Azure: "content management policy".
+POLICY_MESSAGE = re.compile(
+    r"content (management |filtering )?policy|safety system|flagged as potentially", re.IGNORECASE
+)
 RETRY_AFTER_MAX_PARSED_S = 24 * 3600.0
 
 
@@ -63,8 +66,8 @@ def failure_of_status(status: int, error: dict[str, Any], headers: CIMultiDictPr
 def failure_of_exception(exc: BaseException) -> Failure:
     """A request that got no answer: a timeout, a refused or dropped connection (transient), or an address
     the operator does not allow (permanent)."""
-    if isinstance(exc, UnsafeUpstream):
-        return Failure(FailureKind.PERMANENT, "not_allowed", counts_for_cooldown=False)
+    if isinstance(exc, UnsafeUpstream):  # the deployment's address (its host may resolve elsewhere now)
+        return Failure(FailureKind.PERMANENT, "not_allowed")
     if isinstance(exc, TimeoutError):
         return Failure(FailureKind.TRANSIENT, "timeout")
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -84,11 +87,10 @@ def retry_after_s(headers: CIMultiDictProxy[str]) -> float | None:
         return None
     seconds = _number(raw)
     if seconds is None:
-        try:
-            moment = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
+        try:  # a date beyond what datetime holds (year 99999999999) overflows
+            seconds = max(0.0, email.utils.parsedate_to_datetime(raw).timestamp() - time.time())
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        seconds = max(0.0, moment.timestamp() - time.time())
     return min(seconds, RETRY_AFTER_MAX_PARSED_S)
 
 

@@ -64,7 +64,8 @@ class Health:
         self.cooling: dict[DeploymentKey, int] = {}  # until (epoch ms): shared, merged with local_cooling
         self.local_cooling: dict[DeploymentKey, tuple[int, float]] = {}  # until, set at (monotonic)
         self.others: dict[DeploymentKey, Usage] = {}  # every other process's counters, summed (see shared.py)
-        self.probing: dict[DeploymentKey, float] = {}  # probes this process sends: since (monotonic)
+        # probes this process sends: the end of the cooldown probed, since (monotonic)
+        self.probing: dict[DeploymentKey, tuple[int, float]] = {}
 
     def of(self, key: DeploymentKey) -> DeploymentStats:
         stats = self.stats.get(key)

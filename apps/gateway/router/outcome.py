@@ -30,14 +30,21 @@ class Attempt:
 
 
 def route_headers(attempts: list[Attempt], aliases_tried: list[str]) -> list[Header]:
-    """Where the request went: the deployment that answered (or failed last), how many attempts it took,
-    and the fallback alias when it was not the one asked for."""
+    """Where the request went: the model of the deployment that answered (or failed last), and its
+    attempt_headers."""
+    last = attempts[-1]
+    resolved = (b"x-gateway-model-resolved", f"{last.provider}/{last.model}".encode("latin-1", "replace"))
+    return [resolved, *attempt_headers(attempts, aliases_tried)]
+
+
+def attempt_headers(attempts: list[Attempt], aliases_tried: list[str]) -> list[Header]:
+    """The deployment that answered (or failed last), how many attempts it took, and the fallback alias when
+    it was not the one asked for: what an error the gateway answers after attempts carries too."""
     last = attempts[-1]
     headers = [
-        (b"x-gateway-model-resolved", f"{last.provider}/{last.model}".encode("latin-1", "replace")),
         (b"x-hydite-deployment", str(last.deployment_id).encode()),
         (b"x-hydite-attempts", str(len(attempts)).encode()),
     ]
-    if len(aliases_tried) > 1:
+    if last.alias != aliases_tried[0]:  # not when every fallback was skipped (cooling down): the first failed last
         headers.append((b"x-hydite-fallback", last.alias.encode("latin-1", "replace")))
     return headers

@@ -14,6 +14,7 @@ from apps.keys.snapshots import KeySnapshot
 TAGS_HEADER = b"x-hydite-tags"
 SESSION_HEADER = b"x-hydite-session-id"
 MAX_REQUESTED_TAGS = 32
+QUOTED_TAG_MAX = 64  # a deployment's tags are no longer: a refusal quotes no more of a requested one
 NO_TAGS: frozenset[str] = frozenset()
 
 
@@ -50,7 +51,7 @@ def route_plan(key: KeySnapshot, channel: ChannelSnapshot, alias: str, scope: Sc
     tags = requested_tags(router, scope, key)
     tagged = _tagged(deployments, tags)
     if not tagged:
-        listed = ", ".join(sorted(tags))
+        listed = ", ".join(sorted(tag[:QUOTED_TAG_MAX] for tag in tags))
         raise NoDeploymentForTags(f"No deployment of `{alias}` carries any of the requested tags ({listed}).")
     primary = Route(alias, tagged, router["aliases"].get(alias, router["default"]))
     fallbacks = router["fallbacks"].get(alias)

@@ -2,8 +2,8 @@
 
 - Cooldowns: one hash, field "schema:id" → the cooldown's end (epoch ms). A failure is counted and a
   cooldown set by one script (lua/failure.lua); the ended cooldown of a deployment stays until a single
-  probe request (claimed with SET NX) succeeds (lua/recovered.lua) or fails (a new cooldown). Redis keeps
-  them across restarts.
+  probe request (claimed with SET NX, one per cooldown) succeeds (lua/recovered.lua) or fails (a new
+  cooldown, with a probe of its own). Redis keeps them across restarts.
 - Load: every SYNC_INTERVAL_S each process writes its counters (in flight, this minute's requests and
   tokens, p50/p95, error rate) to a hash of its own that expires, and reads every other live process's:
   least-busy and usage-based routing count across processes, and the Channels page shows health.
@@ -39,6 +39,10 @@ def deployment_field(key: DeploymentKey) -> str:
 def _key(field: str) -> DeploymentKey | None:
     schema, _, number = field.rpartition(":")
     return (schema, int(number)) if schema and number.isdigit() else None
+
+
+def _probe_key(key: DeploymentKey, ends: int) -> str:
+    return f"hydite:routing:probe:{deployment_field(key)}:{ends}"
 
 
 def load_key(process: str) -> str:
@@ -85,28 +89,30 @@ class SharedHealth:
 
     async def recovered(self, key: DeploymentKey) -> None:
         """A deployment whose cooldown had ended answered: traffic returns to it, in every process."""
+        probing = self.health.probing.get(key)
+        claim = _probe_key(key, probing[0] if probing else self.health.cooling.get(key, 0))
         self.health.recovered(key)
         field = deployment_field(key)
-        keys = [COOLDOWNS, f"hydite:routing:probe:{field}", f"hydite:routing:fails:{field}"]
+        keys = [COOLDOWNS, claim, f"hydite:routing:fails:{field}"]
         try:
             await self._recovered(keys=keys, args=[field, int(time.time() * 1000)])
         except (RedisError, OSError) as exc:
             redis_outage_log("routing health", exc, "the deployment recovers in this process only")
 
     async def claim_probe(self, key: DeploymentKey, *, ttl_s: float) -> bool:
-        """Whether this request is the one probe of a deployment whose cooldown ended."""
-        since = self.health.probing.get(key)
-        if since is not None and time.monotonic() - since < ttl_s:
+        """Whether this request is the one probe of a deployment whose cooldown ended. One per cooldown: the
+        claim names the cooldown's end, so the new cooldown a failed probe starts gets a probe of its own."""
+        ends = self.health.cooling.get(key, 0)
+        mine = self.health.probing.get(key)
+        if mine is not None and mine[0] == ends and time.monotonic() - mine[1] < ttl_s:
             return False
         try:
-            claimed = await self.redis.set(
-                f"hydite:routing:probe:{deployment_field(key)}", self.process, nx=True, px=int(ttl_s * 1000)
-            )
+            claimed = await self.redis.set(_probe_key(key, ends), self.process, nx=True, px=int(ttl_s * 1000))
         except (RedisError, OSError) as exc:
             redis_outage_log("routing health", exc, "probing from this process only")
             claimed = True
         if claimed:
-            self.health.probing[key] = time.monotonic()
+            self.health.probing[key] = (ends, time.monotonic())
         return bool(claimed)
 
     async def run(self) -> None:

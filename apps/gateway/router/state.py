@@ -25,25 +25,16 @@ class RouterState:
         """A deployment of the route for the next attempt, and whether it is the probe of an ended cooldown;
         None when every one is cooling down or at its caps. Another than those tried while there is one."""
         assert ctx.key is not None  # noqa: S101
-        deployments = route.deployments
-        candidates = [d for d in deployments if d["id"] not in tried] if tried else deployments
-        candidates = candidates or deployments
         schema = ctx.key["schema"]
-        health = self.health
-        if health.cooling or any(d["rpm"] or d["tpm"] for d in candidates):
-            now_ms = int(time.time() * 1000)
-            available = []
-            for deployment in candidates:
-                key = (schema, deployment["id"])
-                ends = health.cooling.get(key)
-                if ends is not None:
-                    if ends <= now_ms and await self.shared.claim_probe(key, ttl_s=PROBE_TTL_S):
-                        return deployment, True
-                    continue
-                if (deployment["rpm"] or deployment["tpm"]) and headroom(deployment, health, schema) <= 0:
-                    continue
-                available.append(deployment)
-            candidates = available
+        candidates = route.deployments
+        # a route's only deployment never cools down (there would be nowhere else to go); caps still hold
+        cooling = bool(self.health.cooling) and len(candidates) > 1
+        if cooling or any(d["rpm"] or d["tpm"] for d in candidates):
+            candidates, probe = await self._available(schema, candidates, tried, cooling=cooling)
+            if probe is not None:
+                return probe, True
+        if tried:  # the untried first; when every available one was tried, one of them again
+            candidates = [d for d in candidates if d["id"] not in tried] or candidates
         if not candidates:
             return None
         if len(candidates) == 1:
@@ -53,18 +44,39 @@ class RouterState:
         chosen = choose(
             strategy,
             candidates,
-            health=health,
+            health=self.health,
             schema=schema,
             cost_of=lambda deployment: reserved_cost_at(ctx, deployment),
             session=session,
         )
         return chosen, False
 
+    async def _available(
+        self, schema: str, deployments: list[DeploymentSnapshot], tried: set[int], *, cooling: bool
+    ) -> tuple[list[DeploymentSnapshot], DeploymentSnapshot | None]:
+        """The deployments neither cooling down nor at their caps; or one whose cooldown ended, when this
+        request is its probe (an untried one first)."""
+        now_ms = int(time.time() * 1000)
+        available = []
+        for deployment in sorted(deployments, key=lambda d: d["id"] in tried):
+            key = (schema, deployment["id"])
+            ends = self.health.cooling.get(key) if cooling else None
+            if ends is not None:
+                if ends <= now_ms and await self.shared.claim_probe(key, ttl_s=PROBE_TTL_S):
+                    return [], deployment
+                continue
+            if (deployment["rpm"] or deployment["tpm"]) and headroom(deployment, self.health, schema) <= 0:
+                continue
+            available.append(deployment)
+        return available, None
+
     async def failed(self, key: DeploymentKey, route: Route, failure: Failure, *, probe: bool) -> None:
         """Count a failure toward the deployment's cooldown (an alias's only deployment never cools down:
         there would be nowhere else to go)."""
         self.health.answered(key, seconds=0.0, ok=False)
         if not failure.counts_for_cooldown or len(route.deployments) < 2:
+            if probe and failure.status:  # it answered (a context-length error, a bad request…): it is up
+                await self.shared.recovered(key)
             return
         cooldown = route.policy["cooldown"]
         seconds = float(cooldown["seconds"])

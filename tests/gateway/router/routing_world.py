@@ -33,6 +33,7 @@ class Upstream:
     rpm: int | None = None
     timeouts: dict[str, float] | None = None
     tags: tuple[str, ...] = ()
+    root: str | None = None  # another server than the mock provider (e.g. hostile_upstream's)
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ def unique(prefix: str) -> str:
 
 
 def api_base(mock_root: str, upstream: Upstream) -> str:
+    root = upstream.root or mock_root
     if upstream.provider == ProviderType.ANTHROPIC:
-        return f"{mock_root}/mock/{upstream.target}"
-    return f"{mock_root}/mock/{upstream.target}/v1"
+        return f"{root}/mock/{upstream.target}"
+    return f"{root}/mock/{upstream.target}/v1"
 
 
 def routed_channel(mock_root: str, aliases: dict[str, list[Upstream]], router: dict[str, Any]) -> RoutedChannel:

@@ -108,3 +108,25 @@ def test_without_redis_a_process_counts_its_own_failures(schema):
         return key in alone.health.cooling and probe
 
     assert _run(run())
+
+
+def test_a_failed_probe_s_new_cooldown_gets_one_probe_of_its_own_across_processes(schema):
+    async def run() -> list[bool]:
+        one, two = await _processes(2)
+        key = (schema, 12)
+        await one.failure(key, threshold=1, window_s=60, cooldown_s=0.05, force=True)
+        await asyncio.sleep(0.1)
+        await one.sync()
+        await two.sync()
+        claims = [await one.claim_probe(key, ttl_s=5), await two.claim_probe(key, ttl_s=5)]
+        await one.failure(key, threshold=1, window_s=60, cooldown_s=0.05, force=True)  # the probe failed
+        claims.append(await two.claim_probe(key, ttl_s=5))  # `two` has not seen the new cooldown yet
+        await asyncio.sleep(0.1)  # the new cooldown ended
+        await one.sync()
+        await two.sync()
+        claims += [await two.claim_probe(key, ttl_s=5), await one.claim_probe(key, ttl_s=5)]
+        await one.redis.aclose()
+        await two.redis.aclose()
+        return claims
+
+    assert _run(run()) == [True, False, False, True, False]
