@@ -171,7 +171,7 @@ def _result(sample: DryRunSample, *, key: KeySnapshot, snapshot: ChannelSnapshot
     now = replace(now, session=session_of(scope, {}))
     return DryRunResult(
         sample,
-        tags=sorted(plan.tags),
+        tags=sorted({tag for stage in plan.tags for tag in stage}),
         routes=[_outcome(route, now) for route in plan.routes],
         on_failure=[
             (FAILURE_LABELS[kind], [route.alias for route in chain]) for kind, chain in plan.on_failure.items()

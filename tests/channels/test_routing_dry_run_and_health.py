@@ -133,7 +133,7 @@ def test_each_sample_shows_its_candidates_cooldowns_strategy_and_pick(routed, ad
     assert "fallback 1: <code>solo</code>" in anyone and "fallback 2: <code>spare</code>" in anyone
     assert _pick(anyone, 1).endswith("anthropic:solo") and _pick(anyone, 2).endswith("openai:spare")
     assert _pick(anyone) == f"#{b.pk} as its probe (unless a request is probing it), else #{c.pk} openai:duo-c"
-    assert "No deployment of `duo` carries any of the requested tags (mars)." in mars
+    assert "No deployment of `duo` carries the requested tags (any of mars)." in mars
     assert "The model `nope` does not exist" in nope
 
 

@@ -15,7 +15,8 @@ TAGS_HEADER = b"x-hydite-tags"
 SESSION_HEADER = b"x-hydite-session-id"
 MAX_REQUESTED_TAGS = 32
 QUOTED_TAG_MAX = 64  # a deployment's tags are no longer: a refusal quotes no more of a requested one
-NO_TAGS: frozenset[str] = frozenset()
+Tags = tuple[frozenset[str], ...]  # stages: a deployment carries a tag of each (see requested_tags)
+NO_TAGS: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class RoutePlan:
     routes: list[Route]  # the alias first, then its fallbacks
-    tags: frozenset[str] = NO_TAGS
+    tags: Tags = NO_TAGS
     # where a context-length or content-policy failure of the alias moves to (a chain of its own)
     on_failure: dict[FailureKind, list[Route]] = field(default_factory=dict)
 
@@ -51,8 +52,8 @@ def route_plan(key: KeySnapshot, channel: ChannelSnapshot, alias: str, scope: Sc
     tags = requested_tags(router, scope, key)
     tagged = _tagged(deployments, tags)
     if not tagged:
-        listed = ", ".join(sorted(tag[:QUOTED_TAG_MAX] for tag in tags))
-        raise NoDeploymentForTags(f"No deployment of `{alias}` carries any of the requested tags ({listed}).")
+        listed = " and ".join("any of " + ", ".join(sorted(tag[:QUOTED_TAG_MAX] for tag in stage)) for stage in tags)
+        raise NoDeploymentForTags(f"No deployment of `{alias}` carries the requested tags ({listed}).")
     primary = Route(alias, tagged, router["aliases"].get(alias, router["default"]))
     fallbacks = router["fallbacks"].get(alias)
     routes = [primary, *_routes(fallbacks, key, channel, router, tags)] if fallbacks else [primary]
@@ -67,7 +68,7 @@ def route_plan(key: KeySnapshot, channel: ChannelSnapshot, alias: str, scope: Sc
 
 
 def _routes(
-    aliases: list[str], key: KeySnapshot, channel: ChannelSnapshot, router: RouterSnapshot, tags: frozenset[str]
+    aliases: list[str], key: KeySnapshot, channel: ChannelSnapshot, router: RouterSnapshot, tags: Tags
 ) -> list[Route]:
     """The routes of fallback aliases the key may call and that have a deployment for the tags."""
     routes = []
@@ -78,26 +79,28 @@ def _routes(
     return routes
 
 
-def _tagged(deployments: list[DeploymentSnapshot], tags: frozenset[str]) -> list[DeploymentSnapshot]:
-    if not tags:
-        return deployments
-    return [deployment for deployment in deployments if not tags.isdisjoint(deployment["tags"])]
+def _tagged(deployments: list[DeploymentSnapshot], tags: Tags) -> list[DeploymentSnapshot]:
+    for stage in tags:
+        deployments = [deployment for deployment in deployments if not stage.isdisjoint(deployment["tags"])]
+    return deployments
 
 
-def requested_tags(router: RouterSnapshot, scope: Scope, key: KeySnapshot) -> frozenset[str]:
-    """The channel's tags, the key's, the request's X-Hydite-Tags and those of the header rules it matches:
-    the request goes to deployments carrying any of them."""
-    tags = set(router["tags"])
+def requested_tags(router: RouterSnapshot, scope: Scope, key: KeySnapshot) -> tuple[frozenset[str], ...]:
+    """What a deployment must carry, stage by stage (any tag of each stage): first the channel's and the key's
+    tags (the operator's: a client cannot route around them), then the request's X-Hydite-Tags and those of
+    the header rules it matches (which can only narrow the first)."""
+    granted = set(router["tags"])
     if "tags" in key:
-        tags.update(key["tags"])
+        granted.update(key["tags"])
+    asked: set[str] = set()
     raw = header(scope, TAGS_HEADER)
     if raw:
-        tags.update(tag.strip() for tag in raw.decode("latin-1").split(",")[:MAX_REQUESTED_TAGS] if tag.strip())
+        asked.update(tag.strip() for tag in raw.decode("latin-1").split(",")[:MAX_REQUESTED_TAGS] if tag.strip())
     for rule in router["rules"]:
         value = header(scope, rule["header"].lower().encode())
         if value is not None and value.decode("latin-1").strip().lower() == rule["equals"].lower():
-            tags.update(rule["tags"])
-    return frozenset(tags) if tags else NO_TAGS
+            asked.update(rule["tags"])
+    return tuple(frozenset(stage) for stage in (granted, asked) if stage)
 
 
 def session_of(scope: Scope, body: dict[str, object]) -> str:

@@ -255,6 +255,19 @@ def test_tags_choose_the_pool(live_server_url, route, mock):
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "no_deployment_for_tags"
 
 
+def test_a_client_cannot_route_around_the_channels_tags(live_server_url, route, mock):
+    eu, us = unique("eu"), unique("us")
+    channel = route({"resident": [Upstream(eu, tags=("eu",)), Upstream(us, tags=("us",))]}, {"tags": ["eu"]})
+    url, body = f"{live_server_url}/v1/chat/completions", {"model": "resident", **CHAT}
+    headers = {"authorization": f"Bearer {channel.key}"}
+    assert {httpx.post(url, json=body, headers=headers).headers["x-hydite-deployment"] for _ in range(8)} == {
+        str(channel.deployments[eu])
+    }
+    widened = httpx.post(url, json=body, headers={**headers, "x-hydite-tags": "us"})
+    assert widened.status_code == 400 and widened.json()["error"]["code"] == "no_deployment_for_tags"
+    assert mock.requests(us) == 0
+
+
 def test_cooldown_is_shared_by_two_gateway_processes_and_ends_with_a_probe(live_server_url, route, mock, tmp_path):  # type: ignore[no-untyped-def]
     flaky, steady = unique("cd"), unique("cd")
     router = {"retries": 1, "cooldown": {"failures": 3, "window_s": 60, "seconds": 2}}
