@@ -1,4 +1,5 @@
-"""Deployment health shared across gateway processes through Redis, off the request's path.
+"""Deployment health shared across gateway processes through Redis. A successful request reads only this
+process's copy; a failure, a probe's claim and a recovery each wait for one Redis call.
 
 - Cooldowns: one hash, field "schema:id" → the cooldown's end (epoch ms). A failure is counted and a
   cooldown set by one script (lua/failure.lua); the ended cooldown of a deployment stays until a single
