@@ -12,23 +12,13 @@ from apps.keys.models import VirtualKey
 from apps.keys.services import key_hash, key_update_limits
 from apps.providers.models import ProviderType
 from tests.conftest import live_server_env
-from tests.gateway.router.routing_world import MockControl, Upstream, routed_channel, settle, unique
+from tests.gateway.router.routing_world import Upstream, routed_channel, settle, unique
 from tests.live import uvicorn_server
 from tests.world import ledger_rows_drained
 
 pytestmark = pytest.mark.django_db
 
 CHAT = {"messages": [{"role": "user", "content": "route me"}]}
-
-
-@pytest.fixture(scope="module")
-def mock_root(mock_provider_url) -> str:  # type: ignore[no-untyped-def]
-    return mock_provider_url.removesuffix("/v1")
-
-
-@pytest.fixture(scope="module")
-def mock(mock_root) -> MockControl:  # type: ignore[no-untyped-def]
-    return MockControl(mock_root)
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ from apps.channels.snapshots import channel_snapshot_publish
 from apps.core.schemas import current_schema
 from apps.providers.models import ProviderType
 from tests.gateway.router.hostile_upstream import HostileUpstream, hostile_upstream
-from tests.gateway.router.routing_world import MockControl, Upstream, routed_channel, settle, unique
+from tests.gateway.router.routing_world import Upstream, routed_channel, settle, unique
 from tests.world import ledger_rows_drained
 
 pytestmark = pytest.mark.django_db
 
 CHAT = {"messages": [{"role": "user", "content": "route me"}]}
-
-
-@pytest.fixture(scope="module")
-def mock_root(mock_provider_url) -> str:  # type: ignore[no-untyped-def]
-    return mock_provider_url.removesuffix("/v1")
-
-
-@pytest.fixture(scope="module")
-def mock(mock_root) -> MockControl:  # type: ignore[no-untyped-def]
-    return MockControl(mock_root)
 
 
 @pytest.fixture(scope="module")
