@@ -5,7 +5,7 @@ then to the fallback aliases; the last failure is the caller's answer."""
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
@@ -29,6 +29,7 @@ from apps.gateway.upstreams.base import ProviderAdapter
 
 MAX_ATTEMPTS = 12  # however the policies and chains add up
 EMPTY_STREAM = Failure(FailureKind.TRANSIENT, "empty_stream")
+MOVES_ON = frozenset({FailureKind.TRANSIENT, FailureKind.DEPLOYMENT})  # to another deployment, then the fallbacks
 
 
 @dataclass(slots=True)
@@ -58,7 +59,7 @@ async def forward_and_relay(
             if kind in plan.on_failure and not moved:  # a context-length or content-policy chain of its own
                 routes, index, moved = plan.on_failure[kind], 0, True
                 continue
-            if kind is not FailureKind.TRANSIENT or len(ctx.attempts) >= MAX_ATTEMPTS:
+            if kind not in MOVES_ON or len(ctx.attempts) >= MAX_ATTEMPTS:
                 break
             index += 1
         assert last is not None  # noqa: S101 - a plan has a route
@@ -73,21 +74,15 @@ Wire = tuple[Receive, Send, LiteralHostCheck]
 async def _through(
     router: RouterState, ctx: RequestContext, route: Route, wire: Wire, last: Failed | None
 ) -> Failed | None:
-    """Up to 1 + retries attempts on the route's deployments, another one each time while there is one."""
+    """Up to 1 + retries attempts on the route's deployments, another one each time while there is one; a
+    deployment that proved misconfigured is not tried again, and finding that out spends no retry."""
     tried: set[int] = set()
-    for _ in range(route.policy["retries"] + 1):
-        if len(ctx.attempts) >= MAX_ATTEMPTS:
-            break
-        picked = await router.pick(ctx, route, tried)
+    left = route.policy["retries"] + 1
+    candidates = route
+    while left > 0 and len(ctx.attempts) < MAX_ATTEMPTS:
+        picked = await router.pick(ctx, candidates, tried)
         if picked is None:
-            if last is not None:
-                return last
-            retry_after = router.retry_after_s(ctx, route)
-            unavailable = DeploymentsUnavailable(
-                f"Every deployment of `{route.alias}` is cooling down or at its rate limits; retry in {retry_after} s.",
-                headers=[(b"retry-after", str(retry_after).encode())],
-            )
-            return Failed(Failure(FailureKind.TRANSIENT, "unavailable"), error=unavailable)
+            return last if last is not None else _unavailable(router, ctx, route)
         deployment, probe = picked
         if any(attempt.deployment_id == deployment["id"] for attempt in ctx.attempts):  # it failed already: wait
             again = last is not None and last.deployment_id == deployment["id"]
@@ -97,9 +92,25 @@ async def _through(
             await asyncio.sleep(wait)
         tried.add(deployment["id"])
         last = await _attempt(router, ctx, route, deployment, probe, wire)
-        if last is None or last.failure.kind is not FailureKind.TRANSIENT:
+        if last is None or last.failure.kind not in MOVES_ON:
             return last
+        if last.failure.kind is FailureKind.DEPLOYMENT:
+            remaining = [d for d in candidates.deployments if d["id"] != deployment["id"]]
+            if not remaining:
+                return last
+            candidates = replace(candidates, deployments=remaining)
+        else:
+            left -= 1
     return last
+
+
+def _unavailable(router: RouterState, ctx: RequestContext, route: Route) -> Failed:
+    retry_after = router.retry_after_s(ctx, route)
+    unavailable = DeploymentsUnavailable(
+        f"Every deployment of `{route.alias}` is cooling down or at its rate limits; retry in {retry_after} s.",
+        headers=[(b"retry-after", str(retry_after).encode())],
+    )
+    return Failed(Failure(FailureKind.TRANSIENT, "unavailable"), error=unavailable)
 
 
 def backoff_s(policy: RouterPolicy, *, failures: int, last: Failure | None) -> float | None:
@@ -190,7 +201,7 @@ def _failed_answer(ctx: RequestContext, answer: Exchange) -> Failed:
     deployment_id = ctx.deployment["id"]
     if 300 <= response.status < 400:
         refused = UpstreamUnavailable("The model provider answered with a redirect; the gateway does not follow them.")
-        return Failed(Failure(FailureKind.PERMANENT, "redirect", response.status), deployment_id, error=refused)
+        return Failed(Failure(FailureKind.DEPLOYMENT, "redirect", response.status), deployment_id, error=refused)
     if response.status < 300:  # a stream that ended before its first event
         ended = UpstreamUnavailable("The model provider's stream ended before its first event.")
         return Failed(EMPTY_STREAM, deployment_id, error=ended)

@@ -16,6 +16,7 @@ from apps.providers.url_safety import UnsafeUpstream
 
 class FailureKind(Enum):
     TRANSIENT = "transient"  # another attempt (another deployment, after a backoff) may succeed
+    DEPLOYMENT = "deployment"  # this deployment is misconfigured (credential, model, address): another may not be
     CONTEXT_WINDOW = "context_window"  # the prompt is too long for this model: a larger one may take it
     CONTENT_POLICY = "content_policy"  # this provider refused the content: another may not
     PERMANENT = "permanent"  # the same request fails anywhere: the caller's answer at once
@@ -23,7 +24,8 @@ class FailureKind(Enum):
 
 # 529: Anthropic's "overloaded"; 408: a provider's own request timeout.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
-# A provider refusing our credential or the model: the deployment is misconfigured, counted for its cooldown.
+# A provider refusing our credential or the model: the deployment is misconfigured, counted for its cooldown,
+# and the request moves to another deployment (the caller's key and body are not the fault).
 DEPLOYMENT_FAULT_STATUSES = frozenset({401, 403, 404})
 CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 CONTEXT_MESSAGE = re.compile(
@@ -59,15 +61,16 @@ def failure_of_status(status: int, error: dict[str, Any], headers: CIMultiDictPr
         return Failure(FailureKind.CONTEXT_WINDOW, "context_length", status, counts_for_cooldown=False)
     if status in {400, 403, 422} and (code in POLICY_CODES or POLICY_MESSAGE.search(message)):
         return Failure(FailureKind.CONTENT_POLICY, "content_policy", status, counts_for_cooldown=False)
-    counted = status in DEPLOYMENT_FAULT_STATUSES
-    return Failure(FailureKind.PERMANENT, str(status), status, counts_for_cooldown=counted)
+    if status in DEPLOYMENT_FAULT_STATUSES:
+        return Failure(FailureKind.DEPLOYMENT, str(status), status)
+    return Failure(FailureKind.PERMANENT, str(status), status, counts_for_cooldown=False)
 
 
 def failure_of_exception(exc: BaseException) -> Failure:
     """A request that got no answer: a timeout, a refused or dropped connection (transient), or an address
-    the operator does not allow (permanent)."""
+    the operator does not allow (the deployment's)."""
     if isinstance(exc, UnsafeUpstream):  # the deployment's address (its host may resolve elsewhere now)
-        return Failure(FailureKind.PERMANENT, "not_allowed")
+        return Failure(FailureKind.DEPLOYMENT, "not_allowed")
     if isinstance(exc, TimeoutError):
         return Failure(FailureKind.TRANSIENT, "timeout")
     if isinstance(exc, aiohttp.ClientConnectorError):

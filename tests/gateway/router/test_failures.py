@@ -21,13 +21,18 @@ def test_overload_and_server_errors_are_transient(status):
     assert failure.kind is FailureKind.TRANSIENT and failure.reason == str(status)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@pytest.mark.parametrize("status", [400, 405, 409, 413, 422])
 def test_client_errors_fail_fast(status):
     assert failure_of_status(status, {"message": "nope", "code": None}, _headers()).kind is FailureKind.PERMANENT
 
 
-def test_a_refused_credential_counts_toward_the_deployments_cooldown_a_bad_request_does_not():
-    assert failure_of_status(401, {"message": "bad key"}, None).counts_for_cooldown
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_refused_credential_or_model_is_the_deployments_fault(status):
+    failure = failure_of_status(status, {"message": "bad key", "code": None}, None)
+    assert failure.kind is FailureKind.DEPLOYMENT and failure.counts_for_cooldown
+
+
+def test_a_bad_request_does_not_count_toward_the_deployments_cooldown():
     assert not failure_of_status(400, {"message": "bad param"}, None).counts_for_cooldown
 
 
@@ -61,7 +66,7 @@ def test_errors_without_an_answer():
     connector = aiohttp.ClientConnectorError(None, OSError(111, "refused"))  # type: ignore[arg-type]
     assert failure_of_exception(connector).kind is FailureKind.TRANSIENT
     assert failure_of_exception(aiohttp.ServerDisconnectedError()).reason == "connection"
-    assert failure_of_exception(UnsafeUpstream("private address")).kind is FailureKind.PERMANENT
+    assert failure_of_exception(UnsafeUpstream("private address")).kind is FailureKind.DEPLOYMENT
 
 
 def test_retry_after_in_milliseconds_seconds_and_dates():

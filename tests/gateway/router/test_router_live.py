@@ -74,6 +74,37 @@ def test_permanent_errors_fail_fast(live_server_url, route, mock):
     assert mock.requests(target) == 1 and mock.requests(other) == 0
 
 
+def test_a_refused_credential_or_model_moves_to_another_deployment_without_spending_a_retry(
+    committed, live_server_url, route, mock
+):
+    revoked, retired, good = unique("d"), unique("d"), unique("d")
+    aliases = {"trio": [Upstream(revoked, weight=1000), Upstream(retired, weight=100), Upstream(good, weight=1)]}
+    channel = route(aliases, {"retries": 0, "cooldown": {"failures": 100}})
+    mock.fail(revoked, status=401)
+    mock.fail(retired, status=404)
+    reply = post(live_server_url, channel.key, "trio")
+    assert reply.status_code == 200 and reply.headers["x-hydite-deployment"] == str(channel.deployments[good])
+    row = ledger_rows_drained(committed, {reply.headers["x-request-id"]})[reply.headers["x-request-id"]]
+    assert [attempt["outcome"] for attempt in row.attempts] == ["401", "404", "ok"]
+    assert mock.requests(revoked) == 1 and mock.requests(retired) == 1
+
+
+def test_when_every_deployment_refuses_the_credential_the_fallback_answers(live_server_url, route, mock):
+    first, second, spare = unique("df"), unique("df"), unique("df")
+    aliases = {"main": [Upstream(first), Upstream(second)], "spare": [Upstream(spare)]}
+    channel = route(aliases, {"retries": 3, "fallbacks": {"main": ["spare"]}})
+    for target in (first, second, spare):
+        mock.fail(target, status=403)
+    reply = post(live_server_url, channel.key, "main")
+    # each deployment once (a retry would meet the same refusal), then the fallback's; the caller's key is fine
+    assert reply.status_code == 502 and reply.json()["error"]["code"] == "upstream_auth_failed"
+    assert reply.headers["x-hydite-attempts"] == "3" and reply.headers["x-hydite-fallback"] == "spare"
+    assert [mock.requests(target) for target in (first, second, spare)] == [1, 1, 1]
+    mock.heal(spare)
+    rescued = post(live_server_url, channel.key, "main")
+    assert rescued.status_code == 200 and rescued.headers["x-hydite-fallback"] == "spare"
+
+
 def test_retries_and_backoff_stay_within_their_bounds(live_server_url, route, mock):
     target = unique("b")
     router = {"retries": 2, "backoff": {"base_ms": 100, "max_ms": 150}}

@@ -128,7 +128,7 @@ def test_a_probe_answered_with_a_client_error_returns_the_deployment_to_traffic(
 @pytest.mark.parametrize(
     ("behaviour", "status", "code", "attempts"),
     [
-        ("redirect", 502, "upstream_unavailable", 1),  # permanent
+        ("redirect", 502, "upstream_unavailable", 1),  # the deployment's fault: not tried again
         ("reset", 502, "upstream_unavailable", 2),
         ("stall", 504, "upstream_timeout", 2),
         ("html503", 503, None, 2),
@@ -195,11 +195,23 @@ def test_a_deployment_whose_address_is_no_longer_allowed_cools_down(committed, l
     # its host now resolves, or its allowlist entry was removed: the address is refused at the gateway
     committed(_move_deployment, channel.channel_id, channel.deployments[moved], "http://10.255.255.1:9/v1")
     settle()
-    refused = post(live_server_url, channel.key, "pair")
-    assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_not_allowed"
+    rescued = post(live_server_url, channel.key, "pair")
+    assert rescued.status_code == 200 and rescued.headers["x-hydite-deployment"] == str(channel.deployments[steady])
+    row = ledger_rows_drained(committed, {rescued.headers["x-request-id"]})[rescued.headers["x-request-id"]]
+    assert [attempt["outcome"] for attempt in row.attempts] == ["not_allowed", "ok"]
     time.sleep(0.5)
     served = {post(live_server_url, channel.key, "pair").headers["x-hydite-deployment"] for _ in range(5)}
     assert served == {str(channel.deployments[steady])}
+
+
+def test_a_lone_deployment_whose_address_is_not_allowed_is_refused_in_our_words(committed, live_server_url, route):
+    moved = unique("nl")
+    channel = route({"solo": [Upstream(moved)]}, {"retries": 2})
+    committed(_move_deployment, channel.channel_id, channel.deployments[moved], "http://10.255.255.1:9/v1")
+    settle()
+    refused = post(live_server_url, channel.key, "solo")
+    assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_not_allowed"
+    assert refused.headers["x-hydite-attempts"] == "1"
 
 
 def _move_deployment(channel_id: int, deployment_id: int, api_base: str) -> None:
