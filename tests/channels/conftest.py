@@ -1,7 +1,10 @@
 """Fixtures of the channel tests: an organisation's Default Channel, an Enterprise instance, a routing document."""
 
+from typing import Any
+
 import pytest
 
+from apps.channels import yaml_read
 from apps.channels.models import Channel
 from apps.channels.services import channel_default_ensure
 from apps.tenancy.models import Instance, InstanceTier
@@ -42,3 +45,24 @@ def enterprise(edge) -> Instance:  # type: ignore[no-untyped-def]
     Instance.objects.filter(pk=edge.pk).update(tier=InstanceTier.ENTERPRISE)
     edge.refresh_from_db()
     return edge
+
+
+@pytest.fixture
+def yaml_loaders(monkeypatch) -> list[Any]:  # type: ignore[no-untyped-def]
+    """Every YAML loader the import makes, kept to tell how far it read before it stopped."""
+    loaders: list[Any] = []
+    made = yaml_read._PlainLoader.__init__
+
+    def keep(self, stream):  # type: ignore[no-untyped-def]
+        made(self, stream)
+        loaders.append(self)
+
+    monkeypatch.setattr(yaml_read._PlainLoader, "__init__", keep)
+    return loaders
+
+
+def stopped_early(loaders: list[Any], text: str) -> bool:
+    """The loader refused at its node limit, before reading three quarters of `text` (a deterministic bound
+    of the work done: pure-Python YAML reading all of it took seconds)."""
+    (loader,) = loaders
+    return bool(loader.nodes == yaml_read.MAX_YAML_NODES + 1 and loader.index < 0.75 * len(text))

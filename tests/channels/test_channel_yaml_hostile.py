@@ -1,6 +1,5 @@
 """The routing-YAML import under hostile input: refused fast, with the field named, never a 500, never half done."""
 
-import time
 import tracemalloc
 from typing import Any
 
@@ -14,6 +13,7 @@ from apps.channels.models import ChannelModel, Deployment
 from apps.channels.services import InvalidDeployment, channel_default_ensure
 from apps.channels.yaml_io import MAX_YAML_BYTES, channel_yaml_import
 from apps.providers.models import ProviderCredential
+from tests.channels.conftest import stopped_early
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,6 @@ def _laughs(levels: int) -> str:
 def test_billion_laughs_is_refused_before_anything_expands(channel):
     document = _laughs(7)  # expanded: 9**7 = 4.8 million strings, ~40 MB as the old importer's str() made them
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(InvalidDeployment) as caught:
             channel_yaml_import(channel=channel, text=document, actor=None)
@@ -80,7 +79,7 @@ def test_billion_laughs_is_refused_before_anything_expands(channel):
         tracemalloc.stop()
     assert caught.value.param == "yaml" and "anchors and aliases" in caught.value.message
     assert "line 1" in caught.value.message  # the first anchor: nothing after it was read
-    assert peak < 1_000_000 and time.perf_counter() - started < 2
+    assert peak < 1_000_000
     assert _nothing_imported(channel)
     with pytest.raises(InvalidDeployment, match="anchors and aliases"):
         channel_yaml_import(channel=channel, text=_laughs(9), actor=None)  # the audit's 428 bytes
@@ -130,14 +129,13 @@ _ROOM = MAX_YAML_BYTES - 64
         "models: [" + "!!str 1," * (_ROOM // 8) + "1]\n",
     ],
 )
-def test_a_document_of_many_small_values_is_refused_before_it_is_all_read(channel, text):
+def test_a_document_of_many_small_values_is_refused_before_it_is_all_read(channel, text, yaml_loaders):
     """Within the size cap, pure-Python YAML took 2 to 4 CPU seconds on each of these (then imported nothing),
     in the process that serves /v1: the parser stops at the most nodes 200 entries can need."""
-    started = time.process_time()
     with pytest.raises(InvalidDeployment) as caught:
         channel_yaml_import(channel=channel, text=text, actor=None)
     assert caught.value.param == "yaml" and "values" in caught.value.message
-    assert time.process_time() - started < 1.5
+    assert stopped_early(yaml_loaders, text)
 
 
 def test_the_largest_valid_document_is_read(channel):
