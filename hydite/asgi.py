@@ -1,7 +1,8 @@
 """The ASGI entry point: Django is set up first, then requests are dispatched.
 
-/v1 goes to the gateway, a bare ASGI application with no Django middleware and
-no ORM on a warm request; everything else goes to Django.
+/v1 (and the API paths clients use without it: /chat/completions, /openai/deployments/…, see
+apps.gateway.parse) goes to the gateway, a bare ASGI application with no Django middleware and no ORM
+on a warm request; everything else goes to Django.
 """
 
 import os
@@ -37,6 +38,7 @@ django.setup(set_prefix=False)
 django_application = OneThreadASGIHandler()
 
 from apps.gateway.app import gateway  # noqa: E402 - needs Django set up first
+from apps.gateway.parse import is_gateway_path  # noqa: E402
 
 Scope = dict[str, Any]
 
@@ -54,7 +56,7 @@ async def _lifespan(receive: Any, send: Any) -> None:
 
 
 async def application(scope: Scope, receive: Any, send: Any) -> None:
-    if scope["type"] == "http" and (scope["path"] == "/v1" or scope["path"].startswith("/v1/")):
+    if scope["type"] == "http" and is_gateway_path(scope["path"]):
         await gateway(scope, receive, send)
         return
     if scope["type"] == "lifespan":

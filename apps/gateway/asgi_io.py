@@ -53,10 +53,15 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def bearer_key(scope: Scope) -> str:
+def presented_key(scope: Scope) -> str:
+    """The key from `Authorization: Bearer …` (OpenAI's clients), else `x-api-key` (Anthropic's) or
+    `api-key` (Azure OpenAI's)."""
     raw = header(scope, b"authorization")
     if raw is None:
-        raise InvalidApiKey("You didn't provide an API key. Send it as 'Authorization: Bearer sk-hydite-…'.")
+        raw = header(scope, b"x-api-key") or header(scope, b"api-key")
+        if raw is None or not raw.strip():
+            raise InvalidApiKey("You didn't provide an API key. Send it as 'Authorization: Bearer sk-hydite-…'.")
+        return raw.decode("latin-1").strip()
     scheme, _, token = raw.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidApiKey("Send the key as 'Authorization: Bearer sk-hydite-…'.")

@@ -1,5 +1,6 @@
 """Step 1, parse: which route a request is for, and its JSON body."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -10,33 +11,71 @@ from apps.gateway.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 MODELS_PATH = "/v1/models"
 PROXIED_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
 STREAMABLE_PATHS = frozenset({"/chat/completions", "/completions"})
+# Served without the /v1 prefix too (as LiteLLM serves them: clients configured with a root base URL).
+ROOT_PATHS = frozenset({"/chat/completions", "/completions", "/embeddings", "/models", "/responses", "/messages"})
+ROOT_PREFIXES = ("/v1/", "/openai/", "/models/", "/responses/", "/messages/")
+AZURE_PREFIX = "/openai/deployments/"
+AZURE_OPERATIONS = frozenset({"chat/completions", "completions", "embeddings"})
 
 
-def parse_route(scope: Scope) -> str:
-    """The route's path ("/v1/models" or a proxied one); 404 or 405 in OpenAI's shape for any other."""
-    path: str = scope["path"].rstrip("/")
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    path: str  # "/v1/…": what the request is for, whichever form of URL it came by
+    model: str | None = None  # named by the URL (Azure's deployment, /v1/models/{id}), not the body
+
+
+def is_gateway_path(path: str) -> bool:
+    """Whether the gateway answers `path` (in the dialects' envelopes) rather than the platform."""
+    return path == "/v1" or path.startswith(ROOT_PREFIXES) or path.rstrip("/") in ROOT_PATHS
+
+
+def parse_route(scope: Scope) -> Endpoint:
+    """The route (the model list, one model, or a proxied path); 404 or 405 in OpenAI's shape for any other."""
+    raw: str = scope["path"]
     method: str = scope["method"]
-    if path == MODELS_PATH:
+    route = _FIXED_ENDPOINTS.get(raw) or _endpoint_of(raw.rstrip("/") or "/")
+    if route is None:
+        raise RouteNotFound(f"Invalid URL ({method} {raw}).")
+    if route.path == MODELS_PATH:
         if method != "GET":
-            raise MethodNotAllowed(f"Use GET for {path}.")
-        return path
-    if path not in PROXIED_PATHS:
-        raise RouteNotFound(f"Invalid URL ({method} {scope['path']}).")
-    if method != "POST":
-        raise MethodNotAllowed(f"Use POST for {path}.")
-    return path
+            raise MethodNotAllowed(f"Use GET for {raw}.")
+    elif method != "POST":
+        raise MethodNotAllowed(f"Use POST for {raw}.")
+    return route
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """A JSON object naming a model; its other parameters are checked when the request is resolved."""
+def _endpoint_of(path: str) -> Endpoint | None:
+    if path in PROXIED_PATHS or path == MODELS_PATH:
+        return Endpoint(path)
+    if path in ROOT_PATHS:
+        return _endpoint_of("/v1" + path)
+    for models in (MODELS_PATH + "/", "/models/"):
+        if path.startswith(models) and len(path) > len(models):
+            return Endpoint(MODELS_PATH, path.removeprefix(models))
+    if path.startswith(AZURE_PREFIX):  # /openai/deployments/{deployment}/chat/completions?api-version=…
+        deployment, _, operation = path.removeprefix(AZURE_PREFIX).partition("/")
+        if deployment and operation in AZURE_OPERATIONS:
+            return Endpoint("/v1/" + operation, deployment)
+    return None
+
+
+_FIXED_ENDPOINTS = {path: Endpoint(path) for path in (*PROXIED_PATHS, MODELS_PATH)} | {
+    path: Endpoint("/v1" + path) for path in ROOT_PATHS if "/v1" + path in PROXIED_PATHS | {MODELS_PATH}
+}
+
+
+def parse_body(raw: bytes, *, model: str | None = None) -> dict[str, Any]:
+    """A JSON object naming a model (`model`, when the URL names it, wins over the body's); its other
+    parameters are checked when the request is resolved."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidRequest("We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if model is not None:
+        body["model"] = model
+    elif not isinstance(body.get("model"), str) or not body["model"]:
         raise InvalidRequest("You must provide a model parameter.", param="model")
     return body
 

@@ -18,6 +18,7 @@ from apps.gateway.asgi_io import JSON, Receive, Send, read_body, send_bytes
 from apps.gateway.authenticate import authenticate
 from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
+from apps.gateway.errors import ModelNotFound
 from apps.gateway.forward import LiteralHostCheck
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots
@@ -45,17 +46,17 @@ class Parts:
 
 
 async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
-    path = parse_route(ctx.scope)
+    route = parse_route(ctx.scope)
     ctx.client_ip = client_ip(ctx.scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
-    if path == MODELS_PATH:
-        await list_models(parts, ctx, send)
+    if route.path == MODELS_PATH:
+        await models_answer(parts, ctx, send, model=route.model)
         return
-    ctx.path = path.removeprefix("/v1")
+    ctx.path = route.path.removeprefix("/v1")
     key, ctx.channel = await authenticate(
         ctx.scope, client_ip=ctx.client_ip, hosts=parts.hosts, snapshots=parts.snapshots
     )
     ctx.key = key
-    parse(ctx, await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES))
+    parse(ctx, await read_body(receive, settings.GATEWAY_MAX_BODY_BYTES), model=route.model)
     shape = resolve(ctx)
     plan = parts.plans.plan(key, ctx.client_ip)
     reserve(ctx, shape, budgeted=plan.budgeted)
@@ -65,8 +66,8 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
     await forward_and_relay(parts.router, ctx, receive, send, literal_check=parts.literal_check)
 
 
-def parse(ctx: RequestContext, raw: bytes) -> None:
-    ctx.body = parse_body(raw)
+def parse(ctx: RequestContext, raw: bytes, *, model: str | None = None) -> None:
+    ctx.body = parse_body(raw, model=model)
     ctx.model_alias, ctx.stream = ctx.body["model"], ctx.body.get("stream") is True
     ctx.feature_id = feature_id(ctx.scope)
 
@@ -78,10 +79,19 @@ def resolve(ctx: RequestContext) -> RequestShape:
     return shape
 
 
-async def list_models(parts: Parts, ctx: RequestContext, send: Send) -> None:
-    """GET /v1/models: the aliases the key may call, in OpenAI's list shape."""
+async def models_answer(parts: Parts, ctx: RequestContext, send: Send, *, model: str | None) -> None:
+    """GET /v1/models: the aliases the key may call, in OpenAI's list shape; GET /v1/models/{id}: one of
+    them (ModelNotFound for any the key cannot call)."""
     key, channel = await authenticate(ctx.scope, client_ip=ctx.client_ip, hosts=parts.hosts, snapshots=parts.snapshots)
-    data = [
-        {"id": alias, "object": "model", "created": 0, "owned_by": "hydite"} for alias in callable_aliases(key, channel)
-    ]
-    await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON, *ctx.headers])
+    aliases = callable_aliases(key, channel)
+    if model is None:
+        answer: dict[str, object] = {"object": "list", "data": [_model_object(alias) for alias in aliases]}
+    elif model in aliases:
+        answer = _model_object(model)
+    else:
+        raise ModelNotFound(f"The model `{model[:200]}` does not exist or you do not have access to it.", param="model")
+    await send_bytes(send, 200, orjson.dumps(answer), [JSON, *ctx.headers])
+
+
+def _model_object(alias: str) -> dict[str, object]:
+    return {"id": alias, "object": "model", "created": 0, "owned_by": "hydite"}
