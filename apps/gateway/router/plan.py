@@ -35,6 +35,8 @@ class RoutePlan:
 
     def deployments(self) -> list[DeploymentSnapshot]:
         """Every deployment the request may end at, whatever fails (what its reservation must cover)."""
+        if len(self.routes) == 1 and not self.on_failure:
+            return self.routes[0].deployments
         routes = [*self.routes, *(route for chain in self.on_failure.values() for route in chain)]
         return [deployment for route in routes for deployment in route.deployments]
 
@@ -89,11 +91,13 @@ def requested_tags(router: RouterSnapshot, scope: Scope, key: KeySnapshot) -> tu
     """What a deployment must carry, stage by stage (any tag of each stage): first the channel's and the key's
     tags (the operator's: a client cannot route around them), then the request's X-Hydite-Tags and those of
     the header rules it matches (which can only narrow the first)."""
+    raw = header(scope, TAGS_HEADER)
+    if not raw and not router["tags"] and not router["rules"] and not key.get("tags"):
+        return NO_TAGS
     granted = set(router["tags"])
     if "tags" in key:
         granted.update(key["tags"])
     asked: set[str] = set()
-    raw = header(scope, TAGS_HEADER)
     if raw:
         asked.update(tag.strip() for tag in raw.decode("latin-1").split(",")[:MAX_REQUESTED_TAGS] if tag.strip())
     for rule in router["rules"]:
