@@ -142,12 +142,15 @@ class Gateway:
             if not tracked.started:
                 # the refusal's own headers and its attempts': what the steps gathered for an answer is not the error's
                 routed = attempt_headers(ctx.attempts, ctx.aliases_tried) if ctx.attempts else []
-                await send_bytes(send, exc.status, error_json(exc), [JSON, request_id, *exc.headers, *routed])
+                body = error_json(exc) if ctx.dialect is None else ctx.dialect.refusal(exc)
+                await send_bytes(send, exc.status, body, [JSON, request_id, *exc.headers, *routed])
         except Exception:
             logger.exception("gateway error request_id=%s", ctx.request_id)
             ctx.fail(500, "internal_error")
             if not tracked.started:
-                await send_bytes(send, 500, error_json(GatewayServerError()), [JSON, request_id])
+                failed = GatewayServerError()
+                body = error_json(failed) if ctx.dialect is None else ctx.dialect.refusal(failed)
+                await send_bytes(send, 500, body, [JSON, request_id])
         finally:
             self._meter(ctx)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from apps.channels.snapshots import ChannelSnapshot, DeploymentSnapshot
 from apps.gateway.asgi_io import Headers, Scope
+from apps.gateway.dialects.base import Dialect
 from apps.gateway.quota import Admission, QuotaPlan, StreamAllowance
 from apps.gateway.request_shape import RequestShape
 from apps.gateway.router.outcome import Attempt
@@ -28,6 +29,8 @@ class RequestContext:
     key: KeySnapshot | None = None  # from here on, the request is in the key's ledger
     channel: ChannelSnapshot | None = None
     # parse
+    dialect: Dialect | None = None  # the client's API when it is not OpenAI's (see dialects/)
+    dialect_body: dict[str, Any] | None = None  # the client's body in its dialect; `body` is its OpenAI form
     path: str = ""  # the OpenAI path after /v1, e.g. "/chat/completions"
     body: dict[str, Any] = field(default_factory=dict)
     model_alias: str = ""
@@ -54,6 +57,7 @@ class RequestContext:
     aliases_tried: list[str] = field(default_factory=list)  # the alias asked for, then the fallbacks tried
     adapter: ProviderAdapter | None = None
     upstream: UpstreamRequest | None = None
+    passthrough: bool = False  # the attempt's deployment got the dialect's request untouched
     client_wants_usage: bool = True
     provider_started: float | None = None
     provider_finished: float | None = None

@@ -42,6 +42,14 @@ def upstream_request(ctx: RequestContext) -> None:
     except ProviderNotSupported as exc:
         raise UpstreamNotSupported(str(exc)) from exc
     secret = provider_secret(deployment["secret"]) if deployment["secret"] else None
+    dialect = ctx.dialect
+    ctx.passthrough = dialect is not None and dialect.passes_through(deployment["provider"])
+    if ctx.passthrough:
+        assert dialect is not None and ctx.dialect_body is not None  # noqa: S101 - parsed first
+        ctx.upstream = dialect.passthrough_request(
+            deployment=deployment, body=ctx.dialect_body, secret=secret, scope=ctx.scope
+        )
+        return
     try:
         ctx.upstream = ctx.adapter.build_request(deployment=deployment, path=ctx.path, body=body, secret=secret)
     except UnsupportedRequest as exc:  # the provider cannot express this request

@@ -13,6 +13,7 @@ async def relay_response(status: int, payload: bytes, send: Send, ctx: RequestCo
     """A successful answer (`payload`, read whole), translated, its usage checked."""
     adapter = ctx.adapter
     assert adapter is not None  # noqa: S101 - forwarded first
+    upstream = payload
     try:
         payload = adapter.translate_response(payload)
     except MALFORMED as exc:
@@ -22,6 +23,8 @@ async def relay_response(status: int, payload: bytes, send: Send, ctx: RequestCo
     except ImpossibleUsage as problem:
         bill_reservation(ctx, problem)
         raise UpstreamUsageInvalid() from None
+    if ctx.dialect is not None:
+        payload = ctx.dialect.answer(payload, upstream, passthrough=ctx.passthrough, model=ctx.model_alias)
     headers = ctx.headers
     if ctx.usage is not None:
         headers = [*headers, (b"x-usage-total-tokens", str(ctx.usage.total_tokens).encode())]

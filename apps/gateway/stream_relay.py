@@ -5,9 +5,10 @@ import asyncio
 
 import aiohttp
 
-from apps.core.errors import error_sse_event
+from apps.core.errors import HyditeError, error_sse_event
 from apps.gateway.asgi_io import ClientDisconnected, Receive, Send
 from apps.gateway.context import RequestContext
+from apps.gateway.dialects.base import ClientStream
 from apps.gateway.errors import UpstreamStreamBroken
 from apps.gateway.metering import bill_reservation, usage_checked
 from apps.gateway.quota import StreamAllowance, StreamCut
@@ -64,20 +65,23 @@ async def _pump(
     upstream is dropped at once rather than at its next chunk.
     """
     receive, send = wire
+    dialect = ctx.dialect
+    client = dialect.client_stream(passthrough=ctx.passthrough, model=ctx.model_alias) if dialect else None
     await send({"type": "http.response.start", "status": 200, "headers": [*STREAM_HEADERS, *ctx.headers]})
     pumping = asyncio.current_task()
     client_gone = asyncio.Event()
     watcher = asyncio.create_task(_watch_disconnect(receive, pumping, client_gone))
+    relay = _Relay(send, ctx.allowance, tap, client)
     try:
-        await _forward(send, ctx.allowance, tap, translator.feed(first) if translator is not None else first)
+        await relay.forward(first, translator.feed(first) if translator is not None else first)
         async for chunk in response.content.iter_any():
-            await _forward(send, ctx.allowance, tap, translator.feed(chunk) if translator is not None else chunk)
+            await relay.forward(chunk, translator.feed(chunk) if translator is not None else chunk)
         closing = tap.feed(translator.finish()) if translator is not None else b""
-        await send({"type": "http.response.body", "body": closing + tap.leftover(), "more_body": False})
+        await send({"type": "http.response.body", "body": relay.closing(closing + tap.leftover()), "more_body": False})
     except StreamCut as cut:
         watcher.cancel()
         response.close()
-        await send({"type": "http.response.body", "body": error_sse_event(cut.refusal), "more_body": False})
+        await send({"type": "http.response.body", "body": _error_event(ctx, cut.refusal), "more_body": False})
         raise
     except asyncio.CancelledError:
         if not client_gone.is_set():
@@ -89,33 +93,53 @@ async def _pump(
     except (aiohttp.ClientError, TimeoutError) as exc:
         watcher.cancel()  # before the next await, so the watcher cannot cancel the error event
         broken = UpstreamStreamBroken(f"The model provider's stream broke ({type(exc).__name__}).")
-        await send({"type": "http.response.body", "body": tap.leftover() + error_sse_event(broken), "more_body": False})
+        rest = relay.closing(tap.leftover(), ended=False)
+        await send({"type": "http.response.body", "body": rest + _error_event(ctx, broken), "more_body": False})
         raise broken from exc
     finally:
         watcher.cancel()
 
 
-async def _forward(send: Send, allowance: StreamAllowance | None, tap: StreamTap, chunk: bytes) -> None:
-    forwarded = tap.feed(chunk)
-    if not forwarded:
-        return
-    if allowance is not None and not allowance.within(tap.loose_bound):
-        await _send_within(send, tap, forwarded, allowance)  # the allowance may run out: decide
-    else:
-        await send({"type": "http.response.body", "body": forwarded, "more_body": True})
+def _error_event(ctx: RequestContext, exc: HyditeError) -> bytes:
+    return error_sse_event(exc) if ctx.dialect is None else ctx.dialect.refusal_event(exc)
 
 
-async def _send_within(send: Send, tap: StreamTap, forwarded: bytes, allowance: StreamAllowance) -> None:
-    """Send the events of a chunk the loose bound could not clear: whole if the exact bound fits or the
-    allowance extends; else those within it, then StreamCut."""
-    seen = tap.bound()
-    reach = None if allowance.within(seen) else await allowance.admit(seen)
-    if reach is not None:  # a layer ran out: the events within the allowance go, then the cut
+class _Relay:
+    """Sends each upstream chunk's events within the allowance: as OpenAI's, or as the client's dialect."""
+
+    def __init__(self, send: Send, allowance: StreamAllowance | None, tap: StreamTap, client: ClientStream | None):
+        self.send, self.allowance, self.tap, self.client = send, allowance, tap, client
+
+    async def forward(self, upstream: bytes, chunk: bytes) -> None:
+        forwarded = self.tap.feed(chunk)
+        if not forwarded and (self.client is None or not upstream):
+            return
+        if self.allowance is not None and not self.allowance.within(self.tap.loose_bound):
+            forwarded, upstream = await self._within(forwarded, upstream)  # the allowance may run out: decide
+        body = forwarded if self.client is None else self.client.feed(upstream, forwarded)
+        if body:
+            await self.send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def _within(self, forwarded: bytes, upstream: bytes) -> tuple[bytes, bytes]:
+        """The chunk whole if the exact bound fits or the allowance extends; else its events within it are
+        sent (none of an untouched upstream chunk: it cannot be split by event), then StreamCut."""
+        allowance, tap = self.allowance, self.tap
+        assert allowance is not None  # noqa: S101
+        seen = tap.bound()
+        reach = None if allowance.within(seen) else await allowance.admit(seen)
+        if reach is None:
+            return forwarded, upstream
         fitting = tap.events_within(reach)
-        if fitting:
-            await send({"type": "http.response.body", "body": fitting, "more_body": True})
+        body = fitting if self.client is None else self.client.feed(b"", fitting)
+        if body:
+            await self.send({"type": "http.response.body", "body": body, "more_body": True})
         raise allowance.cut()
-    await send({"type": "http.response.body", "body": forwarded, "more_body": True})
+
+    def closing(self, rest: bytes, *, ended: bool = True) -> bytes:
+        """The last events: what the tap held back, and the dialect's closing events when the stream ended."""
+        if self.client is None:
+            return rest
+        return self.client.feed(b"", rest) + (self.client.finish() if ended else b"")
 
 
 async def _watch_disconnect(receive: Receive, pumping: "asyncio.Task[object] | None", gone: asyncio.Event) -> None:

@@ -214,9 +214,14 @@ async def _answer(ctx: RequestContext, last: Failed, send: Send) -> None:
     """The caller's answer when no attempt succeeded: the last provider error, in OpenAI's shape."""
     if last.error is not None or last.answer is None or last.adapter is None:
         raise last.error or UpstreamUnavailable()
-    status, error = upstream_error(last.adapter, last.answer.response.status, last.answer.first)
+    upstream_status = last.answer.response.status
+    status, error = upstream_error(last.adapter, upstream_status, last.answer.first)
     ctx.error_code = str(error.get("code") or error["type"])
     headers = [JSON, *ctx.headers, *route_headers(ctx.attempts, ctx.aliases_tried)]
     if last.failure.retry_after_s is not None and status == 429:
         headers.append((b"retry-after", str(max(1, round(last.failure.retry_after_s))).encode()))
-    await send_bytes(send, status, orjson.dumps({"error": error}), headers)
+    if ctx.dialect is None:
+        body = orjson.dumps({"error": error})
+    else:
+        status, body = ctx.dialect.upstream_error(status, error, upstream_status=upstream_status)
+    await send_bytes(send, status, body, headers)
