@@ -6,9 +6,12 @@ from typing import Any
 import orjson
 
 from apps.gateway.asgi_io import Scope
+from apps.gateway.dialects.anthropic import ANTHROPIC_MESSAGES
+from apps.gateway.dialects.base import Dialect
 from apps.gateway.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 
 MODELS_PATH = "/v1/models"
+MESSAGES_PATH = "/v1/messages"
 PROXIED_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
 STREAMABLE_PATHS = frozenset({"/chat/completions", "/completions"})
 # Served without the /v1 prefix too (as LiteLLM serves them: clients configured with a root base URL).
@@ -22,6 +25,7 @@ AZURE_OPERATIONS = frozenset({"chat/completions", "completions", "embeddings"})
 class Endpoint:
     path: str  # "/v1/…": what the request is for, whichever form of URL it came by
     model: str | None = None  # named by the URL (Azure's deployment, /v1/models/{id}), not the body
+    dialect: Dialect | None = None  # the client's API, when it is not OpenAI's
 
 
 def is_gateway_path(path: str) -> bool:
@@ -47,6 +51,8 @@ def parse_route(scope: Scope) -> Endpoint:
 def _endpoint_of(path: str) -> Endpoint | None:
     if path in PROXIED_PATHS or path == MODELS_PATH:
         return Endpoint(path)
+    if path == MESSAGES_PATH:
+        return Endpoint(path, dialect=ANTHROPIC_MESSAGES)
     if path in ROOT_PATHS:
         return _endpoint_of("/v1" + path)
     for models in (MODELS_PATH + "/", "/models/"):
@@ -59,8 +65,10 @@ def _endpoint_of(path: str) -> Endpoint | None:
     return None
 
 
-_FIXED_ENDPOINTS = {path: Endpoint(path) for path in (*PROXIED_PATHS, MODELS_PATH)} | {
-    path: Endpoint("/v1" + path) for path in ROOT_PATHS if "/v1" + path in PROXIED_PATHS | {MODELS_PATH}
+_FIXED_ENDPOINTS = {
+    path: endpoint
+    for path in (*PROXIED_PATHS, MODELS_PATH, MESSAGES_PATH, *ROOT_PATHS)
+    if (endpoint := _endpoint_of(path)) is not None
 }
 
 

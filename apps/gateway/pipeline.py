@@ -51,7 +51,8 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
     if route.path == MODELS_PATH:
         await models_answer(parts, ctx, send, model=route.model)
         return
-    ctx.path = route.path.removeprefix("/v1")
+    ctx.dialect = route.dialect
+    ctx.path = route.path.removeprefix("/v1") if route.dialect is None else route.dialect.path
     key, ctx.channel = await authenticate(
         ctx.scope, client_ip=ctx.client_ip, hosts=parts.hosts, snapshots=parts.snapshots
     )
@@ -75,7 +76,12 @@ def parse(ctx: RequestContext, raw: bytes, *, model: str | None = None) -> None:
 def resolve(ctx: RequestContext) -> RequestShape:
     assert ctx.key is not None and ctx.channel is not None  # noqa: S101 - authenticated first
     ctx.route_plan = route_plan(ctx.key, ctx.channel, ctx.model_alias, ctx.scope)
-    shape = ctx.shape = request_shape(ctx.path, ctx.body, image_tokens=settings.GATEWAY_IMAGE_RESERVE_TOKENS)
+    image_tokens = settings.GATEWAY_IMAGE_RESERVE_TOKENS
+    if ctx.dialect is None:
+        shape = ctx.shape = request_shape(ctx.path, ctx.body, image_tokens=image_tokens)
+        return shape
+    shape = ctx.shape = ctx.dialect.shape(ctx.body, image_tokens=image_tokens)
+    ctx.dialect_body, ctx.body = ctx.body, ctx.dialect.internal_body(ctx.body)
     return shape
 
 

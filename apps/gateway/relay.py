@@ -8,6 +8,8 @@ from apps.gateway.upstreams.base import ProviderAdapter
 from apps.gateway.upstreams.translation import MALFORMED
 from apps.gateway.usage import ImpossibleUsage
 
+UNREADABLE = "The model provider sent a response the gateway could not read."
+
 
 async def relay_response(status: int, payload: bytes, send: Send, ctx: RequestContext) -> None:
     """A successful answer (`payload`, read whole), translated, its usage checked."""
@@ -17,14 +19,17 @@ async def relay_response(status: int, payload: bytes, send: Send, ctx: RequestCo
     try:
         payload = adapter.translate_response(payload)
     except MALFORMED as exc:
-        raise UpstreamUnavailable("The model provider sent a response the gateway could not read.") from exc
+        raise UpstreamUnavailable(UNREADABLE) from exc
     try:
         ctx.usage = usage_checked(ctx, adapter.response_usage(payload))
     except ImpossibleUsage as problem:
         bill_reservation(ctx, problem)
         raise UpstreamUsageInvalid() from None
     if ctx.dialect is not None:
-        payload = ctx.dialect.answer(payload, upstream, passthrough=ctx.passthrough, model=ctx.model_alias)
+        try:
+            payload = ctx.dialect.answer(payload, upstream, passthrough=ctx.passthrough, model=ctx.model_alias)
+        except MALFORMED as exc:
+            raise UpstreamUnavailable(UNREADABLE) from exc
     headers = ctx.headers
     if ctx.usage is not None:
         headers = [*headers, (b"x-usage-total-tokens", str(ctx.usage.total_tokens).encode())]

@@ -150,13 +150,17 @@ def translate_request(body: dict[str, Any], upstream_model: str) -> dict[str, An
     return request
 
 
+def messages_url(base: str) -> str:
+    """The Messages endpoint of an api_base given with or without its /v1."""
+    return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
 def build_request(
     *, deployment: DeploymentSnapshot, path: str, body: dict[str, Any], secret: str | None
 ) -> UpstreamRequest:
     if path != "/chat/completions":
         raise UnsupportedRequest(f"Anthropic models serve /v1/chat/completions only, not /v1{path}.")
-    base = deployment["api_base"]
-    url = f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+    url = messages_url(deployment["api_base"])
     headers = {"Content-Type": "application/json", "anthropic-version": API_VERSION}
     if secret:
         headers["x-api-key"] = secret

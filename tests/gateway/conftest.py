@@ -1,4 +1,4 @@
-"""Fixtures of the router's live tests: the mock provider's root and its control (faults, counts)."""
+"""Fixtures of the gateway's live tests: the mock provider's root and its control (faults, counts)."""
 
 import pytest
 
