@@ -14,7 +14,7 @@ from apps.core.redis import redis_client, tenant_key
 from apps.providers.models import PriceOverride
 
 # Raised whenever the shape below changes: the gateway rebuilds a snapshot of another version on read.
-CHANNEL_SNAPSHOT_VERSION = 3
+CHANNEL_SNAPSHOT_VERSION = 4
 
 
 class PriceOverrideSnapshot(TypedDict):
@@ -22,6 +22,8 @@ class PriceOverrideSnapshot(TypedDict):
     from_ms: int
     input: int | None  # micro-USD per million tokens (None: the sheet's)
     cached_input: int | None
+    cache_write: int | None
+    cache_write_1h: int | None
     output: int | None
     per_request: int | None
     per_image: int | None
@@ -133,6 +135,8 @@ def price_overrides_for_snapshot(*, channel_id: int, models: Iterable[str]) -> d
                 from_ms=int(override.effective_from.timestamp() * 1000),
                 input=override.input_micros_per_mtok,
                 cached_input=override.cached_input_micros_per_mtok,
+                cache_write=override.cache_write_micros_per_mtok,
+                cache_write_1h=override.cache_write_1h_micros_per_mtok,
                 output=override.output_micros_per_mtok,
                 per_request=override.per_request_micros,
                 per_image=override.per_image_micros,

@@ -81,5 +81,7 @@ class RequestContext:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens,
             requests=1 if (self.status_code or 200) < 400 else 0,
         )

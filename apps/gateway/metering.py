@@ -87,6 +87,8 @@ def spend_event(ctx: RequestContext) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
         "usage_estimated": usage.estimated,
         "cost_micros": cost or 0,
         "priced": cost is not None or usage.total_tokens == 0,

@@ -68,7 +68,8 @@ def _reserved_cost(ctx: RequestContext, price: ModelPrice | None) -> int | None:
     if price is None or ctx.reserved is None:
         return None
     reserved = ctx.reserved
-    return price.cost_micros(prompt_tokens=reserved.prompt_tokens, completion_tokens=reserved.completion_tokens)
+    # every prompt token at the dearest prompt price: a cache write costs more than input (Anthropic: up to 2x)
+    return price.bound_micros(prompt_tokens=reserved.prompt_tokens, completion_tokens=reserved.completion_tokens)
 
 
 def reserve(ctx: RequestContext, shape: RequestShape, *, budgeted: bool) -> None:

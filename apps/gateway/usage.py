@@ -23,6 +23,8 @@ class Usage:
     total_tokens: int = 0
     estimated: bool = False
     cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache (a cheaper price)
+    cache_write_tokens: int = 0  # prompt tokens the provider wrote to its prompt cache (a dearer price)
+    cache_write_1h_tokens: int = 0  # of those, the ones written for an hour (dearer still)
 
 
 # No provider serves a request of more tokens than this: a larger count is a lie or a bug.
@@ -58,13 +60,40 @@ def usage_from_mapping(raw: Any) -> Usage | None:
         raise ImpossibleUsage(f"total_tokens {total} is less than prompt_tokens + completion_tokens")
     if total is not None:  # tokens counted in the total only (reasoning, with some servers): billed as completion
         completion = total - prompt
-    details = raw.get("prompt_tokens_details")
-    if details is not None and not isinstance(details, dict):
+    cached, written, written_1h = _prompt_details(raw.get("prompt_tokens_details"), prompt)
+    return Usage(
+        prompt,
+        completion,
+        prompt + completion,
+        cached_tokens=cached,
+        cache_write_tokens=written,
+        cache_write_1h_tokens=written_1h,
+    )
+
+
+def _prompt_details(details: Any, prompt: int) -> tuple[int, int, int]:
+    """The prompt's cache reads, cache writes and one-hour writes, parts of its `prompt` tokens.
+
+    `cached_tokens` is OpenAI's; `cache_write_tokens` and `cache_write_1h_tokens` are Hydite's own (the
+    Anthropic adapter reports cache_creation_input_tokens and its ephemeral_1h_input_tokens there; an
+    OpenAI-compatible server may too).
+    """
+    if details is None:
+        return 0, 0, 0
+    if not isinstance(details, dict):
         raise ImpossibleUsage("prompt_tokens_details is not an object")
-    cached = _count(details, "cached_tokens") if details else None
-    if cached is not None and cached > prompt:
+    cached, written, written_1h = (
+        _count(details, name) or 0 for name in ("cached_tokens", "cache_write_tokens", "cache_write_1h_tokens")
+    )
+    if cached > prompt:
         raise ImpossibleUsage(f"cached_tokens {cached} is more than prompt_tokens {prompt}")
-    return Usage(prompt, completion, prompt + completion, cached_tokens=cached or 0)
+    if cached + written > prompt:
+        raise ImpossibleUsage(
+            f"cached_tokens {cached} + cache_write_tokens {written} is more than prompt_tokens {prompt}"
+        )
+    if written_1h > written:
+        raise ImpossibleUsage(f"cache_write_1h_tokens {written_1h} is more than cache_write_tokens {written}")
+    return cached, written, written_1h
 
 
 def usage_from_body(payload: bytes) -> Usage | None:

@@ -5,6 +5,7 @@ from django import forms
 
 from apps.channels.models import Channel
 from apps.core.money import usd_to_micros
+from apps.providers.prices import PRICE_FIELDS
 
 
 def _usd_price(label: str) -> forms.DecimalField:
@@ -19,6 +20,8 @@ class PriceOverrideForm(forms.Form):
     )
     input = _usd_price("Input (USD / 1M tokens)")
     cached_input = _usd_price("Cached input (USD / 1M tokens)")
+    cache_write = _usd_price("Cache write (USD / 1M tokens)")
+    cache_write_1h = _usd_price("Cache write, 1 hour (USD / 1M tokens)")
     output = _usd_price("Output (USD / 1M tokens)")
     per_request = _usd_price("Per request (USD)")
     per_image = _usd_price("Per image (USD)")
@@ -29,5 +32,4 @@ class PriceOverrideForm(forms.Form):
         self.fields["channel"].queryset = Channel.objects.filter(organization_id=organization_id).order_by("name")  # type: ignore[attr-defined]
 
     def prices(self) -> dict[str, int | None]:
-        names = ("input", "cached_input", "output", "per_request", "per_image")
-        return {name: usd_to_micros(self.cleaned_data.get(name)) for name in names}
+        return {name: usd_to_micros(self.cleaned_data.get(name)) for name in PRICE_FIELDS}

@@ -48,6 +48,8 @@ class PriceSheetEntry(models.Model):
     provider = models.CharField(max_length=32, blank=True)
     input_micros_per_mtok = models.BigIntegerField()
     cached_input_micros_per_mtok = models.BigIntegerField(null=True, blank=True)
+    cache_write_micros_per_mtok = models.BigIntegerField(null=True, blank=True)  # None: as input
+    cache_write_1h_micros_per_mtok = models.BigIntegerField(null=True, blank=True)  # None: as a cache write
     output_micros_per_mtok = models.BigIntegerField()
     per_request_micros = models.BigIntegerField(default=0)
     per_image_micros = models.BigIntegerField(default=0)
@@ -74,6 +76,8 @@ class PriceOverride(models.Model):
     effective_from = models.DateTimeField()
     input_micros_per_mtok = models.BigIntegerField(null=True, blank=True)
     cached_input_micros_per_mtok = models.BigIntegerField(null=True, blank=True)
+    cache_write_micros_per_mtok = models.BigIntegerField(null=True, blank=True)
+    cache_write_1h_micros_per_mtok = models.BigIntegerField(null=True, blank=True)
     output_micros_per_mtok = models.BigIntegerField(null=True, blank=True)
     per_request_micros = models.BigIntegerField(null=True, blank=True)
     per_image_micros = models.BigIntegerField(null=True, blank=True)
@@ -92,6 +96,8 @@ class PriceOverride(models.Model):
 PRICE_OVERRIDE_COLUMNS = {
     "input": "input_micros_per_mtok",
     "cached_input": "cached_input_micros_per_mtok",
+    "cache_write": "cache_write_micros_per_mtok",
+    "cache_write_1h": "cache_write_1h_micros_per_mtok",
     "output": "output_micros_per_mtok",
     "per_request": "per_request_micros",
     "per_image": "per_image_micros",

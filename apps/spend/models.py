@@ -24,6 +24,8 @@ class SpendLog(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0, db_default=0)  # prompt tokens from the provider's cache
+    cache_write_tokens = models.PositiveIntegerField(default=0, db_default=0)  # prompt tokens written to its cache
+    cache_write_1h_tokens = models.PositiveIntegerField(default=0, db_default=0)  # of those, written for an hour
     usage_estimated = models.BooleanField(default=False)
     cost_micros = models.BigIntegerField(default=0)
     priced = models.BooleanField(default=True)

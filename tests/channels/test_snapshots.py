@@ -41,7 +41,7 @@ def test_deployments_carry_tags_caps_and_timeouts(channel):
     ]
     channel_model_set(channel=channel, alias="gpt-4o", deployments=specs, actor=None)
     snapshot = channel_snapshot_build(channel_id=channel.pk)
-    assert snapshot is not None and snapshot["version"] == CHANNEL_SNAPSHOT_VERSION == 3
+    assert snapshot is not None and snapshot["version"] == CHANNEL_SNAPSHOT_VERSION == 4
     first, second = snapshot["models"]["gpt-4o"]
     assert (first["tags"], first["rpm"], first["tpm"]) == (["prod", "eu"], 4000, 2_000_000)
     assert first["timeouts"] == {"connect_s": 5.0, "first_byte_s": None, "idle_s": None, "total_s": 600.5}

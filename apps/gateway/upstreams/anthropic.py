@@ -170,15 +170,37 @@ def build_request(
 
 
 def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's usage in OpenAI's shape: the prompt is the uncached input, the cache reads and the cache
+    writes. Reads go in OpenAI's `cached_tokens`; writes in Hydite's own `cache_write_tokens`, and the writes
+    of a one-hour cache (dearer than those of the five-minute one) in `cache_write_1h_tokens`."""
     cached = count_sum(usage.get("cache_read_input_tokens"))
-    prompt = count_sum(usage.get("input_tokens"), cached, usage.get("cache_creation_input_tokens"))
+    written, written_1h = _cache_writes(usage)
+    prompt = count_sum(usage.get("input_tokens"), cached, written)
     completion = count_sum(usage.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},  # OpenAI's name for cache reads (cheaper)
+        "prompt_tokens_details": {
+            "cached_tokens": cached,  # OpenAI's name for cache reads (cheaper)
+            "cache_write_tokens": written,
+            "cache_write_1h_tokens": written_1h,
+        },
     }
+
+
+def _cache_writes(usage: dict[str, Any]) -> tuple[int, int]:
+    """The tokens written to the cache, and those of them written for an hour (`cache_creation` splits the
+    writes by lifetime; without it, every write is a five-minute one)."""
+    by_lifetime = usage.get("cache_creation")
+    if by_lifetime is None:
+        return count_sum(usage.get("cache_creation_input_tokens")), 0
+    if not isinstance(by_lifetime, dict):
+        return -1, -1
+    written_1h = count_sum(by_lifetime.get("ephemeral_1h_input_tokens"))
+    if usage.get("cache_creation_input_tokens") is None:
+        return count_sum(by_lifetime.get("ephemeral_5m_input_tokens"), written_1h), written_1h
+    return count_sum(usage.get("cache_creation_input_tokens")), written_1h
 
 
 def translate_response(payload: bytes) -> bytes:

@@ -87,7 +87,8 @@ def test_anthropic_responses_from_recorded_fixtures():
         "prompt_tokens": 770,
         "completion_tokens": 26,
         "total_tokens": 796,
-        "prompt_tokens_details": {"cached_tokens": 0},  # cache reads, in OpenAI's field
+        # cache reads in OpenAI's field; cache writes (and of them, one-hour writes) in Hydite's own
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0, "cache_write_1h_tokens": 0},
     }
     tools = orjson.loads(anthropic.translate_response((WIRE / "anthropic/messages_tool_use.json").read_bytes()))
     call = tools["choices"][0]["message"]["tool_calls"][0]
@@ -108,7 +109,7 @@ def test_anthropic_streams_from_recorded_fixtures_in_arbitrary_pieces():
         "prompt_tokens": 135,
         "completion_tokens": 10,
         "total_tokens": 145,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0, "cache_write_1h_tokens": 0},
     }
     assert out.endswith(b"data: [DONE]\n\n")
 
