@@ -31,11 +31,14 @@ def message_usage(usage: Any) -> dict[str, int]:
     if not isinstance(usage, dict):
         usage = {}
     details = usage.get("prompt_tokens_details")
+    if not isinstance(details, dict):
+        details = {}
     prompt = _count(usage.get("prompt_tokens"))
-    cached = min(_count(details.get("cached_tokens")) if isinstance(details, dict) else 0, prompt)
+    cached = min(_count(details.get("cached_tokens")), prompt)
+    written = min(_count(details.get("cache_write_tokens")), prompt - cached)  # our extension (see usage.py)
     return {
-        "input_tokens": prompt - cached,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": prompt - cached - written,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
         "output_tokens": _count(usage.get("completion_tokens")),
     }

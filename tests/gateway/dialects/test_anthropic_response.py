@@ -7,7 +7,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from apps.gateway.dialects.anthropic_response import chat_to_message
+from apps.gateway.dialects.anthropic_response import chat_to_message, message_usage
 from apps.gateway.upstreams.translation import MALFORMED
 from tests.gateway.dialects.hostile import json_values
 from tests.gateway.upstreams.wire import WIRE
@@ -182,3 +182,19 @@ def test_hostile_fields_never_raise_anything_but_malformed(reply, finish, usage,
         assert not isinstance(reply, dict)
         return
     assert translated["type"] == "message" and isinstance(translated["content"], list)
+
+
+def test_cache_writes_and_reads_come_back_in_anthropics_fields():
+    usage = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 7,
+        "prompt_tokens_details": {"cached_tokens": 600, "cache_write_tokens": 300},
+    }
+    assert message_usage(usage) == {
+        "input_tokens": 100,
+        "cache_creation_input_tokens": 300,
+        "cache_read_input_tokens": 600,
+        "output_tokens": 7,
+    }
+    lying = {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 8, "cache_write_tokens": 9}}
+    assert message_usage(lying)["input_tokens"] == 0 and message_usage(lying)["cache_creation_input_tokens"] == 2
