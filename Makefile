@@ -12,10 +12,17 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
+# Coding agents the tests run against the gateway (tests/agents), when npm is here; without it they are skipped.
+AGENTS := tests/agents/node_modules/.installed
+$(AGENTS): tests/agents/package.json tests/agents/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/agents --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the coding-agent tests (tests/agents) will be skipped"; fi
+
 run: $(STAMP)
 	$(PY) -m hydite.devstack run
 
-test: $(STAMP)
+test: $(STAMP) $(AGENTS)
 	$(PY) -m hydite.devstack test $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -146,7 +146,7 @@ async def _ttfb_ms(url: str, body: bytes, headers: dict[str, str], count: int) -
 def ttfb_ms(target: Target, count: int = 300) -> float:
     import orjson
 
-    body = orjson.dumps({"model": target.model, "stream": True, "messages": PROMPT})
+    body = orjson.dumps({"model": target.model, "max_tokens": 12, "stream": True, "messages": PROMPT})
     return asyncio.run(_ttfb_ms(target.url, body, target.headers, count))
 
 

@@ -17,7 +17,8 @@ The gateway runs with no limits ("gateway 1w"), then with every quota layer
 counting ("quotas": key, team and organisation RPM/TPM/budget, the prepaid wallet, and the gateway
 layer per key and per IP, all too high to refuse), and prints the cost. Beside "gateway 1w", the same
 process is called with two routed aliases of three deployments each (weighted with retries and cooldowns;
-latency-based) and a third table gives the router's cost (bench_routing.py).
+latency-based) and a third table gives the router's cost (bench_routing.py); a fourth gives the cost of
+Anthropic's Messages dialect, the same alias called on /v1/messages (bench_dialects.py).
 --compare runs peers (LiteLLM Proxy, Portkey's gateway) on the gateway's core against the same mock.
 --baseline GIT_REF checks that ref out in a temporary git worktree, prepares its own database with its
 own migrations and seed, and runs its gateways beside the working tree's: each pair is measured back to
@@ -44,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_baseline import Tree, baseline_env, limits_script, requirements_check, resolve, tree_prepare, worktree  # noqa: E402
+from bench_dialects import dialect_targets, report_dialects  # noqa: E402
 from bench_load import (  # noqa: E402
     MOCK_PORT,
     MOCK_URL,
@@ -239,6 +241,7 @@ def gateways_start(args: argparse.Namespace, trees: list[Tree], stack: ExitStack
         groups.append(group)
         if name == ROUTED_BESIDE:  # the router's cost: routed aliases on the same process, measured alike
             groups += [[routed] for routed in routed_targets(group[-1])]
+            groups += [[dialect] for dialect in dialect_targets(group[-1])]
     return groups
 
 
@@ -301,6 +304,7 @@ def main() -> int:
         if args.baseline:
             report_baseline(medians(results), ttfb, [group for group in groups if len(group) == 2], args.baseline)
         report_routing(medians(results), ttfb, ROUTED_BESIDE)
+        report_dialects(medians(results), ttfb, ROUTED_BESIDE)
     return 0
 
 

@@ -169,6 +169,20 @@ def ledger_rows_drained(committed, request_ids: set[str], timeout_s: float = 15)
             return rows
 
 
+def ledger_rows_of_deployment(committed, deployment_id: int, settle_s: float = 1.0) -> list[SpendLog]:  # type: ignore[no-untyped-def]
+    """The ledger rows of every request a deployment answered, once no new one has come for `settle_s` (for
+    clients whose request ids a test cannot see, e.g. a coding agent's)."""
+    count, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 15
+    while True:
+        ledger_rows_drained(committed, set(), timeout_s=0)  # one consumer pass
+        rows = committed(lambda: list(SpendLog.objects.filter(deployment_id=deployment_id)))
+        if len(rows) != count:
+            count, stable_since = len(rows), time.monotonic()
+        if (rows and time.monotonic() - stable_since >= settle_s) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
 def ledger_add(organization_id: int, **fields: object) -> str:
     """One spend event written through the consumer's own path (ledger, hour roll-ups, wallet) in this
     transaction; `fields` override a successful request's defaults. Returns its request id."""
