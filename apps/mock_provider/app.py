@@ -8,14 +8,16 @@ import secrets
 
 import orjson
 
-from apps.mock_provider.anthropic import anthropic_messages
+from apps.mock_provider.anthropic import anthropic_count_tokens, anthropic_messages
+from apps.mock_provider.anthropic_request import anthropic_ask
 from apps.mock_provider.behaviour import DEFAULT_CHUNKS, Behaviour, BrokenStream, MockError
 from apps.mock_provider.control import control_answer, is_control_path
 from apps.mock_provider.faults import DEFAULT_TARGET, FaultBook, is_target_name
-from apps.mock_provider.gemini import gemini_generate, gemini_stream
+from apps.mock_provider.gemini import gemini_generate, gemini_prompt, gemini_stream
 from apps.mock_provider.openai_routes import chat, check_openai_body, completions, embeddings
 from apps.mock_provider.plan import CREATED
-from apps.mock_provider.provider_errors import fault_answer
+from apps.mock_provider.provider_errors import error_answer, fault_answer
+from apps.mock_provider.responses import RESPONSES_PATH, ResponsesApi, is_stored_path
 from apps.mock_provider.wire import (
     Call,
     Handler,
@@ -24,7 +26,6 @@ from apps.mock_provider.wire import (
     Scope,
     Send,
     WireFormat,
-    error_body,
     parse_json_object,
     parse_json_with_model,
     read_body,
@@ -38,7 +39,11 @@ OPENAI_ROUTES: dict[str, Handler] = {
     "/v1/completions": completions,
     "/v1/embeddings": embeddings,
 }
-HANDLERS: dict[str, Handler] = {"/v1/messages": anthropic_messages, **OPENAI_ROUTES}
+ANTHROPIC_ROUTES: dict[str, Handler] = {
+    "/v1/messages": anthropic_messages,
+    "/v1/messages/count_tokens": anthropic_count_tokens,
+}
+HANDLERS: dict[str, Handler] = {**ANTHROPIC_ROUTES, **OPENAI_ROUTES}
 GEMINI_HANDLERS: dict[str, Handler] = {"generateContent": gemini_generate, "streamGenerateContent": gemini_stream}
 _GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)$")
 MOCK_PREFIX = "/mock/"  # /mock/<target>/… serves … as the virtual provider <target>
@@ -50,6 +55,7 @@ class MockProvider:
         self.api_key = api_key
         self.default_chunks = default_chunks
         self.faults = FaultBook()
+        self.responses = ResponsesApi()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -66,19 +72,20 @@ class MockProvider:
             await send(message)
 
         target: str | None = None  # known once the path is read; a request with none is not counted
+        wire: WireFormat = "openai"  # whose error shape a refusal takes
         try:
             path = scope["path"].rstrip("/")
             if is_control_path(path):
                 await control_answer(self.faults, scope["method"], path, receive, send)
                 return
             target, path = _target_path(scope, path)
+            wire = _wire_of(path)
             await self._route(scope, target, path, receive, send_with_cookie)
         except MockError as exc:
             if target is not None:
                 self.faults.failure_count(target=target)
-            await send_json(
-                send_with_cookie, exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code)
-            )
+            answer = error_answer(wire, exc)
+            await send_json(send_with_cookie, answer.status, answer.body)
         except BrokenStream:
             if target is not None:
                 self.faults.failure_count(target=target)
@@ -95,7 +102,10 @@ class MockProvider:
             data = [{"id": model, "object": "model", "created": CREATED, "owned_by": "hydite-mock"} for model in MODELS]
             await send_json(send, 200, orjson.dumps({"object": "list", "data": data}))
             return
-        call = await _read_call(scope, target, path, receive)
+        if is_stored_path(path):
+            await self.responses.stored_answer(scope["method"], path, scope.get("query_string", b""), send)
+            return
+        call = await self._read_call(scope, target, path, receive)
         await self._answer(call, headers, send)
 
     async def _answer(self, call: Call, headers: dict[str, str], send: Send) -> None:
@@ -115,6 +125,40 @@ class MockProvider:
             )
             return
         await call.handler(call.body, call.raw, behaviour, send)
+
+    async def _read_call(self, scope: Scope, target: str, path: str, receive: Receive) -> Call:
+        """The model request at `path`, its body read and checked as its provider checks it."""
+        method = scope["method"]
+        gemini = _GEMINI_PATH.match(path)
+        if gemini is not None:
+            _require_post(method)
+            raw = await read_body(receive)
+            body = {**parse_json_object(raw), "model": gemini.group(1)}
+            gemini_prompt(body)
+            stream = gemini.group(2) == "streamGenerateContent"
+            return Call(target, "gemini", GEMINI_HANDLERS[gemini.group(2)], body, raw, stream=stream)
+        if path == RESPONSES_PATH:
+            _require_post(method)
+            raw = await read_body(receive)
+            body = parse_json_object(raw)
+            self.responses.ask(body, raw)
+            return Call(target, "openai", self.responses.create, body, raw, stream=body.get("stream") is True)
+        openai_path, azure_deployment = _azure_route(scope, path)
+        handler = HANDLERS.get(openai_path)
+        if handler is None:
+            raise MockError(404, f"Invalid URL ({method} {scope['path']})")
+        _require_post(method)
+        raw = await read_body(receive)
+        if openai_path in ANTHROPIC_ROUTES:
+            body = parse_json_object(raw)
+            anthropic_ask(body, count_only=handler is anthropic_count_tokens)
+            return Call(target, "anthropic", handler, body, raw, stream=body.get("stream") is True)
+        if azure_deployment is not None:
+            raw = orjson.dumps({**parse_json_object(raw), "model": azure_deployment})
+        body = parse_json_with_model(raw)
+        check_openai_body(openai_path, body)
+        wire: WireFormat = "openai" if azure_deployment is None else "azure"
+        return Call(target, wire, handler, body, raw, stream=bool(body.get("stream")))
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         if self.api_key is None:
@@ -155,31 +199,10 @@ def _target_path(scope: Scope, path: str) -> tuple[str, str]:
     return name, "/" + rest
 
 
-async def _read_call(scope: Scope, target: str, path: str, receive: Receive) -> Call:
-    """The model request at `path`, its body read and checked as its provider checks it."""
-    method = scope["method"]
-    gemini = _GEMINI_PATH.match(path)
-    if gemini is not None:
-        _require_post(method)
-        raw = await read_body(receive)
-        body = {**parse_json_object(raw), "model": gemini.group(1)}
-        stream = gemini.group(2) == "streamGenerateContent"
-        return Call(target, "gemini", GEMINI_HANDLERS[gemini.group(2)], body, raw, stream=stream)
-    openai_path, azure_deployment = _azure_route(scope, path)
-    handler = HANDLERS.get(openai_path)
-    if handler is None:
-        raise MockError(404, f"Invalid URL ({method} {scope['path']})")
-    _require_post(method)
-    raw = await read_body(receive)
-    if azure_deployment is not None:
-        raw = orjson.dumps({**parse_json_object(raw), "model": azure_deployment})
-    body = parse_json_with_model(raw)
-    if openai_path in OPENAI_ROUTES:
-        check_openai_body(openai_path, body)
-    wire: WireFormat = (
-        "anthropic" if handler is anthropic_messages else "openai" if azure_deployment is None else "azure"
-    )
-    return Call(target, wire, handler, body, raw, stream=bool(body.get("stream")))
+def _wire_of(path: str) -> WireFormat:
+    if _GEMINI_PATH.match(path):
+        return "gemini"
+    return "anthropic" if path in ANTHROPIC_ROUTES else "openai"
 
 
 def _azure_route(scope: Scope, path: str) -> tuple[str, str | None]:

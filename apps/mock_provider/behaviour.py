@@ -37,6 +37,7 @@ class Behaviour:
     idle_after: int | None = None
     word_per_chunk: bool = False
     cookie_sent_back: bool = False  # a cookie came with a request for a mock-cookie-check model
+    cache_read: bool = False  # Anthropic's cached prefix is reported as read, not written
 
     @classmethod
     def from_request(cls, headers: dict[str, str], model: str, *, default_chunks: int = DEFAULT_CHUNKS) -> Behaviour:
@@ -62,6 +63,7 @@ class Behaviour:
             / 1000,
             word_per_chunk=model.endswith("-long"),
             cookie_sent_back="mock-cookie-check" in model and "cookie" in headers,
+            cache_read=headers.get("x-mock-cache-read", "").strip() == "1" or "mock-cache-read" in model,
         )
 
     async def apply(self) -> None:

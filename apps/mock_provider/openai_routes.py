@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import struct
 from typing import Any
 
 import orjson
@@ -22,6 +24,9 @@ from apps.mock_provider.plan import (
 )
 from apps.mock_provider.wire import Send, send_events, send_json, sse
 
+DEFAULT_DIMENSIONS = 8
+MAX_DIMENSIONS = 4096
+MAX_TOKEN_ID = 2**31  # a token id is a non-negative 32-bit integer
 STREAM_HEADERS = ((b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"))
 
 
@@ -80,18 +85,18 @@ async def completions(body: dict[str, Any], raw: bytes, behaviour: Behaviour, se
 
 
 async def embeddings(body: dict[str, Any], raw: bytes, behaviour: Behaviour, send: Send) -> None:
-    given = body.get("input")
-    inputs = [given] if isinstance(given, str) else given
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(item, str) for item in inputs):
-        raise MockError(400, "'input' must be a string or an array of strings.", param="input")
-    dimensions = body.get("dimensions", 8)
-    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= 4096:
-        raise MockError(400, "'dimensions' must be an integer from 1 to 4096.", param="dimensions")
-    data = [
-        {"object": "embedding", "embedding": _vector(text, dimensions), "index": index}
-        for index, text in enumerate(inputs)
-    ]
-    tokens = sum(count_tokens(text) for text in inputs)
+    """Each input (a string, or token ids) as a deterministic vector of `dimensions` (8 unless asked) floats,
+    or with `encoding_format: "base64"` their little-endian float32 bytes in base64, as OpenAI sends them."""
+    inputs, tokens = embedding_inputs(body.get("input"))
+    dimensions = body.get("dimensions", DEFAULT_DIMENSIONS)
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= MAX_DIMENSIONS:
+        raise MockError(400, f"'dimensions' must be an integer from 1 to {MAX_DIMENSIONS}.", param="dimensions")
+    as_base64 = body.get("encoding_format") == "base64"
+    data = []
+    for index, seed in enumerate(inputs):
+        vector = _vector(seed, dimensions)
+        encoded: list[float] | str = _base64_float32(vector) if as_base64 else vector
+        data.append({"object": "embedding", "embedding": encoded, "index": index})
     response = {
         "object": "list",
         "data": data,
@@ -101,6 +106,35 @@ async def embeddings(body: dict[str, Any], raw: bytes, behaviour: Behaviour, sen
     await send_json(send, 200, orjson.dumps(response))
 
 
-def _vector(text: str, dimensions: int) -> list[float]:
-    digest = hashlib.sha256(text.encode()).digest()
+def embedding_inputs(given: Any) -> tuple[list[bytes], int]:
+    """The inputs OpenAI accepts (a string, strings, token ids, lists of token ids; not mixed, none empty),
+    each as the bytes its vector grows from, and the tokens they count."""
+    if isinstance(given, str) or (isinstance(given, list) and given and all(_is_token(item) for item in given)):
+        given = [given]  # one input
+    if not isinstance(given, list) or not given:
+        raise _invalid_input("'input' must be a string, strings, token ids, or arrays of token ids.")
+    strings = all(isinstance(item, str) for item in given)
+    if not strings and not all(isinstance(item, list) and all(_is_token(t) for t in item) for item in given):
+        raise _invalid_input("'input' items must be all strings or all arrays of token ids (integers from 0).")
+    if any(len(item) == 0 for item in given):
+        raise _invalid_input("'$.input' is invalid: an input must not be empty.")
+    if strings:
+        return [item.encode() for item in given], sum(count_tokens(item) for item in given)
+    return [orjson.dumps(item) for item in given], sum(len(item) for item in given)
+
+
+def _is_token(item: Any) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool) and 0 <= item < MAX_TOKEN_ID
+
+
+def _invalid_input(message: str) -> MockError:
+    return MockError(400, message, param="input")
+
+
+def _vector(seed: bytes, dimensions: int) -> list[float]:
+    digest = hashlib.sha256(seed).digest()
     return [round((digest[i % len(digest)] - 128) / 128, 6) for i in range(dimensions)]
+
+
+def _base64_float32(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import orjson
 
+from apps.mock_provider.behaviour import MockError
 from apps.mock_provider.faults import Fault
 from apps.mock_provider.gemini import gemini_blocked
-from apps.mock_provider.wire import EVENT_STREAM, JSON, Call, error_body
+from apps.mock_provider.wire import EVENT_STREAM, JSON, Call, WireFormat, error_body
 
 OPENAI_MESSAGES = {
     401: "Incorrect API key provided: sk-mock****. You can find your API key at https://platform.openai.com/account/api-keys.",
@@ -128,6 +129,17 @@ def status_answer(call: Call, status: int) -> Answer:
         state = GEMINI_STATUSES.get(status, "UNAVAILABLE" if status >= 500 else "FAILED_PRECONDITION")
         return Answer(status, _gemini_body(status, state, _message(GEMINI_MESSAGES, status, call.model)))
     return Answer(status, error_body(status, _message(OPENAI_MESSAGES, status, call.model)))
+
+
+def error_answer(wire: WireFormat, error: MockError) -> Answer:
+    """A refusal the mock raised (a bad body, an asked-for status), in the wire format of the route asked."""
+    if wire == "anthropic":
+        kind = ANTHROPIC_TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
+        return Answer(error.status, _anthropic_body(kind, error.message))
+    if wire == "gemini":
+        state = GEMINI_STATUSES.get(error.status, "UNAVAILABLE" if error.status >= 500 else "FAILED_PRECONDITION")
+        return Answer(error.status, _gemini_body(error.status, state, error.message))
+    return Answer(error.status, error_body(error.status, error.message, param=error.param, code=error.code))
 
 
 def _context_length(call: Call) -> Answer:

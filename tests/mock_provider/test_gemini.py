@@ -32,13 +32,25 @@ def test_a_stream_tells_what_the_plain_answer_says(mock_url):
     assert ["finishReason" in frame["candidates"][0] for frame in frames] == [False, False, False, True]
 
 
-def test_a_function_is_called(mock_url):
-    ask = {**ASK, "tools": [{"functionDeclarations": [{"name": "weather"}]}]}
-    plain = httpx.post(_url(mock_url, "gemini-mock", "generateContent"), headers=HEADERS, json=ask).json()
-    assert plain["candidates"][0]["content"]["parts"] == [{"functionCall": {"name": "weather", "args": {"mock": True}}}]
+def test_a_function_is_called_when_the_mode_is_any(mock_url):
+    declaration = {
+        "name": "weather",
+        "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+    }
+    ask = {**ASK, "tools": [{"functionDeclarations": [declaration]}]}
+    url = _url(mock_url, "gemini-mock", "generateContent")
+    assert "text" in httpx.post(url, headers=HEADERS, json=ask).json()["candidates"][0]["content"]["parts"][0]
+    forced = {**ask, "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
+    plain = httpx.post(url, headers=HEADERS, json=forced).json()
+    assert plain["candidates"][0]["content"]["parts"] == [
+        {"functionCall": {"name": "weather", "args": {"city": "mock"}}}
+    ]
 
 
-def test_only_post_and_the_asked_failure(mock_url):
-    assert httpx.get(_url(mock_url, "gemini-mock", "generateContent"), headers=HEADERS).status_code == 405
+def test_only_post_and_the_asked_failure_in_geminis_shape(mock_url):
+    refused = httpx.get(_url(mock_url, "gemini-mock", "generateContent"), headers=HEADERS)
+    assert refused.status_code == 405 and refused.json()["error"]["code"] == 405
     failing = httpx.post(_url(mock_url, "mock-status-503", "generateContent"), headers=HEADERS, json=ASK)
-    assert failing.status_code == 503 and failing.json()["error"]["type"] == "server_error"
+    assert failing.status_code == 503 and failing.json()["error"]["status"] == "UNAVAILABLE"
+    bad = httpx.post(_url(mock_url, "gemini-mock", "generateContent"), headers=HEADERS, json={"contents": "hi"})
+    assert bad.status_code == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"

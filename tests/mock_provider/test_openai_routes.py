@@ -78,21 +78,36 @@ def test_stream_with_usage_matches_the_recorded_wire_format(client, mock_url):
 
 
 def test_tool_calls_plain_and_streamed(client):
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    parameters = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": parameters}}]
     messages = [{"role": "user", "content": "weather in NYC?"}]
-    reply = client.chat.completions.create(model="mock-gpt-4o", messages=messages, tools=tools)
+    assert (
+        client.chat.completions.create(model="mock-gpt-4o", messages=messages, tools=tools)
+        .choices[0]
+        .message.tool_calls
+        is None
+    )
+    ask = {"model": "mock-gpt-4o", "messages": messages, "tools": tools, "tool_choice": "required"}
+    reply = client.chat.completions.create(**ask)
     assert reply.choices[0].finish_reason == "tool_calls"
     call = reply.choices[0].message.tool_calls[0]
-    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"mock": True}
-    chunks = list(client.chat.completions.create(model="mock-gpt-4o", messages=messages, tools=tools, stream=True))
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "mock"}
+    chunks = list(client.chat.completions.create(**ask, stream=True))
     arguments = "".join(
         tc.function.arguments or ""
         for c in chunks
         if c.choices and c.choices[0].delta.tool_calls
         for tc in c.choices[0].delta.tool_calls
     )
-    assert json.loads(arguments) == {"mock": True}
+    assert json.loads(arguments) == {"city": "mock"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    recorded = [
+        json.loads(line[6:])
+        for line in (FIXTURES / "chat_stream_tool_calls.sse").read_text().split("\n\n")
+        if line.startswith("data: {")
+    ]
+    first = chunks[0].model_dump(exclude_unset=True)["choices"][0]["delta"]
+    assert set(first) == set(recorded[0]["choices"][0]["delta"])  # role, content, tool_calls, refusal
 
 
 def test_json_response_format(client):
