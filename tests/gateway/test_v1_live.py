@@ -74,7 +74,7 @@ def test_async_client_and_embeddings(v1, world):
 
 def test_tools_pass_through(client):
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
-    reply = _chat(client, tools=tools)
+    reply = _chat(client, tools=tools, tool_choice="required")
     assert reply.choices[0].message.tool_calls[0].function.name == "get_weather"
 
 
