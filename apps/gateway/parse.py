@@ -12,6 +12,7 @@ from apps.gateway.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 
 MODELS_PATH = "/v1/models"
 MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 PROXIED_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
 STREAMABLE_PATHS = frozenset({"/chat/completions", "/completions"})
 # Served without the /v1 prefix too (as LiteLLM serves them: clients configured with a root base URL).
@@ -51,8 +52,10 @@ def parse_route(scope: Scope) -> Endpoint:
 def _endpoint_of(path: str) -> Endpoint | None:
     if path in PROXIED_PATHS or path == MODELS_PATH:
         return Endpoint(path)
-    if path == MESSAGES_PATH:
+    if path in (MESSAGES_PATH, COUNT_TOKENS_PATH):
         return Endpoint(path, dialect=ANTHROPIC_MESSAGES)
+    if path.startswith(("/messages/", "/responses/")):
+        return _endpoint_of("/v1" + path)
     if path in ROOT_PATHS:
         return _endpoint_of("/v1" + path)
     for models in (MODELS_PATH + "/", "/models/"):
@@ -67,7 +70,7 @@ def _endpoint_of(path: str) -> Endpoint | None:
 
 _FIXED_ENDPOINTS = {
     path: endpoint
-    for path in (*PROXIED_PATHS, MODELS_PATH, MESSAGES_PATH, *ROOT_PATHS)
+    for path in (*PROXIED_PATHS, MODELS_PATH, MESSAGES_PATH, COUNT_TOKENS_PATH, *ROOT_PATHS)
     if (endpoint := _endpoint_of(path)) is not None
 }
 

@@ -18,12 +18,13 @@ from apps.gateway.asgi_io import JSON, Receive, Send, read_body, send_bytes
 from apps.gateway.authenticate import authenticate
 from apps.gateway.client_ip import client_ip
 from apps.gateway.context import RequestContext
+from apps.gateway.count_tokens import count_tokens_answer
 from apps.gateway.errors import ModelNotFound
 from apps.gateway.forward import LiteralHostCheck
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots
 from apps.gateway.metering import feature_id
-from apps.gateway.parse import MODELS_PATH, parse_body, parse_route
+from apps.gateway.parse import COUNT_TOKENS_PATH, MODELS_PATH, parse_body, parse_route
 from apps.gateway.quota import PlanCache, Quotas
 from apps.gateway.request_shape import RequestShape, request_shape
 from apps.gateway.reservation import price_request, reserve
@@ -50,6 +51,10 @@ async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send
     ctx.client_ip = client_ip(ctx.scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
     if route.path == MODELS_PATH:
         await models_answer(parts, ctx, send, model=route.model)
+        return
+    if route.path == COUNT_TOKENS_PATH:
+        ctx.dialect = route.dialect
+        await count_tokens_answer(parts, ctx, receive, send)
         return
     ctx.dialect = route.dialect
     ctx.path = route.path.removeprefix("/v1") if route.dialect is None else route.dialect.path

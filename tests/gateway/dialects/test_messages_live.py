@@ -146,3 +146,31 @@ def test_a_body_that_is_not_json_is_refused_in_anthropics_envelope(live_server_u
     )
     assert reply.status_code == 400
     assert reply.json()["type"] == "error" and reply.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("alias", ["claude", "gpt"])
+def test_count_tokens_asks_anthropic_or_estimates(live_server_url, channel, mock, alias):
+    routed, targets = channel
+    client = _client(live_server_url, routed.key)
+    counted = client.messages.count_tokens(model=alias, messages=HELLO, system="be brief")
+    assert counted.input_tokens > 0
+    asked_upstream = mock.requests(targets[alias])
+    assert asked_upstream == (1 if alias == "claude" else 0)  # an estimate asks no provider
+    longer = client.messages.count_tokens(model=alias, messages=[{"role": "user", "content": "hello " * 400}])
+    assert longer.input_tokens > counted.input_tokens
+
+
+def test_count_tokens_refusals_are_anthropics(live_server_url, channel):
+    routed, _targets = channel
+    client = _client(live_server_url, routed.key)
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.count_tokens(model="no-such-alias", messages=HELLO)
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.count_tokens(model="gpt", messages=[])
+    root = httpx.post(
+        f"{live_server_url}/messages/count_tokens",
+        json={"model": "gpt", "messages": HELLO},
+        headers={"x-api-key": routed.key},
+        timeout=10,
+    )
+    assert root.status_code == 200 and root.json()["input_tokens"] > 0
