@@ -142,8 +142,11 @@ class Gateway:
             if not tracked.started:
                 # the refusal's own headers and its attempts': what the steps gathered for an answer is not the error's
                 routed = attempt_headers(ctx.attempts, ctx.aliases_tried) if ctx.attempts else []
-                body = error_json(exc) if ctx.dialect is None else ctx.dialect.refusal(exc)
-                await send_bytes(send, exc.status, body, [JSON, request_id, *exc.headers, *routed])
+                if ctx.dialect is None:
+                    body, headers = error_json(exc), list(exc.headers)
+                else:
+                    body, headers = ctx.dialect.refusal(exc), ctx.dialect.refusal_headers(exc.headers)
+                await send_bytes(send, exc.status, body, [JSON, request_id, *headers, *routed])
         except Exception:
             logger.exception("gateway error request_id=%s", ctx.request_id)
             ctx.fail(500, "internal_error")

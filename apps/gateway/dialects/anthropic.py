@@ -5,12 +5,14 @@ betas: `anthropic-version` and `anthropic-beta` are forwarded) and so does the a
 deployment it is translated to the pipeline's OpenAI request, and the answers back (see the modules beside).
 """
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
-from apps.core.errors import HyditeError
+from apps.core.errors import Header, HyditeError
 from apps.gateway.asgi_io import Scope, header
 from apps.gateway.dialects.anthropic_errors import anthropic_error, hydite_error, hydite_error_event
 from apps.gateway.dialects.anthropic_request import messages_to_chat
@@ -65,6 +67,30 @@ class AnthropicMessages:
 
     def refusal_event(self, exc: HyditeError) -> bytes:
         return hydite_error_event(exc)
+
+    def refusal_headers(self, headers: Sequence[Header]) -> list[Header]:
+        """A limit's headers, and Anthropic's names for them: anthropic-ratelimit-{requests,tokens}-{limit,
+        remaining,reset} (reset as an RFC 3339 time, from retry-after)."""
+        named = dict(headers)
+        retry_after = named.get(b"retry-after", b"")
+        reset = _reset_time(int(retry_after)) if retry_after.isdigit() else None
+        added: list[Header] = []
+        for kind in (b"requests", b"tokens"):
+            limit = named.get(b"x-ratelimit-limit-" + kind)
+            if limit is None:
+                continue
+            added.append((b"anthropic-ratelimit-" + kind + b"-limit", limit))
+            added.append(
+                (b"anthropic-ratelimit-" + kind + b"-remaining", named.get(b"x-ratelimit-remaining-" + kind, b"0"))
+            )
+            if reset is not None:
+                added.append((b"anthropic-ratelimit-" + kind + b"-reset", reset))
+        return [*headers, *added]
+
+
+def _reset_time(seconds: int) -> bytes:
+    reset = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=min(seconds, 10**7))
+    return reset.isoformat().replace("+00:00", "Z").encode()
 
 
 def _passed_header(scope: Scope, name: bytes) -> str | None:

@@ -4,10 +4,11 @@ translates the client's request into it and the answers back, or passes both thr
 deployment whose provider speaks the dialect itself (the upstream's answer is then translated only to be
 metered)."""
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from apps.channels.snapshots import DeploymentSnapshot
-from apps.core.errors import HyditeError
+from apps.core.errors import Header, HyditeError
 from apps.gateway.asgi_io import Scope
 from apps.gateway.request_shape import RequestShape
 from apps.gateway.upstreams.base import UpstreamRequest
@@ -61,4 +62,8 @@ class Dialect(Protocol):
 
     def refusal_event(self, exc: HyditeError) -> bytes:
         """The same, as the last event of a stream whose 200 is already sent."""
+        ...
+
+    def refusal_headers(self, headers: Sequence[Header]) -> list[Header]:
+        """The refusal's headers (retry-after, x-ratelimit-*), with the dialect's own names for them."""
         ...

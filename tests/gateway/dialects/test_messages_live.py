@@ -6,6 +6,8 @@ import anthropic
 import httpx
 import pytest
 
+from apps.keys.models import VirtualKey
+from apps.keys.services import key_hash, key_update_limits
 from apps.providers.models import ProviderType
 from tests.gateway.dialects.anthropic_grammar import assert_messages_stream
 from tests.gateway.router.routing_world import Upstream, routed_channel, settle, unique
@@ -174,3 +176,23 @@ def test_count_tokens_refusals_are_anthropics(live_server_url, channel):
         timeout=10,
     )
     assert root.status_code == 200 and root.json()["input_tokens"] > 0
+
+
+def _key_rpm(plaintext: str, rpm: int) -> None:
+    key = VirtualKey.objects.get(key_hash=key_hash(plaintext))
+    key_update_limits(key=key, actor=None, rpm_limit=rpm)
+
+
+def test_a_limit_refuses_in_anthropics_envelope_with_its_rate_limit_headers(committed, live_server_url, channel):
+    routed, _targets = channel
+    committed(_key_rpm, routed.key, 1)
+    settle()
+    client = _client(live_server_url, routed.key)
+    client.messages.create(model="gpt", max_tokens=8, messages=HELLO)
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        client.messages.create(model="gpt", max_tokens=8, messages=HELLO)
+    headers = refused.value.response.headers
+    assert refused.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert int(headers["retry-after"]) >= 1 and headers["anthropic-ratelimit-requests-limit"] == "1"
+    assert headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert headers["anthropic-ratelimit-requests-reset"].endswith("Z")
