@@ -19,8 +19,9 @@ def mock_url(mock_provider_url) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(mock_url) -> openai.OpenAI:  # type: ignore[no-untyped-def]
-    return openai.OpenAI(api_key=UPSTREAM_API_KEY, base_url=mock_url, max_retries=0, timeout=10)
+def client(mock_url) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
+    with openai.OpenAI(api_key=UPSTREAM_API_KEY, base_url=mock_url, max_retries=0, timeout=10) as client:
+        yield client  # closed after: its pooled connection is not left to the garbage collector
 
 
 @pytest.fixture

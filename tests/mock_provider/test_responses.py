@@ -251,17 +251,21 @@ def test_unknown_fields_and_item_types_are_accepted(client):
 
 
 def test_faults_and_virtual_providers_serve_responses(mock_root, target):
-    prefixed = openai.OpenAI(api_key=UPSTREAM_API_KEY, base_url=f"{mock_root}/mock/{target}/v1", max_retries=0)
-    answer = prefixed.responses.create(model="mock-gpt-4o", input=_unique("through a target"))
-    assert prefixed.responses.retrieve(answer.id).id == answer.id
-    fault_put(mock_root, target, status=429, count=1, retry_after="1")
-    with pytest.raises(openai.RateLimitError) as caught:
-        prefixed.responses.create(model="mock-gpt-4o", input="again")
-    assert caught.value.response.headers["retry-after"] == "1"
-    fault_put(mock_root, target, break_after=3, count=1)
-    received = []
-    with pytest.raises((httpx.RemoteProtocolError, openai.APIError)):
-        received.extend(prefixed.responses.create(model="mock-gpt-4o", input="stream", stream=True))
+    base_url = f"{mock_root}/mock/{target}/v1"
+    with openai.OpenAI(api_key=UPSTREAM_API_KEY, base_url=base_url, max_retries=0) as prefixed:
+        answer = prefixed.responses.create(model="mock-gpt-4o", input=_unique("through a target"))
+        assert prefixed.responses.retrieve(answer.id).id == answer.id
+        fault_put(mock_root, target, status=429, count=1, retry_after="1")
+        with pytest.raises(openai.RateLimitError) as caught:
+            prefixed.responses.create(model="mock-gpt-4o", input="again")
+        assert caught.value.response.headers["retry-after"] == "1"
+        fault_put(mock_root, target, break_after=3, count=1)
+        received = []
+        with (
+            prefixed.responses.create(model="mock-gpt-4o", input="stream", stream=True) as stream,
+            pytest.raises((httpx.RemoteProtocolError, openai.APIError)),
+        ):
+            received.extend(stream)
     assert len(received) == 3
     assert target_stats(mock_root, target) == {"requests": 4, "failed": 2}
 
