@@ -165,6 +165,6 @@ def test_anthropic_deployment_through_the_gateway(world, live_server_url):
     assert chunks[-1].usage.completion_tokens == reply.usage.completion_tokens
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     tool_reply = client.chat.completions.create(
-        model="claude", tools=tools, messages=[{"role": "user", "content": "weather?"}]
+        model="claude", tools=tools, tool_choice="required", messages=[{"role": "user", "content": "weather?"}]
     )
     assert tool_reply.choices[0].message.tool_calls[0].function.name == "get_weather"
