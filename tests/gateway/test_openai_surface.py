@@ -10,8 +10,18 @@ pytestmark = pytest.mark.django_db
 HELLO = [{"role": "user", "content": "hello"}]
 
 
-def test_a_client_with_a_root_base_url_is_served(live_server_url, world):
+@pytest.fixture
+def closing():  # type: ignore[no-untyped-def]
+    """Closes each test's SDK clients after it (an unclosed socket warns, and warnings fail the suite)."""
+    clients: list[openai.OpenAI] = []
+    yield clients.append
+    for client in clients:
+        client.close()
+
+
+def test_a_client_with_a_root_base_url_is_served(live_server_url, world, closing):
     client = openai.OpenAI(api_key=world.key, base_url=live_server_url, max_retries=0, timeout=20)
+    closing(client)
     reply = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert reply.choices[0].message.content.startswith("Mock reply to: hello")
     assert client.embeddings.create(model="text-embedding-3-small", input="vector me").data[0].embedding
@@ -20,8 +30,9 @@ def test_a_client_with_a_root_base_url_is_served(live_server_url, world):
     assert "".join(chunk.choices[0].delta.content or "" for chunk in streamed if chunk.choices)
 
 
-def test_one_model_is_retrieved_and_one_the_key_cannot_call_is_a_404(live_server_url, world):
+def test_one_model_is_retrieved_and_one_the_key_cannot_call_is_a_404(live_server_url, world, closing):
     client = openai.OpenAI(api_key=world.key, base_url=f"{live_server_url}/v1", max_retries=0, timeout=20)
+    closing(client)
     assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
     for hidden in (world.other_channel_alias, "no-such-model", "openai/with/slashes"):
         with pytest.raises(openai.NotFoundError) as caught:
@@ -31,10 +42,11 @@ def test_one_model_is_retrieved_and_one_the_key_cannot_call_is_a_404(live_server
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
 
 
-def test_the_azure_client_calls_a_deployment_path_with_its_api_key_header(live_server_url, world):
+def test_the_azure_client_calls_a_deployment_path_with_its_api_key_header(live_server_url, world, closing):
     client = openai.AzureOpenAI(
         api_key=world.key, azure_endpoint=live_server_url, api_version="2024-10-21", max_retries=0, timeout=20
     )
+    closing(client)
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
     assert raw.parse().choices[0].message.content.startswith("Mock reply to: hello")
     assert raw.headers["x-gateway-model-resolved"] == "openai_compatible/mock-gpt-4o-mini"

@@ -40,8 +40,21 @@ def channel(committed, mock_root):  # type: ignore[no-untyped-def]
     return made, targets
 
 
+_OPEN_CLIENTS: list[anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _clients_closed():  # type: ignore[no-untyped-def]
+    """Each test's SDK clients are closed after it (an unclosed socket warns, and warnings fail the suite)."""
+    yield
+    while _OPEN_CLIENTS:
+        _OPEN_CLIENTS.pop().close()
+
+
 def _client(base: str, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=key, base_url=base, max_retries=0, timeout=20)
+    client = anthropic.Anthropic(api_key=key, base_url=base, max_retries=0, timeout=20)
+    _OPEN_CLIENTS.append(client)
+    return client
 
 
 @pytest.mark.parametrize("alias", ["claude", "gpt"])
