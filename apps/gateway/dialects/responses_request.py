@@ -198,7 +198,7 @@ def input_items(body: dict[str, Any], *, response_id: str) -> list[dict[str, Any
         if kind == "message" and isinstance(item["content"], str):
             part_type = "output_text" if item["role"] == "assistant" else "input_text"
             entry["content"] = [{"type": part_type, "text": item["content"]}]
-        if kind in ("message", "function_call", "function_call_output"):
-            entry.setdefault("status", "completed")
+        if kind in ("message", "function_call", "function_call_output") and entry.get("status") is None:
+            entry["status"] = "completed"
         listed.append(entry)
     return listed

@@ -68,7 +68,7 @@ MIN_OUTPUT_TOKENS = 16
 MAX_TOP_LOGPROBS = 20
 FLAGS = ("stream", "store", "parallel_tool_calls", "background")
 OPTIONAL_TEXTS = ("instructions", "previous_response_id", "user", "prompt_cache_key", "safety_identifier")
-NOT_TRANSLATED = "is not supported for this model: the gateway translates only function tools to its API"
+NOT_TRANSLATED = "not supported for this model: the gateway translates only function tools to its API"
 
 Count = tuple[int, int]  # (tokens at most, images)
 
@@ -279,7 +279,7 @@ def _tools(tools: Any, passthrough: bool) -> tuple[int, set[str]]:
         kind = text(required(mapping(tool, param), "type", f"{param}.type"), f"{param}.type")
         if kind != "function":
             if not passthrough:
-                raise unsupported(f"{param}.type", f"Tools of type '{kind[:100]}' {NOT_TRANSLATED}.")
+                raise unsupported(f"{param}.type", f"Tools of type '{kind[:100]}' are {NOT_TRANSLATED}.")
             continue
         name = function_name(required(tool, "name", f"{param}.name"), f"{param}.name")
         if name in names:
@@ -327,9 +327,9 @@ def _tool_choice(choice: Any, names: set[str], passthrough: bool, *, has_tools: 
             if tool_kind == "function":
                 _chosen_function(tool, param, names)
             elif not passthrough:
-                raise unsupported(f"{param}.type", f"Tools of type '{tool_kind[:100]}' {NOT_TRANSLATED}.")
+                raise unsupported(f"{param}.type", f"Tools of type '{tool_kind[:100]}' are {NOT_TRANSLATED}.")
     elif not passthrough:
-        raise unsupported("tool_choice.type", f"Tool choice '{kind[:100]}' {NOT_TRANSLATED}.")
+        raise unsupported("tool_choice.type", f"Tool choice '{kind[:100]}' is {NOT_TRANSLATED}.")
 
 
 def _chosen_function(choice: dict[str, Any], param: str, names: set[str]) -> None:
