@@ -162,14 +162,17 @@ def unsupported(param: str, message: str) -> InvalidParameter:
     return InvalidParameter(message, param=param)
 
 
-def json_bytes(value: Any, param: str) -> int:
+def json_bytes(value: Any, param: str | None) -> int:
     """The bytes of `value` as JSON: a bound of its tokens. A value JSON cannot carry (nested deeper than the
-    encoder goes, an integer beyond 64 bits) is refused: it could be neither counted nor forwarded."""
+    encoder goes, an integer beyond 64 bits) is refused: it could be neither counted nor forwarded.
+    `param` None: the whole body."""
     try:
         return len(orjson.dumps(value))
     except orjson.JSONEncodeError:
-        message = f"Invalid '{param}': nested too deeply, or holds a value JSON cannot carry."
-        raise InvalidRequest(message, param=param) from None
+        where = "the request body" if param is None else f"'{param}'"
+        raise InvalidRequest(
+            f"Invalid {where}: nested too deeply, or holds a value JSON cannot carry.", param=param
+        ) from None
 
 
 def metadata(value: Any) -> None:

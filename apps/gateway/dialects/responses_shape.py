@@ -86,6 +86,8 @@ def responses_shape(body: dict[str, Any], *, image_tokens: int, passthrough: boo
     _tool_choice(body.get("tool_choice"), names, passthrough, has_tools=bool(body.get("tools")))
     tokens += input_tokens + tools_tokens + _text_format_tokens(body.get("text"))
     _reasoning(body.get("reasoning"))
+    if passthrough:  # sent as the client wrote it: the whole body must be JSON the encoder can write back
+        json_bytes(body, None)
     limit = integer(body.get("max_output_tokens"), "max_output_tokens", MIN_OUTPUT_TOKENS)
     return RequestShape(prompt_tokens=tokens, completion_tokens=limit, choices=1, images=images)
 

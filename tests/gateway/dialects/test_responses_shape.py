@@ -299,3 +299,5 @@ def test_values_json_cannot_carry_are_refused_not_crashed():
         deep = {"d": deep}
     assert refusal(plain(tools=[{**SHELL, "parameters": deep}])).param == "tools"
     assert refusal(plain(input=[{"type": "reasoning", "summary": []}, {"type": "x", "v": deep}]), passthrough=True)
+    assert refusal(plain(extension={"v": deep}), passthrough=True)  # a field only the provider reads
+    assert responses_shape(plain(extension={"v": deep}), image_tokens=0)  # translated: not sent on
