@@ -18,6 +18,7 @@ STREAMABLE_PATHS = frozenset({"/chat/completions", "/completions"})
 # Served without the /v1 prefix too (as LiteLLM serves them: clients configured with a root base URL).
 ROOT_PATHS = frozenset({"/chat/completions", "/completions", "/embeddings", "/models", "/responses", "/messages"})
 ROOT_PREFIXES = ("/v1/", "/openai/", "/models/", "/responses/", "/messages/")
+MESSAGES_PREFIXES = (MESSAGES_PATH + "/", "/messages/")
 AZURE_PREFIX = "/openai/deployments/"
 AZURE_OPERATIONS = frozenset({"chat/completions", "completions", "embeddings"})
 
@@ -34,8 +35,17 @@ def is_gateway_path(path: str) -> bool:
     return path == "/v1" or path.startswith(ROOT_PREFIXES) or path.rstrip("/") in ROOT_PATHS
 
 
+def path_dialect(path: str) -> Dialect | None:
+    """The dialect of the API a path belongs to, served or not: /v1/messages/count_tokens or a GET of
+    /v1/messages is refused in the envelope its client reads."""
+    if path.startswith(MESSAGES_PREFIXES) or path.rstrip("/") in {MESSAGES_PATH, "/messages"}:
+        return ANTHROPIC_MESSAGES
+    return None
+
+
 def parse_route(scope: Scope) -> Endpoint:
-    """The route (the model list, one model, or a proxied path); 404 or 405 in OpenAI's shape for any other."""
+    """The route (the model list, one model, or a proxied path); 404 or 405 for any other (in OpenAI's shape,
+    unless `path_dialect` names another)."""
     raw: str = scope["path"]
     method: str = scope["method"]
     route = _FIXED_ENDPOINTS.get(raw) or _endpoint_of(raw.rstrip("/") or "/")

@@ -24,7 +24,7 @@ from apps.gateway.forward import LiteralHostCheck
 from apps.gateway.hosts import InstanceHosts
 from apps.gateway.lookup import Snapshots
 from apps.gateway.metering import feature_id
-from apps.gateway.parse import COUNT_TOKENS_PATH, MODELS_PATH, parse_body, parse_route
+from apps.gateway.parse import COUNT_TOKENS_PATH, MODELS_PATH, parse_body, parse_route, path_dialect
 from apps.gateway.quota import PlanCache, Quotas
 from apps.gateway.request_shape import RequestShape, request_shape
 from apps.gateway.reservation import price_request, reserve
@@ -47,6 +47,7 @@ class Parts:
 
 
 async def handle(parts: Parts, ctx: RequestContext, receive: Receive, send: Send) -> None:
+    ctx.dialect = path_dialect(ctx.scope["path"])  # before the route is known: its refusal is in the dialect
     route = parse_route(ctx.scope)
     ctx.client_ip = client_ip(ctx.scope, settings.GATEWAY_TRUSTED_PROXIES, settings.GATEWAY_CLIENT_IP_HEADER)
     if route.path == MODELS_PATH:

@@ -92,8 +92,11 @@ async def _pump(
         raise ClientDisconnected from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         watcher.cancel()  # before the next await, so the watcher cannot cancel the error event
-        broken = UpstreamStreamBroken(f"The model provider's stream broke ({type(exc).__name__}).")
         rest = relay.closing(tap.leftover(), ended=False)
+        if relay.complete:  # the break came after the client's last event: it has the whole answer
+            await send({"type": "http.response.body", "body": rest, "more_body": False})
+            return
+        broken = UpstreamStreamBroken(f"The model provider's stream broke ({type(exc).__name__}).")
         await send({"type": "http.response.body", "body": rest + _error_event(ctx, broken), "more_body": False})
         raise broken from exc
     finally:
@@ -134,6 +137,11 @@ class _Relay:
         if body:
             await self.send({"type": "http.response.body", "body": body, "more_body": True})
         raise allowance.cut()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the client's dialect stream has sent its last event (an OpenAI stream is never told so)."""
+        return self.client is not None and self.client.ended
 
     def closing(self, rest: bytes, *, ended: bool = True) -> bytes:
         """The last events: what the tap held back, and the dialect's closing events when the stream ended."""

@@ -17,6 +17,11 @@ from apps.gateway.upstreams.base import UpstreamRequest
 class ClientStream(Protocol):
     """The client's events, chunk by chunk."""
 
+    @property
+    def ended(self) -> bool:
+        """Whether the client's stream is complete (its last event sent): nothing may follow."""
+        ...
+
     def feed(self, upstream: bytes, forwarded: bytes) -> bytes:
         """What the client gets for one upstream chunk (`upstream`, untouched) whose OpenAI events within the
         stream's allowance are `forwarded`."""
