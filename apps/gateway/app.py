@@ -42,10 +42,13 @@ def _session() -> aiohttp.ClientSession:
         limit=0, ttl_dns_cache=300, keepalive_timeout=60, resolver=CheckedResolver(settings.GATEWAY_UPSTREAM_ALLOWLIST)
     )
     # No cookie jar: one session serves every tenant, and a provider's cookies must not cross between them.
+    # Answers are read as they come (auto_decompress=False): the providers are asked for no encoding (aiohttp
+    # would offer gzip and deflate, and a provider that compresses would answer bytes no translation reads).
     return aiohttp.ClientSession(
         connector=connector,
         timeout=timeout,
         auto_decompress=False,
+        headers={"Accept-Encoding": "identity"},
         skip_auto_headers=("User-Agent",),
         cookie_jar=aiohttp.DummyCookieJar(),
     )

@@ -1,13 +1,14 @@
 """An upstream that misbehaves the ways the mock provider cannot, on a socket of its own: the recorded Messages
-stream (tests/fixtures/wire/anthropic) cut short, torn inside an event, or reset after its end, and the recorded
-chat completions stream (…/openai) reset after its end; every request's headers kept, to see what the gateway
-sends a provider.
+stream (tests/fixtures/wire/anthropic) cut short, torn inside an event, or reset after its end, the recorded
+chat completions stream (…/openai) reset after its end, the recorded message gzipped when the request accepts
+it (`gzip`); every request's headers kept, to see what the gateway sends a provider.
 
 The path names the behaviour, like the mock's virtual providers: `/mock/<behaviour>[.<anything>]/v1/messages`
 (routing_world's `Upstream(target, provider=ANTHROPIC, root=...)` points there) or `…/v1/chat/completions`.
 """
 
 import asyncio
+import gzip
 import socket
 import struct
 import threading
@@ -71,8 +72,7 @@ class AnthropicHostileUpstream:
             self.seen.append(Seen(path, headers, body))
             behaviour = path.split("/")[2].split(".")[0] if path.startswith("/mock/") else ""
             if not body.get("stream"):
-                head_out = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(MESSAGE)}"
-                writer.write(head_out.encode() + b"\r\nconnection: close\r\n\r\n" + MESSAGE)
+                writer.write(_message_answer(gzipped=behaviour == "gzip" and _accepts_gzip(headers)))
                 await writer.drain()
                 return
             events, ends = STREAMS.get(behaviour, STREAMS["whole"])
@@ -110,6 +110,19 @@ class AnthropicHostileUpstream:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+def _accepts_gzip(headers: list[tuple[str, str]]) -> bool:
+    accepted = ",".join(value for name, value in headers if name == "accept-encoding")
+    return "gzip" in [coding.split(";")[0].strip() for coding in accepted.split(",")]
+
+
+def _message_answer(*, gzipped: bool) -> bytes:
+    """The recorded message; gzipped (as providers answer a client that accepts it) when asked."""
+    body, head = MESSAGE, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    if gzipped:
+        body, head = gzip.compress(MESSAGE), head + "content-encoding: gzip\r\n"
+    return f"{head}content-length: {len(body)}\r\n\r\n".encode() + body
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

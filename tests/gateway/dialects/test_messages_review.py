@@ -26,7 +26,7 @@ from tests.world import ledger_rows_drained
 pytestmark = pytest.mark.django_db
 
 HELLO = [{"role": "user", "content": "hello there"}]
-HOSTILE = ("whole", "cut", "torn", "torn-reset", "stop-reset")
+HOSTILE = ("whole", "cut", "torn", "torn-reset", "stop-reset", "gzip")
 ROUTER = {"retries": 0, "cooldown": {"failures": 1000}, "fallbacks": {"claude-rescued": ["gpt-rescue"]}}
 
 
@@ -199,6 +199,16 @@ def test_pass_through_sends_the_providers_key_and_only_the_anthropic_headers(liv
     assert routed.key not in str(seen.headers) and "authorization" not in names and "x-custom" not in names
     assert len(seen.header("x-api-key")) == 1 and seen.header("x-api-key")[0] != routed.key
     assert seen.body["model"] == "x"
+
+
+def test_the_gateway_asks_providers_for_no_encoding_it_does_not_read(live_server_url, world, hostile):
+    """A provider compresses its answer when the request accepts it; the gateway reads answers (usage) and
+    does not decompress them, so it must not accept gzip."""
+    routed, targets = world
+    reply = _post(live_server_url, routed.key, _message("h-gzip"))
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["content"][0]["type"] == "text"
+    assert _seen_for(hostile, targets["h-gzip"], 1).header("accept-encoding") in ([], ["identity"])
 
 
 def _raw_request(base: str, head_lines: list[bytes], body: bytes) -> bytes:
