@@ -298,6 +298,8 @@ class StreamTranslator(OpenAIChunkWriter):
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return self.chunk({"content": delta.get("text", "")})
+            if delta.get("type") == "thinking_delta":  # billed as output: metered (and bounded) like text
+                return self.chunk({"reasoning_content": delta.get("thinking", "")})
             if delta.get("type") == "input_json_delta":
                 position = self.tool_index.get(event.get("index", 0), 0)
                 return self.chunk(

@@ -15,6 +15,7 @@ from apps.channels.models import Channel
 from apps.keys.services import key_generate, key_update_limits
 from apps.orgs.models import Team
 from apps.providers.models import ProviderType
+from apps.providers.prices import price_sheet
 from tests.gateway.dialects.anthropic_grammar import assert_messages_stream
 from tests.gateway.dialects.anthropic_hostile_upstream import (
     AnthropicHostileUpstream,
@@ -26,6 +27,11 @@ from tests.world import ledger_rows_drained
 pytestmark = pytest.mark.django_db
 
 HELLO = [{"role": "user", "content": "hello there"}]
+WEATHER = {
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
 HOSTILE = ("whole", "cut", "torn", "torn-reset", "stop-reset", "gzip")
 ROUTER = {"retries": 0, "cooldown": {"failures": 1000}, "fallbacks": {"claude-rescued": ["gpt-rescue"]}}
 
@@ -41,9 +47,9 @@ def world(committed, mock_root, hostile):  # type: ignore[no-untyped-def]
     """One channel for the module: Anthropic (`claude*`) and OpenAI-format (`gpt*`) aliases over the mock, and
     `h-<behaviour>` Anthropic aliases over the hostile upstream. Returns the channel and each alias's target."""
     anthropic = {"claude": "mock-claude", "claude-rescued": "mock-claude", "claude-long": "mock-claude-long"}
-    anthropic["claude-drip"] = "mock-drip-300"
+    anthropic |= {"claude-drip": "mock-drip-300", "claude-priced": "mock-gpt-4o-mini", "claude-429": "mock-claude"}
     openai = {"gpt": "mock-gpt-4o-mini", "gpt-rescue": "mock-gpt-4o-mini", "gpt-long": "mock-gpt-4o-mini-long"}
-    openai["gpt-drip"] = "mock-drip-300"
+    openai |= {"gpt-drip": "mock-drip-300", "gpt-429": "mock-gpt-4o-mini"}
     targets = {alias: unique("mr") for alias in (*anthropic, *openai)}
     aliases = {a: [Upstream(targets[a], provider=ProviderType.ANTHROPIC, model=m)] for a, m in anthropic.items()}
     aliases |= {a: [Upstream(targets[a], model=m)] for a, m in openai.items()}
@@ -51,6 +57,8 @@ def world(committed, mock_root, hostile):  # type: ignore[no-untyped-def]
         targets[f"h-{behaviour}"] = f"{behaviour}.{uuid.uuid4().hex[:6]}"
         upstream = Upstream(targets[f"h-{behaviour}"], provider=ProviderType.ANTHROPIC, model="x", root=hostile.root)
         aliases[f"h-{behaviour}"] = [upstream]
+    targets["gemini"] = unique("mr")
+    aliases["gemini"] = [Upstream(targets["gemini"], provider=ProviderType.GEMINI, model="mock-gpt-4o-mini")]
     targets["h-chat-stop-reset"] = f"chat-stop-reset.{uuid.uuid4().hex[:6]}"
     aliases["h-chat-stop-reset"] = [Upstream(targets["h-chat-stop-reset"], model="x", root=hostile.root)]
     made = committed(routed_channel, mock_root, aliases, ROUTER)
@@ -410,6 +418,25 @@ def test_a_client_that_goes_away_mid_stream_is_metered(committed, live_server_ur
     assert row.status_code == 499 and row.completion_tokens > 0
 
 
+def test_a_client_that_goes_away_while_the_model_thinks_is_billed_for_the_thinking(committed, live_server_url, world):
+    """Anthropic bills thinking as output; a pass-through stream left during its thinking block is billed at
+    least a token for each thinking delta the client got (as for text), not for none."""
+    routed, _ = world
+    body = _message("claude-drip", stream=True, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024})
+    with httpx.stream(
+        "POST", f"{live_server_url}/v1/messages", json=body, headers={"x-api-key": routed.key}, timeout=20
+    ) as reply:
+        request_id = reply.headers["x-request-id"]
+        seen = b""
+        for chunk in reply.iter_bytes():
+            seen += chunk
+            if seen.count(b'"thinking_delta"') >= 3:
+                break
+    assert b'"text_delta"' not in seen
+    row = ledger_rows_drained(committed, {request_id})[request_id]
+    assert row.status_code == 499 and row.completion_tokens >= 3
+
+
 @pytest.mark.parametrize("alias", ["claude", "gpt"])
 def test_a_streamed_message_is_metered_at_the_usage_the_client_was_told(committed, live_server_url, world, alias):
     routed, _ = world
@@ -427,3 +454,59 @@ def test_a_streamed_message_is_metered_at_the_usage_the_client_was_told(committe
     row = _row(committed, plain)
     told_prompt = usage["input_tokens"] + usage["cache_read_input_tokens"] + usage["cache_creation_input_tokens"]
     assert (row.prompt_tokens, row.completion_tokens) == (told_prompt, usage["output_tokens"])
+
+
+@pytest.mark.parametrize("alias", ["claude-priced", "gpt"])
+def test_a_message_costs_its_tokens_at_the_deployments_price(committed, live_server_url, world, alias):
+    routed, _ = world
+    reply = _post(live_server_url, routed.key, _message(alias))
+    usage = reply.json()["usage"]
+    row = _row(committed, reply)
+    prompt = usage["input_tokens"] + usage["cache_read_input_tokens"] + usage["cache_creation_input_tokens"]
+    cost = price_sheet().cost_micros(
+        model="mock-gpt-4o-mini", prompt_tokens=prompt, completion_tokens=usage["output_tokens"]
+    )
+    assert row.cost_micros == cost > 0
+
+
+# --- more provider behaviour ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ["claude-429", "gpt-429"])
+def test_a_providers_429_comes_with_its_retry_after(live_server_url, world, mock, alias):
+    routed, targets = world
+    mock.fail(targets[alias], status=429, retry_after="7", count=1)
+    reply = _post(live_server_url, routed.key, _message(alias))
+    _is_anthropic_error(reply, 429, "rate_limit_error")
+    assert reply.headers["retry-after"] == "7"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_key_out_of_budget_is_refused_in_anthropics_envelope(committed, live_server_url, world, stream):
+    routed, _ = world
+    key = _limited_key(committed, routed, max_budget_micros=1)
+    refused = _post(live_server_url, key, _message("gpt", stream=stream))
+    _is_anthropic_error(refused, 429, "rate_limit_error")
+    assert "budget" in refused.json()["error"]["message"].lower()
+
+
+@pytest.mark.parametrize("alias", ["claude", "gpt", "gemini"])
+@pytest.mark.parametrize("extra", ["tool", "thinking", "plain"])
+def test_streams_of_every_kind_follow_the_grammar_and_say_what_the_plain_answer_says(
+    live_server_url, world, alias, extra
+):
+    routed, _ = world
+    fields: dict[str, object] = {}
+    if extra == "tool":
+        fields = {"tools": [WEATHER], "tool_choice": {"type": "tool", "name": "get_weather"}}
+    elif extra == "thinking":
+        fields = {"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 2048}
+    plain = _post(live_server_url, routed.key, _message(alias, **fields))
+    assert plain.status_code == 200, plain.text
+    streamed = _post(live_server_url, routed.key, _message(alias, stream=True, **fields))
+    events = assert_messages_stream(streamed.text)
+    assert events[-1]["type"] == "message_stop"
+    kinds = [e["content_block"]["type"] for e in events if e["type"] == "content_block_start"]
+    assert kinds == [block["type"] for block in plain.json()["content"]]
+    final = next(e for e in events if e["type"] == "message_delta")
+    assert final["delta"]["stop_reason"] == plain.json()["stop_reason"]
