@@ -14,7 +14,7 @@ import orjson
 
 from apps.channels.snapshots import DeploymentSnapshot
 from apps.core.errors import Header, HyditeError
-from apps.gateway.asgi_io import Scope, header
+from apps.gateway.asgi_io import Scope
 from apps.gateway.dialects.anthropic_errors import (
     anthropic_error,
     anthropic_error_event,
@@ -108,9 +108,10 @@ def _reset_time(seconds: int) -> bytes:
 
 def _passed_header(scope: Scope, name: bytes) -> str | None:
     """The client's header, if it is a printable ASCII value of a sane length (it goes into our upstream
-    request; aiohttp writes header values as UTF-8, so any other byte would reach the provider changed)."""
-    raw = header(scope, name)
-    if raw is None or len(raw) > PASSED_HEADER_MAX:
+    request; aiohttp writes header values as UTF-8, so any other byte would reach the provider changed). Its
+    lines are one comma-separated list, as HTTP reads them: a beta on a second line is a beta asked for."""
+    raw = b",".join(bytes(value) for key, value in scope["headers"] if key == name)
+    if not raw or len(raw) > PASSED_HEADER_MAX:
         return None
     value = raw.decode("latin-1").strip()
     return value if value.isascii() and value.isprintable() else None

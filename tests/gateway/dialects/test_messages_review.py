@@ -21,6 +21,7 @@ from tests.gateway.dialects.anthropic_hostile_upstream import (
     AnthropicHostileUpstream,
     anthropic_hostile_upstream,
 )
+from tests.gateway.router.hostile_upstream import HostileUpstream, hostile_upstream
 from tests.gateway.router.routing_world import RoutedChannel, Upstream, routed_channel, settle, unique
 from tests.world import ledger_rows_drained
 
@@ -32,6 +33,7 @@ WEATHER = {
     "description": "The weather in a city",
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
+BROKEN = ("garbage200", "empty200", "html503", "redirect", "reset", "reset-mid", "garbage-stream", "comment-stream")
 HOSTILE = ("whole", "cut", "torn", "torn-reset", "stop-reset", "gzip")
 ROUTER = {"retries": 0, "cooldown": {"failures": 1000}, "fallbacks": {"claude-rescued": ["gpt-rescue"]}}
 
@@ -43,7 +45,13 @@ def hostile() -> Iterator[AnthropicHostileUpstream]:
 
 
 @pytest.fixture(scope="module")
-def world(committed, mock_root, hostile):  # type: ignore[no-untyped-def]
+def broken() -> Iterator[HostileUpstream]:
+    with hostile_upstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def world(committed, mock_root, hostile, broken):  # type: ignore[no-untyped-def]
     """One channel for the module: Anthropic (`claude*`) and OpenAI-format (`gpt*`) aliases over the mock, and
     `h-<behaviour>` Anthropic aliases over the hostile upstream. Returns the channel and each alias's target."""
     anthropic = {"claude": "mock-claude", "claude-rescued": "mock-claude", "claude-long": "mock-claude-long"}
@@ -57,6 +65,13 @@ def world(committed, mock_root, hostile):  # type: ignore[no-untyped-def]
         targets[f"h-{behaviour}"] = f"{behaviour}.{uuid.uuid4().hex[:6]}"
         upstream = Upstream(targets[f"h-{behaviour}"], provider=ProviderType.ANTHROPIC, model="x", root=hostile.root)
         aliases[f"h-{behaviour}"] = [upstream]
+    for behaviour in BROKEN:
+        for provider in (ProviderType.ANTHROPIC, ProviderType.OPENAI_COMPATIBLE):
+            alias = f"b-{provider}-{behaviour}"
+            targets[alias] = f"{behaviour}.{uuid.uuid4().hex[:6]}"
+            aliases[alias] = [
+                Upstream(targets[alias], provider=provider, model="x", root=f"http://127.0.0.1:{broken.port}")
+            ]
     targets["gemini"] = unique("mr")
     aliases["gemini"] = [Upstream(targets["gemini"], provider=ProviderType.GEMINI, model="mock-gpt-4o-mini")]
     targets["h-chat-stop-reset"] = f"chat-stop-reset.{uuid.uuid4().hex[:6]}"
@@ -217,6 +232,17 @@ def test_the_gateway_asks_providers_for_no_encoding_it_does_not_read(live_server
     assert reply.status_code == 200, reply.text
     assert reply.json()["content"][0]["type"] == "text"
     assert _seen_for(hostile, targets["h-gzip"], 1).header("accept-encoding") in ([], ["identity"])
+
+
+def test_every_anthropic_beta_header_line_reaches_the_provider(live_server_url, world, hostile):
+    """A client may send its betas as several header lines (HTTP reads them as one comma-separated list)."""
+    routed, targets = world
+    headers = [("x-api-key", routed.key), ("anthropic-beta", "beta-one"), ("anthropic-beta", "beta-two, beta-three")]
+    reply = httpx.post(f"{live_server_url}/v1/messages", json=_message("h-whole"), headers=headers, timeout=30)
+    assert reply.status_code == 200
+    seen = [s for s in hostile.seen if s.path.startswith(f"/mock/{targets['h-whole']}/")][-1]
+    betas = [beta.strip() for value in seen.header("anthropic-beta") for beta in value.split(",")]
+    assert betas == ["beta-one", "beta-two", "beta-three"]
 
 
 def _raw_request(base: str, head_lines: list[bytes], body: bytes) -> bytes:
@@ -510,3 +536,25 @@ def test_streams_of_every_kind_follow_the_grammar_and_say_what_the_plain_answer_
     assert kinds == [block["type"] for block in plain.json()["content"]]
     final = next(e for e in events if e["type"] == "message_delta")
     assert final["delta"]["stop_reason"] == plain.json()["stop_reason"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("provider", [ProviderType.ANTHROPIC, ProviderType.OPENAI_COMPATIBLE])
+@pytest.mark.parametrize("behaviour", BROKEN)
+def test_an_upstream_answering_garbage_is_an_anthropic_error_not_a_500(
+    committed, live_server_url, world, behaviour, provider, stream
+):
+    routed, _ = world
+    reply = _post(live_server_url, routed.key, _message(f"b-{provider}-{behaviour}", stream=stream))
+    if reply.status_code == 200:  # a stream whose 200 went out before it broke
+        assert stream and reply.headers["content-type"].startswith("text/event-stream")
+        events = assert_messages_stream(reply.text, tool_json=False)
+        assert events[-1]["type"] in {"error", "message_stop"}
+    else:
+        assert reply.status_code in {502, 503, 504}, reply.text
+        _is_anthropic_error(
+            reply,
+            reply.status_code,
+            {502: "api_error", 503: "overloaded_error", 504: "timeout_error"}[reply.status_code],
+        )
+    assert _row(committed, reply).status_code == reply.status_code
