@@ -558,3 +558,32 @@ def test_an_upstream_answering_garbage_is_an_anthropic_error_not_a_500(
             {502: "api_error", 503: "overloaded_error", 504: "timeout_error"}[reply.status_code],
         )
     assert _row(committed, reply).status_code == reply.status_code
+
+
+# --- count_tokens --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ["claude", "gpt"])
+def test_count_tokens_answers_a_count_and_refuses_what_it_cannot_forward(live_server_url, world, alias):
+    routed, _ = world
+    counted = _post(live_server_url, routed.key, {"model": alias, "messages": HELLO}, path="/v1/messages/count_tokens")
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
+    nested = b"[" * 400 + b"1" + b"]" * 400
+    body = orjson.dumps({"model": alias, "messages": HELLO, "beta": 0}).replace(b'"beta":0', b'"beta":' + nested)
+    refused = _post(live_server_url, routed.key, body, path="/v1/messages/count_tokens")
+    if alias == "claude":  # forwarded to Anthropic as it came
+        _is_anthropic_error(refused, 400, "invalid_request_error")
+    else:  # estimated from the messages, system prompt and tools only
+        assert refused.status_code == 200
+
+
+def test_count_tokens_against_a_provider_answering_something_else_is_an_anthropic_error(
+    live_server_url, world, hostile
+):
+    routed, targets = world
+    reply = _post(
+        live_server_url, routed.key, {"model": "h-whole", "messages": HELLO}, path="/v1/messages/count_tokens"
+    )
+    _is_anthropic_error(reply, 502, "api_error")
+    seen = [s for s in hostile.seen if s.path.startswith(f"/mock/{targets['h-whole']}/")][-1]
+    assert seen.path.endswith("/v1/messages/count_tokens") and routed.key not in str(seen.headers)
